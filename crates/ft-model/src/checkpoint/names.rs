@@ -1,0 +1,171 @@
+//! Checkpoint names: the one remap table between HF tensor names and ft's module paths, and the list
+//! of tensors (with shapes) that a config implies.
+//!
+//! Module fields carry the checkpoint's names except where Rust forbids it: `self` is a keyword and
+//! `LayerNorm` is not snake case. burn's PyTorch adapters then map Linear `[out, in]` ↔ `[in, out]` and
+//! LayerNorm `weight`/`bias` ↔ `gamma`/`beta`.
+
+use crate::BertConfig;
+
+/// File name segment → module path segment. Saving applies it in reverse.
+pub const REMAP: &[(&str, &str)] = &[(".attention.self.", ".attention.self_attention."), ("LayerNorm.", "layer_norm.")];
+
+/// Which part of the model a tensor belongs to (for parameter counts and the load report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// `bert.embeddings.*`.
+    Embeddings,
+    /// `bert.encoder.*`.
+    Encoder,
+    /// `bert.pooler.*`.
+    Pooler,
+    /// `classifier.*`.
+    Head,
+}
+
+impl Part {
+    /// Human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Embeddings => "embeddings",
+            Self::Encoder => "encoder",
+            Self::Pooler => "pooler",
+            Self::Head => "head (classifier)",
+        }
+    }
+}
+
+/// A tensor that a config implies, named as transformers' `BertForSequenceClassification` saves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedTensor {
+    /// Canonical HF name (`bert.encoder.layer.0.attention.self.query.weight`).
+    pub name: String,
+    /// HF shape (Linear weights `[out, in]`).
+    pub shape: Vec<usize>,
+    /// Where it belongs.
+    pub part: Part,
+}
+
+/// Every tensor of `BertForSequenceClassification` for `config` with `num_labels` classes.
+pub fn expected_tensors(config: &BertConfig, num_labels: usize) -> Vec<ExpectedTensor> {
+    let (h, i) = (config.hidden_size, config.intermediate_size);
+    let mut out = Vec::new();
+    let mut push = |name: String, shape: &[usize], part| out.push(ExpectedTensor { name, shape: shape.to_vec(), part });
+    let e = "bert.embeddings";
+    push(format!("{e}.word_embeddings.weight"), &[config.vocab_size, h], Part::Embeddings);
+    push(format!("{e}.position_embeddings.weight"), &[config.max_position_embeddings, h], Part::Embeddings);
+    push(format!("{e}.token_type_embeddings.weight"), &[config.type_vocab_size, h], Part::Embeddings);
+    push(format!("{e}.LayerNorm.weight"), &[h], Part::Embeddings);
+    push(format!("{e}.LayerNorm.bias"), &[h], Part::Embeddings);
+    for l in 0..config.num_hidden_layers {
+        let p = format!("bert.encoder.layer.{l}");
+        for (name, out_dim, in_dim) in [
+            ("attention.self.query", h, h),
+            ("attention.self.key", h, h),
+            ("attention.self.value", h, h),
+            ("attention.output.dense", h, h),
+            ("intermediate.dense", i, h),
+            ("output.dense", h, i),
+        ] {
+            push(format!("{p}.{name}.weight"), &[out_dim, in_dim], Part::Encoder);
+            push(format!("{p}.{name}.bias"), &[out_dim], Part::Encoder);
+        }
+        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            push(format!("{p}.{ln}.weight"), &[h], Part::Encoder);
+            push(format!("{p}.{ln}.bias"), &[h], Part::Encoder);
+        }
+    }
+    push("bert.pooler.dense.weight".into(), &[h, h], Part::Pooler);
+    push("bert.pooler.dense.bias".into(), &[h], Part::Pooler);
+    push("classifier.weight".into(), &[num_labels, h], Part::Head);
+    push("classifier.bias".into(), &[num_labels], Part::Head);
+    out
+}
+
+/// What a name found in a checkpoint file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKey {
+    /// A model tensor, under its canonical HF name.
+    Tensor(String),
+    /// Known and deliberately not loaded (`embeddings.position_ids`, pretraining heads `cls.*`).
+    Ignored,
+}
+
+/// Canonicalises a file key: adds the `bert.` prefix to encoder tensors that lack it and renames the
+/// legacy `LayerNorm.gamma` / `LayerNorm.beta` to `weight` / `bias`.
+pub fn canonical(file_key: &str) -> FileKey {
+    let rest = file_key.strip_prefix("bert.").unwrap_or(file_key);
+    if rest == "embeddings.position_ids" || rest.starts_with("cls.") || rest.starts_with("bert.cls.") {
+        return FileKey::Ignored;
+    }
+    let rest = match rest.strip_suffix("LayerNorm.gamma") {
+        Some(stem) => format!("{stem}LayerNorm.weight"),
+        None => match rest.strip_suffix("LayerNorm.beta") {
+            Some(stem) => format!("{stem}LayerNorm.bias"),
+            None => rest.to_string(),
+        },
+    };
+    if rest.starts_with("classifier.") { FileKey::Tensor(rest) } else { FileKey::Tensor(format!("bert.{rest}")) }
+}
+
+/// Canonical HF name → burn module path (before burn's LayerNorm `weight`→`gamma` adapter).
+pub fn module_path(canonical: &str) -> String {
+    let mut s = canonical.to_string();
+    for (from, to) in REMAP {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_names() {
+        assert_eq!(
+            canonical("embeddings.word_embeddings.weight"),
+            FileKey::Tensor("bert.embeddings.word_embeddings.weight".into())
+        );
+        assert_eq!(
+            canonical("bert.encoder.layer.3.output.LayerNorm.gamma"),
+            FileKey::Tensor("bert.encoder.layer.3.output.LayerNorm.weight".into())
+        );
+        assert_eq!(
+            canonical("bert.embeddings.LayerNorm.beta"),
+            FileKey::Tensor("bert.embeddings.LayerNorm.bias".into())
+        );
+        assert_eq!(canonical("classifier.weight"), FileKey::Tensor("classifier.weight".into()));
+        assert_eq!(canonical("embeddings.position_ids"), FileKey::Ignored);
+        assert_eq!(canonical("cls.predictions.bias"), FileKey::Ignored);
+    }
+
+    #[test]
+    fn module_paths_use_the_remap_table() {
+        assert_eq!(
+            module_path("bert.encoder.layer.0.attention.self.query.weight"),
+            "bert.encoder.layer.0.attention.self_attention.query.weight"
+        );
+        assert_eq!(module_path("bert.embeddings.LayerNorm.weight"), "bert.embeddings.layer_norm.weight");
+    }
+
+    #[test]
+    fn minilm_shape_counts() {
+        let config: BertConfig = serde_json::from_value(serde_json::json!({
+            "vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6,
+            "num_attention_heads": 12, "intermediate_size": 1536
+        }))
+        .unwrap();
+        let tensors = expected_tensors(&config, 2);
+        let count = |part| -> usize {
+            tensors.iter().filter(|t| t.part == part).map(|t| t.shape.iter().product::<usize>()).sum()
+        };
+        // 30522·384 + 512·384 + 2·384 + 2·384
+        assert_eq!(count(Part::Embeddings), 11_918_592);
+        // 6 · (4·(384·384+384) + (1536·384+1536) + (384·1536+384) + 4·384)
+        assert_eq!(count(Part::Encoder), 10_646_784);
+        assert_eq!(count(Part::Pooler), 147_840);
+        assert_eq!(count(Part::Head), 770);
+        assert_eq!(tensors.len(), 5 + 6 * 16 + 2 + 2);
+    }
+}

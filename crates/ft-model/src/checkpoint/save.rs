@@ -1,0 +1,108 @@
+//! `save_pretrained`: a directory that transformers' `from_pretrained` loads — `config.json`,
+//! `model.safetensors` in HF names and PyTorch layouts, and the tokenizer files — written atomically.
+
+use crate::heads::sequence_classification::BertForSequenceClassification;
+use crate::{BertConfig, ModelError, ProblemType};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+use std::path::Path;
+
+/// Tokenizer files copied next to the weights when present in the source directory.
+pub const TOKENIZER_FILES: &[&str] =
+    &["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"];
+
+/// The config as written next to a classification model: architecture, labels, problem type.
+pub fn classification_config(config: &BertConfig, num_labels: usize) -> BertConfig {
+    let mut out = config.clone();
+    out.architectures = Some(vec!["BertForSequenceClassification".into()]);
+    let names: Vec<String> = {
+        let mut probe = config.clone();
+        probe.num_labels = Some(num_labels);
+        probe.label_names()
+    };
+    out.set_labels(&names);
+    // transformers derives num_labels from id2label; writing both invites disagreement.
+    out.num_labels = None;
+    out.problem_type.get_or_insert(ProblemType::SingleLabelClassification);
+    out
+}
+
+/// Writes `model` and `config` to `out` (plus tokenizer files from `tokenizer_from`).
+///
+/// Everything is written into a temporary sibling directory first and renamed into place, so `out` is
+/// either the old directory or the complete new one. An existing non-empty `out` is refused unless
+/// `overwrite` is set.
+pub fn save_pretrained(
+    model: &BertForSequenceClassification,
+    config: &BertConfig,
+    out: &Path,
+    tokenizer_from: Option<&Path>,
+    overwrite: bool,
+) -> Result<(), ModelError> {
+    let non_empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true);
+    if out.exists() && !out.is_dir() {
+        return Err(ModelError::Output { path: out.to_path_buf(), reason: "exists and is not a directory".into() });
+    }
+    if non_empty && !overwrite {
+        return Err(ModelError::Output {
+            path: out.to_path_buf(),
+            reason: "already exists and is not empty; choose another output directory or pass --overwrite".into(),
+        });
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(ModelError::io(&parent))?;
+    let tmp = tempfile::Builder::new().prefix(".ft-save-").tempdir_in(&parent).map_err(ModelError::io(&parent))?;
+
+    let num_labels = model.classifier.weight.dims()[1];
+    let config = classification_config(config, num_labels);
+    let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
+        path: out.join("config.json"),
+        reason: format!("could not serialise the config: {e}"),
+    })?;
+    let config_path = tmp.path().join("config.json");
+    std::fs::write(&config_path, json + "\n").map_err(ModelError::io(&config_path))?;
+
+    let weights = tmp.path().join("model.safetensors");
+    let mut store = SafetensorsStore::from_file(&weights)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .clear_metadata()
+        .metadata("format", "pt")
+        .with_key_remapping(r"\.self_attention\.", ".self.")
+        .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+    model
+        .save_into(&mut store)
+        .map_err(|e| ModelError::Output { path: out.join("model.safetensors"), reason: e.to_string() })?;
+
+    if let Some(src) = tokenizer_from {
+        for name in TOKENIZER_FILES {
+            let from = src.join(name);
+            if from.is_file() {
+                let to = tmp.path().join(name);
+                std::fs::copy(&from, &to).map_err(ModelError::io(&to))?;
+            }
+        }
+    }
+
+    // Swap into place: old → backup, new → out, drop backup.
+    let tmp_path = tmp.keep();
+    let backup = if out.exists() {
+        let backup = parent.join(format!(".ft-old-{}", std::process::id()));
+        std::fs::rename(out, &backup).map_err(ModelError::io(out))?;
+        Some(backup)
+    } else {
+        None
+    };
+    if let Err(e) = std::fs::rename(&tmp_path, out) {
+        if let Some(backup) = &backup {
+            let _ = std::fs::rename(backup, out);
+        }
+        let _ = std::fs::remove_dir_all(&tmp_path);
+        return Err(ModelError::Io { path: out.to_path_buf(), source: e });
+    }
+    if let Some(backup) = backup {
+        let _ = std::fs::remove_dir_all(backup);
+    }
+    Ok(())
+}

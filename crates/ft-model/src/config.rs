@@ -1,0 +1,329 @@
+//! `BertConfig`: HuggingFace's `config.json`, read with serde, validated once.
+//!
+//! Field names are the JSON keys; keys ft does not use are kept in `extra` so that saving writes them
+//! back unchanged.
+
+use crate::ModelError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The activation between `intermediate.dense` and `output.dense`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HiddenAct {
+    /// `gelu`: the exact, erf-based GELU.
+    Gelu,
+    /// `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the tanh approximation.
+    GeluTanh,
+    /// `relu`.
+    Relu,
+}
+
+impl HiddenAct {
+    /// Parses the `hidden_act` string of `config.json`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "gelu" | "gelu_python" => Some(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Self::GeluTanh),
+            "relu" => Some(Self::Relu),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of targets the head is trained for (`problem_type` in `config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemType {
+    /// One class per example: softmax + cross-entropy.
+    SingleLabelClassification,
+    /// Any number of classes per example: sigmoid + binary cross-entropy.
+    MultiLabelClassification,
+    /// A real-valued target: mean squared error.
+    Regression,
+}
+
+fn default_hidden_act() -> String {
+    "gelu".into()
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_initializer_range() -> f64 {
+    0.02
+}
+fn default_type_vocab_size() -> usize {
+    2
+}
+fn default_max_position_embeddings() -> usize {
+    512
+}
+fn default_position_embedding_type() -> String {
+    "absolute".into()
+}
+fn default_model_type() -> String {
+    "bert".into()
+}
+
+/// A BERT configuration as HuggingFace writes it in `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BertConfig {
+    /// Always `bert` for the models ft loads today.
+    #[serde(default = "default_model_type")]
+    pub model_type: String,
+    /// Token vocabulary size.
+    pub vocab_size: usize,
+    /// Width of every hidden state (`H`).
+    pub hidden_size: usize,
+    /// Number of encoder layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer; must divide `hidden_size`.
+    pub num_attention_heads: usize,
+    /// Width of the feed-forward block.
+    pub intermediate_size: usize,
+    /// Activation of the feed-forward block (see [`HiddenAct`]).
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: String,
+    /// Dropout on embeddings and block outputs.
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    /// Dropout on attention probabilities.
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+    /// Dropout before the classifier; `null` means `hidden_dropout_prob`.
+    #[serde(default)]
+    pub classifier_dropout: Option<f64>,
+    /// Number of learned positions.
+    #[serde(default = "default_max_position_embeddings")]
+    pub max_position_embeddings: usize,
+    /// Number of token types (segments).
+    #[serde(default = "default_type_vocab_size")]
+    pub type_vocab_size: usize,
+    /// Std of the normal initialisation of fresh weights.
+    #[serde(default = "default_initializer_range")]
+    pub initializer_range: f64,
+    /// LayerNorm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// Id of the padding token.
+    #[serde(default)]
+    pub pad_token_id: Option<usize>,
+    /// Only `absolute` is supported.
+    #[serde(default = "default_position_embedding_type")]
+    pub position_embedding_type: String,
+    /// Model classes this checkpoint was saved from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architectures: Option<Vec<String>>,
+    /// Number of labels of the head, when given explicitly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_labels: Option<usize>,
+    /// Class index → name (JSON object keys are the indices as strings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id2label: Option<BTreeMap<String, String>>,
+    /// Class name → index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label2id: Option<BTreeMap<String, usize>>,
+    /// The head's target kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem_type: Option<ProblemType>,
+    /// Every other key, kept verbatim.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl BertConfig {
+    /// Reads and validates `config.json`.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let config: Self = serde_json::from_str(&text)
+            .map_err(|source| ModelError::ConfigJson { path: path.to_path_buf(), source })?;
+        config.validate().map_err(|reason| ModelError::Config { path: path.to_path_buf(), reason })?;
+        Ok(config)
+    }
+
+    /// Checks what the model code relies on; returns the reason and the fix on failure.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.model_type != "bert" {
+            return Err(format!(
+                "model_type \"{}\" is not supported yet; ft loads BERT-family checkpoints (model_type \"bert\")",
+                self.model_type
+            ));
+        }
+        for (key, value) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+        ] {
+            if value == 0 {
+                return Err(format!("{key} is 0; it must be at least 1"));
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if HiddenAct::parse(&self.hidden_act).is_none() {
+            return Err(format!(
+                "hidden_act \"{}\" is not supported; use gelu, gelu_new, gelu_pytorch_tanh or relu",
+                self.hidden_act
+            ));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(format!(
+                "position_embedding_type \"{}\" is not supported yet; only \"absolute\" is",
+                self.position_embedding_type
+            ));
+        }
+        for (key, p) in [
+            ("hidden_dropout_prob", Some(self.hidden_dropout_prob)),
+            ("attention_probs_dropout_prob", Some(self.attention_probs_dropout_prob)),
+            ("classifier_dropout", self.classifier_dropout),
+        ] {
+            if let Some(p) = p
+                && !(0.0..1.0).contains(&p)
+            {
+                return Err(format!("{key} is {p}; a dropout probability must be in [0, 1)"));
+            }
+        }
+        if !(self.layer_norm_eps > 0.0) {
+            return Err(format!("layer_norm_eps is {}; it must be positive", self.layer_norm_eps));
+        }
+        if let Some(pad) = self.pad_token_id
+            && pad >= self.vocab_size
+        {
+            return Err(format!("pad_token_id {pad} is outside the vocabulary (vocab_size {})", self.vocab_size));
+        }
+        if let Some(map) = &self.id2label {
+            for key in map.keys() {
+                if key.parse::<usize>().is_err() {
+                    return Err(format!("id2label key \"{key}\" is not a class index"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The activation named by `hidden_act` (validated).
+    pub fn activation(&self) -> HiddenAct {
+        HiddenAct::parse(&self.hidden_act).unwrap_or(HiddenAct::Gelu)
+    }
+
+    /// Width of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Dropout before the classifier, as transformers resolves it.
+    pub fn classifier_dropout_prob(&self) -> f64 {
+        self.classifier_dropout.unwrap_or(self.hidden_dropout_prob)
+    }
+
+    /// The number of labels: `num_labels`, else the size of `id2label`, else 2 (transformers' default).
+    pub fn labels_count(&self) -> usize {
+        self.num_labels.or_else(|| self.id2label.as_ref().map(|m| m.len())).unwrap_or(2)
+    }
+
+    /// Class names in index order (`LABEL_i` where `id2label` has no entry, as transformers names them).
+    pub fn label_names(&self) -> Vec<String> {
+        (0..self.labels_count())
+            .map(|i| {
+                self.id2label
+                    .as_ref()
+                    .and_then(|m| m.get(&i.to_string()).cloned())
+                    .unwrap_or_else(|| format!("LABEL_{i}"))
+            })
+            .collect()
+    }
+
+    /// Sets the head's labels: `num_labels`, `id2label`, `label2id` together.
+    pub fn set_labels(&mut self, names: &[String]) {
+        self.num_labels = Some(names.len());
+        self.id2label = Some(names.iter().enumerate().map(|(i, n)| (i.to_string(), n.clone())).collect());
+        self.label2id = Some(names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "vocab_size": 100, "hidden_size": 32, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "intermediate_size": 64
+        })
+    }
+
+    fn parse(v: serde_json::Value) -> Result<BertConfig, String> {
+        let c: BertConfig = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        c.validate().map(|_| c)
+    }
+
+    #[test]
+    fn defaults_match_transformers() {
+        let c = parse(minimal()).unwrap();
+        assert_eq!(c.layer_norm_eps, 1e-12);
+        assert_eq!(c.max_position_embeddings, 512);
+        assert_eq!(c.type_vocab_size, 2);
+        assert_eq!(c.activation(), HiddenAct::Gelu);
+        assert_eq!(c.labels_count(), 2);
+        assert_eq!(c.label_names(), ["LABEL_0", "LABEL_1"]);
+        assert_eq!(c.classifier_dropout_prob(), 0.1);
+        assert_eq!(c.head_dim(), 8);
+    }
+
+    #[test]
+    fn unknown_keys_are_kept() {
+        let mut v = minimal();
+        v["gradient_checkpointing"] = serde_json::json!(false);
+        let c = parse(v).unwrap();
+        assert_eq!(c.extra["gradient_checkpointing"], serde_json::json!(false));
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["gradient_checkpointing"], serde_json::json!(false));
+    }
+
+    #[test]
+    fn heads_must_divide_hidden() {
+        let mut v = minimal();
+        v["num_attention_heads"] = serde_json::json!(5);
+        assert!(parse(v).unwrap_err().contains("not a multiple of num_attention_heads 5"));
+    }
+
+    #[test]
+    fn relative_positions_are_refused() {
+        let mut v = minimal();
+        v["position_embedding_type"] = serde_json::json!("relative_key");
+        assert!(parse(v).unwrap_err().contains("not supported yet"));
+    }
+
+    #[test]
+    fn unknown_activation_is_refused() {
+        let mut v = minimal();
+        v["hidden_act"] = serde_json::json!("swish");
+        assert!(parse(v).unwrap_err().contains("hidden_act \"swish\""));
+        for ok in ["gelu_new", "gelu_pytorch_tanh", "relu"] {
+            let mut v = minimal();
+            v["hidden_act"] = serde_json::json!(ok);
+            assert!(parse(v).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn labels_from_id2label() {
+        let mut v = minimal();
+        v["id2label"] = serde_json::json!({"0": "neg", "1": "neu", "2": "pos"});
+        let c = parse(v).unwrap();
+        assert_eq!(c.labels_count(), 3);
+        assert_eq!(c.label_names(), ["neg", "neu", "pos"]);
+    }
+}

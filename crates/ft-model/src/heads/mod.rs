@@ -1,0 +1,3 @@
+//! Task heads: `BertFor*` = `{ bert, dropout, classifier }`, as in transformers.
+
+pub mod sequence_classification;

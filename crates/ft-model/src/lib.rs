@@ -1,0 +1,46 @@
+//! ft-model: a BERT encoder in burn that computes what transformers computes, the task heads on top of
+//! it, and HuggingFace checkpoint loading and saving.
+//!
+//! Place in the pipeline: `ft-data` turns text into `[B, T]` id tensors; this crate turns them into
+//! hidden states and logits; `ft-train` trains it; `ft-cli` drives it.
+//!
+//! Modules mirror transformers' classes and the checkpoint's names (`embeddings.word_embeddings`,
+//! `encoder.layer.{i}.attention.self.query`, `pooler.dense`, `classifier`); the few places where Rust
+//! forces another name are in one table, [`checkpoint::names::REMAP`].
+//!
+//! ```
+//! use burn::tensor::{Int, Tensor, TensorData};
+//! use ft_model::{BertConfig, BertForSequenceClassification, DeviceSpec, Init};
+//!
+//! let config: BertConfig = serde_json::from_str(
+//!     r#"{"vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 1,
+//!         "num_attention_heads": 2, "intermediate_size": 32, "num_labels": 3}"#,
+//! )?;
+//! let device = DeviceSpec::Cpu.device()?;
+//! let model = BertForSequenceClassification::new(&config, &mut Init::normal(0, 0.02), &device);
+//! let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![2i64, 7, 9, 3], [1, 4]), &device);
+//! let out = model.forward(ids, None, None)?;
+//! assert_eq!(out.logits.dims(), [1, 3]); // y = W·h + b on the pooled [CLS] state
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod bert;
+pub mod checkpoint;
+mod config;
+mod device;
+mod error;
+pub mod heads;
+mod init;
+
+pub use bert::model::{BertModel, BertOutputs};
+pub use checkpoint::load::{LoadOptions, LoadReport, PretrainedModel, load_pretrained};
+pub use checkpoint::names::Part;
+pub use checkpoint::save::save_pretrained;
+pub use config::{BertConfig, HiddenAct, ProblemType};
+pub use device::{DeviceSpec, compiled_backends};
+pub use error::ModelError;
+pub use heads::sequence_classification::{BertForSequenceClassification, SequenceClassifierOutput};
+pub use init::Init;
+
+/// The tensor framework, re-exported so that dependents use the exact same burn.
+pub use burn;
