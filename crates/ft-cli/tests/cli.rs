@@ -1,0 +1,145 @@
+//! The `ft` binary end to end, in temporary directories: outputs, exit codes, and one-paragraph errors
+//! (never a panic) on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn ft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A failure: non-zero exit, an `error:` line on stderr, no panic, nothing on stdout.
+fn assert_clean_failure(out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert!(!out.status.success(), "expected failure, got success: {stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    stderr
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn inspect_reports_counts_and_device() {
+    let out = ft(&["inspect", fixtures().join("tiny").to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("2 layers · hidden 32 · 4 heads"), "{stdout}");
+    assert!(stdout.contains("labels     3 (negative, neutral, positive)"), "{stdout}");
+    assert!(stdout.contains("device     flex") || stdout.contains("device     ndarray"), "{stdout}");
+    // 141·32 + 64·32 + 2·32 + 2·32 embeddings; head 3·32 + 3.
+    assert!(stdout.contains("embeddings                  6,688  checkpoint"), "{stdout}");
+    assert!(stdout.contains("head (classifier)              99  checkpoint"), "{stdout}");
+}
+
+#[test]
+fn inspect_minilm_counts_the_packaged_checkpoint() {
+    let out = ft(&["inspect", "minilm-l6"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}\n  (fetch the asset with `cargo run -p ft-cli -- fetch minilm-l6`)");
+    assert!(stdout.contains("loaded     22,713,216 parameters in 103 tensors"), "{stdout}");
+    assert!(stdout.contains("file       104 tensors holding 22,713,728 values"), "{stdout}");
+    assert!(stdout.contains("ignored    embeddings.position_ids"), "{stdout}");
+    assert!(stdout.contains("fresh      classifier.weight, classifier.bias (770 parameters)"), "{stdout}");
+}
+
+#[test]
+fn inspect_missing_config_is_one_paragraph() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("tiny"), dir.path());
+    std::fs::remove_file(dir.path().join("config.json")).unwrap();
+    let stderr = assert_clean_failure(&ft(&["inspect", dir.path().to_str().unwrap()]));
+    assert!(stderr.contains("missing config.json"), "{stderr}");
+}
+
+#[test]
+fn inspect_truncated_weights_is_one_paragraph() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("tiny"), dir.path());
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..1000]).unwrap();
+    let stderr = assert_clean_failure(&ft(&["inspect", dir.path().to_str().unwrap()]));
+    assert!(stderr.contains("damaged or truncated"), "{stderr}");
+}
+
+#[test]
+fn inspect_wrong_shape_names_the_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("tiny"), dir.path());
+    // A config that disagrees with the weights: the file's tensors are 32 wide.
+    let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap();
+    let config = config.replace("\"intermediate_size\": 64", "\"intermediate_size\": 48");
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    let stderr = assert_clean_failure(&ft(&["inspect", dir.path().to_str().unwrap()]));
+    assert!(
+        stderr.contains("intermediate.dense.weight has shape [64, 32], but config.json implies [48, 32]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_model_and_device_are_clear() {
+    let stderr = assert_clean_failure(&ft(&["inspect", "no-such-model"]));
+    assert!(stderr.contains("not a known asset") && stderr.contains("minilm-l6"), "{stderr}");
+    let tiny = fixtures().join("tiny");
+    let stderr = assert_clean_failure(&ft(&["inspect", tiny.to_str().unwrap(), "--device", "tpu"]));
+    assert!(stderr.contains("--device \"tpu\""), "{stderr}");
+}
+
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn wgpu_without_feature_names_the_feature() {
+    let tiny = fixtures().join("tiny");
+    let stderr = assert_clean_failure(&ft(&["inspect", tiny.to_str().unwrap(), "--device", "wgpu"]));
+    assert!(stderr.contains("--features wgpu"), "{stderr}");
+}
+
+#[test]
+fn convert_writes_a_loadable_model_and_refuses_to_clobber() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let legacy = fixtures().join("tiny-legacy");
+    let out = ft(&["convert", legacy.to_str().unwrap(), out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let out = ft(&["inspect", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let stderr = assert_clean_failure(&ft(&["convert", legacy.to_str().unwrap(), out_dir.to_str().unwrap()]));
+    assert!(stderr.contains("--overwrite"), "{stderr}");
+}
+
+#[test]
+fn help_lists_every_command() {
+    let (stdout, _) = text(&ft(&["--help"]));
+    for cmd in ["inspect", "fetch", "convert"] {
+        assert!(stdout.contains(cmd), "{stdout}");
+    }
+    let (stdout, _) = text(&ft(&["inspect", "--help"]));
+    for flag in ["--device", "--labels", "--reinit-head", "--seed"] {
+        assert!(stdout.contains(flag), "{stdout}");
+    }
+}
+
+#[test]
+fn fetch_list_names_the_model() {
+    let out = ft(&["fetch", "--list"]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    assert!(stdout.contains("minilm-l6") && stdout.contains("Apache-2.0"), "{stdout}");
+}
