@@ -6,6 +6,7 @@ resolves the real MiniLM model), or directly:
 
     python xtask/py/generate_fixtures.py generate --out fixtures --minilm DIR
     python xtask/py/generate_fixtures.py verify DIR [--golden fixtures/tiny_golden.safetensors]
+    python xtask/py/generate_fixtures.py train-parity [--out fixtures]   # (also part of generate)
 
 Everything here is deterministic: seeded, CPU only, float32, `model.eval()`, deterministic torch
 algorithms, eager attention. Rerunning `generate` with the same pinned stack reproduces the same bytes
@@ -569,6 +570,579 @@ def generate_minilm(out: Path, minilm: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Training-step parity (fixtures/train_parity.*)
+# ----------------------------------------------------------------------------------------------------
+
+# Seed of the torch.Generator that draws the 12 micro-batches (lengths, token ids, labels).
+TRAIN_DATA_SEED = 2
+TRAIN_BATCHES = 12
+TRAIN_BATCH_SIZE = 4
+TRAIN_MIN_LEN = 3
+TRAIN_MAX_LEN = 20
+TRAIN_FIRST_ID = 5  # token ids other than [CLS]/[SEP] are uniform in [5, vocab_size)
+TRAIN_PAIR_BATCHES = (3, 7)  # rows 0-1 of these batches are sentence pairs (token type 1 on segment B)
+TRAIN_RECIPE = {
+    "batches": TRAIN_BATCHES,
+    "grad_accum": 2,
+    "steps": TRAIN_BATCHES // 2,
+    "lr": 1e-3,
+    "weight_decay": 0.01,
+    "betas": [0.9, 0.999],
+    "eps": 1e-8,
+    "warmup_steps": 2,
+    # Pre-clip total norms are 3.3-7.4 (none) and 2.6-5.8 (bottom1): 4.0 clips 4 of the 6 steps of each
+    # variant (asserted: at least 4) and leaves 2 unclipped (norms 3.3/3.9 and 2.6/3.8), so both
+    # branches of clip_grad_norm_ are exercised, far from the threshold.
+    "max_grad_norm": 4.0,
+    "schedule": "linear",
+    "no_decay": "names containing 'bias' or 'LayerNorm.weight'",
+    "variants": {"none": [], "bottom1": ["bert.embeddings.", "bert.encoder.layer.0."]},
+}
+
+
+# The gradient of an attention key bias is mathematically 0 (it adds q.b_k, the same for every key, to a
+# softmax row), so what .grad holds there is float rounding noise (~1e-8, near Adam's eps). Adam
+# normalises it into updates of a good fraction of lr (7.6e-4 in total here), so these final values
+# depend on the exact rounding: they differ by ~8e-5 between PyTorch's own fused and for-loop AdamW.
+# They are stored, but a parity test must not compare them at 1e-5 (train_parity.json lists them
+# under `zero_grad_parameters`).
+TRAIN_ZERO_GRAD = ".attention.self.key.bias"
+
+
+def train_parity_batches(vocab_size: int) -> list[dict[str, torch.Tensor]]:
+    """The 12 micro-batches: right-padded (pad id 0) to each batch's own longest row, never all full."""
+    gen = torch.Generator().manual_seed(TRAIN_DATA_SEED)
+    batches = []
+    for i in range(TRAIN_BATCHES):
+        pair_rows = 2 if i in TRAIN_PAIR_BATCHES else 0
+        while True:
+            lengths = torch.randint(TRAIN_MIN_LEN, TRAIN_MAX_LEN + 1, (TRAIN_BATCH_SIZE,), generator=gen)
+            # A pair needs [CLS] A [SEP] B [SEP] with non-empty A and B.
+            if all(int(n) >= 5 for n in lengths[:pair_rows]) and len(set(lengths.tolist())) > 1:
+                break
+        t = int(lengths.max())
+        shape = (TRAIN_BATCH_SIZE, t)
+        batch = {k: torch.zeros(shape, dtype=torch.int64) for k in ("input_ids", "token_type_ids", "attention_mask")}
+        for r, n in enumerate(lengths.tolist()):
+            ids = torch.randint(TRAIN_FIRST_ID, vocab_size, (n,), generator=gen)
+            ids[0], ids[n - 1] = 2, 3  # [CLS] ... [SEP]
+            if r < pair_rows:
+                # [CLS] A [SEP] B [SEP]: the first [SEP] after len(A) in 1..n-3; B and its [SEP] have type 1.
+                a = int(torch.randint(1, n - 2, (1,), generator=gen))
+                ids[a + 1] = 3
+                batch["token_type_ids"][r, a + 2 : n] = 1
+            batch["input_ids"][r, :n] = ids
+            batch["attention_mask"][r, :n] = 1
+        batch["labels"] = torch.randint(0, 3, (TRAIN_BATCH_SIZE,), generator=gen)
+        batches.append(batch)
+    return batches
+
+
+def train_parity_model(tiny: Path) -> BertForSequenceClassification:
+    model, info = BertForSequenceClassification.from_pretrained(
+        str(tiny),
+        dtype=torch.float32,
+        attn_implementation=ATTN,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        classifier_dropout=0.0,
+        output_loading_info=True,
+    )
+    problems = check_loading_info("train-parity", info)
+    assert not problems, problems
+    cfg = model.config
+    assert cfg.hidden_dropout_prob == 0.0 and cfg.attention_probs_dropout_prob == 0.0 and cfg.classifier_dropout == 0.0
+    assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    return model.train()
+
+
+def train_parity_decay_names(model) -> set[str]:
+    """Trainer's own rule; asserted equal to 'not bias and not LayerNorm.weight' for BERT."""
+    from transformers.trainer import Trainer
+
+    # An instance method that does not use `self` (no Trainer, hence no accelerate, needed).
+    decay = set(Trainer.get_decay_parameter_names(None, model))
+    simple = {n for n, _ in model.named_parameters() if "bias" not in n and "LayerNorm.weight" not in n}
+    assert decay == simple, f"Trainer's no-decay rule differs: {sorted(decay ^ simple)}"
+    return decay
+
+
+def train_parity_run(tiny: Path, batches, frozen_prefixes: list[str], fused: bool | None = None, keep_grad0=False):
+    """One run of the recipe in TRAIN_RECIPE. Returns (losses, grad_norms, lrs, final params, grad0)."""
+    r = TRAIN_RECIPE
+    torch.manual_seed(SEED)
+    model = train_parity_model(tiny)
+    for name, p in model.named_parameters():
+        if name.startswith(tuple(frozen_prefixes)):
+            p.requires_grad_(False)
+    decay = train_parity_decay_names(model)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    trainable = [p for _, p in named]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"], fused=fused)
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs, grad0 = [], [], [], {}
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        out = model(**batch, return_dict=True)  # `labels` in the batch: mean cross-entropy
+        losses.append(out.loss.detach().clone())
+        (out.loss / r["grad_accum"]).backward()
+        if keep_grad0 and i == 0:
+            grad0 = {n: p.grad.detach().clone() for n, p in named}
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_(trainable, max_norm=r["max_grad_norm"]).detach().clone())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    assert len(norms) == r["steps"]
+    final = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert set(final) == set(model.state_dict()), "parameters and state_dict keys differ"
+    return (
+        torch.stack(losses).to(torch.float32),
+        torch.stack(norms).to(torch.float32),
+        torch.tensor(lrs, dtype=torch.float32),
+        final,
+        grad0,
+    )
+
+
+def generate_train_parity(out: Path) -> dict:
+    """Writes fixtures/train_parity.{safetensors,json}. Returns the case info for manifest.json."""
+    tiny = out / "tiny"
+    r = TRAIN_RECIPE
+    initial = {k: v.clone() for k, v in safetensors.torch.load_file(str(tiny / "model.safetensors")).items()}
+    vocab_size = initial["bert.embeddings.word_embeddings.weight"].shape[0]
+    batches = train_parity_batches(vocab_size)
+    lengths = [[int(n) for n in b["attention_mask"].sum(-1)] for b in batches]
+    flat = [n for row in lengths for n in row]
+    assert min(flat) == TRAIN_MIN_LEN and max(flat) == TRAIN_MAX_LEN, (min(flat), max(flat))
+    for i, b in enumerate(batches):
+        assert int(b["attention_mask"].sum()) < b["attention_mask"].numel(), f"batch {i} has no padding"
+        assert (b["input_ids"][:, 0] == 2).all()
+        assert bool(b["token_type_ids"].any()) == (i in TRAIN_PAIR_BATCHES), i
+
+    tensors: dict[str, torch.Tensor] = {}
+    for i, b in enumerate(batches):
+        for k, v in b.items():
+            tensors[f"batch{i}.{k}"] = v
+    summary = {}
+    key_bias_drift = 0.0
+    for variant, frozen in r["variants"].items():
+        losses, norms, lrs, final, grad0 = train_parity_run(tiny, batches, frozen, keep_grad0=variant == "none")
+        say(f"train-parity {variant}: losses {[round(float(x), 4) for x in losses]}")
+        say(f"train-parity {variant}: grad norms {[round(float(x), 4) for x in norms]}, lrs {lrs.tolist()}")
+        clipped = int((norms > r["max_grad_norm"]).sum())
+        assert clipped >= 4, f"{variant}: only {clipped} of {r['steps']} steps clipped"
+        assert torch.isfinite(losses).all() and 0.3 < float(losses.mean()) < 3.0, losses
+        assert lrs[0] == 0.0 and abs(float(lrs.max()) - r["lr"]) < 1e-9, lrs
+        for name, p in final.items():
+            changed = not torch.equal(p, initial[name])
+            expect_changed = not name.startswith(tuple(frozen))
+            assert changed == expect_changed, f"{variant}: {name} changed={changed}"
+            tensors[f"{variant}.final.{name}"] = p
+        moved = max(max_abs(final[n], initial[n]) for n in final)
+        say(f"train-parity {variant}: largest parameter change {moved:.3g}")
+        tensors[f"{variant}.losses"] = losses
+        tensors[f"{variant}.grad_norms"] = norms
+        tensors[f"{variant}.lrs"] = lrs
+        for name, g in grad0.items():
+            tensors[f"{variant}.grad0.{name}"] = g
+        summary[variant] = {
+            "losses": [float(x) for x in losses],
+            "grad_norms": [float(x) for x in norms],
+            "lrs": [float(x) for x in lrs],
+            "clipped_steps": clipped,
+            "trainable_parameters": sum(v.numel() for n, v in final.items() if not n.startswith(tuple(frozen))),
+        }
+        if variant == "none":
+            # Trainer's default optimizer (`adamw_torch_fused`) agrees with the for-loop AdamW used here.
+            # Except the attention key biases: see TRAIN_ZERO_GRAD.
+            _, fused_norms, _, fused_final, _ = train_parity_run(tiny, batches, frozen, fused=True)
+            d = max(max_abs(fused_final[n], final[n]) for n in final if not n.endswith(TRAIN_ZERO_GRAD))
+            d_key = max(max_abs(fused_final[n], final[n]) for n in final if n.endswith(TRAIN_ZERO_GRAD))
+            say(f"train-parity {variant}: fused vs for-loop AdamW final params max abs diff {d:.3g}")
+            say(f"train-parity {variant}: ... on the attention key biases {d_key:.3g}")
+            assert d <= 1e-6 and torch.allclose(fused_norms, norms, rtol=1e-6, atol=0), d
+            for name, g in grad0.items():
+                if name.endswith(TRAIN_ZERO_GRAD):
+                    assert float(g.abs().max()) < 1e-6, f"{name}: gradient {float(g.abs().max())} is not rounding noise"
+                    key_bias_drift = max(key_bias_drift, max_abs(final[name], initial[name]))
+    # Before the first step's update (lr 0) both variants see the same model.
+    assert torch.equal(tensors["none.losses"][:4], tensors["bottom1.losses"][:4])
+
+    path = out / "train_parity.safetensors"
+    save_tensors(path, tensors)
+    assert path.stat().st_size < 500_000, describe(path)
+    decay = sorted(train_parity_decay_names(train_parity_model(tiny)))
+    recipe = {
+        **r,
+        "versions": versions(),
+        "model": "fixtures/tiny, BertForSequenceClassification.from_pretrained(attn_implementation='eager', "
+        "hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0), model.train()",
+        "loss": "model(**batch, labels=labels).loss (mean cross-entropy over the micro-batch) / grad_accum, "
+        "then backward()",
+        "optimizer": "torch.optim.AdamW([decay group, no-decay group]), trainable parameters only",
+        "per_step": "lr = scheduler.get_last_lr()[0]; norm = clip_grad_norm_(trainable, max_grad_norm); "
+        "optimizer.step(); scheduler.step(); optimizer.zero_grad()",
+        "data": {
+            "seed": TRAIN_DATA_SEED,
+            "batch_size": TRAIN_BATCH_SIZE,
+            "lengths": lengths,
+            "ids": f"[CLS]=2 ... [SEP]=3, others uniform in [{TRAIN_FIRST_ID}, {vocab_size}), pad 0 (mask 0)",
+            "pairs": f"rows 0-1 of batches {list(TRAIN_PAIR_BATCHES)}: [CLS] A [SEP] B [SEP], token type 1 on B [SEP]",
+        },
+        "trainer_note": "= transformers.Trainer with loss_is_scaled_for_ga=False. The stock 5.24 Trainer does NOT "
+        "divide by grad_accum here: BertForSequenceClassification.forward takes **kwargs, so Trainer sets "
+        "model_accepts_loss_kwargs and passes num_items_in_batch, which the model ignores (per-batch mean); "
+        "its gradients are then 2x these (pre-clip norms 14.76, 6.64, ...)",
+        "decay_parameters": decay,
+        "zero_grad_parameters": {
+            "names": sorted(n for n in initial if n.endswith(TRAIN_ZERO_GRAD)),
+            "why": "mathematically zero gradient (softmax shift invariance): .grad is rounding noise and "
+            "Adam turns it into updates, so final values depend on rounding; do not compare them at 1e-5",
+            "max_abs_change_none": key_bias_drift,
+        },
+        "results": summary,
+    }
+    write_json(out / "train_parity.json", recipe)
+    return {"recipe": "train_parity.json", "lengths": lengths, "variants": r["variants"]}
+
+
+TRAIN_PARITY_FILES = ["train_parity.safetensors", "train_parity.json"]
+
+
+def add_train_parity_to_manifest(manifest: dict, out: Path, info: dict) -> None:
+    manifest.setdefault("cases", {})["train_parity.safetensors"] = info
+    manifest.setdefault("tensors", {})["train_parity.safetensors"] = tensor_table(out / "train_parity.safetensors")
+    files = manifest.setdefault("files", {})
+    for name in TRAIN_PARITY_FILES:
+        files[name] = sha256_file(out / name)
+    manifest["files"] = dict(sorted(files.items()))
+
+
+def add_train_parity_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "train-parity",
+    "write train_parity.{safetensors,json} (6 AdamW steps of OUT/tiny) and add them to manifest.json",
+    add_train_parity_args,
+)
+def cmd_train_parity(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating training parity fixtures into {out} with {versions()}")
+    info = generate_train_parity(out)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    add_train_parity_to_manifest(manifest, out, info)
+    write_json(manifest_path, manifest)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tokenizer goldens (ft-data): what HF tokenizers produce for tricky strings, both vocabularies
+# ----------------------------------------------------------------------------------------------------
+
+TOKENIZER_GOLDEN_SEED = 3
+TOKENIZER_GOLDEN_FILES = {"tiny": "tokenizer_golden_tiny.json", "minilm": "tokenizer_golden_minilm.json"}
+# Cases padded together (right, with [PAD]) to pin the batch layout: attention_mask 0 on padding.
+PADDED_BATCH_CASES = 12
+
+_LONG = " ".join(
+    [
+        "It was the best of times, it was the worst of times, it was the age of wisdom,",
+        "it was the age of foolishness, it was the epoch of belief, it was the epoch of incredulity,",
+        "it was the season of Light, it was the season of Darkness, it was the spring of hope,",
+        "it was the winter of despair, we had everything before us, we had nothing before us.",
+    ]
+)
+
+# (text, text_pair or None, max_length, note). max_length is capped at 64 for the tiny vocabulary.
+TOKENIZER_CASES_FIXED = [
+    ("", None, 16, "empty text: [CLS] [SEP]"),
+    (" ", None, 16, "one space"),
+    ("   \t\n\r\n  ", None, 16, "whitespace only (ASCII)"),
+    ("\u00a0\u3000\u2009\u2028\u2029", None, 16, "whitespace only (Unicode: NBSP, ideographic, thin, line/par sep)"),
+    ("", "", 16, "empty pair: [CLS] [SEP] [SEP]"),
+    ("hello", "", 16, "pair with empty second text"),
+    ("", "world", 16, "pair with empty first text"),
+    ("Hello, World!", None, 32, "mixed case and punctuation"),
+    ("The movie was GOOD.", None, 32, "upper case lowered"),
+    ("café naïve résumé", None, 32, "accents stripped (lowercase implies strip_accents)"),
+    ("CAFÉ NAÏVE RÉSUMÉ", None, 32, "upper-case accents"),
+    ("e\u0301le\u0300ve", None, 32, "combining marks (NFD already)"),
+    ("Ångström Øresund Æsir Œuvre", None, 32, "letters without decomposition (Ø, Æ, Œ)"),
+    ("Straße ß ẞ", None, 32, "sharp s and capital sharp s"),
+    ("İstanbul ıi IJ ǅ", None, 32, "dotted capital I, dotless i, digraphs"),
+    ("Dvořák Łódź Kraków Ţară", None, 32, "Central European accents"),
+    ("Σίσυφος ΌΛΑ όλα ς", None, 32, "Greek with tonos, final sigma"),
+    ("Привет, мир! Ёлка йод", None, 32, "Cyrillic; Ё and й decompose"),
+    ("مرحبا بالعالم", None, 32, "Arabic"),
+    ("שָׁלוֹם עולם", None, 32, "Hebrew with niqqud (Mn)"),
+    ("नमस्ते दुनिया", None, 32, "Devanagari: virama (Mn) and vowel signs (Mc)"),
+    ("สวัสดีชาวโลก", None, 32, "Thai, no spaces"),
+    ("한국어 텍스트", None, 32, "Hangul: NFD splits syllables into jamo"),
+    ("ひらがな カタカナ がぎぐげご パピプ", None, 32, "kana; dakuten (Mn) stripped by NFD"),
+    ("中文字符測試", None, 32, "CJK ideographs, split one per token"),
+    ("我爱北京天安门。你好、世界「引用」", None, 32, "CJK with CJK punctuation"),
+    ("漢字abc漢字123", None, 32, "CJK glued to Latin and digits"),
+    ("\U00020000\U0002a6df\U0002a700\U0002b740\U0002b820\U0002b920\U0002ceaf\U0002ceb0", None, 32,
+     "CJK extension B..F boundaries (2B81F/2B920 gap)"),
+    ("\uf900\ufaff\U0002f800\U0002fa1f\u3400\u4dbf\u4e00\u9fff\u9fa5", None, 32, "CJK compatibility and block edges"),
+    ("\u3007\u2e80\u31c0\uff10", None, 32, "near-CJK characters that are not in the ranges"),
+    ("ＦＵＬＬＷＩＤＴＨ　ｔｅｘｔ １２３", None, 32, "fullwidth forms (no NFKC)"),
+    ("I love it 😀😀😀", None, 32, "emoji"),
+    ("👍🏽 ❤️ ☺︎ ✔", None, 32, "skin tone, variation selectors (Mn)"),
+    ("🥰 🫠 🦀 🧑‍💻", None, 32, "newer emoji (Unicode 11-14) and a ZWJ sequence"),
+    ("👨‍👩‍👧‍👦 family", None, 32, "ZWJ (Cf) removed by clean_text"),
+    ("🇫🇷🇯🇵 flags", None, 32, "regional indicators"),
+    ("https://example.com/path/to/page?query=1&lang=en#section", None, 64, "URL"),
+    ("Visit www.example.org or http://test.example.net:8080/a_b-c.html!", None, 64, "URLs in a sentence"),
+    ("mail me at first.last+tag@example.co.uk", None, 32, "e-mail"),
+    ("3.14159 1,000,000 -42 +7 1e10 0x1F 50% $5.99 €10", None, 64, "numbers and currency"),
+    ("2024-02-29 12:30:45 v1.2.3 #hashtag @user", None, 64, "dates, versions, tags"),
+    ("a\x00b\x01c\x07d\x1be\x7ff", None, 32, "ASCII control characters removed"),
+    ("tab\tnew\nline\rcarriage\x0bvt\x0cff", None, 32, "\\t \\n \\r are whitespace, \\v \\f too"),
+    ("nel\x85sep\u200bzw\u200czwj\u200dlrm\u200ebom\ufeffshy\u00adend", None, 32,
+     "NEL, zero-width chars, BOM, soft hyphen (Cc/Cf)"),
+    ("private\ue000use\U000f0000x unassigned\u0378\u0530y \ufffdreplacement", None, 32,
+     "private use, unassigned code points, U+FFFD"),
+    ("\x1b[31mred\x1b[0m", None, 32, "ANSI escape codes"),
+    ("[CLS] [SEP] [MASK] [PAD] [UNK]", None, 32, "literal special tokens match as special"),
+    ("hello[MASK]world", None, 32, "special token glued to words"),
+    ("[cls] [Sep] [ MASK ]", None, 32, "special-looking text that is not a special token"),
+    ("[[CLS]]", None, 16, "special token inside brackets"),
+    ("[MASK][MASK]", "[SEP]", 16, "specials in a pair"),
+    ("a" * 99, None, 16, "99-char word"),
+    ("b" * 100, None, 16, "100-char word (max_input_chars_per_word)"),
+    ("c" * 101, None, 16, "101-char word: [UNK]"),
+    ("é" * 101, None, 16, "101 accented chars: counted before normalization? no, after"),
+    ("unbelievably unaffordable unwatchable", None, 32, "word pieces"),
+    ("don't won't it's o'clock rock'n'roll", None, 32, "apostrophes"),
+    ("«quoted» “curly” ‘single’ „low“ —dash– …ellipsis", None, 32, "Unicode punctuation"),
+    ("¿Qué? ¡Sí! § ¶ © ® ™ ° ± × ÷", None, 32, "inverted marks and symbols (So/Sm are not punctuation)"),
+    ("∑ x² ≤ ∞ √2 ∫f(x)dx ≈ π", None, 32, "math symbols, superscript"),
+    ("$^&*`~|\\<>=+_", None, 32, "ASCII symbols that BERT counts as punctuation"),
+    ("<b>bold</b> &amp; <a href=\"x\">link</a>", None, 64, "HTML"),
+    ('fn main() { println!("hi {}", 1 + 2); }', None, 64, "code"),
+    ("ﬁ ﬂ ﬃ ℌ ℍ ① ㎏", None, 32, "compatibility characters (NFD leaves them)"),
+    ("Ǆemal ǈiljana Ǌegoš", None, 32, "titlecase digraphs"),
+    ("x", None, 2, "max_length 2: only [CLS] [SEP]"),
+    ("x y z", None, 3, "max_length 3: one token"),
+    ("one two three four five six", "seven eight", 7, "pair, only the longer truncated"),
+    ("one two", "three four five six seven eight", 7, "pair, second longer"),
+    ("one two three four five six", "seven eight nine ten eleven", 9, "pair, both truncated (odd budget)"),
+    ("one two three four five six", "seven eight nine ten eleven", 10, "pair, both truncated (even budget)"),
+    ("one two three", "four five six", 8, "pair, equal lengths over budget"),
+    ("one two three", "four five six", 9, "pair, exactly at budget"),
+    ("a b c d e f g h i j", "k", 6, "pair, short second of 1"),
+    ("k", "a b c d e f g h i j", 6, "pair, short first of 1"),
+    ("a b c", "d e f g h", 4, "pair, budget 1 (max 4)"),
+    ("a b c", "d e f g h", 5, "pair, budget 2"),
+    ("a b c d", "e f g h i j k", 3, "pair, budget 0 (max 3)"),
+    (_LONG, None, 64, "long text truncated"),
+    (_LONG, None, 128, "long text truncated at 128"),
+    (_LONG * 3, None, 128, "very long text"),
+    (_LONG, _LONG[::-1], 64, "long pair, both truncated"),
+    ("short question?", _LONG, 64, "short + long pair"),
+    (_LONG, "short answer.", 64, "long + short pair"),
+    ("Is this the right answer?", "Yes, it is the right one.", 64, "question/answer pair"),
+    ("The café was nice", "but the crème brûlée wasn't", 64, "pair with accents"),
+    ("中文问题", "日本語の答え", 64, "CJK pair"),
+    ("😀", "😢", 16, "emoji pair"),
+]
+
+_POOLS = {
+    "word": (
+        "the a movie film good bad great terrible plot acting story really very not love hate fun boring "
+        "Rust Python tokenizer BERT model data train test Hello WORLD OpenAI GitHub iPhone McDonald's "
+        "unbelievable unwatchable overrated underrated masterpiece disappointing"
+    ).split(),
+    "accent": "café naïve résumé Ångström Ölçek Straße Œuvre façade jalapeño São Ærø Dvořák Łódź élève ŞİŞLİ".split(),
+    "cjk": list("中文字符測試漢字日本語我爱北京天安门你好世界") + ["\U00020000", "\uf900", "\U0002a700"],
+    "kana": "ひらがな カタカナ がぎぐ パピプ 한국어 텍스트".split(),
+    "emoji": ["😀", "👍🏽", "❤️", "🥰", "🫠", "👨\u200d👩\u200d👧", "🇫🇷", "🦀", "✔", "☺︎"],
+    "punct": list("!?.,;:…—–-«»“”‘’¿¡§¶©®™°±×÷€£¥₹∑∞≤≥√()[]{}<>/\\|@#$%^&*_+=~`'\""),
+    "space": [" ", " ", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\u2009", "\u200b"],
+    "control": ["\x00", "\x01", "\x07", "\x1b", "\x7f", "\x85", "\u200e", "\ufeff", "\u00ad", "\ufffd", "\ue000",
+                "\u0378", "\U000e0001", "\u200d"],
+    "number": ["42", "3.14159", "1,000,000", "-7", "1e10", "0x1F", "12:30", "2024-02-29", "50%", "$5", "10/10"],
+    "url": ["https://example.com/a?b=c&d=e#f", "www.test.org", "user@example.com", "http://x.y.z:8080/p_q-r.txt"],
+    "special": ["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]", "[cls]", "[MASK"],
+}
+_WEIGHTS = {"word": 30, "accent": 8, "cjk": 6, "kana": 3, "emoji": 5, "punct": 10, "space": 0, "control": 3,
+            "number": 5, "url": 2, "special": 2}
+
+
+def _random_text(rng, n_pieces: int) -> str:
+    kinds = list(_WEIGHTS)
+    weights = [_WEIGHTS[k] for k in kinds]
+    out = []
+    for _ in range(n_pieces):
+        out.append(rng.choice(_POOLS[rng.choices(kinds, weights)[0]]))
+        # Mostly a plain space between pieces, sometimes nothing or odd whitespace.
+        r = rng.random()
+        out.append(" " if r < 0.7 else "" if r < 0.85 else rng.choice(_POOLS["space"]))
+    return "".join(out)
+
+
+def tokenizer_cases() -> list[tuple[str, str | None, int, str]]:
+    import random
+
+    rng = random.Random(TOKENIZER_GOLDEN_SEED)
+    cases = list(TOKENIZER_CASES_FIXED)
+    for i in range(150):
+        n = rng.choice([1, 2, 3, 5, 8, 12, 20, 40, 80])
+        text = _random_text(rng, n)
+        pair = _random_text(rng, rng.choice([1, 3, 6, 15, 40])) if rng.random() < 0.35 else None
+        max_length = rng.choice([8, 11, 16, 24, 32, 64, 128])
+        cases.append((text, pair, max_length, f"random {i}"))
+    return cases
+
+
+def _encode_all(tok, cases, cap: int) -> list[dict]:
+    rows = []
+    for text, pair, max_length, note in cases:
+        m = min(max_length, cap)
+        # The batch call, as run_classification's `dataset.map(batched=True)` makes it: transformers' single
+        # call would drop an empty text_pair (`if text_pair`), the batch call and `tokenizers` keep it.
+        enc = tok([text], None if pair is None else [pair], truncation=True, max_length=m, padding=False)
+        enc = {k: v[0] for k, v in enc.items()}
+        rows.append(
+            {
+                "note": note,
+                "text": text,
+                "text_pair": pair,
+                "max_length": m,
+                "input_ids": list(enc["input_ids"]),
+                "token_type_ids": list(enc["token_type_ids"]),
+                "attention_mask": list(enc["attention_mask"]),
+            }
+        )
+    return rows
+
+
+def _raw_tokenizers_encode(path: Path, cases, cap: int) -> list[list[int]]:
+    """The same inputs through the `tokenizers` library directly (no transformers)."""
+    raw = tokenizers.Tokenizer.from_file(str(path))
+    raw.no_padding()
+    out = []
+    for text, pair, max_length, _note in cases:
+        raw.enable_truncation(min(max_length, cap), strategy="longest_first")
+        out.append(raw.encode(text, pair).ids)
+    return out
+
+
+def tokenizer_golden(name: str, model_dir: Path, cap: int) -> dict:
+    """Goldens for one vocabulary: tokenizer.json path and vocab.txt path must agree, or we stop."""
+    cases = tokenizer_cases()
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    from_json = BertTokenizerFast.from_pretrained(str(model_dir))
+    vocab = {}
+    for i, line in enumerate((model_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()):
+        vocab[line] = i
+    from_vocab = BertTokenizerFast(
+        vocab=vocab,
+        do_lower_case=cfg.get("do_lower_case", True),
+        tokenize_chinese_chars=cfg.get("tokenize_chinese_chars", True),
+        strip_accents=cfg.get("strip_accents"),
+    )
+    rows = _encode_all(from_json, cases, cap)
+    rows_vocab = _encode_all(from_vocab, cases, cap)
+    raw_ids = _raw_tokenizers_encode(model_dir / "tokenizer.json", cases, cap)
+    for r, rv, ids in zip(rows, rows_vocab, raw_ids):
+        assert r == rv, f"{name}: tokenizer.json and vocab.txt disagree on {r['note']!r}: {r} vs {rv}"
+        assert r["input_ids"] == ids, f"{name}: tokenizers and transformers disagree on {r['note']!r}"
+        assert len(r["input_ids"]) <= r["max_length"], r
+    batch_rows = rows[:PADDED_BATCH_CASES]
+    # Texts only (the pairs of these cases are left out): pins right padding with pad id and mask 0.
+    enc = from_json(
+        [r["text"] for r in batch_rows],
+        truncation=True,
+        max_length=cap,
+        padding="longest",
+    )
+    lengths = [len(r["input_ids"]) for r in rows]
+    say(
+        f"{name}: {len(rows)} cases, {sum(r['text_pair'] is not None for r in rows)} pairs, "
+        f"{sum(1 for r in rows if len(r['input_ids']) == r['max_length'])} truncated to max_length, "
+        f"lengths {min(lengths)}..{max(lengths)}, unk {sum(r['input_ids'].count(from_json.unk_token_id) for r in rows)}"
+    )
+    return {
+        "generator": "xtask/py/generate_fixtures.py tokenizer-goldens",
+        "versions": {k: v for k, v in versions().items() if k in ("python", "transformers", "tokenizers")},
+        "tokenizer": name,
+        "tokenizer_call": "tokenizer([text], [text_pair] or None, truncation=True, max_length=max_length, padding=False)",
+        "checked": "BertTokenizerFast.from_pretrained(dir) == BertTokenizerFast(vocab=vocab.txt, **tokenizer_config)"
+        " == tokenizers.Tokenizer.from_file(tokenizer.json) for every case",
+        "pad_token_id": from_json.pad_token_id,
+        "cases": rows,
+        "padded_batch": {
+            "call": f"tokenizer([case.text for case in cases[0:{PADDED_BATCH_CASES}]], truncation=True, max_length={cap}, "
+            "padding='longest')",
+            "input_ids": enc["input_ids"],
+            "token_type_ids": enc["token_type_ids"],
+            "attention_mask": enc["attention_mask"],
+        },
+    }
+
+
+def write_compact_json(path: Path, obj: dict) -> None:
+    """JSON with one case per line: small, and a diff shows which case changed."""
+    lines = ["{"]
+    keys = sorted(obj)
+    for i, k in enumerate(keys):
+        comma = "," if i + 1 < len(keys) else ""
+        v = obj[k]
+        if isinstance(v, list):
+            lines.append(f"  {json.dumps(k)}: [")
+            for j, item in enumerate(v):
+                item_comma = "," if j + 1 < len(v) else ""
+                lines.append("    " + json.dumps(item, ensure_ascii=False, sort_keys=True) + item_comma)
+            lines.append(f"  ]{comma}")
+        else:
+            lines.append(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False, sort_keys=True)}{comma}")
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say(f"wrote {describe(path)}")
+
+
+def generate_tokenizer_goldens(out: Path, minilm: Path) -> list[str]:
+    written = []
+    for name, model_dir, cap in (("tiny", out / "tiny", TINY_MAX_POSITIONS), ("minilm", minilm, MINILM_MAX_LENGTH)):
+        golden = tokenizer_golden(name, model_dir, cap)
+        assert len(golden["cases"]) >= 200
+        path = out / TOKENIZER_GOLDEN_FILES[name]
+        write_compact_json(path, golden)
+        assert path.stat().st_size < 400_000, describe(path)
+        written.append(path.name)
+    return written
+
+
+def add_tokenizer_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (reads OUT/tiny)")
+    p.add_argument("--minilm", type=Path, required=True, help="directory of all-MiniLM-L6-v2 (HF layout)")
+
+
+@subcommand(
+    "tokenizer-goldens",
+    "write fixtures/tokenizer_golden_{tiny,minilm}.json (also part of `generate`)",
+    add_tokenizer_goldens_args,
+)
+def cmd_tokenizer_goldens(args) -> int:
+    generate_tokenizer_goldens(args.out, args.minilm)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
 # generate
 # ----------------------------------------------------------------------------------------------------
 
@@ -586,6 +1160,7 @@ def cmd_generate(args) -> int:
     say(f"generating fixtures into {out} with {versions()}")
     tiny_cases, tiny_info = generate_tiny(out)
     minilm_case = generate_minilm(out, args.minilm)
+    train_parity_case = generate_train_parity(out)
 
     generated = [
         "tiny_golden.safetensors",
@@ -609,6 +1184,7 @@ def cmd_generate(args) -> int:
         "tensors": {name: tensor_table(out / name) for name in ("tiny_golden.safetensors", "minilm_golden.safetensors")},
         "files": {name: sha256_file(out / name) for name in sorted(generated)},
     }
+    add_train_parity_to_manifest(manifest, out, train_parity_case)
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     say(f"fixtures total: {total} bytes")

@@ -1,0 +1,76 @@
+//! The chapter's step 3: which parts of the pretrained model stay fixed. Frozen parameters get no
+//! gradients (burn records no backward for them) and therefore no optimizer state.
+
+use crate::TrainError;
+use burn::module::Module;
+use ft_model::BertForSequenceClassification;
+use std::fmt;
+use std::str::FromStr;
+
+/// `--freeze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Freeze {
+    /// Train everything.
+    #[default]
+    None,
+    /// Freeze the whole encoder (`model.bert`, pooler included): only the classifier trains.
+    Encoder,
+    /// Freeze the embedding layer.
+    Embeddings,
+    /// Freeze the embeddings and the lowest N encoder layers.
+    Bottom(usize),
+}
+
+impl FromStr for Freeze {
+    type Err = TrainError;
+    fn from_str(s: &str) -> Result<Self, TrainError> {
+        match s {
+            "none" => Ok(Self::None),
+            "encoder" => Ok(Self::Encoder),
+            "embeddings" => Ok(Self::Embeddings),
+            other => other.strip_prefix("bottom:").and_then(|n| n.parse().ok()).map(Self::Bottom).ok_or_else(|| {
+                TrainError::Config(format!("--freeze \"{other}\": use none, encoder, embeddings or bottom:N"))
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Freeze {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => write!(f, "none"),
+            Self::Encoder => write!(f, "encoder"),
+            Self::Embeddings => write!(f, "embeddings"),
+            Self::Bottom(n) => write!(f, "bottom:{n}"),
+        }
+    }
+}
+
+impl Freeze {
+    /// Applies the freeze to `model` (which should live on an autodiff device).
+    pub fn apply(self, mut model: BertForSequenceClassification) -> Result<BertForSequenceClassification, TrainError> {
+        let layers = model.bert.encoder.layer.len();
+        match self {
+            Self::None => {}
+            Self::Encoder => model.bert = model.bert.no_grad(),
+            Self::Embeddings => model.bert.embeddings = model.bert.embeddings.no_grad(),
+            Self::Bottom(n) => {
+                if n > layers {
+                    return Err(TrainError::Config(format!(
+                        "--freeze bottom:{n}: the model has only {layers} layers; use bottom:0 … bottom:{layers}"
+                    )));
+                }
+                model.bert.embeddings = model.bert.embeddings.no_grad();
+                model.bert.encoder.layer = model
+                    .bert
+                    .encoder
+                    .layer
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, l)| if i < n { l.no_grad() } else { l })
+                    .collect();
+            }
+        }
+        Ok(model)
+    }
+}

@@ -1,0 +1,130 @@
+//! One optimizer step, in nanoGPT's order: set lr → forward → loss → backward (per micro-batch, the
+//! loss scaled by 1/N for N-way accumulation) → clip → optimizer step.
+
+use crate::TrainError;
+use crate::clip::clip_grad_norm;
+use crate::loss::{Targets, loss};
+use crate::schedule::Schedule;
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Int, Tensor};
+use ft_model::BertForSequenceClassification;
+
+/// The three `[B, T]` input tensors of a batch.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Token ids.
+    pub input_ids: Tensor<2, Int>,
+    /// Segment ids.
+    pub token_type_ids: Tensor<2, Int>,
+    /// 1 for real tokens, 0 for padding.
+    pub attention_mask: Tensor<2, Int>,
+}
+
+/// What one optimizer step did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStats {
+    /// Optimizer step index (0-based).
+    pub step: usize,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+}
+
+/// Model + optimizer + schedule, stepping one micro-batch at a time.
+pub struct Stepper {
+    model: Option<BertForSequenceClassification>,
+    optim: ModuleOptimizer,
+    /// The learning-rate schedule.
+    pub schedule: Schedule,
+    /// Global-norm clipping threshold (`None`: no clipping, norm still measured).
+    pub max_grad_norm: Option<f64>,
+    /// Micro-batches per optimizer step.
+    pub grad_accum: usize,
+    step: usize,
+    micro: usize,
+    accum: GradientsAccumulator<BertForSequenceClassification>,
+}
+
+impl Stepper {
+    /// A stepper over `model` (on an autodiff device, frozen parts already frozen).
+    pub fn new(
+        model: BertForSequenceClassification,
+        optim: ModuleOptimizer,
+        schedule: Schedule,
+        max_grad_norm: Option<f64>,
+        grad_accum: usize,
+    ) -> Result<Self, TrainError> {
+        if grad_accum == 0 {
+            return Err(TrainError::Config("--grad-accum 0: accumulate over at least 1 micro-batch".into()));
+        }
+        Ok(Self {
+            model: Some(model),
+            optim,
+            schedule,
+            max_grad_norm,
+            grad_accum,
+            step: 0,
+            micro: 0,
+            accum: GradientsAccumulator::new(),
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &BertForSequenceClassification {
+        self.model.as_ref().expect("model is present between steps")
+    }
+
+    /// Takes the model and optimizer back (e.g. to save them).
+    pub fn into_parts(self) -> (BertForSequenceClassification, ModuleOptimizer) {
+        (self.model.expect("model is present between steps"), self.optim)
+    }
+
+    /// The optimizer (for checkpoints).
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.optim
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Forward, loss and backward on one micro-batch; returns the (unscaled) mean loss. After
+    /// `grad_accum` micro-batches, call [`Stepper::optimizer_step`].
+    pub fn micro_step(&mut self, inputs: Inputs, targets: Targets) -> Result<f32, TrainError> {
+        let model = self.model.as_ref().expect("model is present between steps");
+        let out = model.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?;
+        let loss = loss(out.logits, targets);
+        let value = loss.clone().into_scalar::<f32>();
+        if !value.is_finite() {
+            return Err(TrainError::NonFinite {
+                loss: value,
+                step: self.step,
+                micro: self.micro,
+                last_good: String::new(),
+            });
+        }
+        let scaled = if self.grad_accum > 1 { loss.div_scalar(self.grad_accum as f64) } else { loss };
+        let grads = GradientsParams::from_grads(scaled.backward(), model);
+        self.accum.accumulate(model, grads);
+        self.micro += 1;
+        Ok(value)
+    }
+
+    /// Clips the accumulated gradients and applies one AdamW step at the schedule's lr.
+    pub fn optimizer_step(&mut self) -> StepStats {
+        let lr = self.schedule.lr(self.step);
+        let mut grads = self.accum.grads();
+        let model = self.model.take().expect("model is present between steps");
+        let grad_norm = match self.max_grad_norm {
+            Some(max) => clip_grad_norm(&model, &mut grads, max),
+            None => crate::clip::global_norm(&model, &grads),
+        };
+        self.model = Some(self.optim.step(lr, model, grads));
+        let stats = StepStats { step: self.step, lr, grad_norm };
+        self.step += 1;
+        self.micro = 0;
+        stats
+    }
+}
