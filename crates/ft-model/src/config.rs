@@ -166,7 +166,7 @@ impl BertConfig {
                 return Err(format!("{key} is 0; it must be at least 1"));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -195,7 +195,7 @@ impl BertConfig {
                 return Err(format!("{key} is {p}; a dropout probability must be in [0, 1)"));
             }
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return Err(format!("layer_norm_eps is {}; it must be positive", self.layer_norm_eps));
         }
         if let Some(pad) = self.pad_token_id

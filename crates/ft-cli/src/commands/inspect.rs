@@ -14,7 +14,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("labels     {} ({})", labels.len(), labels.join(", "));
     println!("device     {device} (compiled in: {})", ft_model::compiled_backends().join(", "));
     println!();
-    println!("{:<20} {:>12}  {}", "part", "parameters", "source");
+    println!("{:<20} {:>12}  source", "part", "parameters");
     let mut total = 0;
     for part in [Part::Embeddings, Part::Encoder, Part::Pooler, Part::Head] {
         let loaded_n = r.loaded_values.get(&part).copied().unwrap_or(0);

@@ -43,7 +43,7 @@ impl BertEmbeddings {
         let words = self.word_embeddings.forward(input_ids); // [B, T, H]
         let types = self.token_type_embeddings.forward(token_type_ids); // [B, T, H]
         // Positions 0..T are the first T rows of the table: [T, H] → [1, T, H], broadcast over B.
-        let positions = self.position_embeddings.weight.val().slice([0..t]).unsqueeze_dim::<3>(0);
+        let positions = self.position_embeddings.weight.val().narrow(0, 0, t).unsqueeze_dim::<3>(0);
         let embeddings = words + types + positions;
         self.dropout.forward(self.layer_norm.forward(embeddings))
     }

@@ -36,7 +36,7 @@ impl Golden {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        safetensors::SafeTensors::deserialize(&self.bytes).unwrap().names().iter().any(|n| *n == name)
+        safetensors::SafeTensors::deserialize(&self.bytes).unwrap().names().contains(&name)
     }
 
     pub fn f32(&self, name: &str) -> (Vec<f32>, Vec<usize>) {
@@ -74,7 +74,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) -> f32 {
             at = i;
         }
     }
-    if !(worst <= tol) {
+    if worst.is_nan() || worst > tol {
         let side: Vec<String> = got.iter().zip(want).take(8).map(|(g, w)| format!("{g:+.6} vs {w:+.6}")).collect();
         panic!(
             "{what}: max abs diff {worst:.3e} > {tol:.0e} at index {at} (ft {} vs reference {})\n  first values (ft vs reference): {}",
