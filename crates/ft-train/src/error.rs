@@ -9,6 +9,9 @@ pub enum TrainError {
     /// The model refused its inputs.
     #[error(transparent)]
     Model(#[from] ft_model::ModelError),
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// The loss stopped being a number.
     #[error(
         "the loss is {loss} at optimizer step {step} (micro-batch {micro}); training stopped — lower --lr, raise --warmup-ratio, or check the data{last_good}"

@@ -13,6 +13,7 @@
 //! assert_eq!(s.lr(2), 1e-3);
 //! ```
 
+pub mod checkpoint;
 pub mod clip;
 mod error;
 pub mod freeze;

@@ -43,7 +43,16 @@ pub struct Stepper {
     pub grad_accum: usize,
     step: usize,
     micro: usize,
+    seed: u64,
     accum: GradientsAccumulator<BertForSequenceClassification>,
+}
+
+/// The dropout seed of one micro-batch: a function of the run's seed and the position only, so a
+/// resumed run draws the same masks as an uninterrupted one.
+fn micro_seed(seed: u64, step: usize, micro: usize) -> u64 {
+    let mut z = seed ^ ((step as u64) << 20 | micro as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 31)
 }
 
 impl Stepper {
@@ -66,8 +75,21 @@ impl Stepper {
             grad_accum,
             step: 0,
             micro: 0,
+            seed: 0,
             accum: GradientsAccumulator::new(),
         })
+    }
+
+    /// Seeds dropout: each micro-batch's masks depend only on `seed` and its position.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Continues from a checkpoint taken after `steps_done` optimizer steps.
+    pub fn resume_at(mut self, steps_done: usize) -> Self {
+        self.step = steps_done;
+        self
     }
 
     /// The model being trained.
@@ -94,6 +116,7 @@ impl Stepper {
     /// `grad_accum` micro-batches, call [`Stepper::optimizer_step`].
     pub fn micro_step(&mut self, inputs: Inputs, targets: Targets) -> Result<f32, TrainError> {
         let model = self.model.as_ref().expect("model is present between steps");
+        inputs.input_ids.device().seed(micro_seed(self.seed, self.step, self.micro));
         let out = model.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?;
         let loss = loss(out.logits, targets);
         let value = loss.clone().into_scalar::<f32>();
