@@ -1143,6 +1143,492 @@ def cmd_tokenizer_goldens(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# metrics-goldens: what scikit-learn / scipy / seqeval compute, for ft-eval
+# ----------------------------------------------------------------------------------------------------
+
+METRICS_GOLDEN_FILE = "metrics_golden.json"
+METRICS_GOLDEN_SEED = 5
+# Tolerance the Rust golden test uses (absolute, relative above 1); recorded in the file.
+METRICS_TOLERANCE = 1e-9
+# Most probabilities are multiples of 1/1024: exact in binary, short in JSON, each row sums to exactly 1, and
+# ties across samples (which ROC-AUC must handle like scikit-learn) happen naturally.
+METRICS_PROB_DENOM = 1024
+METRICS_ENTITY_TYPES = ["LOC", "MISC", "ORG", "PER"]
+
+
+def _metrics_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": version("scikit-learn"),
+        "scipy": version("scipy"),
+        "seqeval": version("seqeval"),
+    }
+
+
+def _num(x) -> float | None:
+    """A JSON number (exact repr of the float64), or None where the reference returns NaN (undefined)."""
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+def _quantized_probs(rng, y_true, c: int, skill: float, denom: int = METRICS_PROB_DENOM) -> np.ndarray:
+    """Softmax of noisy logits (the true class nudged up by `skill`), rounded to multiples of 1/denom."""
+    n = len(y_true)
+    logits = rng.normal(size=(n, c))
+    logits[np.arange(n), y_true] += skill
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    k = np.floor(p * denom).astype(np.int64)
+    k[np.arange(n), k.argmax(axis=1)] += denom - k.sum(axis=1)
+    assert (k.sum(axis=1) == denom).all() and (k >= 0).all()
+    return k / denom
+
+
+def _classification_case(name: str, y_true, y_pred, probs, note: str) -> dict:
+    from sklearn import metrics as skm
+
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    n, c = probs.shape
+    assert y_true.shape == y_pred.shape == (n,)
+    labels = list(range(c))
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    averages = {}
+    for avg in ("macro", "micro", "weighted"):
+        # labels=None: scikit-learn's default, the classes present in y_true or y_pred.
+        ap, ar, af, _ = skm.precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=0)
+        averages[avg] = {"precision": _num(ap), "recall": _num(ar), "f1": _num(af)}
+    if c == 2:
+        defined = len(set(y_true.tolist())) == 2
+        roc = skm.roc_auc_score(y_true, probs[:, 1]) if defined else None
+    else:
+        defined = all(0 < int((y_true == k).sum()) < n for k in labels)
+        roc = skm.roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=labels)
+        assert defined or np.isnan(roc), (name, roc)
+    expected = {
+        "accuracy": _num(skm.accuracy_score(y_true, y_pred)),
+        "per_class": {
+            "precision": [_num(v) for v in p],
+            "recall": [_num(v) for v in r],
+            "f1": [_num(v) for v in f],
+            "support": [int(v) for v in s],
+        },
+        **averages,
+        "mcc": _num(skm.matthews_corrcoef(y_true, y_pred)),
+        "confusion": skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "log_loss": _num(skm.log_loss(y_true, probs, labels=labels)),
+        "roc_auc": _num(roc) if roc is not None else None,
+    }
+    return {
+        "name": name,
+        "note": note,
+        "num_classes": c,
+        "y_true": y_true.tolist(),
+        "y_pred": y_pred.tolist(),
+        "probs": probs.tolist(),
+        "expected": expected,
+    }
+
+
+def metrics_classification_cases(rng) -> list[dict]:
+    cases = []
+
+    def draw(n, c, weights=None):
+        return rng.choice(c, size=n, p=weights)
+
+    def argmax_case(name, n, c, skill, note, weights=None, denom=METRICS_PROB_DENOM):
+        y = draw(n, c, weights)
+        probs = _quantized_probs(rng, y, c, skill, denom)
+        # First maximum, as numpy's argmax (ties in a row go to the lower class).
+        cases.append(_classification_case(name, y, probs.argmax(axis=1), probs, note))
+
+    argmax_case("binary_balanced", 40, 2, 1.5, "two classes, y_pred = argmax of probs")
+    argmax_case("binary_imbalanced", 120, 2, 1.0, "90% negatives", weights=[0.9, 0.1])
+    argmax_case("three_classes", 60, 3, 1.5, "three balanced classes")
+    argmax_case(
+        "five_classes_imbalanced", 200, 5, 1.2, "class weights .5 .2 .15 .1 .05", weights=[0.5, 0.2, 0.15, 0.1, 0.05]
+    )
+    argmax_case("ten_classes", 150, 10, 2.0, "ten classes, some with few samples")
+    argmax_case("heavy_ties", 100, 3, 1.0, "probabilities in steps of 1/8: many tied scores", denom=8)
+    argmax_case("binary_heavy_ties", 60, 2, 1.0, "probabilities in steps of 1/4: many tied scores", denom=4)
+
+    y = draw(80, 4)
+    probs = _quantized_probs(rng, y, 4, 1.5)
+    y_pred = probs.argmax(axis=1)
+    y_pred[y_pred == 2] = 0
+    assert (y == 2).any()
+    cases.append(_classification_case("never_predicted_class", y, y_pred, probs, "class 2 is in y_true, never predicted"))
+
+    y = draw(50, 3)
+    probs = np.concatenate([_quantized_probs(rng, y, 3, 1.5)[:, :3] * 0.75, np.full((50, 1), 0.25)], axis=1)
+    cases.append(
+        _classification_case(
+            "absent_class", y, probs[:, :3].argmax(axis=1), probs, "class 3 of 4 never in y_true nor y_pred"
+        )
+    )
+
+    y = np.ones(30, dtype=np.int64)
+    probs = _quantized_probs(rng, y, 3, 0.5)
+    cases.append(_classification_case("single_true_class", y, probs.argmax(axis=1), probs, "y_true is all class 1"))
+
+    y = draw(50, 3)
+    probs = _quantized_probs(rng, y, 3, 1.0)
+    cases.append(_classification_case("constant_prediction", y, np.zeros(50, dtype=np.int64), probs, "y_pred all 0"))
+
+    y = draw(45, 4)
+    probs = _quantized_probs(rng, y, 4, 8.0)
+    assert (probs.argmax(axis=1) == y).all()
+    cases.append(_classification_case("perfect", y, y, probs, "y_pred == y_true"))
+
+    cases.append(_classification_case("one_sample", [1], [0], [[0.75, 0.25]], "a single sample, misclassified"))
+
+    y = draw(20, 2)
+    probs = _quantized_probs(rng, 1 - y, 2, 8.0)
+    cases.append(_classification_case("all_wrong_binary", y, 1 - y, probs, "every prediction wrong, AUC 0"))
+
+    y = draw(30, 3)
+    probs = np.eye(3)[rng.choice(3, size=30)]
+    probs[:5] = np.eye(3)[y[:5]]
+    cases.append(
+        _classification_case(
+            "clipped_probs", y, probs.argmax(axis=1), probs, "one-hot probabilities: log-loss clips 0 and 1 to eps"
+        )
+    )
+
+    y = draw(100, 3)
+    logits = rng.normal(size=(100, 3))
+    logits[np.arange(100), y] += 1.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    cases.append(
+        _classification_case("full_precision_probs", y, probs.argmax(axis=1), probs, "float64 softmax, no ties")
+    )
+    return cases
+
+
+def metrics_binary_score_cases(rng) -> list[dict]:
+    from sklearn import metrics as skm
+
+    def case(name, y, scores, note):
+        y = np.asarray(y, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float64)
+        return {
+            "name": name,
+            "note": note,
+            "y_true": [bool(v) for v in y],
+            "scores": scores.tolist(),
+            "expected": {"roc_auc": _num(skm.roc_auc_score(y, scores))},
+        }
+
+    y = rng.choice(2, size=80)
+    decision = np.round(rng.normal(size=80) + 0.8 * y, 1)
+    y2 = rng.choice(2, size=15)
+    return [
+        case("decision_values", y, decision, "real-valued scores rounded to 0.1: negative values and ties"),
+        case("all_tied", y2, np.full(15, 0.5), "one score for every sample: AUC 0.5"),
+        case("perfect_separation", [0, 0, 0, 1, 1], [-2.0, -1.0, 0.0, 1.0, 2.0], "AUC 1"),
+        case("inverted", [1, 1, 0, 0, 0], [0.1, 0.2, 0.3, 0.3, 0.9], "AUC 0"),
+        case("ties_across_classes", [0, 1, 0, 1, 1, 0], [0.5, 0.5, 0.2, 0.8, 0.2, 0.5], "tied scores with both labels"),
+    ]
+
+
+def metrics_multilabel_cases(rng) -> list[dict]:
+    from sklearn import metrics as skm
+
+    def case(name, y_true, y_pred, note):
+        y_true = np.asarray(y_true, dtype=np.int64)
+        y_pred = np.asarray(y_pred, dtype=np.int64)
+        expected = {
+            "subset_accuracy": _num(skm.accuracy_score(y_true, y_pred)),
+            "hamming_loss": _num(skm.hamming_loss(y_true, y_pred)),
+        }
+        # scikit-learn reads an [n, 1] indicator matrix as binary targets (type_of_target "binary"), so one
+        # column is scored as the binary problem of that column: its P/R/F1 are the per-label, micro and
+        # macro values alike.
+        one = y_true.shape[1] == 1
+        for avg in ("micro", "macro"):
+            p, r, f, _ = skm.precision_recall_fscore_support(
+                y_true, y_pred, average="binary" if one else avg, zero_division=0
+            )
+            expected[avg] = {"precision": _num(p), "recall": _num(r), "f1": _num(f)}
+        p, r, f, s = skm.precision_recall_fscore_support(
+            y_true, y_pred, average=None, zero_division=0, labels=[1] if one else None
+        )
+        expected["per_label"] = {
+            "precision": [_num(v) for v in p],
+            "recall": [_num(v) for v in r],
+            "f1": [_num(v) for v in f],
+            "support": [int(v) for v in s],
+        }
+        return {
+            "name": name,
+            "note": note,
+            "num_labels": int(y_true.shape[1]),
+            "y_true": y_true.astype(bool).tolist(),
+            "y_pred": y_pred.astype(bool).tolist(),
+            "expected": expected,
+        }
+
+    def noisy(y, flip):
+        return np.where(rng.random(y.shape) < flip, 1 - y, y)
+
+    y = (rng.random((60, 5)) < 0.3).astype(np.int64)
+    y_never = (rng.random((40, 4)) < 0.4).astype(np.int64)
+    y_never[:, 2] = 0
+    y_never_pred = noisy(y_never, 0.2)
+    y_never_pred[:, 2] = 0
+    y_perfect = (rng.random((25, 3)) < 0.5).astype(np.int64)
+    y_one = (rng.random((30, 1)) < 0.5).astype(np.int64)
+    y_sparse = (rng.random((30, 6)) < 0.1).astype(np.int64)
+    return [
+        case("random_5_labels", y, noisy(y, 0.15), "5 labels, 15% of the cells flipped"),
+        case("label_never_present", y_never, y_never_pred, "label 2 neither true nor predicted anywhere (F1 0)"),
+        case("perfect_multilabel", y_perfect, y_perfect, "y_pred == y_true"),
+        case("one_label_column", y_one, noisy(y_one, 0.3), "a single label column"),
+        case("sparse_empty_rows", y_sparse, np.zeros_like(y_sparse), "few positives, nothing predicted"),
+    ]
+
+
+def metrics_regression_cases(rng) -> list[dict]:
+    import warnings
+
+    from scipy import stats
+    from sklearn import metrics as skm
+
+    def case(name, y_true, y_pred, note):
+        y_true = np.asarray(y_true, dtype=np.float64)
+        y_pred = np.asarray(y_pred, dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConstantInputWarning: the NaN is what we record
+            pearson = stats.pearsonr(y_true, y_pred).statistic
+            spearman = stats.spearmanr(y_true, y_pred).statistic
+        return {
+            "name": name,
+            "note": note,
+            "y_true": y_true.tolist(),
+            "y_pred": y_pred.tolist(),
+            "expected": {
+                "mse": _num(skm.mean_squared_error(y_true, y_pred)),
+                "mae": _num(skm.mean_absolute_error(y_true, y_pred)),
+                "pearson": _num(pearson),
+                "spearman": _num(spearman),
+            },
+        }
+
+    x = rng.normal(size=100)
+    ints = rng.integers(0, 5, size=80).astype(np.float64)
+    big = 1e6 + np.round(rng.normal(size=50), 3)
+    z = rng.normal(size=40)
+    return [
+        case("random_linear", x, 0.8 * x + rng.normal(scale=0.5, size=100), "continuous, correlated"),
+        case("integer_ties", ints, np.clip(ints + rng.integers(-1, 2, size=80), 0, 4), "values 0..4: ties in ranks"),
+        case("constant_prediction", x[:20], np.full(20, 0.25), "y_pred constant: correlations undefined (NaN)"),
+        case("two_samples", [1.0, 2.0], [3.0, 2.5], "n = 2: correlations exactly -1"),
+        # Rounded again after the sum: short decimals that parse exactly, and equal sums are true ties.
+        case("large_offset", big, np.round(big + np.round(rng.normal(scale=0.1, size=50), 3), 3), "values near 1e6"),
+        case("anti_correlated", z, -2.0 * z + rng.normal(scale=0.3, size=40), "negative correlation"),
+    ]
+
+
+def _random_iob2(rng, length: int) -> list[str]:
+    tags = []
+    while len(tags) < length:
+        if rng.random() < 0.6:
+            tags.append("O")
+            continue
+        t = METRICS_ENTITY_TYPES[rng.integers(len(METRICS_ENTITY_TYPES))]
+        span = int(rng.integers(1, 4))
+        tags.extend(["B-" + t] + ["I-" + t] * (span - 1))
+    return tags[:length]
+
+
+def _corrupt_tags(rng, tags: list[str], rate: float) -> list[str]:
+    """Boundary and type errors of a tagger, and IOB2 violations seqeval reads leniently."""
+    out = list(tags)
+    for i in range(len(out)):
+        if rng.random() >= rate:
+            continue
+        kind = rng.integers(6)
+        t = METRICS_ENTITY_TYPES[rng.integers(len(METRICS_ENTITY_TYPES))]
+        if kind == 0:
+            out[i] = "O"
+        elif kind == 1:
+            out[i] = "B-" + t
+        elif kind == 2:
+            out[i] = "I-" + t  # I- after O or after another type: starts a chunk
+        elif kind == 3 and out[i] != "O":
+            out[i] = out[i][0] + "-" + t  # same boundary, other type
+        elif kind == 4 and out[i].startswith("B-"):
+            out[i] = "I-" + out[i][2:]
+        else:
+            out[i] = "O" if out[i] != "O" else "B-" + t
+    return out
+
+
+def _tagging_case(name: str, y_true: list[list[str]], y_pred: list[list[str]], note: str) -> dict:
+    import warnings
+
+    from seqeval.metrics import sequence_labeling as sl
+
+    def per_sentence(sentences):
+        # ft-eval extracts chunks sentence by sentence; seqeval flattens with an "O" between sentences.
+        # The two agree for tags that start with O, B, I, E or S (checked here on every case).
+        out, offset = [], 0
+        for s in sentences:
+            out += [(t, offset + a, offset + b) for t, a, b in sl.get_entities(list(s))]
+            offset += len(s) + 1
+        return out
+
+    for seqs in (y_true, y_pred):
+        assert sl.get_entities(seqs) == per_sentence(seqs), name
+
+    def located(sentences):
+        out = []
+        for i, s in enumerate(sentences):
+            out += [[i, t, a, b + 1] for t, a, b in sl.get_entities(list(s))]
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # UndefinedMetricWarning and "seems not to be NE tag"
+        expected = {}
+        for avg in ("micro", "macro", "weighted"):
+            p, r, f, _ = sl.precision_recall_fscore_support(y_true, y_pred, average=avg)
+            expected[avg] = {"precision": _num(p), "recall": _num(r), "f1": _num(f)}
+        assert expected["micro"]["f1"] == _num(sl.f1_score(y_true, y_pred)), name
+        p, r, f, s = sl.precision_recall_fscore_support(y_true, y_pred, average=None)
+        types = sorted({t for t, _, _ in sl.get_entities(y_true)} | {t for t, _, _ in sl.get_entities(y_pred)})
+        expected["per_type"] = {
+            t: {"precision": _num(p[i]), "recall": _num(r[i]), "f1": _num(f[i]), "support": int(s[i])}
+            for i, t in enumerate(types)
+        }
+    expected["accuracy"] = _num(sl.accuracy_score(y_true, y_pred))
+    expected["entities_true"] = located(y_true)
+    expected["entities_pred"] = located(y_pred)
+    return {"name": name, "note": note, "y_true": y_true, "y_pred": y_pred, "expected": expected}
+
+
+def metrics_tagging_cases(rng) -> list[dict]:
+    y = [_random_iob2(rng, int(rng.integers(1, 25))) for _ in range(40)]
+    y_small = [_random_iob2(rng, int(rng.integers(3, 12))) for _ in range(8)]
+    lenient_true = [
+        ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-LOC", "O"],
+        ["I-ORG", "I-ORG", "O", "B-MISC", "B-MISC", "O"],
+        ["O", "B-PER", "I-LOC", "I-LOC", "O", "S-ORG", "B-ORG", "E-ORG"],
+        ["B", "I", "O", "I-", "O", "E-PER", "E-PER"],
+    ]
+    lenient_pred = [
+        ["I-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "I-LOC"],
+        ["B-ORG", "I-ORG", "O", "B-MISC", "I-MISC", "O"],
+        ["O", "B-PER", "B-LOC", "I-LOC", "O", "S-ORG", "B-ORG", "I-ORG"],
+        ["B", "B", "O", "I", "O", "B-PER", "E-PER"],
+    ]
+    return [
+        _tagging_case("iob2_random", y, [_corrupt_tags(rng, s, 0.12) for s in y], "40 sentences, corrupted tagger"),
+        _tagging_case(
+            "lenient_chunks",
+            lenient_true,
+            lenient_pred,
+            "I- after O or after another type starts a chunk; E-/S- tags; tags without a type (type '_')",
+        ),
+        _tagging_case("no_predicted_entities", y_small, [["O"] * len(s) for s in y_small], "y_pred all O"),
+        _tagging_case("no_entities", [["O", "O"], ["O"]], [["O", "O"], ["O"]], "no chunk anywhere: macro is NaN"),
+        _tagging_case("perfect_tagging", y_small, y_small, "y_pred == y_true"),
+    ]
+
+
+def write_metrics_golden(path: Path, header: dict, families: dict[str, list[dict]]) -> None:
+    """Header keys first, then one case per line per family: a diff shows which case changed."""
+    lines = ["{"]
+    for k in sorted(header):
+        lines.append(f"  {json.dumps(k)}: {json.dumps(header[k], sort_keys=True)},")
+    names = sorted(families)
+    for i, family in enumerate(names):
+        lines.append(f"  {json.dumps(family)}: [")
+        cases = families[family]
+        for j, case in enumerate(cases):
+            lines.append("    " + json.dumps(case, sort_keys=True, allow_nan=False) + ("," if j + 1 < len(cases) else ""))
+        lines.append("  ]" + ("," if i + 1 < len(names) else ""))
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    say(f"wrote {describe(path)}")
+
+
+def generate_metrics_goldens(out: Path) -> dict:
+    """Writes fixtures/metrics_golden.json. Returns the case info for manifest.json."""
+    import warnings
+
+    rng = np.random.default_rng(METRICS_GOLDEN_SEED)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # UndefinedMetricWarning where zero_division=0 applies
+        families = {
+            "classification": metrics_classification_cases(rng),
+            "binary_scores": metrics_binary_score_cases(rng),
+            "multilabel": metrics_multilabel_cases(rng),
+            "regression": metrics_regression_cases(rng),
+            "tagging": metrics_tagging_cases(rng),
+        }
+    header = {
+        "generator": "xtask/py/generate_fixtures.py metrics-goldens",
+        "versions": _metrics_versions(),
+        "seed": METRICS_GOLDEN_SEED,
+        "tolerance": METRICS_TOLERANCE,
+        "conventions": {
+            "null": "the reference returns NaN (undefined); ft-eval's documented decision applies",
+            "classification": "per_class and confusion with labels=range(num_classes); macro/micro/weighted with "
+            "labels=None (classes in y_true or y_pred); zero_division=0; log_loss(labels=range(num_classes)); "
+            "roc_auc: binary on probs[:, 1], else multi_class='ovr', average='macro'",
+            "multilabel": "indicator matrices; zero_division=0",
+            "regression": "scipy.stats.pearsonr / spearmanr .statistic; sklearn mean_squared_error / "
+            "mean_absolute_error",
+            "tagging": "seqeval.metrics.sequence_labeling (default mode, IOB2 lenient); entities are "
+            "[sentence, type, start, end) with end exclusive",
+        },
+    }
+    path = out / METRICS_GOLDEN_FILE
+    write_metrics_golden(path, header, families)
+    assert path.stat().st_size < 200_000, describe(path)
+    counts = {k: len(v) for k, v in families.items()}
+    assert sum(counts.values()) >= 20, counts
+    say(f"metrics goldens: {counts}")
+    return {
+        "seed": METRICS_GOLDEN_SEED,
+        "tolerance": METRICS_TOLERANCE,
+        "versions": header["versions"],
+        "cases": {k: [c["name"] for c in v] for k, v in families.items()},
+    }
+
+
+def add_metrics_goldens_to_manifest(manifest: dict, out: Path, info: dict) -> None:
+    manifest.setdefault("cases", {})[METRICS_GOLDEN_FILE] = info
+    files = manifest.setdefault("files", {})
+    files[METRICS_GOLDEN_FILE] = sha256_file(out / METRICS_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+
+
+def add_metrics_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "metrics-goldens",
+    "write fixtures/metrics_golden.json (scikit-learn / scipy / seqeval values) and add it to manifest.json",
+    add_metrics_goldens_args,
+)
+def cmd_metrics_goldens(args) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    info = generate_metrics_goldens(out)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    add_metrics_goldens_to_manifest(manifest, out, info)
+    write_json(manifest_path, manifest)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
 # generate
 # ----------------------------------------------------------------------------------------------------
 
@@ -1185,6 +1671,7 @@ def cmd_generate(args) -> int:
         "files": {name: sha256_file(out / name) for name in sorted(generated)},
     }
     add_train_parity_to_manifest(manifest, out, train_parity_case)
+    add_metrics_goldens_to_manifest(manifest, out, generate_metrics_goldens(out))
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     say(f"fixtures total: {total} bytes")

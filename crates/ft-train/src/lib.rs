@@ -16,12 +16,15 @@
 pub mod checkpoint;
 pub mod clip;
 mod error;
+pub mod eval;
+pub mod features;
 pub mod freeze;
 pub mod loss;
 pub mod optim;
 pub mod params;
 pub mod schedule;
 pub mod step;
+pub mod trainer;
 
 pub use error::TrainError;
 pub use freeze::Freeze;
@@ -29,3 +32,4 @@ pub use loss::Targets;
 pub use optim::{AdamWSettings, adamw};
 pub use schedule::{Schedule, ScheduleKind};
 pub use step::{Inputs, StepStats, Stepper};
+pub use trainer::{EvalLog, Observer, Silent, StepLog, TrainOutcome, TrainSettings, train};

@@ -5,8 +5,9 @@ use crate::TrainError;
 use crate::clip::clip_grad_norm;
 use crate::loss::{Targets, loss};
 use crate::schedule::Schedule;
+use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use ft_model::BertForSequenceClassification;
 
 /// The three `[B, T]` input tensors of a batch.
@@ -31,9 +32,10 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
-/// Model + optimizer + schedule, stepping one micro-batch at a time.
-pub struct Stepper {
-    model: Option<BertForSequenceClassification>,
+/// Model + optimizer + schedule, stepping one micro-batch at a time. `M` is the module trained: the
+/// whole classifier, or only a head over cached features.
+pub struct Stepper<M: Module = BertForSequenceClassification> {
+    model: Option<M>,
     optim: ModuleOptimizer,
     /// The learning-rate schedule.
     pub schedule: Schedule,
@@ -44,7 +46,7 @@ pub struct Stepper {
     step: usize,
     micro: usize,
     seed: u64,
-    accum: GradientsAccumulator<BertForSequenceClassification>,
+    accum: GradientsAccumulator<M>,
 }
 
 /// The dropout seed of one micro-batch: a function of the run's seed and the position only, so a
@@ -55,10 +57,10 @@ fn micro_seed(seed: u64, step: usize, micro: usize) -> u64 {
     z ^ (z >> 31)
 }
 
-impl Stepper {
+impl<M: Module> Stepper<M> {
     /// A stepper over `model` (on an autodiff device, frozen parts already frozen).
     pub fn new(
-        model: BertForSequenceClassification,
+        model: M,
         optim: ModuleOptimizer,
         schedule: Schedule,
         max_grad_norm: Option<f64>,
@@ -93,12 +95,12 @@ impl Stepper {
     }
 
     /// The model being trained.
-    pub fn model(&self) -> &BertForSequenceClassification {
+    pub fn model(&self) -> &M {
         self.model.as_ref().expect("model is present between steps")
     }
 
     /// Takes the model and optimizer back (e.g. to save them).
-    pub fn into_parts(self) -> (BertForSequenceClassification, ModuleOptimizer) {
+    pub fn into_parts(self) -> (M, ModuleOptimizer) {
         (self.model.expect("model is present between steps"), self.optim)
     }
 
@@ -112,13 +114,19 @@ impl Stepper {
         self.step
     }
 
-    /// Forward, loss and backward on one micro-batch; returns the (unscaled) mean loss. After
-    /// `grad_accum` micro-batches, call [`Stepper::optimizer_step`].
-    pub fn micro_step(&mut self, inputs: Inputs, targets: Targets) -> Result<f32, TrainError> {
+    /// Forward (by `forward`, which returns logits `[B, C]`), loss and backward on one micro-batch;
+    /// returns the (unscaled) mean loss. After `grad_accum` micro-batches, call
+    /// [`Stepper::optimizer_step`]. `device` is where the batch lives (its RNG drives dropout).
+    pub fn micro_step_with(
+        &mut self,
+        device: &Device,
+        targets: Targets,
+        forward: impl FnOnce(&M) -> Result<Tensor<2>, TrainError>,
+    ) -> Result<f32, TrainError> {
         let model = self.model.as_ref().expect("model is present between steps");
-        inputs.input_ids.device().seed(micro_seed(self.seed, self.step, self.micro));
-        let out = model.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?;
-        let loss = loss(out.logits, targets);
+        device.seed(micro_seed(self.seed, self.step, self.micro));
+        let logits = forward(model)?;
+        let loss = loss(logits, targets);
         let value = loss.clone().into_scalar::<f32>();
         if !value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -149,5 +157,15 @@ impl Stepper {
         self.step += 1;
         self.micro = 0;
         stats
+    }
+}
+
+impl Stepper<BertForSequenceClassification> {
+    /// [`Stepper::micro_step_with`] for the whole classifier on one batch of inputs.
+    pub fn micro_step(&mut self, inputs: Inputs, targets: Targets) -> Result<f32, TrainError> {
+        let device = inputs.input_ids.device();
+        self.micro_step_with(&device, targets, |model| {
+            Ok(model.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?.logits)
+        })
     }
 }

@@ -1,11 +1,11 @@
-//! `ft fetch`: bring a packaged asset into the cache (once) and say where it is.
+//! `ft fetch`: bring a packaged asset (a model or a dataset) into the cache (once) and say where it is.
 
 use anyhow::Context;
 
 /// Arguments of `ft fetch`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The asset to fetch (see --list).
+    /// The asset to fetch: a model or a dataset (see --list).
     #[arg(required_unless_present = "list")]
     asset: Option<String>,
     /// List the known assets with their size and licence.
@@ -13,22 +13,51 @@ pub struct Args {
     list: bool,
 }
 
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn list() {
+    println!("{:<12} {:<8} {:<14} {:<7} licence", "name", "kind", "size", "cached");
+    for m in ft_assets::KNOWN_MODELS {
+        // "…, 22.7M parameters (uncased)" -> "22.7M params".
+        let size = m
+            .description
+            .split_once(" parameters")
+            .and_then(|(before, _)| before.split_whitespace().last())
+            .map_or_else(|| "-".to_string(), |n| format!("{n} params"));
+        println!("{:<12} {:<8} {:<14} {:<7} {}", m.name, "model", size, yes_no(m.is_cached()), m.licence);
+        println!("{:<12} {}", "", m.description);
+        println!("{:<12} from package {}=={}", "", m.source.package, m.source.version);
+    }
+    for d in ft_data::KNOWN_DATASETS {
+        let size = format!("{} rows", d.rows());
+        println!("{:<12} {:<8} {:<14} {:<7} {}", d.name, "dataset", size, yes_no(d.is_cached()), d.licence);
+        println!("{:<12} {}", "", d.description);
+        println!("{:<12} from package {}=={}, member {}", "", d.source.package, d.source.version, d.member);
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.list {
-        println!("{:<12} {:<8} {:<12} {:<7} description", "name", "kind", "licence", "cached");
-        for m in ft_assets::KNOWN_MODELS {
-            let cached = if m.is_cached() { "yes" } else { "no" };
-            println!("{:<12} {:<8} {:<12} {:<7} {}", m.name, "model", m.licence, cached, m.description);
-            println!("{:<12} {:<8} from package {}=={}", "", "", m.source.package, m.source.version);
-        }
+        list();
         return Ok(());
     }
     let name = args.asset.unwrap_or_default();
-    let Some(asset) = ft_assets::find_model(&name) else {
-        let known: Vec<&str> = ft_assets::KNOWN_MODELS.iter().map(|m| m.name).collect();
-        anyhow::bail!("unknown asset `{name}`; known assets: {} (see `ft fetch --list`)", known.join(", "));
-    };
-    let dir = asset.ensure().with_context(|| format!("fetching {}", asset.name))?;
-    println!("{}", dir.display());
-    Ok(())
+    if let Some(asset) = ft_assets::find_model(&name) {
+        let dir = asset.ensure().with_context(|| format!("fetching {}", asset.name))?;
+        println!("{}", dir.display());
+        return Ok(());
+    }
+    if let Some(dataset) = ft_data::find_dataset(&name) {
+        let dir = dataset.ensure().with_context(|| format!("fetching {}", dataset.name))?;
+        println!("{}", dir.display());
+        for file in ft_data::datasets::SPLIT_FILES {
+            println!("  {}", dir.join(file).display());
+        }
+        return Ok(());
+    }
+    let known: Vec<&str> =
+        ft_assets::KNOWN_MODELS.iter().map(|m| m.name).chain(ft_data::KNOWN_DATASETS.iter().map(|d| d.name)).collect();
+    anyhow::bail!("unknown asset `{name}`; known assets: {} (see `ft fetch --list`)", known.join(", "));
 }

@@ -1,6 +1,6 @@
 //! `ft inspect`: what a checkpoint is, how big, what loaded, and where it runs.
 
-use super::ModelArgs;
+use super::{ModelArgs, thousands};
 use ft_model::Part;
 
 /// Arguments of `ft inspect`.
@@ -8,18 +8,6 @@ use ft_model::Part;
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
-}
-
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

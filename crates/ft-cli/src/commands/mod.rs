@@ -3,6 +3,7 @@
 pub mod convert;
 pub mod fetch;
 pub mod inspect;
+pub mod train;
 
 use anyhow::Context;
 use ft_model::{DeviceSpec, LoadOptions, PretrainedModel};
@@ -45,4 +46,17 @@ impl ModelArgs {
             .with_context(|| format!("loading model from {}", dir.display()))?;
         Ok((model, resolved))
     }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

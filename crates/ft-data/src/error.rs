@@ -1,0 +1,241 @@
+//! The one error type of ft-data: every variant says what, where (file:line, column) and the fix.
+
+use std::path::PathBuf;
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut s = items.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if items.len() > SHOWN {
+        s.push_str(&format!(", … ({} in all)", items.len()));
+    }
+    s
+}
+
+/// Everything that can go wrong between a user's files and a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A filesystem operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Neither `tokenizer.json` nor `vocab.txt` in a model directory.
+    #[error("{}: no tokenizer.json and no vocab.txt; pass a model directory that has one of them", dir.display())]
+    NoTokenizer {
+        /// The directory searched.
+        dir: PathBuf,
+    },
+    /// A tokenizer file could not be read.
+    #[error("{}: not a usable tokenizer file: {message}", path.display())]
+    TokenizerFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The vocabulary lacks a special token the configuration names.
+    #[error("{}: the vocabulary has no `{token}`; fix tokenizer_config.json / special_tokens_map.json or the vocabulary", path.display())]
+    MissingSpecialToken {
+        /// The vocabulary or tokenizer file.
+        path: PathBuf,
+        /// The missing token.
+        token: String,
+    },
+    /// The tokenizers crate refused an input.
+    #[error("tokenizing failed: {message}")]
+    Encode {
+        /// The tokenizers error.
+        message: String,
+    },
+    /// `max_len` cannot even hold the special tokens.
+    #[error(
+        "max_len {max_len} is too small: the special tokens alone take {needed}; use a max length of at least {needed}"
+    )]
+    MaxLenTooSmall {
+        /// The requested maximum.
+        max_len: usize,
+        /// Special tokens needed.
+        needed: usize,
+    },
+    /// The file's format cannot be told from its name.
+    #[error("{}: unknown data format; name the file *.csv, *.tsv or *.jsonl, or pass --format", path.display())]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A column named by a flag (or its default) is not in the file.
+    #[error("{}:{line}: no column `{column}` (columns: {}); {fix}", path.display(), list(available))]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The header line (1), or the row's line for JSONL.
+        line: u64,
+        /// The column looked for (or the defaults tried).
+        column: String,
+        /// The columns the file has.
+        available: Vec<String>,
+        /// What to do.
+        fix: String,
+    },
+    /// A JSONL row lacks a key that the other rows have.
+    #[error("{}:{line}: no key `{key}` in this row (keys: {}); add it, or pass --skip-bad-rows", path.display(), list(available))]
+    MissingKey {
+        /// The file.
+        path: PathBuf,
+        /// The row's line.
+        line: u64,
+        /// The key looked for.
+        key: String,
+        /// The keys the row has.
+        available: Vec<String>,
+    },
+    /// A row has a different number of fields than the header.
+    #[error("{}:{line}: {found} fields, but the header has {expected} ({}); quote fields that contain the delimiter, or fix the row", path.display(), list(header))]
+    WrongFieldCount {
+        /// The file.
+        path: PathBuf,
+        /// The row's first line.
+        line: u64,
+        /// Fields in the row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+        /// The header's column names.
+        header: Vec<String>,
+    },
+    /// A field is not valid UTF-8.
+    #[error("{}:{line}: column `{column}` is not valid UTF-8 (bad byte at offset {byte} of the field); re-save the file as UTF-8", path.display())]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The row's line.
+        line: u64,
+        /// The column.
+        column: String,
+        /// Offset of the first bad byte in the field (or in the line, for JSONL).
+        byte: usize,
+    },
+    /// A text field is empty (or only whitespace).
+    #[error("{}:{line}: empty text in column `{column}`; remove the row, or pass --skip-bad-rows", path.display())]
+    EmptyText {
+        /// The file.
+        path: PathBuf,
+        /// The row's line.
+        line: u64,
+        /// The column.
+        column: String,
+    },
+    /// A label cannot be read as the label kind in use.
+    #[error("{}:{line}: label {label:?} in column `{column}` {problem}; fix the row, pass --label-kind, or pass --skip-bad-rows", path.display())]
+    BadLabel {
+        /// The file.
+        path: PathBuf,
+        /// The row's line.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The label as written.
+        label: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A validation/test label the training file never had.
+    #[error("{}:{line}: label {label:?} is not one of [{}] (the labels of the training file); fix the row or add it to the training data", path.display(), list(known))]
+    UnknownLabel {
+        /// The file.
+        path: PathBuf,
+        /// The row's line.
+        line: u64,
+        /// The label.
+        label: String,
+        /// The labels of the training file.
+        known: Vec<String>,
+    },
+    /// A JSONL line is not a JSON object.
+    #[error("{}:{line}: not a JSON object: {message}; each line must be one object such as {{\"text\": \"...\", \"label\": \"...\"}}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: u64,
+        /// The parser's message.
+        message: String,
+    },
+    /// The CSV reader failed.
+    #[error("{}:{line}: {message}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The line where reading stopped.
+        line: u64,
+        /// The reader's message.
+        message: String,
+    },
+    /// No usable rows.
+    #[error("{}: no data rows{}", path.display(), if *skipped > 0 { format!(" ({skipped} bad rows skipped)") } else { String::new() })]
+    NoRows {
+        /// The file.
+        path: PathBuf,
+        /// Rows skipped as bad.
+        skipped: usize,
+    },
+    /// An option is out of range or inconsistent.
+    #[error("{0}")]
+    Options(String),
+    /// Not a packaged dataset name.
+    #[error("unknown dataset `{name}`; known datasets: {} (see `ft fetch --list`)", known.join(", "))]
+    UnknownDataset {
+        /// What was asked for.
+        name: String,
+        /// The names ft knows.
+        known: Vec<&'static str>,
+    },
+    /// Fetching or building a packaged dataset failed.
+    #[error("dataset `{name}`: {message}\n  fetch it with: cargo run -p ft-cli -- fetch {name}")]
+    Dataset {
+        /// The dataset.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+
+    /// The line this error points at, for errors about one row.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            Self::MissingColumn { line, .. }
+            | Self::MissingKey { line, .. }
+            | Self::WrongFieldCount { line, .. }
+            | Self::InvalidUtf8 { line, .. }
+            | Self::EmptyText { line, .. }
+            | Self::BadLabel { line, .. }
+            | Self::UnknownLabel { line, .. }
+            | Self::Json { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// Whether `--skip-bad-rows` may skip this error (a problem of one row, not of the file).
+    pub fn is_row_error(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingKey { .. }
+                | Self::WrongFieldCount { .. }
+                | Self::InvalidUtf8 { .. }
+                | Self::EmptyText { .. }
+                | Self::BadLabel { .. }
+                | Self::UnknownLabel { .. }
+                | Self::Json { .. }
+        )
+    }
+}

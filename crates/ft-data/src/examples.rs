@@ -1,0 +1,313 @@
+//! [`Examples`]: a tokenized split kept compactly — all token ids in one flat buffer (`u16` when the
+//! vocabulary fits, else `u32`), one byte per token type, offsets per example — plus the labels.
+//! Texts are not kept: a 1 GB CSV costs about its token count × 3 bytes.
+
+use crate::batch::{Batch, Labels};
+use crate::labels::LabelSpace;
+use crate::tokenizer::Encoding;
+
+/// Token ids, as narrow as the vocabulary allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TokenIds {
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+impl TokenIds {
+    fn len(&self) -> usize {
+        match self {
+            Self::U16(v) => v.len(),
+            Self::U32(v) => v.len(),
+        }
+    }
+}
+
+/// The labels of every example of a split.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExampleLabels {
+    /// One class id per example.
+    Single(Vec<u32>),
+    /// Class ids of example `i` are `ids[offsets[i]..offsets[i + 1]]`.
+    Multi {
+        /// Start of each example's ids, plus the end.
+        offsets: Vec<u32>,
+        /// All class ids.
+        ids: Vec<u32>,
+    },
+    /// One target per example.
+    Regression(Vec<f32>),
+}
+
+/// A tokenized split: ids, token types and labels, nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Examples {
+    ids: TokenIds,
+    type_ids: Vec<u8>,
+    offsets: Vec<usize>,
+    labels: ExampleLabels,
+    num_labels: usize,
+    pad_id: u32,
+}
+
+impl Examples {
+    /// An empty split; `vocab_size` decides the id width.
+    pub fn new(vocab_size: usize, pad_id: u32, labels: &LabelSpace) -> Self {
+        let ids =
+            if vocab_size <= usize::from(u16::MAX) + 1 { TokenIds::U16(Vec::new()) } else { TokenIds::U32(Vec::new()) };
+        let labels_store = match labels.kind {
+            crate::LabelKind::SingleLabel => ExampleLabels::Single(Vec::new()),
+            crate::LabelKind::MultiLabel => ExampleLabels::Multi { offsets: vec![0], ids: Vec::new() },
+            crate::LabelKind::Regression => ExampleLabels::Regression(Vec::new()),
+        };
+        Self {
+            ids,
+            type_ids: Vec::new(),
+            offsets: vec![0],
+            labels: labels_store,
+            num_labels: labels.num_labels(),
+            pad_id,
+        }
+    }
+
+    /// Appends one example. `classes` is used for single/multi-label splits, `value` for regression.
+    ///
+    /// # Panics
+    /// If a token id does not fit the width chosen from `vocab_size` (a tokenizer bug), or the label
+    /// does not match the split's kind (a bug in the caller, never user data).
+    pub fn push(&mut self, enc: &Encoding, classes: &[u32], value: f32) {
+        match &mut self.ids {
+            TokenIds::U16(v) => {
+                v.extend(enc.ids.iter().map(|&i| u16::try_from(i).expect("token id exceeds the vocabulary")))
+            }
+            TokenIds::U32(v) => v.extend_from_slice(&enc.ids),
+        }
+        self.type_ids.extend_from_slice(&enc.type_ids);
+        self.offsets.push(self.ids.len());
+        match &mut self.labels {
+            ExampleLabels::Single(v) => v.push(classes[0]),
+            ExampleLabels::Multi { offsets, ids } => {
+                ids.extend_from_slice(classes);
+                offsets.push(ids.len() as u32);
+            }
+            ExampleLabels::Regression(v) => v.push(value),
+        }
+    }
+
+    /// The same tokens with other labels (one per example, checked by the caller).
+    pub(crate) fn with_labels(mut self, labels: ExampleLabels, num_labels: usize) -> Self {
+        self.labels = labels;
+        self.num_labels = num_labels;
+        self
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Tokens of example `i` (special tokens included).
+    pub fn length(&self, i: usize) -> usize {
+        self.offsets[i + 1] - self.offsets[i]
+    }
+
+    /// Tokens of every example, for the batch planner.
+    pub fn lengths(&self) -> Vec<u32> {
+        self.offsets.windows(2).map(|w| (w[1] - w[0]) as u32).collect()
+    }
+
+    /// Total tokens.
+    pub fn total_tokens(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Bytes held by ids, token types, offsets and labels.
+    pub fn memory_bytes(&self) -> usize {
+        let ids = match &self.ids {
+            TokenIds::U16(v) => v.len() * 2,
+            TokenIds::U32(v) => v.len() * 4,
+        };
+        let labels = match &self.labels {
+            ExampleLabels::Single(v) => v.len() * 4,
+            ExampleLabels::Multi { offsets, ids } => (offsets.len() + ids.len()) * 4,
+            ExampleLabels::Regression(v) => v.len() * 4,
+        };
+        ids + self.type_ids.len() + self.offsets.len() * std::mem::size_of::<usize>() + labels
+    }
+
+    /// The ids of example `i`, widened.
+    pub fn ids(&self, i: usize) -> Vec<u32> {
+        let r = self.offsets[i]..self.offsets[i + 1];
+        match &self.ids {
+            TokenIds::U16(v) => v[r].iter().map(|&x| u32::from(x)).collect(),
+            TokenIds::U32(v) => v[r].to_vec(),
+        }
+    }
+
+    /// The token types of example `i`.
+    pub fn type_ids(&self, i: usize) -> &[u8] {
+        &self.type_ids[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// The labels.
+    pub fn labels(&self) -> &ExampleLabels {
+        &self.labels
+    }
+
+    /// Number of classifier outputs (classes, or 1 for regression).
+    pub fn num_labels(&self) -> usize {
+        self.num_labels
+    }
+
+    /// The class ids of example `i` (empty for regression).
+    pub fn classes(&self, i: usize) -> &[u32] {
+        match &self.labels {
+            ExampleLabels::Single(v) => std::slice::from_ref(&v[i]),
+            ExampleLabels::Multi { offsets, ids } => &ids[offsets[i] as usize..offsets[i + 1] as usize],
+            ExampleLabels::Regression(_) => &[],
+        }
+    }
+
+    /// A stratification key per example: the class for single-label, 0 otherwise.
+    pub(crate) fn strata(&self) -> Vec<u32> {
+        match &self.labels {
+            ExampleLabels::Single(v) => v.clone(),
+            _ => vec![0; self.len()],
+        }
+    }
+
+    /// A new split holding `indices`, in that order.
+    pub fn select(&self, indices: &[u32]) -> Self {
+        let mut out = Self {
+            ids: match &self.ids {
+                TokenIds::U16(_) => TokenIds::U16(Vec::new()),
+                TokenIds::U32(_) => TokenIds::U32(Vec::new()),
+            },
+            type_ids: Vec::new(),
+            offsets: vec![0],
+            labels: match &self.labels {
+                ExampleLabels::Single(_) => ExampleLabels::Single(Vec::new()),
+                ExampleLabels::Multi { .. } => ExampleLabels::Multi { offsets: vec![0], ids: Vec::new() },
+                ExampleLabels::Regression(_) => ExampleLabels::Regression(Vec::new()),
+            },
+            num_labels: self.num_labels,
+            pad_id: self.pad_id,
+        };
+        for &i in indices {
+            let i = i as usize;
+            let r = self.offsets[i]..self.offsets[i + 1];
+            match (&mut out.ids, &self.ids) {
+                (TokenIds::U16(o), TokenIds::U16(s)) => o.extend_from_slice(&s[r.clone()]),
+                (TokenIds::U32(o), TokenIds::U32(s)) => o.extend_from_slice(&s[r.clone()]),
+                _ => unreachable!("same width by construction"),
+            }
+            out.type_ids.extend_from_slice(&self.type_ids[r]);
+            out.offsets.push(out.ids.len());
+            match (&mut out.labels, &self.labels) {
+                (ExampleLabels::Single(o), ExampleLabels::Single(s)) => o.push(s[i]),
+                (ExampleLabels::Multi { offsets, ids }, ExampleLabels::Multi { .. }) => {
+                    ids.extend_from_slice(self.classes(i));
+                    offsets.push(ids.len() as u32);
+                }
+                (ExampleLabels::Regression(o), ExampleLabels::Regression(s)) => o.push(s[i]),
+                _ => unreachable!("same kind by construction"),
+            }
+        }
+        out
+    }
+
+    /// Pads the examples `indices` to the longest of them (rounded up to `pad_to_multiple_of`), right
+    /// padding with the pad id, mask 0 and token type 0 — what HF's `DataCollatorWithPadding` does.
+    pub fn collate(&self, indices: &[u32], pad_to_multiple_of: Option<usize>) -> Batch {
+        let b = indices.len();
+        let longest = indices.iter().map(|&i| self.length(i as usize)).max().unwrap_or(0);
+        let t = match pad_to_multiple_of {
+            Some(m) if m > 1 => longest.div_ceil(m) * m,
+            _ => longest,
+        };
+        let mut input_ids = vec![i64::from(self.pad_id); b * t];
+        let mut token_type_ids = vec![0i64; b * t];
+        let mut attention_mask = vec![0i64; b * t];
+        for (row, &i) in indices.iter().enumerate() {
+            let i = i as usize;
+            let r = self.offsets[i]..self.offsets[i + 1];
+            let base = row * t;
+            match &self.ids {
+                TokenIds::U16(v) => {
+                    for (k, &id) in v[r.clone()].iter().enumerate() {
+                        input_ids[base + k] = i64::from(id);
+                    }
+                }
+                TokenIds::U32(v) => {
+                    for (k, &id) in v[r.clone()].iter().enumerate() {
+                        input_ids[base + k] = i64::from(id);
+                    }
+                }
+            }
+            for (k, &tt) in self.type_ids[r.clone()].iter().enumerate() {
+                token_type_ids[base + k] = i64::from(tt);
+            }
+            attention_mask[base..base + r.len()].fill(1);
+        }
+        let labels = match &self.labels {
+            ExampleLabels::Single(v) => Labels::Classes(indices.iter().map(|&i| i64::from(v[i as usize])).collect()),
+            ExampleLabels::Multi { .. } => {
+                let c = self.num_labels;
+                let mut hot = vec![0f32; b * c];
+                for (row, &i) in indices.iter().enumerate() {
+                    for &k in self.classes(i as usize) {
+                        hot[row * c + k as usize] = 1.0;
+                    }
+                }
+                Labels::MultiHot { values: hot, num_labels: c }
+            }
+            ExampleLabels::Regression(v) => Labels::Values(indices.iter().map(|&i| v[i as usize]).collect()),
+        };
+        Batch { input_ids, token_type_ids, attention_mask, batch_size: b, seq_len: t, labels }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LabelKind;
+
+    fn enc(ids: &[u32], first: usize) -> Encoding {
+        Encoding { ids: ids.to_vec(), type_ids: (0..ids.len()).map(|k| u8::from(k >= first)).collect() }
+    }
+
+    #[test]
+    fn collate_pads_right_with_mask_zero() {
+        let space = LabelSpace { kind: LabelKind::SingleLabel, names: vec!["a".into(), "b".into()] };
+        let mut ex = Examples::new(100, 0, &space);
+        ex.push(&enc(&[2, 7, 3], 3), &[1], 0.0);
+        ex.push(&enc(&[2, 8, 3, 9, 3], 3), &[0], 0.0);
+        let b = ex.collate(&[0, 1], None);
+        assert_eq!((b.batch_size, b.seq_len), (2, 5));
+        assert_eq!(b.input_ids, [2, 7, 3, 0, 0, 2, 8, 3, 9, 3]);
+        assert_eq!(b.token_type_ids, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(b.attention_mask, [1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
+        assert_eq!(b.labels, Labels::Classes(vec![1, 0]));
+        let b = ex.collate(&[0], Some(8));
+        assert_eq!(b.seq_len, 8);
+        assert_eq!(b.input_ids, [2, 7, 3, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn wide_vocabularies_use_u32_and_select_copies() {
+        let space = LabelSpace { kind: LabelKind::MultiLabel, names: vec!["x".into(), "y".into(), "z".into()] };
+        let mut ex = Examples::new(100_000, 0, &space);
+        ex.push(&enc(&[101, 70_000, 102], 3), &[0, 2], 0.0);
+        ex.push(&enc(&[101, 102], 2), &[], 0.0);
+        assert_eq!(ex.ids(0), [101, 70_000, 102]);
+        let sel = ex.select(&[1, 0]);
+        assert_eq!(sel.ids(1), [101, 70_000, 102]);
+        let b = sel.collate(&[0, 1], None);
+        assert_eq!(b.labels, Labels::MultiHot { values: vec![0.0, 0.0, 0.0, 1.0, 0.0, 1.0], num_labels: 3 });
+        assert_eq!(ex.memory_bytes(), 5 * 4 + 5 + 3 * std::mem::size_of::<usize>() + (3 + 2) * 4);
+    }
+}

@@ -1,0 +1,632 @@
+//! The training loop: epochs of (length-grouped, seeded) batches through a [`Stepper`], evaluation every
+//! `eval_every` steps or each epoch, checkpoints, best model, early stopping, resume — and, when the whole
+//! encoder is frozen, training the head on cached features.
+
+use crate::checkpoint::{Best, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
+use crate::eval::{Metrics, evaluate, evaluate_head, higher_is_better};
+use crate::features::{ClassifierHead, encode_pooled};
+use crate::loss::Targets;
+use crate::optim::{AdamWSettings, adamw};
+use crate::params::trainable_counts;
+use crate::schedule::{Schedule, ScheduleKind};
+use crate::step::{Inputs, Stepper};
+use crate::{Freeze, TrainError};
+use burn::module::Module;
+use burn::tensor::Device;
+use ft_data::{BatchOptions, Examples, LabelKind, LabelTensor, LoadedData, plan_epoch};
+use ft_model::BertForSequenceClassification;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Every knob of a run (the CLI's flags and `run.toml` keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Stop after this many optimizer steps (overrides `epochs`).
+    pub max_steps: Option<usize>,
+    /// Examples per micro-batch.
+    pub batch_size: usize,
+    /// Examples per evaluation batch.
+    pub eval_batch_size: usize,
+    /// Micro-batches per optimizer step.
+    pub grad_accum: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// AdamW weight decay (not applied to biases and LayerNorm).
+    pub weight_decay: f64,
+    /// Warmup as a fraction of the total steps.
+    pub warmup_ratio: f64,
+    /// Warmup in steps (overrides `warmup_ratio`).
+    pub warmup_steps: Option<usize>,
+    /// Schedule after warmup.
+    pub schedule: ScheduleKind,
+    /// Global-norm clipping threshold; 0 disables clipping.
+    pub max_grad_norm: f64,
+    /// What stays fixed (`none`, `encoder`, `embeddings`, `bottom:N`).
+    pub freeze: String,
+    /// Seed of data order, dropout and fresh weights.
+    pub seed: u64,
+    /// Evaluate every N optimizer steps (default: at the end of each epoch).
+    pub eval_every: Option<usize>,
+    /// Also checkpoint every N optimizer steps.
+    pub save_every: Option<usize>,
+    /// Checkpoints kept besides the best.
+    pub keep_last: usize,
+    /// Metric that picks the best model (default: accuracy, or loss for regression).
+    pub metric_for_best: Option<String>,
+    /// Stop after this many evaluations without improvement.
+    pub early_stopping_patience: Option<usize>,
+    /// Put examples of similar length together (less padding).
+    pub group_by_length: bool,
+    /// Round padded lengths up to a multiple of this.
+    pub pad_to_multiple_of: Option<usize>,
+    /// With `freeze = encoder`, encode once and train the head on cached features.
+    pub cache_features: bool,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            max_steps: None,
+            batch_size: 32,
+            eval_batch_size: 64,
+            grad_accum: 1,
+            lr: 5e-5,
+            weight_decay: 0.01,
+            warmup_ratio: 0.0,
+            warmup_steps: None,
+            schedule: ScheduleKind::Linear,
+            max_grad_norm: 1.0,
+            freeze: "none".into(),
+            seed: 42,
+            eval_every: None,
+            save_every: None,
+            keep_last: 2,
+            metric_for_best: None,
+            early_stopping_patience: None,
+            group_by_length: true,
+            pad_to_multiple_of: None,
+            cache_features: true,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Checks the settings once; the message names the flag and the fix.
+    pub fn validate(&self) -> Result<Freeze, TrainError> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.batch_size == 0 {
+            return bad("--batch-size 0: a batch needs at least one example".into());
+        }
+        if self.eval_batch_size == 0 {
+            return bad("--eval-batch-size 0: a batch needs at least one example".into());
+        }
+        if self.grad_accum == 0 {
+            return bad("--grad-accum 0: accumulate over at least 1 micro-batch".into());
+        }
+        if self.epochs == 0 && self.max_steps.is_none() {
+            return bad("--epochs 0 with no --max-steps: nothing to train".into());
+        }
+        if self.max_steps == Some(0) {
+            return bad("--max-steps 0: nothing to train".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("--lr {}: the learning rate must be a positive number", self.lr));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(format!("--weight-decay {}: must be ≥ 0", self.weight_decay));
+        }
+        if !(0.0..1.0).contains(&self.warmup_ratio) {
+            return bad(format!("--warmup-ratio {}: must be in [0, 1)", self.warmup_ratio));
+        }
+        if !(self.max_grad_norm.is_finite() && self.max_grad_norm >= 0.0) {
+            return bad(format!("--max-grad-norm {}: must be ≥ 0 (0 disables clipping)", self.max_grad_norm));
+        }
+        if self.eval_every == Some(0) || self.save_every == Some(0) {
+            return bad("--eval-every / --save-every 0: give a number of steps ≥ 1".into());
+        }
+        self.freeze.parse()
+    }
+}
+
+/// One optimizer step, as logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepLog {
+    /// Optimizer steps done (1-based, like transformers' `global_step`).
+    pub step: usize,
+    /// Fractional epoch.
+    pub epoch: f64,
+    /// Mean loss of the step's micro-batches.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Training throughput of this step.
+    pub examples_per_sec: f64,
+}
+
+/// One evaluation, as logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalLog {
+    /// Optimizer steps done.
+    pub step: usize,
+    /// Fractional epoch.
+    pub epoch: f64,
+    /// `validation` or `test`.
+    pub split: String,
+    /// The metrics.
+    pub metrics: Metrics,
+}
+
+/// Hooks for progress bars and logs (the CLI's indicatif bar and `log.jsonl`).
+pub trait Observer {
+    /// Before the first step.
+    fn on_start(&mut self, _total_steps: usize, _start_step: usize) {}
+    /// After every optimizer step.
+    fn on_step(&mut self, _log: &StepLog) {}
+    /// After every evaluation.
+    fn on_eval(&mut self, _log: &EvalLog) {}
+    /// After a checkpoint was written (`step` optimizer steps done).
+    fn on_checkpoint(&mut self, _step: usize, _path: &Path) {}
+    /// A message for the user.
+    fn on_message(&mut self, _message: &str) {}
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The model to keep (the best one), on the plain (inference) device.
+    pub model: BertForSequenceClassification,
+    /// The best evaluation, if any.
+    pub best: Option<Best>,
+    /// Optimizer steps done.
+    pub steps: usize,
+    /// Every evaluation, in order.
+    pub evals: Vec<EvalLog>,
+    /// `(trainable, total)` parameters.
+    pub parameters: (usize, usize),
+    /// Seconds spent encoding cached features (frozen encoder), if that path ran.
+    pub feature_cache_seconds: Option<f64>,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+}
+
+/// What the loop needs to know about the data beyond the examples.
+fn targets(labels: LabelTensor) -> Targets {
+    match labels {
+        LabelTensor::Classes(t) => Targets::Classes(t),
+        LabelTensor::MultiHot(t) => Targets::MultiHot(t),
+        LabelTensor::Values(t) => {
+            let [b] = t.dims();
+            Targets::Values(t.reshape([b, 1]))
+        }
+    }
+}
+
+struct Plan {
+    steps_per_epoch: usize,
+    total_steps: usize,
+}
+
+fn plan(settings: &TrainSettings, n_train: usize) -> Plan {
+    let micro_per_epoch = n_train.div_ceil(settings.batch_size);
+    let steps_per_epoch = micro_per_epoch.div_ceil(settings.grad_accum).max(1);
+    let total_steps = settings.max_steps.unwrap_or(steps_per_epoch * settings.epochs);
+    Plan { steps_per_epoch, total_steps }
+}
+
+/// Trains `model` (loaded on the autodiff `device`) on `data`; checkpoints go under `run_dir/checkpoints`.
+/// With `resume`, continues from that checkpoint (or the latest under it).
+pub fn train(
+    model: BertForSequenceClassification,
+    data: &LoadedData,
+    settings: &TrainSettings,
+    run_dir: &Path,
+    resume: Option<&Path>,
+    device: &Device,
+    observer: &mut dyn Observer,
+) -> Result<TrainOutcome, TrainError> {
+    let freeze = settings.validate()?;
+    if data.train.is_empty() {
+        return Err(TrainError::Config("the training set is empty".into()));
+    }
+    if data.labels.kind != LabelKind::Regression && data.labels.names.len() < 2 {
+        return Err(TrainError::Config(format!(
+            "the training data has a single class ({}); a classifier needs at least two",
+            data.labels.names.join(", ")
+        )));
+    }
+    let model = freeze.apply(model)?;
+    let parameters = trainable_counts(&model);
+    let plan = plan(settings, data.train.len());
+    let warmup =
+        settings.warmup_steps.unwrap_or_else(|| Schedule::warmup_from_ratio(settings.warmup_ratio, plan.total_steps));
+    let schedule =
+        Schedule { base_lr: settings.lr, warmup_steps: warmup, total_steps: plan.total_steps, kind: settings.schedule };
+    let adam = AdamWSettings { weight_decay: settings.weight_decay, ..Default::default() };
+    let max_norm = (settings.max_grad_norm > 0.0).then_some(settings.max_grad_norm);
+    let ckpt_dir = run_dir.join("checkpoints");
+    let metric = settings
+        .metric_for_best
+        .clone()
+        .unwrap_or_else(|| if data.labels.kind == LabelKind::Regression { "loss".into() } else { "accuracy".into() });
+
+    let loop_state =
+        Loop { settings, data, plan, device, ckpt_dir, metric, evals: Vec::new(), best: None, stale_evals: 0 };
+    if freeze == Freeze::Encoder && settings.cache_features {
+        loop_state.run_head(model, schedule, adam, max_norm, resume, observer, parameters)
+    } else {
+        loop_state.run_full(model, schedule, adam, max_norm, resume, observer, parameters)
+    }
+}
+
+struct Loop<'a> {
+    settings: &'a TrainSettings,
+    data: &'a LoadedData,
+    plan: Plan,
+    device: &'a Device,
+    ckpt_dir: PathBuf,
+    metric: String,
+    evals: Vec<EvalLog>,
+    best: Option<Best>,
+    stale_evals: usize,
+}
+
+/// Where a resumed run starts.
+fn resume_point(resume: Option<&Path>) -> Result<Option<PathBuf>, TrainError> {
+    let Some(path) = resume else { return Ok(None) };
+    if path.join("trainer_state.json").is_file() {
+        return Ok(Some(path.to_path_buf()));
+    }
+    for dir in [path.join("checkpoints"), path.to_path_buf()] {
+        if let Some(last) = list_checkpoints(&dir).pop() {
+            return Ok(Some(last));
+        }
+    }
+    Err(TrainError::Checkpoint(format!(
+        "{}: no checkpoint to resume from (expected checkpoints/step-*/trainer_state.json)",
+        path.display()
+    )))
+}
+
+impl Loop<'_> {
+    fn batch_options(&self) -> BatchOptions {
+        let mut o = BatchOptions::train(self.settings.batch_size, self.settings.seed);
+        o.group_by_length = self.settings.group_by_length;
+        o
+    }
+
+    fn epoch_of(&self, step: usize) -> f64 {
+        step as f64 / self.plan.steps_per_epoch as f64
+    }
+
+    /// Records an evaluation; returns whether it is the new best.
+    fn record_eval(&mut self, step: usize, metrics: Metrics, observer: &mut dyn Observer) -> Result<bool, TrainError> {
+        let log = EvalLog { step, epoch: self.epoch_of(step), split: "validation".into(), metrics };
+        observer.on_eval(&log);
+        let value = log.metrics.get(&self.metric).copied().ok_or_else(|| {
+            TrainError::Config(format!(
+                "--metric-for-best {}: not a validation metric (have: {})",
+                self.metric,
+                log.metrics.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let better = match &self.best {
+            None => true,
+            Some(b) if higher_is_better(&self.metric) => value > b.value,
+            Some(b) => value < b.value,
+        };
+        self.evals.push(log);
+        if better {
+            self.stale_evals = 0;
+            self.best = Some(Best {
+                step,
+                metric: self.metric.clone(),
+                value,
+                checkpoint: crate::checkpoint::checkpoint_dir(&self.ckpt_dir, step),
+            });
+        } else {
+            self.stale_evals += 1;
+        }
+        Ok(better)
+    }
+
+    fn state(&self, step: usize, epoch: usize, batch_in_epoch: usize) -> TrainerState {
+        TrainerState {
+            step,
+            epoch,
+            batch_in_epoch,
+            seed: self.settings.seed,
+            evals_without_improvement: self.stale_evals,
+            best: self.best.clone(),
+        }
+    }
+
+    fn should_stop_early(&self) -> bool {
+        self.settings.early_stopping_patience.is_some_and(|p| self.stale_evals >= p)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_full(
+        mut self,
+        model: BertForSequenceClassification,
+        schedule: Schedule,
+        adam: AdamWSettings,
+        max_norm: Option<f64>,
+        resume: Option<&Path>,
+        observer: &mut dyn Observer,
+        parameters: (usize, usize),
+    ) -> Result<TrainOutcome, TrainError> {
+        let mut model = model;
+        let mut optim = adamw(&model, &adam)?;
+        let mut start = TrainerState {
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            seed: self.settings.seed,
+            evals_without_improvement: 0,
+            best: None,
+        };
+        if let Some(ckpt) = resume_point(resume)? {
+            (model, optim, start) = load_checkpoint(&ckpt, model, optim)?;
+            self.best = start.best.clone();
+            self.stale_evals = start.evals_without_improvement;
+            observer.on_message(&format!("resuming from {} (step {})", ckpt.display(), start.step));
+        }
+        let mut stepper = Stepper::new(model, optim, schedule, max_norm, self.settings.grad_accum)?
+            .with_seed(self.settings.seed)
+            .resume_at(start.step);
+        observer.on_start(self.plan.total_steps, start.step);
+        let lengths = self.data.train.lengths();
+        let mut step = start.step;
+        let mut stopped_early = false;
+        'epochs: for epoch in start.epoch.. {
+            if step >= self.plan.total_steps {
+                break;
+            }
+            let batches = plan_epoch(&lengths, &self.batch_options(), epoch as u64);
+            let skip = if epoch == start.epoch { start.batch_in_epoch } else { 0 };
+            let (mut losses, mut examples, mut t0) = (Vec::new(), 0usize, Instant::now());
+            for (bi, indices) in batches.iter().enumerate().skip(skip) {
+                let batch = self.data.train.collate(indices, self.settings.pad_to_multiple_of);
+                let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(self.device);
+                let inputs = Inputs { input_ids, token_type_ids, attention_mask };
+                let loss = stepper
+                    .micro_step(inputs, targets(batch.labels_to_tensor(self.device)))
+                    .map_err(|e| self.with_last_good(e))?;
+                losses.push(loss as f64);
+                examples += indices.len();
+                let last_of_epoch = bi + 1 == batches.len();
+                if losses.len() < self.settings.grad_accum && !last_of_epoch {
+                    continue;
+                }
+                let stats = stepper.optimizer_step();
+                step += 1;
+                let elapsed = t0.elapsed().as_secs_f64().max(1e-9);
+                observer.on_step(&StepLog {
+                    step,
+                    epoch: self.epoch_of(step),
+                    loss: losses.iter().sum::<f64>() / losses.len() as f64,
+                    lr: stats.lr,
+                    grad_norm: stats.grad_norm,
+                    examples_per_sec: examples as f64 / elapsed,
+                });
+                (losses, examples, t0) = (Vec::new(), 0, Instant::now());
+                let eval_now = match self.settings.eval_every {
+                    Some(n) => step % n == 0 || step == self.plan.total_steps,
+                    None => last_of_epoch || step == self.plan.total_steps,
+                };
+                if eval_now {
+                    let metrics = evaluate(
+                        &stepper.model().valid(),
+                        &self.data.validation,
+                        self.settings.eval_batch_size,
+                        &self.data.labels,
+                        &self.device.clone().without_autodiff(),
+                    )?;
+                    self.record_eval(step, metrics, observer)?;
+                }
+                let save_now = eval_now || self.settings.save_every.is_some_and(|n| step % n == 0);
+                if save_now {
+                    let state = self.state(step, epoch, bi + 1);
+                    let path = save_checkpoint(
+                        &self.ckpt_dir,
+                        stepper.model(),
+                        stepper.optimizer(),
+                        &state,
+                        self.settings.keep_last,
+                    )?;
+                    observer.on_checkpoint(step, &path);
+                }
+                if eval_now && self.should_stop_early() {
+                    stopped_early = true;
+                    observer
+                        .on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
+                    break 'epochs;
+                }
+                if step >= self.plan.total_steps {
+                    break 'epochs;
+                }
+            }
+        }
+        let (model, _) = stepper.into_parts();
+        let model = self.best_model(model)?;
+        Ok(TrainOutcome {
+            model: model.valid(),
+            best: self.best,
+            steps: step,
+            evals: self.evals,
+            parameters,
+            feature_cache_seconds: None,
+            stopped_early,
+        })
+    }
+
+    fn with_last_good(&self, e: TrainError) -> TrainError {
+        match e {
+            TrainError::NonFinite { loss, step, micro, .. } => {
+                let last_good = match list_checkpoints(&self.ckpt_dir).pop() {
+                    Some(p) => format!("; the last good checkpoint is {} (resume with --resume)", p.display()),
+                    None => "; no checkpoint was written before it".into(),
+                };
+                TrainError::NonFinite { loss, step, micro, last_good }
+            }
+            other => other,
+        }
+    }
+
+    /// The best checkpoint's parameters loaded into `model` (or `model` itself if it is the best).
+    fn best_model(&self, model: BertForSequenceClassification) -> Result<BertForSequenceClassification, TrainError> {
+        let Some(best) = &self.best else { return Ok(model) };
+        if !best.checkpoint.join("model.bpk").is_file() {
+            return Ok(model);
+        }
+        model
+            .try_load_file(best.checkpoint.join("model.bpk"))
+            .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", best.checkpoint.display())))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_head(
+        mut self,
+        model: BertForSequenceClassification,
+        schedule: Schedule,
+        adam: AdamWSettings,
+        max_norm: Option<f64>,
+        resume: Option<&Path>,
+        observer: &mut dyn Observer,
+        parameters: (usize, usize),
+    ) -> Result<TrainOutcome, TrainError> {
+        let mut model = model;
+        let mut optim = adamw(&model, &adam)?;
+        let mut start = TrainerState {
+            step: 0,
+            epoch: 0,
+            batch_in_epoch: 0,
+            seed: self.settings.seed,
+            evals_without_improvement: 0,
+            best: None,
+        };
+        if let Some(ckpt) = resume_point(resume)? {
+            (model, optim, start) = load_checkpoint(&ckpt, model, optim)?;
+            self.best = start.best.clone();
+            self.stale_evals = start.evals_without_improvement;
+            observer.on_message(&format!("resuming from {} (step {})", ckpt.display(), start.step));
+        }
+        // Encode once, in eval mode, on the plain device.
+        let plain = self.device.clone().without_autodiff();
+        let t0 = Instant::now();
+        let frozen = model.valid();
+        let train_features = encode_pooled(&frozen, &self.data.train, self.settings.eval_batch_size, &plain)?;
+        let val_features = encode_pooled(&frozen, &self.data.validation, self.settings.eval_batch_size, &plain)?;
+        let cache_seconds = t0.elapsed().as_secs_f64();
+        observer.on_message(&format!(
+            "encoder frozen: pooled features of {} + {} examples cached in {cache_seconds:.1}s; training the head only",
+            train_features.len(),
+            val_features.len()
+        ));
+        let head = ClassifierHead { dropout: model.dropout.clone(), classifier: model.classifier.clone() };
+        let mut stepper = Stepper::new(head, optim, schedule, max_norm, self.settings.grad_accum)?
+            .with_seed(self.settings.seed)
+            .resume_at(start.step);
+        observer.on_start(self.plan.total_steps, start.step);
+        let ones = vec![1u32; self.data.train.len()];
+        let mut options = self.batch_options();
+        options.group_by_length = false;
+        let mut step = start.step;
+        let mut stopped_early = false;
+        'epochs: for epoch in start.epoch.. {
+            if step >= self.plan.total_steps {
+                break;
+            }
+            let batches = plan_epoch(&ones, &options, epoch as u64);
+            let skip = if epoch == start.epoch { start.batch_in_epoch } else { 0 };
+            let (mut losses, mut examples, mut t0) = (Vec::new(), 0usize, Instant::now());
+            for (bi, indices) in batches.iter().enumerate().skip(skip) {
+                let labels = self.data.train.collate(indices, None).labels_to_tensor(self.device);
+                let features = train_features.rows(indices, self.device);
+                let loss = stepper.micro_step_with(self.device, targets(labels), |head| Ok(head.forward(features)))?;
+                losses.push(loss as f64);
+                examples += indices.len();
+                let last_of_epoch = bi + 1 == batches.len();
+                if losses.len() < self.settings.grad_accum && !last_of_epoch {
+                    continue;
+                }
+                let stats = stepper.optimizer_step();
+                step += 1;
+                observer.on_step(&StepLog {
+                    step,
+                    epoch: self.epoch_of(step),
+                    loss: losses.iter().sum::<f64>() / losses.len() as f64,
+                    lr: stats.lr,
+                    grad_norm: stats.grad_norm,
+                    examples_per_sec: examples as f64 / t0.elapsed().as_secs_f64().max(1e-9),
+                });
+                (losses, examples, t0) = (Vec::new(), 0, Instant::now());
+                let eval_now = match self.settings.eval_every {
+                    Some(n) => step % n == 0 || step == self.plan.total_steps,
+                    None => last_of_epoch || step == self.plan.total_steps,
+                };
+                if eval_now {
+                    let metrics = evaluate_head(
+                        &stepper.model().valid(),
+                        &val_features,
+                        &self.data.validation,
+                        self.settings.eval_batch_size,
+                        &self.data.labels,
+                        &plain,
+                    )?;
+                    self.record_eval(step, metrics, observer)?;
+                }
+                if eval_now || self.settings.save_every.is_some_and(|n| step % n == 0) {
+                    model.classifier = stepper.model().classifier.clone();
+                    let state = self.state(step, epoch, bi + 1);
+                    let path =
+                        save_checkpoint(&self.ckpt_dir, &model, stepper.optimizer(), &state, self.settings.keep_last)?;
+                    observer.on_checkpoint(step, &path);
+                }
+                if eval_now && self.should_stop_early() {
+                    stopped_early = true;
+                    observer
+                        .on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
+                    break 'epochs;
+                }
+                if step >= self.plan.total_steps {
+                    break 'epochs;
+                }
+            }
+        }
+        let (head, _) = stepper.into_parts();
+        model.classifier = head.classifier;
+        let model = self.best_model(model)?;
+        Ok(TrainOutcome {
+            model: model.valid(),
+            best: self.best,
+            steps: step,
+            evals: self.evals,
+            parameters,
+            feature_cache_seconds: Some(cache_seconds),
+            stopped_early,
+        })
+    }
+}
+
+/// Evaluates a trained model on a split (validation or test) with the same metrics as during training.
+pub fn evaluate_split(
+    model: &BertForSequenceClassification,
+    examples: &Examples,
+    data: &LoadedData,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Metrics, TrainError> {
+    evaluate(model, examples, batch_size, &data.labels, device)
+}
