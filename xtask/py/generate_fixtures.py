@@ -1261,7 +1261,8 @@ def metrics_classification_cases(rng) -> list[dict]:
     y_pred = probs.argmax(axis=1)
     y_pred[y_pred == 2] = 0
     assert (y == 2).any()
-    cases.append(_classification_case("never_predicted_class", y, y_pred, probs, "class 2 is in y_true, never predicted"))
+    note = "class 2 is in y_true, never predicted"
+    cases.append(_classification_case("never_predicted_class", y, y_pred, probs, note))
 
     y = draw(50, 3)
     probs = np.concatenate([_quantized_probs(rng, y, 3, 1.5)[:, :3] * 0.75, np.full((50, 1), 0.25)], axis=1)
@@ -1549,7 +1550,8 @@ def write_metrics_golden(path: Path, header: dict, families: dict[str, list[dict
         lines.append(f"  {json.dumps(family)}: [")
         cases = families[family]
         for j, case in enumerate(cases):
-            lines.append("    " + json.dumps(case, sort_keys=True, allow_nan=False) + ("," if j + 1 < len(cases) else ""))
+            comma = "," if j + 1 < len(cases) else ""
+            lines.append("    " + json.dumps(case, sort_keys=True, allow_nan=False) + comma)
         lines.append("  ]" + ("," if i + 1 < len(names) else ""))
     lines.append("}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

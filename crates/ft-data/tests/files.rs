@@ -224,3 +224,13 @@ fn long_texts_are_truncated_to_max_len() {
     let (ex, _, report) = read_train(&path, &tokenizer(), &opts).unwrap();
     assert_eq!((ex.length(0), report.at_max_len), (16, 1));
 }
+
+#[test]
+fn byte_order_marks_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "bom.csv", b"\xef\xbb\xbftext,label\ngood,pos\n");
+    let jsonl = write(dir.path(), "bom.jsonl", b"\xef\xbb\xbf{\"text\": \"good\", \"label\": \"pos\"}\n");
+    let (a, _, _) = read_train(&csv, &tokenizer(), &DataOptions::default()).unwrap();
+    let (b, _, _) = read_train(&jsonl, &tokenizer(), &DataOptions::default()).unwrap();
+    assert_eq!(a, b);
+}

@@ -125,9 +125,7 @@ pub enum EvalError {
     },
 
     /// A row of probabilities that does not sum to 1.
-    #[error(
-        "probs row {row} sums to {sum}, not 1 (allowed: |sum - 1| <= 1e-8 + 1e-5 * sum); pass softmax outputs, not logits or unnormalised scores"
-    )]
+    #[error("probs row {row} sums to {sum}, not 1 (within 1e-8 + 1e-5·sum); pass softmax outputs, not logits")]
     RowSumNotOne {
         /// Sample.
         row: usize,
@@ -137,7 +135,7 @@ pub enum EvalError {
 
     /// ROC-AUC of a class needs both positive and negative samples in `y_true`.
     #[error(
-        "ROC-AUC is undefined for class {class}: y_true has {positives} samples of it and {negatives} of other classes; it needs both"
+        "ROC-AUC is undefined for class {class}: y_true has {positives} samples of it, {negatives} others; needs both"
     )]
     RocUndefined {
         /// The class (1 for a binary `roc_auc_binary`).

@@ -8,8 +8,8 @@
 //! Every number matches a reference implementation, checked against committed goldens
 //! (`fixtures/metrics_golden.json`, written by `xtask/py/generate_fixtures.py metrics-goldens`):
 //!
-//! - single-label classification ([`ClassificationReport`], [`log_loss`], [`roc_auc`],
-//!   [`roc_auc_binary`]): scikit-learn 1.9,
+//! - single-label classification ([`ClassificationReport`], [`log_loss()`], [`roc_auc()`],
+//!   [`roc_auc_binary()`]): scikit-learn 1.9,
 //! - multi-label ([`MultilabelReport`]): scikit-learn,
 //! - regression ([`RegressionReport`], [`pearson`], [`spearman`]): scikit-learn and scipy,
 //! - token tagging ([`TaggingReport`], [`entities`]): seqeval's default mode.
@@ -42,10 +42,10 @@
 mod check;
 pub mod classification;
 pub mod error;
-pub mod log_loss;
+mod log_loss;
 pub mod multilabel;
 pub mod regression;
-pub mod roc_auc;
+mod roc_auc;
 pub mod tagging;
 
 pub use classification::{Averages, ClassScores, ClassificationReport, accuracy, confusion_matrix};

@@ -224,6 +224,14 @@ mod tests {
     }
 
     #[test]
+    fn undefined_correlations_are_null_in_json() {
+        let r = RegressionReport::compute(&[1.0, 2.0], &[3.0, 3.0]).unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"num_samples":2,"mse":2.5,"mae":1.5,"pearson":null,"spearman":null}"#);
+        assert_eq!(serde_json::from_str::<RegressionReport>(&json).unwrap(), r);
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         assert_eq!(RegressionReport::compute::<f64, f64>(&[], &[]), Err(EvalError::Empty { what: "y_true" }));
         assert_eq!(

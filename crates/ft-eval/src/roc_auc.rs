@@ -35,7 +35,7 @@ pub fn roc_auc_binary<P: Copy + Into<f64>>(y_true: &[bool], scores: &[P]) -> Res
 /// (`roc_auc_score(y_true, probs, multi_class="ovr", average="macro", labels=range(num_classes))`).
 ///
 /// Errors: empty input, `num_classes < 2`, a label `>= num_classes`, `probs` not a matrix of probability
-/// rows (see [`log_loss`](crate::log_loss)), a class with no sample in `y_true` or only samples of it
+/// rows (see [`log_loss`](crate::log_loss())), a class with no sample in `y_true` or only samples of it
 /// (`RocUndefined` naming the class; scikit-learn returns NaN).
 pub fn roc_auc<P: Copy + Into<f64>>(y_true: &[usize], probs: &[P], num_classes: usize) -> Result<f64, EvalError> {
     check::non_empty("y_true", y_true.len())?;

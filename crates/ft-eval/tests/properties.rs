@@ -142,7 +142,8 @@ proptest! {
 
     #[test]
     fn multilabel_metrics_stay_in_range(
-        (l, t, p) in (1..6usize, 1..40usize).prop_flat_map(|(l, n)| (Just(l), vec(any::<bool>(), n * l), vec(any::<bool>(), n * l)))
+        (l, t, p) in (1..6usize, 1..40usize)
+            .prop_flat_map(|(l, n)| (Just(l), vec(any::<bool>(), n * l), vec(any::<bool>(), n * l)))
     ) {
         let r = MultilabelReport::compute(&t, &p, l).unwrap();
         prop_assert!(in_unit(r.subset_accuracy) && in_unit(r.hamming_loss));
@@ -158,7 +159,8 @@ proptest! {
     fn regression_metrics_stay_in_range(
         (t, p) in (1..60usize).prop_flat_map(|n| (vec(-20i32..20, n), vec(-20i32..20, n)))
     ) {
-        let (t, p): (Vec<f64>, Vec<f64>) = (t.into_iter().map(f64::from).collect(), p.into_iter().map(f64::from).collect());
+        let t: Vec<f64> = t.into_iter().map(f64::from).collect();
+        let p: Vec<f64> = p.into_iter().map(f64::from).collect();
         let r = RegressionReport::compute(&t, &p).unwrap();
         prop_assert!(r.mse >= 0.0 && r.mae >= 0.0 && r.mae * r.mae <= r.mse + 1e-9);
         for v in [r.pearson, r.spearman].into_iter().flatten() {

@@ -102,7 +102,10 @@ impl JsonlRows {
     }
 
     fn row(&mut self) -> Result<RawRow, DataError> {
-        let text = match std::str::from_utf8(&self.buf) {
+        // A UTF-8 byte order mark before the first object is not part of it.
+        let bytes =
+            if self.line == 1 { self.buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&self.buf) } else { &self.buf };
+        let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
                 return Err(DataError::InvalidUtf8 {

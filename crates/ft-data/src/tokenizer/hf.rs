@@ -57,6 +57,12 @@ impl HfTokenizer {
                 b.truncate(n2, 0, TruncationDirection::Right);
             }
         }
+        // `truncate` keeps the cut tokens as "overflowing" encodings, which the post-processor would
+        // then wrap too (every A × B combination for pairs): drop them, nobody reads them.
+        drop(a.take_overflowing());
+        if let Some(b) = &mut b {
+            drop(b.take_overflowing());
+        }
         let enc = self.base.post_process(a, b, true).map_err(failed)?;
         let type_ids = enc
             .get_type_ids()
