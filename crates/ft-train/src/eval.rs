@@ -2,7 +2,6 @@
 
 use crate::TrainError;
 use crate::features::{ClassifierHead, Features};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor};
 use ft_data::{BatchOptions, Examples, LabelKind, LabelSpace, Labels, plan_epoch};
 use ft_model::BertForSequenceClassification;
@@ -82,8 +81,39 @@ pub fn evaluate_head(
     Ok(metrics(&out, labels.kind, device))
 }
 
-/// Loss and task metrics from logits and labels.
-pub fn metrics(out: &SplitOutputs, kind: LabelKind, device: &Device) -> Metrics {
+/// Softmax of each row of `[N, C]` logits, in f64 so that rows sum to 1 to rounding.
+pub fn softmax_rows(logits: &[f32], c: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(logits.len());
+    for row in logits.chunks(c.max(1)) {
+        let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x as f64));
+        let exps: Vec<f64> = row.iter().map(|&x| (x as f64 - max).exp()).collect();
+        let sum: f64 = exps.iter().sum();
+        out.extend(exps.into_iter().map(|e| e / sum));
+    }
+    out
+}
+
+/// Gold class indices of a single-label split, in order.
+pub fn gold_classes(labels: &[Labels]) -> Vec<usize> {
+    labels
+        .iter()
+        .flat_map(|l| match l {
+            Labels::Classes(v) => v.iter().map(|&x| x as usize).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Arg-max class of each row of `[N, C]` logits (the first on ties, as `torch.argmax`).
+pub fn argmax_rows(logits: &[f32], c: usize) -> Vec<usize> {
+    logits
+        .chunks(c.max(1))
+        .map(|row| (0..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best }))
+        .collect()
+}
+
+/// Loss and task metrics from logits and labels, computed by ft-eval (scikit-learn's definitions).
+pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics {
     let c = out.num_labels;
     let n = out.logits.len() / c.max(1);
     let mut m = Metrics::new();
@@ -92,34 +122,23 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, device: &Device) -> Metrics 
     }
     match kind {
         LabelKind::SingleLabel => {
-            let gold: Vec<usize> = out
-                .labels
-                .iter()
-                .flat_map(|l| match l {
-                    Labels::Classes(v) => v.iter().map(|&x| x as usize).collect::<Vec<_>>(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            let logits = Tensor::<2>::from_data(burn::tensor::TensorData::new(out.logits.clone(), [n, c]), device);
-            let log_probs = to_host(log_softmax(logits, 1)).unwrap_or_default();
-            let loss = gold.iter().enumerate().map(|(i, &g)| -(log_probs[i * c + g] as f64)).sum::<f64>() / n as f64;
-            let pred: Vec<usize> = (0..n)
-                .map(|i| {
-                    let row = &out.logits[i * c..(i + 1) * c];
-                    (0..c).fold(0, |best, k| if row[k] > row[best] { k } else { best })
-                })
-                .collect();
-            let correct = gold.iter().zip(&pred).filter(|(g, p)| g == p).count();
+            let gold = gold_classes(&out.labels);
+            let pred = argmax_rows(&out.logits, c);
+            let probs = softmax_rows(&out.logits, c);
+            // Mean cross-entropy of the logits (= log-loss of their softmax).
+            let loss =
+                gold.iter().enumerate().map(|(i, &g)| -probs[i * c + g].max(f64::MIN_POSITIVE).ln()).sum::<f64>()
+                    / n as f64;
             m.insert("loss".into(), loss);
-            m.insert("accuracy".into(), correct as f64 / n as f64);
-            let mut f1s = Vec::with_capacity(c);
-            for k in 0..c {
-                let tp = gold.iter().zip(&pred).filter(|(g, p)| **g == k && **p == k).count() as f64;
-                let fp = gold.iter().zip(&pred).filter(|(g, p)| **g != k && **p == k).count() as f64;
-                let fn_ = gold.iter().zip(&pred).filter(|(g, p)| **g == k && **p != k).count() as f64;
-                f1s.push(if tp == 0.0 { 0.0 } else { 2.0 * tp / (2.0 * tp + fp + fn_) });
+            if let Ok(r) = ft_eval::ClassificationReport::compute(&gold, &pred, c) {
+                m.insert("accuracy".into(), r.accuracy);
+                m.insert("macro_f1".into(), r.macro_avg.f1);
+                m.insert("weighted_f1".into(), r.weighted_avg.f1);
+                m.insert("mcc".into(), r.mcc);
             }
-            m.insert("macro_f1".into(), f1s.iter().sum::<f64>() / c as f64);
+            if let Ok(auc) = ft_eval::roc_auc(&gold, &probs, c) {
+                m.insert("roc_auc".into(), auc);
+            }
         }
         LabelKind::MultiLabel => {
             let gold: Vec<f32> = out
@@ -131,18 +150,19 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, device: &Device) -> Metrics 
                 })
                 .collect();
             let mut loss = 0.0;
-            let mut exact = 0usize;
-            for i in 0..n {
-                let mut all = true;
-                for k in 0..c {
-                    let (x, y) = (out.logits[i * c + k] as f64, gold[i * c + k] as f64);
-                    loss += x.max(0.0) - x * y + (-x.abs()).exp().ln_1p();
-                    all &= (x > 0.0) == (y > 0.5);
-                }
-                exact += usize::from(all);
+            for (x, y) in out.logits.iter().zip(&gold) {
+                let (x, y) = (*x as f64, *y as f64);
+                loss += x.max(0.0) - x * y + (-x.abs()).exp().ln_1p();
             }
             m.insert("loss".into(), loss / (n * c) as f64);
-            m.insert("subset_accuracy".into(), exact as f64 / n as f64);
+            let truth: Vec<bool> = gold.iter().map(|&y| y > 0.5).collect();
+            let pred: Vec<bool> = out.logits.iter().map(|&x| x > 0.0).collect();
+            if let Ok(r) = ft_eval::MultilabelReport::compute(&truth, &pred, c) {
+                m.insert("subset_accuracy".into(), r.subset_accuracy);
+                m.insert("hamming_loss".into(), r.hamming_loss);
+                m.insert("micro_f1".into(), r.micro_avg.f1);
+                m.insert("macro_f1".into(), r.macro_avg.f1);
+            }
         }
         LabelKind::Regression => {
             let gold: Vec<f32> = out
@@ -153,9 +173,18 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, device: &Device) -> Metrics 
                     _ => Vec::new(),
                 })
                 .collect();
-            let mse = (0..n).map(|i| ((out.logits[i * c] - gold[i]) as f64).powi(2)).sum::<f64>() / n as f64;
-            m.insert("loss".into(), mse);
-            m.insert("mse".into(), mse);
+            let pred: Vec<f32> = out.logits.chunks(c.max(1)).map(|row| row[0]).collect();
+            if let Ok(r) = ft_eval::RegressionReport::compute(&gold, &pred) {
+                m.insert("loss".into(), r.mse);
+                m.insert("mse".into(), r.mse);
+                m.insert("mae".into(), r.mae);
+                if let Some(p) = r.pearson {
+                    m.insert("pearson".into(), p);
+                }
+                if let Some(s) = r.spearman {
+                    m.insert("spearman".into(), s);
+                }
+            }
         }
     }
     m
