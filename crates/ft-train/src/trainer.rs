@@ -4,7 +4,7 @@
 
 use crate::checkpoint::{Best, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
 use crate::eval::{Metrics, evaluate, evaluate_head, higher_is_better};
-use crate::features::{ClassifierHead, encode_pooled};
+use crate::features::{ClassifierHead, Features, encode_pooled};
 use crate::loss::Targets;
 use crate::optim::{AdamWSettings, adamw};
 use crate::params::trainable_counts;
@@ -263,9 +263,9 @@ pub fn train(
     let loop_state =
         Loop { settings, data, plan, device, ckpt_dir, metric, evals: Vec::new(), best: None, stale_evals: 0 };
     if freeze == Freeze::Encoder && settings.cache_features {
-        loop_state.run_head(model, schedule, adam, max_norm, resume, observer, parameters)
+        loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, true)
     } else {
-        loop_state.run_full(model, schedule, adam, max_norm, resume, observer, parameters)
+        loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, false)
     }
 }
 
@@ -355,8 +355,9 @@ impl Loop<'_> {
         self.settings.early_stopping_patience.is_some_and(|p| self.stale_evals >= p)
     }
 
+    /// Both paths: resume, build the trainee, run the shared loop, keep the best model.
     #[allow(clippy::too_many_arguments)]
-    fn run_full(
+    fn run(
         mut self,
         model: BertForSequenceClassification,
         schedule: Schedule,
@@ -365,6 +366,7 @@ impl Loop<'_> {
         resume: Option<&Path>,
         observer: &mut dyn Observer,
         parameters: (usize, usize),
+        cache_features: bool,
     ) -> Result<TrainOutcome, TrainError> {
         let mut model = model;
         let mut optim = adamw(&model, &adam)?;
@@ -382,179 +384,82 @@ impl Loop<'_> {
             self.stale_evals = start.evals_without_improvement;
             observer.on_message(&format!("resuming from {} (step {})", ckpt.display(), start.step));
         }
-        let mut stepper = Stepper::new(model, optim, schedule, max_norm, self.settings.grad_accum)?
-            .with_seed(self.settings.seed)
-            .resume_at(start.step);
-        observer.on_start(self.plan.total_steps, start.step);
-        let lengths = self.data.train.lengths();
-        let mut step = start.step;
-        let mut stopped_early = false;
-        'epochs: for epoch in start.epoch.. {
-            if step >= self.plan.total_steps {
-                break;
-            }
-            let batches = plan_epoch(&lengths, &self.batch_options(), epoch as u64);
-            let skip = if epoch == start.epoch { start.batch_in_epoch } else { 0 };
-            let (mut losses, mut examples, mut t0) = (Vec::new(), 0usize, Instant::now());
-            for (bi, indices) in batches.iter().enumerate().skip(skip) {
-                let batch = self.data.train.collate(indices, self.settings.pad_to_multiple_of);
-                let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(self.device);
-                let inputs = Inputs { input_ids, token_type_ids, attention_mask };
-                let loss = stepper
-                    .micro_step(inputs, targets(batch.labels_to_tensor(self.device)))
-                    .map_err(|e| self.with_last_good(e))?;
-                losses.push(loss as f64);
-                examples += indices.len();
-                let last_of_epoch = bi + 1 == batches.len();
-                if losses.len() < self.settings.grad_accum && !last_of_epoch {
-                    continue;
-                }
-                let stats = stepper.optimizer_step();
-                step += 1;
-                let elapsed = t0.elapsed().as_secs_f64().max(1e-9);
-                observer.on_step(&StepLog {
-                    step,
-                    epoch: self.epoch_of(step),
-                    loss: losses.iter().sum::<f64>() / losses.len() as f64,
-                    lr: stats.lr,
-                    grad_norm: stats.grad_norm,
-                    examples_per_sec: examples as f64 / elapsed,
-                });
-                (losses, examples, t0) = (Vec::new(), 0, Instant::now());
-                let eval_now = match self.settings.eval_every {
-                    Some(n) => step % n == 0 || step == self.plan.total_steps,
-                    None => last_of_epoch || step == self.plan.total_steps,
-                };
-                if eval_now {
-                    let metrics = evaluate(
-                        &stepper.model().valid(),
-                        &self.data.validation,
-                        self.settings.eval_batch_size,
-                        &self.data.labels,
-                        &self.device.clone().without_autodiff(),
-                    )?;
-                    self.record_eval(step, metrics, observer)?;
-                }
-                let save_now = eval_now || self.settings.save_every.is_some_and(|n| step % n == 0);
-                if save_now {
-                    let state = self.state(step, epoch, bi + 1);
-                    let path = save_checkpoint(
-                        &self.ckpt_dir,
-                        stepper.model(),
-                        stepper.optimizer(),
-                        &state,
-                        self.settings.keep_last,
-                    )?;
-                    observer.on_checkpoint(step, &path);
-                }
-                if eval_now && self.should_stop_early() {
-                    stopped_early = true;
-                    observer
-                        .on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
-                    break 'epochs;
-                }
-                if step >= self.plan.total_steps {
-                    break 'epochs;
-                }
-            }
-        }
-        let (model, _) = stepper.into_parts();
+        let plain = self.device.clone().without_autodiff();
+        let (model, steps, stopped_early, feature_cache_seconds) = if cache_features {
+            // Encode once, in eval mode, on the plain device; then only the head trains.
+            let t0 = Instant::now();
+            let frozen = model.valid();
+            let bs = self.settings.eval_batch_size;
+            let train_features = encode_pooled(&frozen, &self.data.train, bs, &plain)?;
+            let val_features = encode_pooled(&frozen, &self.data.validation, bs, &plain)?;
+            let seconds = t0.elapsed().as_secs_f64();
+            observer.on_message(&format!(
+                "encoder frozen: pooled features of {} + {} examples cached in {seconds:.1}s; training the head only",
+                train_features.len(),
+                val_features.len()
+            ));
+            let head = ClassifierHead { dropout: model.dropout.clone(), classifier: model.classifier.clone() };
+            let stepper = self.stepper(head, optim, schedule, max_norm, start.step)?;
+            let mut trainee = HeadTrainee { model, train_features, val_features, plain };
+            let (stepper, steps, stopped) = self.run_loop(stepper, &mut trainee, &start, observer)?;
+            let mut model = trainee.model;
+            model.classifier = stepper.into_parts().0.classifier;
+            (model, steps, stopped, Some(seconds))
+        } else {
+            let stepper = self.stepper(model, optim, schedule, max_norm, start.step)?;
+            let (stepper, steps, stopped) = self.run_loop(stepper, &mut FullTrainee { plain }, &start, observer)?;
+            (stepper.into_parts().0, steps, stopped, None)
+        };
         let model = self.best_model(model)?;
         Ok(TrainOutcome {
             model: model.valid(),
             best: self.best,
-            steps: step,
+            steps,
             evals: self.evals,
             parameters,
-            feature_cache_seconds: None,
+            feature_cache_seconds,
             stopped_early,
         })
     }
 
-    fn with_last_good(&self, e: TrainError) -> TrainError {
-        match e {
-            TrainError::NonFinite { loss, step, micro, .. } => {
-                let last_good = match list_checkpoints(&self.ckpt_dir).pop() {
-                    Some(p) => format!("; the last good checkpoint is {} (resume with --resume)", p.display()),
-                    None => "; no checkpoint was written before it".into(),
-                };
-                TrainError::NonFinite { loss, step, micro, last_good }
-            }
-            other => other,
-        }
-    }
-
-    /// The best checkpoint's parameters loaded into `model` (or `model` itself if it is the best).
-    fn best_model(&self, model: BertForSequenceClassification) -> Result<BertForSequenceClassification, TrainError> {
-        let Some(best) = &self.best else { return Ok(model) };
-        if !best.checkpoint.join("model.bpk").is_file() {
-            return Ok(model);
-        }
-        model
-            .try_load_file(best.checkpoint.join("model.bpk"))
-            .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", best.checkpoint.display())))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_head(
-        mut self,
-        model: BertForSequenceClassification,
+    fn stepper<M: Module>(
+        &self,
+        model: M,
+        optim: burn::optim::ModuleOptimizer,
         schedule: Schedule,
-        adam: AdamWSettings,
         max_norm: Option<f64>,
-        resume: Option<&Path>,
-        observer: &mut dyn Observer,
-        parameters: (usize, usize),
-    ) -> Result<TrainOutcome, TrainError> {
-        let mut model = model;
-        let mut optim = adamw(&model, &adam)?;
-        let mut start = TrainerState {
-            step: 0,
-            epoch: 0,
-            batch_in_epoch: 0,
-            seed: self.settings.seed,
-            evals_without_improvement: 0,
-            best: None,
-        };
-        if let Some(ckpt) = resume_point(resume)? {
-            (model, optim, start) = load_checkpoint(&ckpt, model, optim)?;
-            self.best = start.best.clone();
-            self.stale_evals = start.evals_without_improvement;
-            observer.on_message(&format!("resuming from {} (step {})", ckpt.display(), start.step));
-        }
-        // Encode once, in eval mode, on the plain device.
-        let plain = self.device.clone().without_autodiff();
-        let t0 = Instant::now();
-        let frozen = model.valid();
-        let train_features = encode_pooled(&frozen, &self.data.train, self.settings.eval_batch_size, &plain)?;
-        let val_features = encode_pooled(&frozen, &self.data.validation, self.settings.eval_batch_size, &plain)?;
-        let cache_seconds = t0.elapsed().as_secs_f64();
-        observer.on_message(&format!(
-            "encoder frozen: pooled features of {} + {} examples cached in {cache_seconds:.1}s; training the head only",
-            train_features.len(),
-            val_features.len()
-        ));
-        let head = ClassifierHead { dropout: model.dropout.clone(), classifier: model.classifier.clone() };
-        let mut stepper = Stepper::new(head, optim, schedule, max_norm, self.settings.grad_accum)?
+        steps_done: usize,
+    ) -> Result<Stepper<M>, TrainError> {
+        Ok(Stepper::new(model, optim, schedule, max_norm, self.settings.grad_accum)?
             .with_seed(self.settings.seed)
-            .resume_at(start.step);
+            .resume_at(steps_done))
+    }
+
+    /// Epochs of batches → micro-steps → optimizer steps, with logging, evaluation, checkpoints and
+    /// early stopping; returns the stepper, the steps done and whether early stopping ended the run.
+    fn run_loop<M: Module, T: Trainee<M>>(
+        &mut self,
+        mut stepper: Stepper<M>,
+        trainee: &mut T,
+        start: &TrainerState,
+        observer: &mut dyn Observer,
+    ) -> Result<(Stepper<M>, usize, bool), TrainError> {
         observer.on_start(self.plan.total_steps, start.step);
-        let ones = vec![1u32; self.data.train.len()];
+        let lengths = trainee.lengths(self.data);
         let mut options = self.batch_options();
-        options.group_by_length = false;
+        options.group_by_length &= trainee.group_by_length();
         let mut step = start.step;
-        let mut stopped_early = false;
-        'epochs: for epoch in start.epoch.. {
+        for epoch in start.epoch.. {
             if step >= self.plan.total_steps {
                 break;
             }
-            let batches = plan_epoch(&ones, &options, epoch as u64);
+            let batches = plan_epoch(&lengths, &options, epoch as u64);
             let skip = if epoch == start.epoch { start.batch_in_epoch } else { 0 };
             let (mut losses, mut examples, mut t0) = (Vec::new(), 0usize, Instant::now());
             for (bi, indices) in batches.iter().enumerate().skip(skip) {
-                let labels = self.data.train.collate(indices, None).labels_to_tensor(self.device);
-                let features = train_features.rows(indices, self.device);
-                let loss = stepper.micro_step_with(self.device, targets(labels), |head| Ok(head.forward(features)))?;
+                let loss = trainee
+                    .micro_step(&mut stepper, self.data, indices, self.settings, self.device)
+                    .map_err(|e| self.with_last_good(e))?;
                 losses.push(loss as f64);
                 examples += indices.len();
                 let last_of_epoch = bi + 1 == batches.len();
@@ -577,46 +482,154 @@ impl Loop<'_> {
                     None => last_of_epoch || step == self.plan.total_steps,
                 };
                 if eval_now {
-                    let metrics = evaluate_head(
-                        &stepper.model().valid(),
-                        &val_features,
-                        &self.data.validation,
-                        self.settings.eval_batch_size,
-                        &self.data.labels,
-                        &plain,
-                    )?;
+                    let metrics = trainee.evaluate(stepper.model(), self.data, self.settings)?;
                     self.record_eval(step, metrics, observer)?;
                 }
                 if eval_now || self.settings.save_every.is_some_and(|n| step % n == 0) {
-                    model.classifier = stepper.model().classifier.clone();
                     let state = self.state(step, epoch, bi + 1);
-                    let path =
-                        save_checkpoint(&self.ckpt_dir, &model, stepper.optimizer(), &state, self.settings.keep_last)?;
+                    let model = trainee.checkpoint_model(stepper.model());
+                    let path = save_checkpoint(&self.ckpt_dir, model, stepper.optimizer(), &state, self.settings.keep_last)?;
                     observer.on_checkpoint(step, &path);
                 }
                 if eval_now && self.should_stop_early() {
-                    stopped_early = true;
-                    observer
-                        .on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
-                    break 'epochs;
+                    observer.on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
+                    return Ok((stepper, step, true));
                 }
                 if step >= self.plan.total_steps {
-                    break 'epochs;
+                    return Ok((stepper, step, false));
                 }
             }
         }
-        let (head, _) = stepper.into_parts();
-        model.classifier = head.classifier;
-        let model = self.best_model(model)?;
-        Ok(TrainOutcome {
-            model: model.valid(),
-            best: self.best,
-            steps: step,
-            evals: self.evals,
-            parameters,
-            feature_cache_seconds: Some(cache_seconds),
-            stopped_early,
-        })
+        Ok((stepper, step, false))
+    }
+
+    fn with_last_good(&self, e: TrainError) -> TrainError {
+        match e {
+            TrainError::NonFinite { loss, step, micro, .. } => {
+                let last_good = match list_checkpoints(&self.ckpt_dir).pop() {
+                    Some(p) => format!("; the last good checkpoint is {} (resume with --resume)", p.display()),
+                    None => "; no checkpoint was written before it".into(),
+                };
+                TrainError::NonFinite { loss, step, micro, last_good }
+            }
+            other => other,
+        }
+    }
+
+    /// The best checkpoint's parameters loaded into `model` (or `model` itself if there is none).
+    fn best_model(&self, model: BertForSequenceClassification) -> Result<BertForSequenceClassification, TrainError> {
+        let Some(best) = &self.best else { return Ok(model) };
+        if !best.checkpoint.join("model.bpk").is_file() {
+            return Ok(model);
+        }
+        model
+            .try_load_file(best.checkpoint.join("model.bpk"))
+            .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", best.checkpoint.display())))
+    }
+}
+
+/// What differs between training the whole model and training a head on cached features.
+trait Trainee<M: Module> {
+    /// Lengths that drive batching.
+    fn lengths(&self, data: &LoadedData) -> Vec<u32>;
+    /// Whether length grouping means anything here.
+    fn group_by_length(&self) -> bool;
+    /// One micro-batch: forward, loss, backward.
+    fn micro_step(
+        &self,
+        stepper: &mut Stepper<M>,
+        data: &LoadedData,
+        indices: &[u32],
+        settings: &TrainSettings,
+        device: &Device,
+    ) -> Result<f32, TrainError>;
+    /// Validation metrics of the module being trained.
+    fn evaluate(&self, model: &M, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError>;
+    /// The full classifier to checkpoint.
+    fn checkpoint_model<'a>(&'a mut self, model: &'a M) -> &'a BertForSequenceClassification;
+}
+
+/// Full (or partially frozen) fine-tuning: every batch runs the encoder.
+struct FullTrainee {
+    plain: Device,
+}
+
+impl Trainee<BertForSequenceClassification> for FullTrainee {
+    fn lengths(&self, data: &LoadedData) -> Vec<u32> {
+        data.train.lengths()
+    }
+
+    fn group_by_length(&self) -> bool {
+        true
+    }
+
+    fn micro_step(
+        &self,
+        stepper: &mut Stepper<BertForSequenceClassification>,
+        data: &LoadedData,
+        indices: &[u32],
+        settings: &TrainSettings,
+        device: &Device,
+    ) -> Result<f32, TrainError> {
+        let batch = data.train.collate(indices, settings.pad_to_multiple_of);
+        let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
+        stepper.micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets(batch.labels_to_tensor(device)))
+    }
+
+    fn evaluate(
+        &self,
+        model: &BertForSequenceClassification,
+        data: &LoadedData,
+        settings: &TrainSettings,
+    ) -> Result<Metrics, TrainError> {
+        evaluate(&model.valid(), &data.validation, settings.eval_batch_size, &data.labels, &self.plain)
+    }
+
+    fn checkpoint_model<'a>(
+        &'a mut self,
+        model: &'a BertForSequenceClassification,
+    ) -> &'a BertForSequenceClassification {
+        model
+    }
+}
+
+/// The chapter's frozen-encoder recipe: the head trains on pooled features computed once.
+struct HeadTrainee {
+    model: BertForSequenceClassification,
+    train_features: Features,
+    val_features: Features,
+    plain: Device,
+}
+
+impl Trainee<ClassifierHead> for HeadTrainee {
+    fn lengths(&self, data: &LoadedData) -> Vec<u32> {
+        vec![1; data.train.len()]
+    }
+
+    fn group_by_length(&self) -> bool {
+        false
+    }
+
+    fn micro_step(
+        &self,
+        stepper: &mut Stepper<ClassifierHead>,
+        data: &LoadedData,
+        indices: &[u32],
+        _settings: &TrainSettings,
+        device: &Device,
+    ) -> Result<f32, TrainError> {
+        let labels = data.train.collate(indices, None).labels_to_tensor(device);
+        let features = self.train_features.rows(indices, device);
+        stepper.micro_step_with(device, targets(labels), |head| Ok(head.forward(features)))
+    }
+
+    fn evaluate(&self, head: &ClassifierHead, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {
+        evaluate_head(&head.valid(), &self.val_features, &data.validation, settings.eval_batch_size, &data.labels, &self.plain)
+    }
+
+    fn checkpoint_model<'a>(&'a mut self, head: &'a ClassifierHead) -> &'a BertForSequenceClassification {
+        self.model.classifier = head.classifier.clone();
+        &self.model
     }
 }
 
