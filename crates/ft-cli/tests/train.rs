@@ -222,3 +222,55 @@ fn single_class_is_refused() {
 fn empty_training_file_is_refused() {
     assert_refused(&[], Some("text,label\n"), "train.csv");
 }
+
+#[test]
+fn config_file_is_read_flags_override_it_and_the_resolved_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 60);
+    let tiny = fixtures().join("tiny");
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "model = {:?}\nreinit_head = true\n[data]\ntrain = {:?}\nmax_len = 32\n[training]\nepochs = 1\nbatch_size = 8\nlr = 0.002\nseed = 5\n",
+            tiny.to_str().unwrap(),
+            train.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o =
+        ft(&["train", "--config", config.to_str().unwrap(), "--output", out.to_str().unwrap(), "--batch-size", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let resolved = std::fs::read_to_string(out.join("run.toml")).unwrap();
+    assert!(resolved.contains("batch_size = 4"), "flag overrides the file: {resolved}");
+    assert!(resolved.contains("seed = 5") && resolved.contains("max_len = 32"), "{resolved}");
+    // 48 training rows (60 less the validation split) in batches of 4, one epoch.
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["steps"], 11);
+    // An unknown key is an error naming it.
+    std::fs::write(&config, "[training]\nepocs = 2\n").unwrap();
+    let o = ft(&["train", "--config", config.to_str().unwrap(), "--output", dir.path().join("x").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("epocs"), "{}", stderr(&o));
+}
+
+#[test]
+fn diverging_loss_stops_with_the_step_and_writes_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 80);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let mut args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+    for (flag, value) in [("--lr", "1e30"), ("--epochs", "3")] {
+        let i = args.iter().position(|a| a == flag).unwrap();
+        args[i + 1] = value.to_string();
+    }
+    args.extend(["--max-grad-norm", "0", "--eval-every", "2"].map(String::from));
+    let o = run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("training stopped") && err.contains("optimizer step"), "{err}");
+    assert!(err.contains("last good checkpoint") || err.contains("no checkpoint was written"), "{err}");
+    assert!(!out.join("config.json").exists());
+}

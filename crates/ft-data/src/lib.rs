@@ -52,7 +52,7 @@ pub use dataset::{DataFiles, DataOptions, LoadedData, SplitReport};
 pub use datasets::{DatasetAsset, KNOWN_DATASETS, find_dataset};
 pub use error::DataError;
 pub use examples::Examples;
-pub use files::{Columns, Format};
+pub use files::{Columns, Format, TextReader, TextRow};
 pub use labels::{LabelKind, LabelOptions, LabelSpace};
 pub use tensors::LabelTensor;
 pub use tokenizer::{Encoding, Tokenizer, TokenizerSource};

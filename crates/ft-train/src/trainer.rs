@@ -488,11 +488,13 @@ impl Loop<'_> {
                 if eval_now || self.settings.save_every.is_some_and(|n| step % n == 0) {
                     let state = self.state(step, epoch, bi + 1);
                     let model = trainee.checkpoint_model(stepper.model());
-                    let path = save_checkpoint(&self.ckpt_dir, model, stepper.optimizer(), &state, self.settings.keep_last)?;
+                    let path =
+                        save_checkpoint(&self.ckpt_dir, model, stepper.optimizer(), &state, self.settings.keep_last)?;
                     observer.on_checkpoint(step, &path);
                 }
                 if eval_now && self.should_stop_early() {
-                    observer.on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
+                    observer
+                        .on_message(&format!("early stopping: {} evaluations without improvement", self.stale_evals));
                     return Ok((stepper, step, true));
                 }
                 if step >= self.plan.total_steps {
@@ -573,7 +575,8 @@ impl Trainee<BertForSequenceClassification> for FullTrainee {
     ) -> Result<f32, TrainError> {
         let batch = data.train.collate(indices, settings.pad_to_multiple_of);
         let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
-        stepper.micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets(batch.labels_to_tensor(device)))
+        stepper
+            .micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets(batch.labels_to_tensor(device)))
     }
 
     fn evaluate(
@@ -623,8 +626,20 @@ impl Trainee<ClassifierHead> for HeadTrainee {
         stepper.micro_step_with(device, targets(labels), |head| Ok(head.forward(features)))
     }
 
-    fn evaluate(&self, head: &ClassifierHead, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {
-        evaluate_head(&head.valid(), &self.val_features, &data.validation, settings.eval_batch_size, &data.labels, &self.plain)
+    fn evaluate(
+        &self,
+        head: &ClassifierHead,
+        data: &LoadedData,
+        settings: &TrainSettings,
+    ) -> Result<Metrics, TrainError> {
+        evaluate_head(
+            &head.valid(),
+            &self.val_features,
+            &data.validation,
+            settings.eval_batch_size,
+            &data.labels,
+            &self.plain,
+        )
     }
 
     fn checkpoint_model<'a>(&'a mut self, head: &'a ClassifierHead) -> &'a BertForSequenceClassification {

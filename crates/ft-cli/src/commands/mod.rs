@@ -1,8 +1,11 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
 pub mod convert;
+pub mod demo;
+pub mod eval;
 pub mod fetch;
 pub mod inspect;
+pub mod predict;
 pub mod train;
 
 use anyhow::Context;

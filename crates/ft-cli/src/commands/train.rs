@@ -385,6 +385,26 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How [`execute`] treats the output directory, and how much it prints.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replace a non-empty output directory.
+    pub overwrite: bool,
+    /// Continue the run in this directory from its latest checkpoint.
+    pub resume: Option<PathBuf>,
+    /// Print only the final lines.
+    pub quiet: bool,
+}
+
+/// What a finished run reports back (everything is also in `OUTPUT/`).
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Final test metrics of the kept model, when there is a test split.
+    pub test: Option<ft_train::eval::Metrics>,
+    /// `OUTPUT/report.html`, when it could be written.
+    pub report: Option<PathBuf>,
+}
+
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     let config = args.resolve()?;
     let out = match (&args.resume, &args.output) {
@@ -392,6 +412,14 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         (None, Some(out)) => out.clone(),
         (None, None) => bail!("--output DIR is required (where the trained model is written)"),
     };
+    let options = RunOptions { overwrite: args.overwrite, resume: args.resume.clone(), quiet };
+    execute(&config, &out, &options).map(|_| ())
+}
+
+/// Trains as `config` says into `out`: what `ft train` does once its flags are resolved (`ft demo` calls
+/// it with its own fixed recipe).
+pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyhow::Result<RunSummary> {
+    let (out, quiet) = (out.to_path_buf(), run_options.quiet);
     let Some(model_spec) = config.model.clone() else {
         bail!("--model is required: a model directory or a packaged asset (minilm-l6)");
     };
@@ -459,7 +487,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     };
     let t_load = Instant::now();
     let data = ft_data::dataset::load(&files, &tokenizer, &data_options).context("reading the data")?;
-    prepare_output(&out, args.overwrite, args.resume.is_some())?;
+    prepare_output(&out, run_options.overwrite, run_options.resume.is_some())?;
     let say = |s: String| {
         if !quiet {
             eprintln!("{s}");
@@ -495,7 +523,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         say(format!("model      {note}"));
     }
 
-    let toml_text = toml::to_string_pretty(&config).context("serialising run.toml")?;
+    let toml_text = toml::to_string_pretty(config).context("serialising run.toml")?;
     write_atomically(&out.join("run.toml"), toml_text.as_bytes())?;
     let log_path = out.join("log.jsonl");
     let log = std::fs::OpenOptions::new()
@@ -520,28 +548,28 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         thousands(total)
     ));
     let t_train = Instant::now();
-    let outcome =
-        ft_train::train(loaded.model, &data, &config.training, &out, args.resume.as_deref(), &device, &mut progress)?;
+    let outcome = ft_train::train(
+        loaded.model,
+        &data,
+        &config.training,
+        &out,
+        run_options.resume.as_deref(),
+        &device,
+        &mut progress,
+    )?;
     let train_seconds = t_train.elapsed().as_secs_f64();
     progress.bar.finish_and_clear();
 
-    // Final metrics with the best model, on the plain device.
-    let validation = ft_train::trainer::evaluate_split(
-        &outcome.model,
-        &data.validation,
-        &data,
-        config.training.eval_batch_size,
-        &plain,
-    )?;
-    let test = match &data.test {
-        Some(test) => Some(ft_train::trainer::evaluate_split(
-            &outcome.model,
-            test,
-            &data,
-            config.training.eval_batch_size,
-            &plain,
-        )?),
-        None => None,
+    // Final metrics with the best model, on the plain device (what `evaluate_split` computes; the
+    // outputs are kept for the report's confusion matrix).
+    let final_eval = |examples| -> anyhow::Result<(ft_train::eval::Metrics, ft_train::eval::SplitOutputs)> {
+        let outputs = ft_train::eval::logits(&outcome.model, examples, config.training.eval_batch_size, &plain)?;
+        Ok((ft_train::eval::metrics(&outputs, data.labels.kind, &plain), outputs))
+    };
+    let (validation, validation_outputs) = final_eval(&data.validation)?;
+    let (test, test_outputs) = match &data.test {
+        Some(test) => final_eval(test).map(|(m, o)| (Some(m), Some(o)))?,
+        None => (None, None),
     };
     for (split, metrics) in [("validation", Some(&validation)), ("test", test.as_ref())] {
         if let Some(m) = metrics {
@@ -591,8 +619,19 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     if let Some(test) = &test {
         println!("test       {}", show(test));
     }
-    println!("wrote      {} (HuggingFace model, metrics.json, log.jsonl, run.toml, checkpoints/)", out.display());
-    Ok(())
+    let (split, outputs) = match &test_outputs {
+        Some(o) => ("test", o),
+        None => ("validation", &validation_outputs),
+    };
+    let report = crate::report::write_for_run(&out, &model_spec, &data.labels, split, outputs);
+    if let Err(e) = &report {
+        eprintln!("warning: could not write {}: {e:#}", out.join("report.html").display());
+    }
+    println!(
+        "wrote      {} (HuggingFace model, metrics.json, report.html, log.jsonl, run.toml, checkpoints/)",
+        out.display()
+    );
+    Ok(RunSummary { test, report: report.ok() })
 }
 
 fn show(m: &ft_train::eval::Metrics) -> String {

@@ -13,14 +13,15 @@ pub struct CsvRows {
     header: Vec<String>,
     text: (usize, String),
     pair: Option<(usize, String)>,
-    label: (usize, String),
+    /// `None` when reading texts only.
+    label: Option<(usize, String)>,
     record: csv::ByteRecord,
     done: bool,
 }
 
 impl CsvRows {
-    /// Opens the file and finds the columns.
-    pub fn open(path: &Path, format: Format, columns: &Columns) -> Result<Self, DataError> {
+    /// Opens the file and finds the columns; without `with_label`, the label column is not looked for.
+    pub fn open(path: &Path, format: Format, columns: &Columns, with_label: bool) -> Result<Self, DataError> {
         let file = File::open(path).map_err(DataError::io(path))?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(if format == Format::Tsv { b'\t' } else { b',' })
@@ -56,9 +57,13 @@ impl CsvRows {
             })?),
             None => None,
         };
-        let label = find(&columns.label)
-            .map(|i| (i, columns.label.clone()))
-            .ok_or_else(|| missing(columns.label.clone(), "name the label column with --label-column".into()))?;
+        let label =
+            match with_label {
+                true => Some(find(&columns.label).map(|i| (i, columns.label.clone())).ok_or_else(|| {
+                    missing(columns.label.clone(), "name the label column with --label-column".into())
+                })?),
+                false => None,
+            };
         Ok(Self {
             path: path.to_path_buf(),
             reader,
@@ -105,7 +110,10 @@ impl CsvRows {
             Some(col) => Some(non_empty(&self.path, line, &col.1, self.field(line, col)?)?),
             None => None,
         };
-        let label = self.field(line, &self.label)?;
+        let label = match &self.label {
+            Some(col) => self.field(line, col)?,
+            None => String::new(),
+        };
         Ok(RawRow { line, text, pair, label: RawLabel::Field(label) })
     }
 }

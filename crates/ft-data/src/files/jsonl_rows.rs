@@ -12,6 +12,8 @@ pub struct JsonlRows {
     path: PathBuf,
     reader: BufReader<File>,
     columns: Columns,
+    /// Whether the label key is read (not when reading texts only).
+    with_label: bool,
     /// Resolved from the first row when `--text-column` is not given.
     text_column: Option<String>,
     line: u64,
@@ -19,13 +21,14 @@ pub struct JsonlRows {
 }
 
 impl JsonlRows {
-    /// Opens the file.
-    pub fn open(path: &Path, columns: &Columns) -> Result<Self, DataError> {
+    /// Opens the file; without `with_label`, the label key is not read.
+    pub fn open(path: &Path, columns: &Columns, with_label: bool) -> Result<Self, DataError> {
         let file = File::open(path).map_err(DataError::io(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             reader: BufReader::with_capacity(1 << 16, file),
             columns: columns.clone(),
+            with_label,
             text_column: columns.text.clone(),
             line: 0,
             buf: Vec::new(),
@@ -148,7 +151,7 @@ impl JsonlRows {
             Some(k) => Some(self.text(&obj, k)?),
             None => None,
         };
-        let label = self.label(&obj)?;
+        let label = if self.with_label { self.label(&obj)? } else { RawLabel::Field(String::new()) };
         Ok(RawRow { line: self.line, text, pair, label })
     }
 }

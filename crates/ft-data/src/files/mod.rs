@@ -112,13 +112,19 @@ enum Inner {
 impl RowReader {
     /// Opens `path`; CSV/TSV headers are checked against `columns` here.
     pub fn open(path: &Path, format: Option<Format>, columns: &Columns) -> Result<Self, DataError> {
+        Self::open_inner(path, format, columns, true)
+    }
+
+    fn open_inner(path: &Path, format: Option<Format>, columns: &Columns, with_label: bool) -> Result<Self, DataError> {
         let format = match format {
             Some(f) => f,
             None => Format::from_path(path)?,
         };
         let inner = match format {
-            Format::Csv | Format::Tsv => Inner::Csv(Box::new(csv_rows::CsvRows::open(path, format, columns)?)),
-            Format::Jsonl => Inner::Jsonl(Box::new(jsonl_rows::JsonlRows::open(path, columns)?)),
+            Format::Csv | Format::Tsv => {
+                Inner::Csv(Box::new(csv_rows::CsvRows::open(path, format, columns, with_label)?))
+            }
+            Format::Jsonl => Inner::Jsonl(Box::new(jsonl_rows::JsonlRows::open(path, columns, with_label)?)),
         };
         Ok(Self { inner })
     }
@@ -143,6 +149,43 @@ impl Iterator for RowReader {
     }
 }
 
+/// One row read for prediction: where it is and its text(s), no label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRow {
+    /// Line of the row's start (1-based; line 1 is the header of CSV/TSV).
+    pub line: u64,
+    /// The text.
+    pub text: String,
+    /// The second text, when a pair column is used.
+    pub pair: Option<String>,
+}
+
+/// Streams the texts of one file, for prediction: like [`RowReader`], but the label column is neither
+/// required nor read (a file with labels works too; they are ignored).
+pub struct TextReader {
+    rows: RowReader,
+}
+
+impl TextReader {
+    /// Opens `path`; CSV/TSV headers are checked for the text columns of `columns` here.
+    pub fn open(path: &Path, format: Option<Format>, columns: &Columns) -> Result<Self, DataError> {
+        Ok(Self { rows: RowReader::open_inner(path, format, columns, false)? })
+    }
+
+    /// The text column in use, once known (CSV: at open; JSONL: after the first row).
+    pub fn text_column(&self) -> Option<&str> {
+        self.rows.text_column()
+    }
+}
+
+impl Iterator for TextReader {
+    type Item = Result<TextRow, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rows.next().map(|row| row.map(|r| TextRow { line: r.line, text: r.text, pair: r.pair }))
+    }
+}
+
 /// `text` unless it is empty after trimming.
 pub(crate) fn non_empty(path: &Path, line: u64, column: &str, text: String) -> Result<String, DataError> {
     if text.trim().is_empty() {
@@ -163,5 +206,30 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("x.jsonl")).unwrap(), Format::Jsonl);
         let err = Format::from_path(Path::new("x.parquet")).unwrap_err().to_string();
         assert!(err.contains("x.parquet") && err.contains("--format"), "{err}");
+    }
+
+    #[test]
+    fn text_reader_needs_no_label_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("in.csv");
+        std::fs::write(&csv, "id,text\n1,hello there\n2,\"a, b\"\n").unwrap();
+        let rows: Vec<TextRow> =
+            TextReader::open(&csv, None, &Columns::default()).unwrap().map(Result::unwrap).collect();
+        let texts: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.text.as_str())).collect();
+        assert_eq!(texts, [(2, "hello there"), (3, "a, b")]);
+        // The labelled reader still requires the label column.
+        let err = RowReader::open(&csv, None, &Columns::default()).err().unwrap().to_string();
+        assert!(err.contains("label"), "{err}");
+
+        let jsonl = dir.path().join("in.jsonl");
+        std::fs::write(
+            &jsonl,
+            "{\"q\": \"is it?\", \"a\": \"yes\"}\n\n{\"q\": \"no?\", \"a\": \"no\", \"label\": 3}\n",
+        )
+        .unwrap();
+        let columns = Columns { text: Some("q".into()), text_pair: Some("a".into()), label: "label".into() };
+        let rows: Vec<TextRow> = TextReader::open(&jsonl, None, &columns).unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows[0], TextRow { line: 1, text: "is it?".into(), pair: Some("yes".into()) });
+        assert_eq!(rows[1], TextRow { line: 3, text: "no?".into(), pair: Some("no".into()) });
     }
 }

@@ -1,0 +1,207 @@
+//! `ft eval`: a trained model's scores on a labelled file — per-class precision / recall / F1 with
+//! support, macro / micro / weighted averages, accuracy, MCC, log-loss, ROC-AUC and the confusion matrix
+//! as a table (or `--json`), and optionally `report.html`.
+//!
+//! It evaluates exactly as `ft train` evaluates its test split: the file is read against the model's
+//! labels by `ft_data::dataset::read_with_labels`, run in file order by `ft_train::eval::logits` and
+//! scored by `ft_train::eval::metrics` (ft-eval underneath). With a run directory, `max_len`, the
+//! evaluation batch size and the columns default to the run's (`run.toml`), so `ft eval` on a run's
+//! model and test file gives the run's test numbers exactly.
+
+use super::predict::Predictor;
+use super::thousands;
+use crate::report::{self, Report};
+use anyhow::Context;
+use ft_data::{Columns, DataOptions, LabelKind, LabelOptions};
+use ft_eval::ClassificationReport;
+use ft_train::eval::{argmax_rows, gold_classes, softmax_rows};
+use std::path::PathBuf;
+
+/// Arguments of `ft eval`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory (an `ft train` output, or any HF sequence-classification checkpoint).
+    #[arg(long)]
+    model: String,
+    /// Labelled data (CSV, TSV or JSONL with a header); its labels must be the model's (id2label).
+    #[arg(long)]
+    data: PathBuf,
+    /// Examples per batch [default: the run's eval_batch_size (run.toml), else 64].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Tokens per example, special tokens included [default: the run's max_len, else 128].
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Text column [default: the run's, else sentence, then text].
+    #[arg(long)]
+    text_column: Option<String>,
+    /// Second text column, for sentence pairs [default: the run's].
+    #[arg(long)]
+    text_pair_column: Option<String>,
+    /// Label column [default: the run's, else label].
+    #[arg(long)]
+    label_column: Option<String>,
+    /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print one JSON object (ft-eval's report, log-loss, ROC-AUC, the training metrics) instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Also write an HTML report (confusion-matrix heat map, per-class bars; the training curves when
+    /// the model directory is a run).
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    let p = Predictor::load(&args.model, &args.device, args.max_len)?;
+    let run = p.run.as_ref();
+    let batch_size = args.batch_size.or(run.map(|r| r.training.eval_batch_size)).unwrap_or(64);
+    if batch_size == 0 {
+        anyhow::bail!("--batch-size 0: a batch needs at least one example");
+    }
+    let d = run.map(|r| &r.data);
+    let options = DataOptions {
+        columns: Columns {
+            text: args.text_column.clone().or_else(|| d.and_then(|d| d.text_column.clone())),
+            text_pair: args.text_pair_column.clone().or_else(|| d.and_then(|d| d.text_pair_column.clone())),
+            label: args.label_column.clone().or_else(|| d.map(|d| d.label_column.clone())).unwrap_or("label".into()),
+        },
+        labels: LabelOptions {
+            kind: Some(p.space.kind),
+            separator: d.map(|d| d.label_separator.clone()).unwrap_or(",".into()),
+        },
+        max_len: p.max_len,
+        ..Default::default()
+    };
+    let (examples, read) = ft_data::dataset::read_with_labels(&args.data, &p.tokenizer, &options, &p.space)
+        .with_context(|| {
+            format!(
+                "reading {} against the model's labels [{}] (id2label in {})",
+                args.data.display(),
+                p.space.names.join(", "),
+                p.dir.join("config.json").display()
+            )
+        })?;
+    if !quiet {
+        eprintln!("model      {} ({} on {})", p.dir.display(), labels_line(&p), p.resolved);
+        eprintln!("data       {read}");
+        eprintln!(
+            "settings   max_len {}, batch size {}{}",
+            p.max_len,
+            batch_size,
+            if run.is_some() { " (defaults from run.toml)" } else { "" }
+        );
+    }
+    let outputs = ft_train::eval::logits(&p.model, &examples, batch_size, &p.device)?;
+    let metrics = ft_train::eval::metrics(&outputs, p.space.kind, &p.device);
+    let c = outputs.num_labels;
+    let classes = match p.space.kind {
+        LabelKind::SingleLabel => {
+            let gold = gold_classes(&outputs.labels);
+            let probs = softmax_rows(&outputs.logits, c);
+            let rep = ClassificationReport::compute(&gold, &argmax_rows(&outputs.logits, c), c)?;
+            Some((rep, ft_eval::log_loss(&gold, &probs, c).ok(), ft_eval::roc_auc(&gold, &probs, c).ok()))
+        }
+        _ => None,
+    };
+
+    if args.json {
+        let mut v = serde_json::json!({
+            "model": p.dir,
+            "data": args.data,
+            "num_examples": examples.len(),
+            "labels": p.space.names,
+            "problem_type": p.space.kind.problem_type(),
+            "max_len": p.max_len,
+            "batch_size": batch_size,
+            "metrics": metrics,
+        });
+        if let Some((rep, log_loss, auc)) = &classes {
+            v["report"] = serde_json::to_value(rep)?;
+            v["log_loss"] = serde_json::json!(log_loss);
+            v["roc_auc"] = serde_json::json!(auc);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        match &classes {
+            Some((rep, log_loss, auc)) => print_tables(&p.space.names, rep, *log_loss, *auc),
+            None => {
+                for (k, v) in &metrics {
+                    println!("{k:<16} {v:.4}");
+                }
+            }
+        }
+    }
+
+    if let Some(path) = &args.report {
+        let mut page = if p.dir.join("log.jsonl").is_file() { Report::read_run(&p.dir)? } else { Report::default() };
+        page.title = format!("ft eval · {} on {}", p.dir.display(), args.data.display());
+        page.facts.insert(0, ("model".into(), p.dir.display().to_string()));
+        page.facts.insert(1, ("data".into(), format!("{} ({} examples)", args.data.display(), examples.len())));
+        let name = args.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("data".into());
+        page.results.retain(|(split, _)| split != &name);
+        page.results.push((name.clone(), metrics.clone()));
+        page.classes = report::class_results(&name, &p.space, &outputs);
+        page.write(path).with_context(|| format!("writing {}", path.display()))?;
+        if !quiet {
+            eprintln!("report     {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn labels_line(p: &Predictor) -> String {
+    match p.space.kind {
+        LabelKind::Regression => "regression".into(),
+        _ => format!("{} labels: {}", p.space.names.len(), p.space.names.join(", ")),
+    }
+}
+
+/// The per-class table with averages, the scalar scores and the confusion matrix.
+fn print_tables(names: &[String], rep: &ClassificationReport, log_loss: Option<f64>, auc: Option<f64>) {
+    let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max("weighted avg".len());
+    println!("{:<w$}  {:>9}  {:>9}  {:>9}  {:>9}", "class", "precision", "recall", "f1", "support");
+    for (name, s) in names.iter().zip(&rep.per_class) {
+        println!("{name:<w$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>9}", s.precision, s.recall, s.f1, thousands(s.support));
+    }
+    println!();
+    for (name, a) in [("macro avg", &rep.macro_avg), ("micro avg", &rep.micro_avg), ("weighted avg", &rep.weighted_avg)]
+    {
+        println!(
+            "{name:<w$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>9}",
+            a.precision,
+            a.recall,
+            a.f1,
+            thousands(rep.num_samples)
+        );
+    }
+    println!();
+    let correct: usize = (0..rep.confusion.len()).map(|i| rep.confusion[i][i]).sum();
+    println!("accuracy   {:.4} ({} of {})", rep.accuracy, thousands(correct), thousands(rep.num_samples));
+    println!("mcc        {:.4}", rep.mcc);
+    let or_na = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or("n/a (a class has no example)".into());
+    println!("log-loss   {}", or_na(log_loss));
+    println!("roc-auc    {}", or_na(auc));
+    println!();
+    println!("confusion matrix (rows: true class, columns: predicted)");
+    let cw = names
+        .iter()
+        .map(|n| n.chars().count())
+        .chain(rep.confusion.iter().flatten().map(|c| thousands(*c).len()))
+        .max()
+        .unwrap_or(1);
+    let lw = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    print!("{:<lw$}", "");
+    for n in names {
+        print!("  {n:>cw$}");
+    }
+    println!();
+    for (n, row) in names.iter().zip(&rep.confusion) {
+        print!("{n:<lw$}");
+        for c in row {
+            print!("  {:>cw$}", thousands(*c));
+        }
+        println!();
+    }
+}

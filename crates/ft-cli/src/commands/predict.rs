@@ -1,0 +1,346 @@
+//! `ft predict`: a trained model's predictions as JSON lines, one per input text — from arguments, a
+//! data file (`--data`, CSV / TSV / JSONL, labels not needed) or stdin (`-`, one text per line).
+//!
+//! Input is read, tokenized and run in chunks of `--batch-size` rows and each chunk's lines are written
+//! before the next chunk is read, so a file of any length is never held in memory. [`Predictor`] (the
+//! model, its tokenizer and labels) is shared with `ft eval` and `ft demo`; it runs the model through
+//! `ft_train::eval::logits`, the function training's evaluations use.
+
+use super::train::RunConfig;
+use anyhow::{Context, bail};
+use ft_data::{Columns, Examples, LabelKind, LabelSpace, TextReader, Tokenizer};
+use ft_model::burn::tensor::Device;
+use ft_model::{BertForSequenceClassification, DeviceSpec, LoadOptions, ProblemType};
+use ft_train::eval::{SplitOutputs, softmax_rows};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+/// Arguments of `ft predict`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory (an `ft train` output, or any HF sequence-classification checkpoint).
+    #[arg(long)]
+    model: String,
+    /// Texts to classify; `-` reads one text per line from stdin (blank lines are skipped).
+    #[arg(conflicts_with = "data")]
+    texts: Vec<String>,
+    /// A data file (CSV, TSV or JSONL with a header) whose text column is classified.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Keep only the K most probable classes in `probs` (most probable first).
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Rows per batch (and per chunk read from the input).
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Tokens per text, special tokens included [default: the run's max_len (run.toml), else 128].
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Text column of --data [default: the run's, else sentence, then text].
+    #[arg(long)]
+    text_column: Option<String>,
+    /// Second text column of --data, for sentence-pair models [default: the run's].
+    #[arg(long)]
+    text_pair_column: Option<String>,
+    /// With --data: skip bad rows (each reported on stderr with its file:line) instead of stopping.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// A trained model ready for inference: weights, config, tokenizer, labels and the settings of the run
+/// that made it (when the directory is an `ft train` output).
+pub struct Predictor {
+    /// The model directory.
+    pub dir: PathBuf,
+    /// The model, on `device`.
+    pub model: BertForSequenceClassification,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Label kind (from `problem_type`) and class names (from `id2label`).
+    pub space: LabelSpace,
+    /// Tokens per text.
+    pub max_len: usize,
+    /// Where it runs.
+    pub device: Device,
+    /// The device, resolved (for messages).
+    pub resolved: DeviceSpec,
+    /// `DIR/run.toml`, when there is one.
+    pub run: Option<RunConfig>,
+}
+
+impl Predictor {
+    /// Loads `model` (a directory or packaged asset) for inference. `max_len` defaults to the run's
+    /// (`run.toml`), else 128, and never exceeds the model's positions.
+    pub fn load(model: &str, device: &str, max_len: Option<usize>) -> anyhow::Result<Self> {
+        let spec: DeviceSpec = device.parse()?;
+        let resolved = spec.resolve()?;
+        let device = spec.device()?;
+        let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
+        let loaded = ft_model::load_pretrained(&dir, &LoadOptions::default(), &device)
+            .with_context(|| format!("loading model from {}", dir.display()))?;
+        if loaded.report.fresh.iter().any(|n| n.starts_with("classifier")) {
+            bail!(
+                "{}: has no trained classifier (no classifier weights in model.safetensors); fine-tune it first with `ft train --model {model} ...` and pass that run's --output",
+                dir.display()
+            );
+        }
+        let run_toml = dir.join("run.toml");
+        let run = match run_toml.is_file() {
+            true => Some(
+                toml::from_str::<RunConfig>(&std::fs::read_to_string(&run_toml)?)
+                    .with_context(|| format!("{}: not a valid ft run config", run_toml.display()))?,
+            ),
+            false => None,
+        };
+        let positions = loaded.config.max_position_embeddings;
+        let max_len = max_len.or(run.as_ref().map(|r| r.data.max_len)).unwrap_or(128.min(positions));
+        if max_len > positions || max_len < 3 {
+            bail!("--max-len {max_len}: must be between 3 and the model's {positions} positions");
+        }
+        let tokenizer =
+            Tokenizer::from_dir(&dir).with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
+        let kind = match loaded.config.problem_type {
+            Some(ProblemType::MultiLabelClassification) => LabelKind::MultiLabel,
+            Some(ProblemType::Regression) => LabelKind::Regression,
+            _ => LabelKind::SingleLabel,
+        };
+        let names = if kind == LabelKind::Regression { Vec::new() } else { loaded.config.label_names() };
+        let space = LabelSpace { kind, names };
+        Ok(Self { dir, model: loaded.model, tokenizer, space, max_len, device, resolved, run })
+    }
+
+    /// Logits of `rows` (text, optional pair), in order, in batches of `batch_size`.
+    pub fn logits(&self, rows: &[(String, Option<String>)], batch_size: usize) -> anyhow::Result<SplitOutputs> {
+        let inputs: Vec<(&str, Option<&str>)> = rows.iter().map(|(t, p)| (t.as_str(), p.as_deref())).collect();
+        let encodings = self.tokenizer.encode_batch(&inputs, self.max_len)?;
+        // The examples carry no label; a one-class space gives each a placeholder class.
+        let placeholder = LabelSpace { kind: LabelKind::SingleLabel, names: vec![String::new()] };
+        let mut examples = Examples::new(self.tokenizer.vocab_size(), self.tokenizer.pad_id(), &placeholder);
+        for enc in &encodings {
+            examples.push(enc, &[0], 0.0);
+        }
+        Ok(ft_train::eval::logits(&self.model, &examples, batch_size.max(1), &self.device)?)
+    }
+
+    /// Predictions for `rows`.
+    pub fn predict(
+        &self,
+        rows: &[(String, Option<String>)],
+        batch_size: usize,
+        top_k: Option<usize>,
+    ) -> anyhow::Result<Vec<Prediction>> {
+        let out = self.logits(rows, batch_size)?;
+        let c = out.num_labels;
+        let names = &self.space.names;
+        let rows = out.logits.chunks(c.max(1));
+        Ok(match self.space.kind {
+            LabelKind::SingleLabel => {
+                let probs = softmax_rows(&out.logits, c);
+                probs
+                    .chunks(c)
+                    .map(|p| {
+                        let mut ranked: Vec<(String, f64)> = names.iter().cloned().zip(p.iter().copied()).collect();
+                        let best = (0..c).fold(0, |b, k| if p[k] > p[b] { k } else { b });
+                        if let Some(k) = top_k {
+                            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                            ranked.truncate(k);
+                        }
+                        Prediction::Class { label: names[best].clone(), score: p[best], probs: ranked }
+                    })
+                    .collect()
+            }
+            LabelKind::MultiLabel => rows
+                .map(|row| {
+                    let p: Vec<f64> = row.iter().map(|&x| 1.0 / (1.0 + (-(x as f64)).exp())).collect();
+                    let labels = names.iter().zip(&p).filter(|(_, p)| **p > 0.5).map(|(n, _)| n.clone()).collect();
+                    let mut ranked: Vec<(String, f64)> = names.iter().cloned().zip(p).collect();
+                    if let Some(k) = top_k {
+                        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                        ranked.truncate(k);
+                    }
+                    Prediction::Labels { labels, probs: ranked }
+                })
+                .collect(),
+            LabelKind::Regression => rows.map(|row| Prediction::Value { score: row[0] as f64 }).collect(),
+        })
+    }
+}
+
+/// One prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// Single-label: the arg-max class, its probability, and the softmax probabilities.
+    Class { label: String, score: f64, probs: Vec<(String, f64)> },
+    /// Multi-label: the classes whose sigmoid exceeds 0.5, and every class's sigmoid.
+    Labels { labels: Vec<String>, probs: Vec<(String, f64)> },
+    /// Regression: the predicted value.
+    Value { score: f64 },
+}
+
+/// `{label: p, …}` in the given order.
+struct Probs<'a>(&'a [(String, f64)]);
+
+impl Serialize for Probs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, p) in self.0 {
+            map.serialize_entry(name, p)?;
+        }
+        map.end()
+    }
+}
+
+/// One output line.
+#[derive(Serialize)]
+struct Line<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_pair: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probs: Option<Probs<'a>>,
+}
+
+impl Prediction {
+    /// The JSON line of this prediction for `text` (and `pair`).
+    pub fn to_json(&self, text: &str, pair: Option<&str>) -> String {
+        let mut line = Line { text, text_pair: pair, label: None, labels: None, score: None, probs: None };
+        match self {
+            Prediction::Class { label, score, probs } => {
+                (line.label, line.score, line.probs) = (Some(label.as_str()), Some(*score), Some(Probs(probs)))
+            }
+            Prediction::Labels { labels, probs } => {
+                (line.labels, line.probs) = (Some(labels.as_slice()), Some(Probs(probs)))
+            }
+            Prediction::Value { score } => line.score = Some(*score),
+        }
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+}
+
+/// Where the texts come from.
+enum Source {
+    Texts(std::vec::IntoIter<String>),
+    Stdin(std::io::StdinLock<'static>, u64),
+    File(TextReader, bool),
+}
+
+impl Source {
+    /// The next row, or `None` at the end.
+    fn next(&mut self) -> anyhow::Result<Option<(String, Option<String>)>> {
+        match self {
+            Source::Texts(it) => Ok(it.next().map(|t| (t, None))),
+            Source::Stdin(lock, line) => loop {
+                let mut buf = String::new();
+                *line += 1;
+                if lock.read_line(&mut buf).with_context(|| format!("reading stdin line {line}"))? == 0 {
+                    return Ok(None);
+                }
+                let text = buf.trim_end_matches(['\n', '\r']);
+                if !text.trim().is_empty() {
+                    return Ok(Some((text.to_string(), None)));
+                }
+            },
+            Source::File(reader, skip_bad_rows) => loop {
+                match reader.next() {
+                    None => return Ok(None),
+                    Some(Ok(row)) => return Ok(Some((row.text, row.pair))),
+                    Some(Err(e)) if *skip_bad_rows && e.is_row_error() => eprintln!("skipped: {e}"),
+                    Some(Err(e)) => return Err(e.into()),
+                }
+            },
+        }
+    }
+}
+
+fn columns(args: &Args, run: Option<&RunConfig>) -> Columns {
+    let d = run.map(|r| &r.data);
+    Columns {
+        text: args.text_column.clone().or_else(|| d.and_then(|d| d.text_column.clone())),
+        text_pair: args.text_pair_column.clone().or_else(|| d.and_then(|d| d.text_pair_column.clone())),
+        label: "label".into(),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.batch_size == 0 {
+        bail!("--batch-size 0: a batch needs at least one text");
+    }
+    if args.top_k == Some(0) {
+        bail!("--top-k 0: keep at least one class");
+    }
+    match (&args.data, args.texts.as_slice()) {
+        (None, []) => bail!("nothing to predict: give texts, `-` to read lines from stdin, or --data FILE"),
+        (Some(path), _) if !path.is_file() => bail!("{}: no such file (--data)", path.display()),
+        _ => {}
+    }
+    let predictor = Predictor::load(&args.model, &args.device, args.max_len)?;
+    let mut source = match (&args.data, args.texts.as_slice()) {
+        (Some(path), _) => Source::File(
+            TextReader::open(path, None, &columns(&args, predictor.run.as_ref()))
+                .with_context(|| format!("reading {}", path.display()))?,
+            args.skip_bad_rows,
+        ),
+        (None, [dash]) if dash == "-" => Source::Stdin(std::io::stdin().lock(), 0),
+        (None, _) => Source::Texts(args.texts.clone().into_iter()),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut chunk: Vec<(String, Option<String>)> = Vec::with_capacity(args.batch_size);
+    loop {
+        let row = source.next()?;
+        let end = row.is_none();
+        chunk.extend(row);
+        if chunk.len() == args.batch_size || (end && !chunk.is_empty()) {
+            let predictions = predictor.predict(&chunk, args.batch_size, args.top_k)?;
+            for ((text, pair), p) in chunk.iter().zip(&predictions) {
+                if let Err(e) = writeln!(out, "{}", p.to_json(text, pair.as_deref())) {
+                    return closed_pipe_is_fine(e);
+                }
+            }
+            if let Err(e) = out.flush() {
+                return closed_pipe_is_fine(e);
+            }
+            chunk.clear();
+        }
+        if end {
+            return Ok(());
+        }
+    }
+}
+
+/// Output into a closed pipe (`ft predict … | head`) ends the command quietly.
+fn closed_pipe_is_fine(e: std::io::Error) -> anyhow::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e).context("writing predictions to stdout") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probs_keep_their_order_in_json() {
+        let p = Prediction::Class {
+            label: "pos".into(),
+            score: 0.75,
+            probs: vec![("pos".into(), 0.75), ("neg".into(), 0.25)],
+        };
+        assert_eq!(
+            p.to_json("good \"film\"", None),
+            r#"{"text":"good \"film\"","label":"pos","score":0.75,"probs":{"pos":0.75,"neg":0.25}}"#
+        );
+        let p = Prediction::Labels { labels: vec!["a".into()], probs: vec![("a".into(), 0.5)] };
+        assert_eq!(p.to_json("t", Some("u")), r#"{"text":"t","text_pair":"u","labels":["a"],"probs":{"a":0.5}}"#);
+        assert_eq!(Prediction::Value { score: 2.5 }.to_json("t", None), r#"{"text":"t","score":2.5}"#);
+    }
+}

@@ -1,0 +1,257 @@
+//! `ft eval` and `ft predict` on the tiny fixture model: eval reproduces a run's test metrics exactly,
+//! names the file:line of a label the model does not know, prints the tables; predict writes one JSON
+//! line per text from arguments, stdin and files, and `ft train` leaves a report.html.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn ft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// A small sentiment set the tiny vocabulary can read (as in tests/train.rs).
+fn write_data(dir: &Path, rows: usize) -> (PathBuf, PathBuf) {
+    let pos = ["good", "great", "fun", "love"];
+    let neg = ["bad", "awful", "boring", "hate"];
+    let mut state = 11u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let (mut train, mut test) = (String::from("text,label\n"), String::from("text,label\n"));
+    for i in 0..rows {
+        let positive = next() % 2 == 0;
+        let words: Vec<&str> =
+            (0..2 + next() % 6).map(|_| if positive { pos[next() % 4] } else { neg[next() % 4] }).collect();
+        let line = format!("{} movie,{}\n", words.join(" "), if positive { "positive" } else { "negative" });
+        if i % 4 == 0 { test.push_str(&line) } else { train.push_str(&line) }
+    }
+    let (a, b) = (dir.join("train.csv"), dir.join("test.csv"));
+    std::fs::write(&a, train).unwrap();
+    std::fs::write(&b, test).unwrap();
+    (a, b)
+}
+
+/// Trains the tiny model for a few steps; returns (run dir, test file).
+fn trained(dir: &Path) -> (PathBuf, PathBuf) {
+    let (train, test) = write_data(dir, 160);
+    let out = dir.join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--eval-batch-size",
+        "7",
+        "--lr",
+        "2e-3",
+        "--max-len",
+        "24",
+        "--reinit-head",
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    (out, test)
+}
+
+#[test]
+fn eval_reproduces_the_runs_test_metrics_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, test) = trained(dir.path());
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let o = ft(&["eval", "--model", run.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Same batches (max_len 24 and eval batch size 7 come from run.toml), same code: equal, not close.
+    assert_eq!(eval["max_len"], 24);
+    assert_eq!(eval["batch_size"], 7);
+    assert_eq!(eval["metrics"], metrics["test"], "eval: {eval}\nrun: {metrics}");
+    assert_eq!(eval["report"]["accuracy"], metrics["test"]["accuracy"]);
+    assert_eq!(eval["report"]["mcc"], metrics["test"]["mcc"]);
+    assert_eq!(eval["roc_auc"], metrics["test"]["roc_auc"]);
+    let loss = (eval["log_loss"].as_f64().unwrap() - metrics["test"]["loss"].as_f64().unwrap()).abs();
+    assert!(loss < 1e-12, "log-loss differs by {loss}");
+    assert_eq!(eval["labels"], serde_json::json!(["negative", "positive"]));
+    let confusion = &eval["report"]["confusion"];
+    let total: u64 =
+        confusion.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, eval["num_examples"].as_u64().unwrap());
+}
+
+#[test]
+fn eval_prints_tables_and_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, test) = trained(dir.path());
+    // ft train wrote its own report next to metrics.json.
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(page.matches("<svg").count() >= 5, "loss, lr, validation, heat map, bars");
+    let report = dir.path().join("eval.html");
+    let o = ft(&[
+        "eval",
+        "--model",
+        run.to_str().unwrap(),
+        "--data",
+        test.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for expect in [
+        "precision",
+        "negative",
+        "positive",
+        "macro avg",
+        "weighted avg",
+        "accuracy",
+        "mcc",
+        "log-loss",
+        "roc-auc",
+        "confusion matrix",
+    ] {
+        assert!(out.contains(expect), "{expect:?} missing from:\n{out}");
+    }
+    let page = std::fs::read_to_string(&report).unwrap();
+    assert!(page.contains("confusion matrix") && page.contains("test.csv"), "{page}");
+}
+
+#[test]
+fn eval_names_file_and_line_of_an_unknown_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = trained(dir.path());
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "text,label\ngood movie,positive\nbad movie,negative\nmeh movie,neutral\n").unwrap();
+    let o = ft(&["eval", "--model", run.to_str().unwrap(), "--data", bad.to_str().unwrap()]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("bad.csv:4") && err.contains("\"neutral\""), "{err}");
+    assert!(err.contains("[negative, positive]") && err.contains("id2label"), "{err}");
+    assert!(!err.contains("panicked") && o.stdout.is_empty(), "{err}");
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+#[test]
+fn predict_writes_one_json_line_per_text_from_any_source() {
+    let tiny = fixtures().join("tiny");
+    let model = tiny.to_str().unwrap();
+    let from_args =
+        lines(&ft(&["predict", "--model", model, "good fun movie", "awful boring film", "--batch-size", "1"]));
+    assert_eq!(from_args.len(), 2);
+    let first = &from_args[0];
+    assert_eq!(first["text"], "good fun movie");
+    let probs = first["probs"].as_object().unwrap();
+    assert_eq!(probs.keys().collect::<Vec<_>>(), ["negative", "neutral", "positive"], "id2label order");
+    let sum: f64 = probs.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-9, "{sum}");
+    let best = probs.iter().max_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap())).unwrap();
+    assert_eq!(first["label"], best.0.as_str());
+    assert_eq!(first["score"], *best.1);
+
+    // stdin, with a blank line skipped and a CRLF line ending.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ft"))
+        .args(["predict", "--model", model, "-", "--top-k", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"good fun movie\r\n\nawful boring film\n").unwrap();
+    let from_stdin = lines(&child.wait_with_output().unwrap());
+    assert_eq!(from_stdin.len(), 2);
+    assert_eq!(from_stdin[0]["text"], "good fun movie");
+    assert_eq!(from_stdin[0]["label"], first["label"]);
+    assert_eq!(from_stdin[0]["score"], first["score"], "batch size and source do not change the numbers");
+    let top: Vec<f64> = from_stdin[1]["probs"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).collect();
+    assert!(top.len() == 2 && top[0] >= top[1], "{top:?}");
+
+    // A file without a label column; JSONL with a pair column.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "id,text\n1,good fun movie\n2,awful boring film\n3,\"great, great\"\n").unwrap();
+    let from_file = lines(&ft(&["predict", "--model", model, "--data", csv.to_str().unwrap()]));
+    assert_eq!(from_file.len(), 3);
+    assert_eq!(from_file[0]["score"], first["score"]);
+    assert_eq!(from_file[2]["text"], "great, great");
+    let jsonl = dir.path().join("pairs.jsonl");
+    std::fs::write(&jsonl, "{\"q\": \"good?\", \"a\": \"great fun\"}\n").unwrap();
+    let pairs = lines(&ft(&[
+        "predict",
+        "--model",
+        model,
+        "--data",
+        jsonl.to_str().unwrap(),
+        "--text-column",
+        "q",
+        "--text-pair-column",
+        "a",
+    ]));
+    assert_eq!((pairs[0]["text"].as_str(), pairs[0]["text_pair"].as_str()), (Some("good?"), Some("great fun")));
+}
+
+#[test]
+fn predict_streams_a_long_input_in_chunks() {
+    let tiny = fixtures().join("tiny");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ft"))
+        .args(["predict", "--model", tiny.to_str().unwrap(), "-", "--batch-size", "64", "--top-k", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..3000 {
+            writeln!(stdin, "line {i} good movie").unwrap();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let got = lines(&out);
+    assert_eq!(got.len(), 3000);
+    assert_eq!(got[2999]["text"], "line 2999 good movie");
+}
+
+#[test]
+fn predict_refuses_bad_input_with_a_message() {
+    let tiny = fixtures().join("tiny");
+    let model = tiny.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(&csv, "text\ngood\n\"\"\n").unwrap();
+    for (args, expect) in [
+        (vec!["predict", "--model", model], "nothing to predict"),
+        (vec!["predict", "--model", model, "--data", "/no/such.csv"], "no such file"),
+        (vec!["predict", "--model", model, "x", "--top-k", "0"], "--top-k 0"),
+        (vec!["predict", "--model", model, "--data", csv.to_str().unwrap()], "in.csv:3: empty text"),
+    ] {
+        let o = ft(&args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: expected {expect:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
