@@ -38,15 +38,27 @@ pub fn logits(
     device: &Device,
 ) -> Result<SplitOutputs, TrainError> {
     let num_labels = model.classifier.weight.dims()[1];
-    let mut out =
-        SplitOutputs { logits: Vec::with_capacity(examples.len() * num_labels), num_labels, labels: Vec::new() };
-    for indices in plan_epoch(&examples.lengths(), &BatchOptions::eval(batch_size), 0) {
-        let batch = examples.collate(&indices, None);
+    let n = examples.len();
+    let bs = batch_size.max(1);
+    // Batches of similar length (stable sort) waste little padding; logits go back to file order.
+    let lengths = examples.lengths();
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by_key(|&i| lengths[i as usize]);
+    let mut logits = vec![0f32; n * num_labels];
+    for indices in order.chunks(bs) {
+        let batch = examples.collate(indices, None);
         let (ids, types, mask) = batch.to_tensors(device);
-        out.logits.extend(to_host(model.forward(ids, Some(types), Some(mask))?.logits)?);
-        out.labels.push(batch.labels);
+        let rows = to_host(model.forward(ids, Some(types), Some(mask))?.logits)?;
+        for (r, &i) in indices.iter().enumerate() {
+            let i = i as usize;
+            logits[i * num_labels..(i + 1) * num_labels].copy_from_slice(&rows[r * num_labels..(r + 1) * num_labels]);
+        }
     }
-    Ok(out)
+    let labels = plan_epoch(&lengths, &BatchOptions::eval(bs), 0)
+        .into_iter()
+        .map(|indices| examples.collate(&indices, None).labels)
+        .collect();
+    Ok(SplitOutputs { logits, num_labels, labels })
 }
 
 /// Metrics of `model` on `examples`.

@@ -478,14 +478,14 @@ impl Loop<'_> {
                 });
                 (losses, examples, t0) = (Vec::new(), 0, Instant::now());
                 let eval_now = match self.settings.eval_every {
-                    Some(n) => step % n == 0 || step == self.plan.total_steps,
+                    Some(n) => step.is_multiple_of(n) || step == self.plan.total_steps,
                     None => last_of_epoch || step == self.plan.total_steps,
                 };
                 if eval_now {
                     let metrics = trainee.evaluate(stepper.model(), self.data, self.settings)?;
                     self.record_eval(step, metrics, observer)?;
                 }
-                if eval_now || self.settings.save_every.is_some_and(|n| step % n == 0) {
+                if eval_now || self.settings.save_every.is_some_and(|n| step.is_multiple_of(n)) {
                     let state = self.state(step, epoch, bi + 1);
                     let model = trainee.checkpoint_model(stepper.model());
                     let path =

@@ -174,3 +174,33 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_recipes_are_valid_settings() {
+        for quick in [false, true] {
+            let c = recipe(quick, "cpu");
+            c.training.validate().unwrap();
+            assert_eq!(c.data.dataset.as_deref(), Some(DATASET));
+            assert!(c.data.max_len <= 512);
+        }
+        assert_eq!(recipe(true, "cpu").training.freeze, "encoder");
+    }
+
+    #[test]
+    fn the_demo_replaces_only_empty_directories_and_earlier_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("demo");
+        check_output(&out).unwrap();
+        std::fs::create_dir(&out).unwrap();
+        check_output(&out).unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
+        let err = check_output(&out).unwrap_err().to_string();
+        assert!(err.contains("not an earlier ft run") && err.contains("--output"), "{err}");
+        std::fs::write(out.join("run.toml"), "").unwrap();
+        check_output(&out).unwrap();
+    }
+}

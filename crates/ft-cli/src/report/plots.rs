@@ -90,7 +90,8 @@ pub fn line_chart(
     size: (u32, u32),
 ) -> anyhow::Result<String> {
     let all = || series.iter().flat_map(|s| s.points.iter());
-    let (x0, x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    // Steps start at 0, so that a curve of a few evaluations is placed within the whole run.
+    let (x0, x1) = all().fold((0.0, f64::NEG_INFINITY), |(a, b): (f64, f64), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
     let (x0, x1) = if x1 > x0 { (x0, x1) } else { padded(x0, x1) };
     let (y0, y1) = y_range.unwrap_or_else(|| padded(y0, y1));
@@ -216,19 +217,21 @@ pub fn heat_map(labels: &[String], confusion: &[Vec<usize>]) -> anyhow::Result<S
 /// Precision, recall and F1 of each class as grouped horizontal bars (F1 solid, P and R light).
 pub fn class_bars(labels: &[String], scores: &[(f64, f64, f64)]) -> anyhow::Result<String> {
     let n = labels.len().max(1);
-    let row = 3 * 9 + 14;
+    // Three bars of BAR pixels per class, a gap between classes.
+    const BAR: i32 = 12;
+    let row = 3 * (BAR + 1) + 16;
     let left = 130;
     let top = 60;
-    let width = 480;
-    let size = ((left + width + 40) as u32, (top + row * n as i32 + 50) as u32);
+    let width = 440;
+    let size = ((left + width + 70) as u32, (top + row * n as i32 + 50) as u32);
     let font = |px: f64| (FONT, px).into_font().color(&INK);
     svg(size, |root| {
         root.draw(&Text::new("per-class scores", (10, 10), font(24.0))).map_err(err)?;
         let legend = [("F1", PALETTE[0]), ("precision", PALETTE[1]), ("recall", PALETTE[2])];
         for (k, (name, color)) in legend.iter().enumerate() {
-            let x = left + 110 * k as i32;
-            root.draw(&Rectangle::new([(x, 36), (x + 14, 48)], color.filled())).map_err(err)?;
-            root.draw(&Text::new(*name, (x + 20, 35), font(16.0))).map_err(err)?;
+            let x = left + 120 * k as i32;
+            root.draw(&Rectangle::new([(x, 37), (x + 14, 51)], color.filled())).map_err(err)?;
+            root.draw(&Text::new(*name, (x + 20, 35), font(18.0))).map_err(err)?;
         }
         let x_of = |v: f64| left + (v.clamp(0.0, 1.0) * width as f64).round() as i32;
         for tick in 0..=4 {
@@ -237,25 +240,25 @@ pub fn class_bars(labels: &[String], scores: &[(f64, f64, f64)]) -> anyhow::Resu
             let bottom = top + row * n as i32;
             root.draw(&PathElement::new(vec![(x, top - 4), (x, bottom)], RGBColor(225, 225, 225).stroke_width(1)))
                 .map_err(err)?;
-            let style = font(15.0).pos(Pos::new(HPos::Center, VPos::Top));
+            let style = font(17.0).pos(Pos::new(HPos::Center, VPos::Top));
             root.draw(&Text::new(format!("{v:.2}"), (x, bottom + 4), style)).map_err(err)?;
         }
         for (i, (name, &(p, r, f1))) in labels.iter().zip(scores).enumerate() {
             let y = top + row * i as i32;
-            let right = font(16.0).pos(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(clip(name, 16), (left - 8, y + 13), right)).map_err(err)?;
+            let right = font(19.0).pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(clip(name, 14), (left - 8, y + 3 * (BAR + 1) / 2), right)).map_err(err)?;
             for (k, (v, color, alpha)) in
                 [(f1, PALETTE[0], 1.0), (p, PALETTE[1], 0.8), (r, PALETTE[2], 0.8)].into_iter().enumerate()
             {
-                let top_y = y + 9 * k as i32;
+                let top_y = y + (BAR + 1) * k as i32;
                 root.draw(&Rectangle::new(
-                    [(left, top_y), (x_of(v).max(left + 1), top_y + 8)],
+                    [(left, top_y), (x_of(v).max(left + 1), top_y + BAR)],
                     color.mix(alpha).filled(),
                 ))
                 .map_err(err)?;
                 if k == 0 {
-                    let style = font(15.0).pos(Pos::new(HPos::Left, VPos::Center));
-                    root.draw(&Text::new(format!("{v:.3}"), (x_of(v) + 4, top_y + 4), style)).map_err(err)?;
+                    let style = font(17.0).pos(Pos::new(HPos::Left, VPos::Center));
+                    root.draw(&Text::new(format!("{v:.3}"), (x_of(v) + 4, top_y + BAR / 2), style)).map_err(err)?;
                 }
             }
         }
