@@ -1649,10 +1649,12 @@ def cmd_generate(args) -> int:
     tiny_cases, tiny_info = generate_tiny(out)
     minilm_case = generate_minilm(out, args.minilm)
     train_parity_case = generate_train_parity(out)
+    tokenizer_files = generate_tokenizer_goldens(out, args.minilm)
 
     generated = [
         "tiny_golden.safetensors",
         "minilm_golden.safetensors",
+        *tokenizer_files,
         *[f"{d}/{f.name}" for d in ("tiny", "tiny-legacy", "tiny-no-pooler") for f in sorted((out / d).iterdir())],
     ]
     manifest = {
