@@ -136,17 +136,8 @@ impl LabelCollector {
         line: u64,
         column: &str,
     ) -> Result<RowLabel, DataError> {
-        let bad = |problem: &str| DataError::BadLabel {
-            path: path.to_path_buf(),
-            line,
-            column: column.to_string(),
-            label: label_text(raw),
-            problem: problem.to_string(),
-        };
-        let parts = split_label(raw, opts);
-        if parts.is_empty() || parts.iter().any(|p| p.is_empty()) {
-            return Err(bad("is empty"));
-        }
+        let bad = bad_label(raw, path, line, column);
+        let parts = non_empty_parts(raw, opts, &bad)?;
         match (opts.kind, raw) {
             (Some(LabelKind::Regression), RawLabel::JsonList(_)) => Err(bad("is a list, not a number")),
             (Some(LabelKind::Regression), _) => {
@@ -215,6 +206,30 @@ fn split_label(raw: &RawLabel, opts: &LabelOptions) -> Vec<String> {
     }
 }
 
+/// The error for a bad label at `path:line`, given the problem.
+fn bad_label<'a>(raw: &'a RawLabel, path: &'a Path, line: u64, column: &'a str) -> impl Fn(&str) -> DataError + 'a {
+    move |problem: &str| DataError::BadLabel {
+        path: path.to_path_buf(),
+        line,
+        column: column.to_string(),
+        label: label_text(raw),
+        problem: problem.to_string(),
+    }
+}
+
+/// The label's parts (one, or several for multi-label), none of them empty.
+fn non_empty_parts(
+    raw: &RawLabel,
+    opts: &LabelOptions,
+    bad: &impl Fn(&str) -> DataError,
+) -> Result<Vec<String>, DataError> {
+    let parts = split_label(raw, opts);
+    if parts.is_empty() || parts.iter().any(|p| p.is_empty()) {
+        return Err(bad("is empty"));
+    }
+    Ok(parts)
+}
+
 /// Reads a validation/test label against the training file's label set.
 pub fn lookup(
     raw: &RawLabel,
@@ -224,18 +239,9 @@ pub fn lookup(
     line: u64,
     column: &str,
 ) -> Result<RowLabel, DataError> {
-    let bad = |problem: &str| DataError::BadLabel {
-        path: path.to_path_buf(),
-        line,
-        column: column.to_string(),
-        label: label_text(raw),
-        problem: problem.to_string(),
-    };
+    let bad = bad_label(raw, path, line, column);
     let opts = LabelOptions { kind: Some(space.kind), separator: opts.separator.clone() };
-    let parts = split_label(raw, &opts);
-    if parts.is_empty() || parts.iter().any(|p| p.is_empty()) {
-        return Err(bad("is empty"));
-    }
+    let parts = non_empty_parts(raw, &opts, &bad)?;
     match space.kind {
         LabelKind::Regression => parse_value(&parts[0]).map(RowLabel::Value).ok_or_else(|| bad("is not a number")),
         LabelKind::SingleLabel if parts.len() > 1 || matches!(raw, RawLabel::JsonList(_)) => {
