@@ -36,6 +36,7 @@ import json
 import math
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -380,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         # The whole process: imports, tokenization, model loading, training, final evaluations.
         "total_seconds": total_seconds,
         "threads": threads,
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp")

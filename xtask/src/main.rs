@@ -4,6 +4,8 @@
 //! `xtask/requirements.txt`: `$FT_HOME/venv-<first 12 hex of its sha256>`, so changing the pins makes a
 //! fresh one. It is only ever used to (re)generate fixtures and benchmarks, never by the Rust crates.
 
+mod bench;
+
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -31,12 +33,22 @@ commands:
                             most 1.0 point below the reference's, 1 otherwise. Options:
       --epochs N              passes over the training data (default 3)
       --freeze SPEC           none, encoder, embeddings or bottom:N (default none)
+      --lr X                  peak learning rate (default 5e-5; a linear probe wants ~1e-3)
       --max-train-examples N  train both sides on the first N training rows only (quick checks)
       --threads N             torch.set_num_threads for the reference, RAYON_NUM_THREADS for ft
       --padding MODE          reference batches: dynamic (default) or max_length
       --no-cache              rerun the reference even when its result is cached
       --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`
       -- ARGS...              extra arguments for `ft train` (recorded in the report, not in the key)
+  bench [options]           ft against PyTorch + transformers on identical workloads (rows 1-7 of
+                            benches/README.md), alternating the two, medians and ft/PyTorch ratios as a
+                            markdown table; raw numbers in target/bench/bench.json. Options:
+      --quick                 rows 1-4 only, smaller (a few minutes)
+      --rows LIST             only these rows, e.g. 1,3 (default: all)
+      --rounds N              processes per side for rows 1-4, alternated (default 2)
+      --threads N             cores for both sides (default: all)
+      --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`
+      --update-readme         write the table into README.md between the bench markers
   help                      show this text
 
 environment:
@@ -75,6 +87,7 @@ fn run(args: &[String]) -> Result<i32> {
         }
         "fixtures" => fixtures(rest),
         "compare" => compare(rest),
+        "bench" => bench::bench(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(0)
@@ -332,6 +345,9 @@ impl Recipe {
         if self.epochs != Recipe::default().epochs {
             name.push_str(&format!(".e{}", self.epochs));
         }
+        if self.lr != Recipe::default().lr {
+            name.push_str(&format!(".lr{}", self.lr));
+        }
         if self.freeze != "none" {
             name.push_str(&format!(".freeze-{}", self.freeze.replace(':', "")));
         }
@@ -371,6 +387,14 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--epochs" => recipe.epochs = number(arg, args.next())?,
+            "--lr" => {
+                let value = args.next().context("--lr needs a number")?;
+                recipe.lr = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .with_context(|| format!("--lr {value}: expected a positive number"))?;
+            }
             "--max-train-examples" => recipe.max_train_examples = Some(number(arg, args.next())?),
             "--threads" => recipe.threads = Some(number(arg, args.next())?),
             "--freeze" => {

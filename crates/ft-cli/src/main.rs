@@ -39,6 +39,9 @@ enum Command {
     /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace
     /// BertForSequenceClassification directory.
     Convert(commands::convert::Args),
+    /// Measure one workload and print JSON (the ft side of `cargo xtask bench`).
+    #[command(hide = true)]
+    Bench(commands::bench::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -51,6 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => commands::eval::run(args, quiet),
         Command::Predict(args) => commands::predict::run(args),
         Command::Demo(args) => commands::demo::run(args, quiet),
+        Command::Bench(args) => commands::bench::run(args),
     }
 }
 

@@ -143,3 +143,48 @@ fn fetch_list_names_the_model() {
     assert!(out.status.success());
     assert!(stdout.contains("minilm-l6") && stdout.contains("Apache-2.0"), "{stdout}");
 }
+
+#[test]
+fn bench_step_prints_one_json_measurement() {
+    let out = ft(&[
+        "bench", "step", "--shape", "tiny", "--mode", "full", "--batch", "4", "--seq", "8", "--warmup", "1", "--iters",
+        "2",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(v["times"].as_array().map(Vec::len), Some(2), "{v}");
+    assert!(v["times"].as_array().unwrap().iter().all(|t| t.as_f64().is_some_and(|t| t > 0.0)), "{v}");
+    assert_eq!(v["examples_per_iter"], 4);
+    assert!(v["flops"].as_f64().unwrap() > 0.0);
+    // The hidden command is not advertised, and bad workloads are clean errors.
+    assert!(!text(&ft(&["--help"])).0.contains("bench"));
+    let err = assert_clean_failure(&ft(&["bench", "step", "--shape", "tiny", "--seq", "65"]));
+    assert!(err.contains("65") && err.contains("positions"), "{err}");
+    let err = assert_clean_failure(&ft(&["bench", "step", "--shape", "huge"]));
+    assert!(err.contains("tiny or minilm"), "{err}");
+}
+
+#[test]
+fn bench_tokenize_counts_sentences() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("s.txt");
+    std::fs::write(&input, "a good movie\nthe worst film ever made\nfine\n").unwrap();
+    let model = fixtures().join("tiny");
+    let out = ft(&[
+        "bench",
+        "tokenize",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--iters",
+        "1",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(v["sentences"], 3);
+    assert!(v["tokens"].as_u64().unwrap() >= 3 * 3, "{v}");
+    assert!(v["padded_cells"].as_u64().unwrap() >= v["tokens"].as_u64().unwrap(), "{v}");
+}

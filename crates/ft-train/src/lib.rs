@@ -24,6 +24,7 @@ pub mod optim;
 pub mod params;
 pub mod schedule;
 pub mod step;
+pub mod synthetic;
 pub mod trainer;
 
 pub use error::TrainError;

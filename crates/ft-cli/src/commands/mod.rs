@@ -1,5 +1,6 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
+pub mod bench;
 pub mod convert;
 pub mod demo;
 pub mod eval;

@@ -587,6 +587,14 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         "feature_cache_seconds": outcome.feature_cache_seconds,
         "parameters": {"trainable": outcome.parameters.0, "total": outcome.parameters.1},
         "device": resolved_device.to_string(),
+        "examples": {
+            "train": data.train.len(),
+            "validation": data.validation.len(),
+            "test": data.test.as_ref().map(|t| t.len()),
+        },
+        "epochs": config.training.epochs,
+        // Peak resident memory of the process so far (Linux; null elsewhere).
+        "peak_rss_kib": super::bench::peak_rss_kib(),
     });
 
     // The model: written to a temporary directory, then moved in, config.json last, so that OUTPUT is

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""The PyTorch + transformers side of `cargo xtask bench`: one workload per run, one JSON line on stdout.
+
+The workloads mirror `ft bench` (crates/ft-cli/src/commands/bench.rs) exactly:
+
+- `step`: a `BertForSequenceClassification` of a named shape with fresh weights (eager attention, as
+  ft computes it), random ids of `[batch, seq]` without padding, two labels.
+  `full`: `model.train()`, forward with labels, backward, `clip_grad_norm_(1.0)`, `AdamW.step()`,
+  `zero_grad()` — transformers' Trainer step. `frozen`: the same with `model.bert` frozen
+  (`requires_grad_(False)`, the chapter's recipe, as Trainer would run it). `inference`: `model.eval()`
+  and `torch.inference_mode()`, logits copied to a Python list.
+- `tokenize`: `tokenizers.Tokenizer.from_file(tokenizer.json)` with truncation to `max_len`,
+  `encode_batch` over all sentences (tokenizers' own thread pool), then batches of `batch` rows in
+  sorted-length order padded to their longest row into int64 numpy arrays (ids, types, mask) — what ft's
+  length-grouped collation produces.
+
+`torch.set_num_threads(--threads)` and `RAYON_RS_NUM_THREADS` (tokenizers' pool) are set to the cores
+ft uses. Peak RSS is `getrusage(RUSAGE_SELF).ru_maxrss`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+SHAPES = {
+    "tiny": dict(vocab_size=141, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=64, max_position_embeddings=64),
+    "minilm": dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                   intermediate_size=1536, max_position_embeddings=512),
+}
+
+
+def peak_rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def versions() -> dict:
+    import numpy
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__, "numpy": numpy.__version__}
+
+
+def bench_step(args) -> dict:
+    import torch
+    import transformers
+    from transformers import BertConfig, BertForSequenceClassification
+
+    transformers.logging.set_verbosity_error()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(42)
+    config = BertConfig(**SHAPES[args.shape], num_labels=2, attn_implementation="eager")
+    model = BertForSequenceClassification(config)
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(0, config.vocab_size, (args.batch, args.seq), generator=g)
+    types = torch.zeros_like(ids)
+    mask = torch.ones_like(ids)
+    labels = torch.randint(0, 2, (args.batch,), generator=g)
+
+    if args.mode == "inference":
+        model.eval()
+
+        def once():
+            with torch.inference_mode():
+                out = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
+                return sum(out.logits.flatten().tolist())
+    else:
+        if args.mode == "frozen":
+            model.bert.requires_grad_(False)
+        params = [p for p in model.parameters() if p.requires_grad]
+        decay = [p for n, p in model.named_parameters() if p.requires_grad and not ("bias" in n or "LayerNorm.weight" in n)]
+        no_decay = [p for n, p in model.named_parameters() if p.requires_grad and ("bias" in n or "LayerNorm.weight" in n)]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=5e-5)
+        model.train()
+
+        def once():
+            out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return float(out.loss)
+
+    for _ in range(args.warmup):
+        once()
+    times = []
+    for _ in range(args.iters):
+        t = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t)
+    return {"side": "pytorch", "workload": "step", "shape": args.shape, "mode": args.mode, "batch": args.batch,
+            "seq": args.seq, "device": "cpu", "threads": torch.get_num_threads(), "examples_per_iter": args.batch,
+            "times": times, "peak_rss_kib": peak_rss_kib(), "versions": versions()}
+
+
+def bench_tokenize(args) -> dict:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    with open(args.input, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    tok = Tokenizer.from_file(os.path.join(args.model_dir, "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(max_length=args.max_len)
+    pad_id = tok.token_to_id("[PAD]") or 0
+    times = []
+    tokens = cells = 0
+    for i in range(args.warmup + args.iters):
+        t = time.perf_counter()
+        encs = tok.encode_batch(lines)
+        ids = [e.ids for e in encs]
+        type_ids = [e.type_ids for e in encs]
+        del encs
+        order = sorted(range(len(ids)), key=lambda j: len(ids[j]))
+        real = total = 0
+        for start in range(0, len(order), args.batch):
+            rows = order[start:start + args.batch]
+            width = max(len(ids[j]) for j in rows)
+            a = np.full((len(rows), width), pad_id, dtype=np.int64)
+            ty = np.zeros((len(rows), width), dtype=np.int64)
+            m = np.zeros((len(rows), width), dtype=np.int64)
+            for r, j in enumerate(rows):
+                n = len(ids[j])
+                a[r, :n] = ids[j]
+                ty[r, :n] = type_ids[j]
+                m[r, :n] = 1
+            real += int(m.sum())
+            total += m.size
+        elapsed = time.perf_counter() - t
+        if i >= args.warmup:
+            times.append(elapsed)
+        tokens, cells = real, total
+    return {"side": "pytorch", "workload": "tokenize", "sentences": len(lines), "max_len": args.max_len,
+            "batch": args.batch, "tokenizer": "tokenizer.json", "threads": args.threads, "tokens": tokens,
+            "padded_cells": cells, "examples_per_iter": len(lines), "times": times, "peak_rss_kib": peak_rss_kib(),
+            "versions": versions()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("step")
+    s.add_argument("--shape", choices=sorted(SHAPES), default="minilm")
+    s.add_argument("--mode", choices=("full", "frozen", "inference"), default="full")
+    s.add_argument("--batch", type=int, default=32)
+    s.add_argument("--seq", type=int, default=128)
+    s.add_argument("--warmup", type=int, default=2)
+    s.add_argument("--iters", type=int, default=5)
+    s.add_argument("--threads", type=int, default=os.cpu_count())
+    t = sub.add_parser("tokenize")
+    t.add_argument("--model-dir", required=True)
+    t.add_argument("--input", required=True)
+    t.add_argument("--max-len", type=int, default=128)
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--warmup", type=int, default=1)
+    t.add_argument("--iters", type=int, default=3)
+    t.add_argument("--threads", type=int, default=os.cpu_count())
+    args = p.parse_args(argv)
+    if args.what == "tokenize":
+        os.environ["RAYON_RS_NUM_THREADS"] = str(args.threads)
+        os.environ["TOKENIZERS_PARALLELISM"] = "true"
+        result = bench_tokenize(args)
+    else:
+        result = bench_step(args)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
