@@ -616,7 +616,16 @@ fn compare(rest: &[String]) -> Result<i32> {
     let args = parse_compare_args(rest)?;
     let CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra } = args;
     let root = workspace_root()?;
-    let run_name = recipe.run_name(&dataset);
+    let mut run_name = recipe.run_name(&dataset);
+    // Extra `ft train` flags change ft's run, not the reference's: keep their outputs apart.
+    for arg in &ft_extra {
+        let word: String =
+            arg.trim_start_matches('-').chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        if !word.is_empty() {
+            run_name.push('.');
+            run_name.push_str(&word);
+        }
+    }
     let out_dir = root.join("target").join("compare");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let t_all = Instant::now();
