@@ -92,7 +92,7 @@ def bench_step(args) -> dict:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            return float(out.loss)
+            return out.loss.detach().item()
 
     for _ in range(args.warmup):
         once()

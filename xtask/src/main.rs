@@ -38,6 +38,8 @@ commands:
       --threads N             torch.set_num_threads for the reference, RAYON_NUM_THREADS for ft
       --padding MODE          reference batches: dynamic (default) or max_length
       --no-cache              rerun the reference even when its result is cached
+      --group-by-length       let ft group batches by length (its default); without this flag ft draws
+                              random batches like the reference (Trainer's default sampler)
       --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`
       -- ARGS...              extra arguments for `ft train` (recorded in the report, not in the key)
   bench [options]           ft against PyTorch + transformers on identical workloads (rows 1-7 of
@@ -371,6 +373,8 @@ struct CompareArgs {
     no_cache: bool,
     ft_bin: Option<PathBuf>,
     ft_extra: Vec<String>,
+    /// Let ft group batches by length (its default) instead of the reference's random batches.
+    group_by_length: bool,
 }
 
 fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
@@ -379,6 +383,7 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
     let mut no_cache = false;
     let mut ft_bin = None;
     let mut ft_extra = Vec::new();
+    let mut group_by_length = false;
     let mut args = rest.iter();
     fn number(flag: &str, value: Option<&String>) -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a number"))?;
@@ -414,6 +419,7 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
                 recipe.padding = mode.clone();
             }
             "--no-cache" => no_cache = true,
+            "--group-by-length" => group_by_length = true,
             "--ft-bin" => ft_bin = Some(absolute(Path::new(args.next().context("--ft-bin needs a path")?))?),
             "--" => ft_extra.extend(args.by_ref().cloned()),
             other if other.starts_with('-') => {
@@ -440,7 +446,7 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
     if recipe.threads == Some(0) {
         bail!("--threads 0: use at least one thread");
     }
-    Ok(CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra })
+    Ok(CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra, group_by_length })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -614,7 +620,7 @@ fn markdown_table(rows: &[Row]) -> String {
 /// `cargo xtask compare DATASET [...]`.
 fn compare(rest: &[String]) -> Result<i32> {
     let args = parse_compare_args(rest)?;
-    let CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra } = args;
+    let CompareArgs { dataset, recipe, no_cache, ft_bin, mut ft_extra, group_by_length } = args;
     let root = workspace_root()?;
     let mut run_name = recipe.run_name(&dataset);
     // Extra `ft train` flags change ft's run, not the reference's: keep their outputs apart.
@@ -625,6 +631,14 @@ fn compare(rest: &[String]) -> Result<i32> {
             run_name.push('.');
             run_name.push_str(&word);
         }
+    }
+    if group_by_length {
+        run_name.push_str(".grouped");
+    }
+    // The reference draws random batches (Trainer's default sampler); so does ft here unless asked
+    // to group by length, its own default (less padding, a different order of examples).
+    if !group_by_length {
+        ft_extra.insert(0, "--no-group-by-length".to_string());
     }
     let out_dir = root.join("target").join("compare");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
@@ -767,7 +781,7 @@ fn compare(rest: &[String]) -> Result<i32> {
     let threads = reference["threads"].as_u64().map_or("?".to_string(), |n| n.to_string());
     let recipe_line = format!(
         "{COMPARE_MODEL} on {dataset}{}: --freeze {}, {} epoch(s), lr {}, batch {}, max_len {}, warmup ratio {}, \
-         weight decay {}, seed {}, max grad norm {}; reference padding {}, {threads} torch thread(s)",
+         weight decay {}, seed {}, max grad norm {}; reference padding {}, {threads} torch thread(s); ft's batches: {}",
         recipe.max_train_examples.map(|n| format!(" (first {n} training rows)")).unwrap_or_default(),
         recipe.freeze,
         recipe.epochs,
@@ -779,6 +793,7 @@ fn compare(rest: &[String]) -> Result<i32> {
         recipe.seed,
         recipe.max_grad_norm,
         recipe.padding,
+        if group_by_length { "grouped by length (ft's default)" } else { "random, as the reference's" },
     );
     println!("\n{recipe_line}\n\n{table}\n{verdict}");
     if !speed.is_empty() {
