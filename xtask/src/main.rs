@@ -632,12 +632,11 @@ fn compare(rest: &[String]) -> Result<i32> {
             run_name.push_str(&word);
         }
     }
-    if group_by_length {
-        run_name.push_str(".grouped");
-    }
     // The reference draws random batches (Trainer's default sampler); so does ft here unless asked
     // to group by length, its own default (less padding, a different order of examples).
-    if !group_by_length {
+    if group_by_length {
+        run_name.push_str(".grouped");
+    } else {
         ft_extra.insert(0, "--no-group-by-length".to_string());
     }
     let out_dir = root.join("target").join("compare");

@@ -2,6 +2,7 @@
 //! one JSON object on stdout — per-iteration seconds after warm-up, the work done, peak resident
 //! memory — which xtask sets beside PyTorch's numbers for the same workload (xtask/py/bench.py).
 
+use super::peak_rss_kib;
 use anyhow::{Context, bail};
 use ft_data::{BatchOptions, Examples, LabelKind, LabelSpace, Tokenizer, TokenizerSource, plan_epoch};
 use ft_model::DeviceSpec;
@@ -57,13 +58,6 @@ enum What {
         #[arg(long, default_value_t = 3)]
         iters: usize,
     },
-}
-
-/// Peak resident set size of this process in KiB (Linux; `None` elsewhere).
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn threads() -> usize {

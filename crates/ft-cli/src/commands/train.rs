@@ -594,7 +594,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         },
         "epochs": config.training.epochs,
         // Peak resident memory of the process so far (Linux; null elsewhere).
-        "peak_rss_kib": super::bench::peak_rss_kib(),
+        "peak_rss_kib": super::peak_rss_kib(),
     });
 
     // The model: written to a temporary directory, then moved in, config.json last, so that OUTPUT is
