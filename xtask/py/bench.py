@@ -63,12 +63,13 @@ def bench_step(args) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     config = BertConfig(**SHAPES[args.shape], num_labels=2, attn_implementation="eager")
-    model = BertForSequenceClassification(config)
+    dev = torch.device(args.device)
+    model = BertForSequenceClassification(config).to(dev)
     g = torch.Generator().manual_seed(7)
-    ids = torch.randint(0, config.vocab_size, (args.batch, args.seq), generator=g)
+    ids = torch.randint(0, config.vocab_size, (args.batch, args.seq), generator=g).to(dev)
     types = torch.zeros_like(ids)
     mask = torch.ones_like(ids)
-    labels = torch.randint(0, 2, (args.batch,), generator=g)
+    labels = torch.randint(0, 2, (args.batch,), generator=g).to(dev)
 
     if args.mode == "inference":
         model.eval()
@@ -102,7 +103,7 @@ def bench_step(args) -> dict:
         once()
         times.append(time.perf_counter() - t)
     return {"side": "pytorch", "workload": "step", "shape": args.shape, "mode": args.mode, "batch": args.batch,
-            "seq": args.seq, "device": "cpu", "threads": torch.get_num_threads(), "examples_per_iter": args.batch,
+            "seq": args.seq, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu", "threads": torch.get_num_threads(), "examples_per_iter": args.batch,
             "times": times, "peak_rss_kib": peak_rss_kib(), "versions": versions()}
 
 
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--warmup", type=int, default=2)
     s.add_argument("--iters", type=int, default=5)
     s.add_argument("--threads", type=int, default=os.cpu_count())
+    s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     t = sub.add_parser("tokenize")
     t.add_argument("--model-dir", required=True)
     t.add_argument("--input", required=True)

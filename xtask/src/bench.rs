@@ -26,6 +26,15 @@ struct BenchArgs {
     threads: usize,
     ft_bin: Option<PathBuf>,
     update_readme: bool,
+    /// ft's `--device` for rows 1–3; a wgpu device sets PyTorch on CUDA.
+    device: String,
+}
+
+impl BenchArgs {
+    /// PyTorch's device for rows 1–3: CUDA when ft runs on a GPU.
+    fn torch_device(&self) -> &'static str {
+        if self.device.starts_with("wgpu") || self.device == "gpu" { "cuda" } else { "cpu" }
+    }
 }
 
 fn parse_args(rest: &[String]) -> Result<BenchArgs> {
@@ -36,6 +45,7 @@ fn parse_args(rest: &[String]) -> Result<BenchArgs> {
         threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         ft_bin: None,
         update_readme: false,
+        device: "cpu".into(),
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -59,6 +69,7 @@ fn parse_args(rest: &[String]) -> Result<BenchArgs> {
                 args.threads = value()?.parse().ok().filter(|&n| n >= 1).context("--threads: expected a number >= 1")?
             }
             "--ft-bin" => args.ft_bin = Some(PathBuf::from(value()?)),
+            "--device" => args.device = value()?.clone(),
             other => bail!("bench: unknown option `{other}` (see `cargo xtask help`)"),
         }
     }
@@ -220,12 +231,15 @@ pub fn bench(rest: &[String]) -> Result<i32> {
         eprintln!("bench: row {row}, {mode} b{batch}×s{seq}");
         let (ft_side, py_side) = alternate(
             args.rounds,
-            || json_of(ft_cmd(&[&["bench", "step"][..], &common[..]].concat()), "ft bench step"),
             || {
                 json_of(
-                    py_cmd(BENCH_SCRIPT, &[&["step"][..], &common[..], &["--threads", &threads][..]].concat()),
-                    BENCH_SCRIPT,
+                    ft_cmd(&[&["bench", "step"][..], &common[..], &["--device", &args.device][..]].concat()),
+                    "ft bench step",
                 )
+            },
+            || {
+                let extra = ["--threads", &threads, "--device", args.torch_device()];
+                json_of(py_cmd(BENCH_SCRIPT, &[&["step"][..], &common[..], &extra[..]].concat()), BENCH_SCRIPT)
             },
         )?;
         let flops = ft_side.raw.first().and_then(|v| v["flops"].as_f64());
@@ -374,13 +388,20 @@ pub fn bench(rest: &[String]) -> Result<i32> {
         });
     }
 
-    let ceiling = if args.quick { None } else { peak_gflops(&python, &root, &threads) };
+    let on_gpu = args.torch_device() == "cuda";
+    let ceiling = if args.quick || on_gpu { None } else { peak_gflops(&python, &root, &threads) };
     let versions = rows
         .iter()
         .flat_map(|r| r.pytorch.iter())
         .find_map(|(_, s)| s.raw.first().and_then(|v| v.get("versions")).cloned())
         .unwrap_or(Value::Null);
-    let table = markdown(&rows, args.threads, ceiling, &versions);
+    let mut table = markdown(&rows, args.threads, ceiling, &versions);
+    if on_gpu {
+        let first = |side: &Side| side.raw.first().and_then(|v| v["device"].as_str().map(String::from));
+        let ft_dev = rows.first().and_then(|r| first(&r.ft)).unwrap_or_else(|| args.device.clone());
+        let py_dev = rows.first().and_then(|r| r.pytorch.first().and_then(|(_, s)| first(s))).unwrap_or_default();
+        table = format!("**On a GPU**: ft on `{ft_dev}`, PyTorch on CUDA (`{py_dev}`); rows 1–3 only.\n\n{table}");
+    }
     println!("\n{table}");
     let json_rows: Vec<Value> = rows
         .iter()
@@ -485,6 +506,9 @@ fn update_readme(path: &Path, table: &str, args: &BenchArgs) -> Result<()> {
     let mut command = String::from("cargo xtask bench");
     if args.quick {
         command.push_str(" --quick");
+    }
+    if args.device != "cpu" {
+        command.push_str(&format!(" --device {}", args.device));
     }
     if let Some(rows) = &args.rows {
         command.push_str(&format!(" --rows {}", rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")));

@@ -5,6 +5,7 @@
 //! fresh one. It is only ever used to (re)generate fixtures and benchmarks, never by the Rust crates.
 
 mod bench;
+mod gpu_check;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -50,7 +51,11 @@ commands:
       --rounds N              processes per side for rows 1-4, alternated (default 2)
       --threads N             cores for both sides (default: all)
       --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`
+      --device D              ft's device for rows 1-3 (default cpu); wgpu or wgpu:N puts PyTorch on CUDA
       --update-readme         write the table into README.md between the bench markers
+  gpu-check                 on a machine with a GPU: build ft with `--features wgpu`, run the wgpu parity
+                            tests there, then `bench --quick --rows 1,2,3 --device wgpu` against PyTorch
+                            CUDA; the report goes to target/gpu-check/report.md
   help                      show this text
 
 environment:
@@ -90,6 +95,10 @@ fn run(args: &[String]) -> Result<i32> {
         "fixtures" => fixtures(rest),
         "compare" => compare(rest),
         "bench" => bench::bench(rest),
+        "gpu-check" => {
+            no_more_args(rest)?;
+            gpu_check::gpu_check()
+        }
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(0)
@@ -492,11 +501,17 @@ fn pinned_versions(root: &Path) -> Result<Vec<String>> {
 
 /// Builds ft in release mode with cargo and returns the path of the `ft` executable.
 fn build_ft(root: &Path) -> Result<PathBuf> {
+    build_ft_with(root, &[])
+}
+
+/// `cargo build --release -p ft-cli` plus `extra` arguments (e.g. `--features wgpu`); the path of `ft`.
+fn build_ft_with(root: &Path, extra: &[&str]) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    eprintln!("compare: building ft (cargo build --release -p ft-cli)");
+    eprintln!("compare: building ft (cargo build --release -p ft-cli {})", extra.join(" "));
     let t = Instant::now();
     let output = Command::new(&cargo)
         .args(["build", "--release", "-p", "ft-cli", "--message-format=json-render-diagnostics"])
+        .args(extra)
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()

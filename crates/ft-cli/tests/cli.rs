@@ -111,6 +111,41 @@ fn wgpu_without_feature_names_the_feature() {
     assert!(stderr.contains("--features wgpu"), "{stderr}");
 }
 
+/// `--device auto` says where it landed and why: a GPU when the build has wgpu and the machine a GPU
+/// adapter; otherwise the CPU, naming the reason (no wgpu in the build, no adapter, or only software
+/// ones such as lavapipe).
+#[test]
+fn auto_device_says_which_and_why() {
+    let tiny = fixtures().join("tiny");
+    let out = ft(&["inspect", tiny.to_str().unwrap(), "--device", "auto"]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr.lines().find(|l| l.starts_with("device     auto → ")).unwrap_or_else(|| panic!("{stderr}"));
+    let gpus = ft_model::wgpu_adapters().iter().filter(|a| a.is_gpu).count();
+    if cfg!(feature = "wgpu") && gpus > 0 {
+        assert!(line.contains("auto → wgpu:") && line.contains("a GPU was found"), "{line}");
+    } else {
+        assert!(line.contains("auto → flex (CPU)"), "{line}");
+        if !cfg!(feature = "wgpu") {
+            assert!(line.contains("--features wgpu"), "{line}");
+        } else if ft_model::wgpu_adapters().is_empty() {
+            assert!(line.contains("no wgpu adapter"), "{line}");
+        } else {
+            assert!(line.contains("only software ones: wgpu:0 = "), "{line}");
+        }
+    }
+}
+
+/// An adapter index that does not exist is refused with the list of adapters found.
+#[cfg(feature = "wgpu")]
+#[test]
+fn missing_wgpu_adapter_lists_the_adapters() {
+    let tiny = fixtures().join("tiny");
+    let stderr = assert_clean_failure(&ft(&["inspect", tiny.to_str().unwrap(), "--device", "wgpu:9"]));
+    assert!(stderr.contains("--device wgpu:9: no such wgpu adapter") && stderr.contains("adapters: "), "{stderr}");
+    assert!(stderr.contains("mesa-vulkan-drivers"), "{stderr}");
+}
+
 #[test]
 fn convert_writes_a_loadable_model_and_refuses_to_clobber() {
     let dir = tempfile::tempdir().unwrap();

@@ -274,3 +274,35 @@ fn diverging_loss_stops_with_the_step_and_writes_no_model() {
     assert!(err.contains("last good checkpoint") || err.contains("no checkpoint was written"), "{err}");
     assert!(!out.join("config.json").exists());
 }
+
+/// `ft train --device wgpu` end to end on the tiny model (in CI: lavapipe, Debian's software Vulkan
+/// driver). Every sentence has the same length, so the GPU compiles kernels for few shapes.
+#[cfg(feature = "wgpu")]
+#[test]
+fn train_on_wgpu_writes_a_model_that_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut train = String::from("text,label\n");
+    let mut test = String::from("text,label\n");
+    let (pos, neg) = (["good", "great", "fun", "love"], ["bad", "awful", "boring", "hate"]);
+    for i in 0..120 {
+        let (words, label) = if i % 2 == 0 { (pos, "positive") } else { (neg, "negative") };
+        let line = format!("{} {} movie,{label}\n", words[i % 4], words[(i / 4) % 4]);
+        if i % 5 == 0 { test.push_str(&line) } else { train.push_str(&line) }
+    }
+    let (train_csv, test_csv) = (dir.path().join("train.csv"), dir.path().join("test.csv"));
+    std::fs::write(&train_csv, train).unwrap();
+    std::fs::write(&test_csv, test).unwrap();
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let mut args = with_tiny(base_args(train_csv.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+    args.extend(["--test", test_csv.to_str().unwrap(), "--device", "wgpu"].map(String::from));
+    let t = std::time::Instant::now();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    eprintln!("ft train --device wgpu: {:.1} s\n{}", t.elapsed().as_secs_f64(), stderr(&o));
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["device"].as_str().unwrap().starts_with("wgpu"), "{metrics}");
+    assert!(metrics["test"]["accuracy"].as_f64().unwrap() > 0.6, "{metrics}");
+    let o = ft(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

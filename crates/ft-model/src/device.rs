@@ -18,9 +18,9 @@ pub enum DeviceSpec {
     Flex,
     /// burn's ndarray backend (CPU, deprecated upstream).
     Ndarray,
-    /// A GPU through wgpu; `None` lets wgpu pick the best adapter.
+    /// A GPU through wgpu: `Some(i)` is the i-th of [`wgpu_adapters`], `None` the best of them.
     Wgpu(Option<usize>),
-    /// A GPU when the build has wgpu, else the CPU.
+    /// The best GPU adapter when the build has wgpu and the machine a GPU, else the CPU.
     Auto,
 }
 
@@ -85,7 +85,12 @@ fn not_compiled(name: &str, feature: &str) -> ModelError {
 }
 
 impl DeviceSpec {
-    /// Resolves the spec to the concrete backend it means in this build (`Cpu` and `Auto` resolved).
+    /// Resolves the spec to the concrete backend it means on this machine: `Cpu` to flex (else
+    /// ndarray); `Auto` to the best wgpu GPU adapter when the build has wgpu and the machine has a
+    /// GPU, else to the CPU (a software rasterizer such as lavapipe does not count as a GPU); `Wgpu`
+    /// to one adapter of [`wgpu_adapters`], by index (`Wgpu(Some(i))`). Asking for wgpu without the
+    /// feature, or on a machine without an adapter, is an error naming the feature or listing what
+    /// was found.
     pub fn resolve(self) -> Result<Self, ModelError> {
         match self {
             Self::Cpu => {
@@ -97,18 +102,51 @@ impl DeviceSpec {
                     Err(not_compiled("cpu", "flex"))
                 }
             }
-            Self::Auto => {
-                if cfg!(feature = "wgpu") {
-                    Ok(Self::Wgpu(None))
-                } else {
-                    Self::Cpu.resolve()
-                }
-            }
+            Self::Auto => match best_adapter(&wgpu_adapters(), false) {
+                Some(i) if cfg!(feature = "wgpu") => Ok(Self::Wgpu(Some(i))),
+                _ => Self::Cpu.resolve(),
+            },
             Self::Flex if !cfg!(feature = "flex") => Err(not_compiled("flex", "flex")),
             Self::Ndarray if !cfg!(feature = "ndarray") => Err(not_compiled("ndarray", "ndarray")),
             Self::Wgpu(_) if !cfg!(feature = "wgpu") => Err(not_compiled(&self.to_string(), "wgpu")),
+            Self::Wgpu(index) => {
+                let adapters = wgpu_adapters();
+                match index {
+                    None => best_adapter(&adapters, true).map(|i| Self::Wgpu(Some(i))).ok_or_else(|| no_adapter(&self)),
+                    Some(i) if i < adapters.len() => Ok(self),
+                    Some(_) => Err(no_adapter(&self)),
+                }
+            }
             other => Ok(other),
         }
+    }
+
+    /// The resolved spec in words, for messages and run records: `flex (CPU)`, or
+    /// `wgpu:0 (NVIDIA H200, Vulkan, discrete GPU)`; for `Auto`, also why it chose what it chose.
+    pub fn describe(self) -> Result<String, ModelError> {
+        let resolved = self.resolve()?;
+        let what = match resolved {
+            Self::Flex | Self::Ndarray => format!("{resolved} (CPU)"),
+            Self::Wgpu(Some(i)) => match wgpu_adapters().get(i) {
+                Some(a) => format!("{resolved} ({a})"),
+                None => resolved.to_string(),
+            },
+            other => other.to_string(),
+        };
+        if self != Self::Auto {
+            return Ok(what);
+        }
+        let adapters = wgpu_adapters();
+        let why = if !cfg!(feature = "wgpu") {
+            "this build has no wgpu backend (`--features wgpu`)".to_string()
+        } else if matches!(resolved, Self::Wgpu(_)) {
+            "a GPU was found".to_string()
+        } else if adapters.is_empty() {
+            "no wgpu adapter was found".to_string()
+        } else {
+            format!("no GPU adapter, only software ones: {}", adapter_list(&adapters))
+        };
+        Ok(format!("auto → {what}: {why}"))
     }
 
     /// The burn device (without autodiff) for this spec.
@@ -121,16 +159,151 @@ impl DeviceSpec {
             #[allow(deprecated)]
             Self::Ndarray => Ok(Device::ndarray()),
             #[cfg(feature = "wgpu")]
-            Self::Wgpu(index) => {
-                use burn::tensor::DeviceKind;
-                let kind = match index {
-                    None => DeviceKind::DefaultDevice,
-                    Some(i) => DeviceKind::DiscreteGpu(i),
-                };
-                Ok(Device::wgpu(kind))
+            Self::Wgpu(Some(i)) => {
+                let adapters = wgpu_adapters();
+                let adapter = adapters.get(i).ok_or_else(|| no_adapter(&resolved))?;
+                Ok(Device::wgpu(adapter.device_kind.clone()))
             }
             other => Err(not_compiled(&other.to_string(), &other.to_string())),
         }
+    }
+}
+
+/// One wgpu adapter of this machine, as burn's wgpu runtime will see it: those of the first graphics
+/// API (Vulkan, then DX12, then GL; Metal on macOS) that has a GPU, else of the first that has any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adapter {
+    /// The driver's name for it (`NVIDIA H200`, `llvmpipe (LLVM 15.0.7, 256 bits)`).
+    pub name: String,
+    /// `discrete GPU`, `integrated GPU`, `virtual GPU`, `software (CPU)` or `other`.
+    pub kind: &'static str,
+    /// The graphics API (`Vulkan`, `Metal`, `Dx12`, `Gl`).
+    pub api: String,
+    /// Whether it is a real GPU (not a software rasterizer).
+    pub is_gpu: bool,
+    /// Lower is better: discrete, integrated, virtual, other, software.
+    rank: u8,
+    #[cfg(feature = "wgpu")]
+    device_kind: burn::tensor::DeviceKind,
+}
+
+impl fmt::Display for Adapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, {}, {}", self.name, self.api, self.kind)
+    }
+}
+
+fn adapter_list(adapters: &[Adapter]) -> String {
+    adapters.iter().enumerate().map(|(i, a)| format!("wgpu:{i} = {a}")).collect::<Vec<_>>().join("; ")
+}
+
+fn best_adapter(adapters: &[Adapter], allow_software: bool) -> Option<usize> {
+    adapters
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| allow_software || a.is_gpu)
+        .min_by_key(|(i, a)| (a.rank, *i))
+        .map(|(i, _)| i)
+}
+
+fn no_adapter(spec: &DeviceSpec) -> ModelError {
+    let adapters = wgpu_adapters();
+    let found = match adapters.is_empty() {
+        true => "none found (no Vulkan, DX12, Metal or GL driver answered)".to_string(),
+        false => adapter_list(&adapters),
+    };
+    ModelError::Device(format!(
+        "--device {spec}: no such wgpu adapter on this machine; adapters: {found}. Pick one with --device wgpu:N,          use --device cpu, or install a Vulkan driver (on Debian without a GPU: `apt-get install -y mesa-vulkan-drivers libvulkan1`, the software driver lavapipe)"
+    ))
+}
+
+/// The wgpu adapters of this machine (probed once per process); empty without the `wgpu` feature.
+pub fn wgpu_adapters() -> Vec<Adapter> {
+    #[cfg(feature = "wgpu")]
+    {
+        static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
+        ADAPTERS.get_or_init(probe::adapters).clone()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Vec::new()
+}
+
+#[cfg(feature = "wgpu")]
+mod probe {
+    use super::Adapter;
+    use burn::tensor::DeviceKind;
+    use burn::tensor::wgpu::wgpu;
+
+    /// The graphics APIs burn's `WgpuBackend::Auto` tries, in its order.
+    fn apis() -> Vec<wgpu::Backend> {
+        if cfg!(target_os = "macos") {
+            vec![wgpu::Backend::Metal]
+        } else {
+            vec![wgpu::Backend::Vulkan, wgpu::Backend::Dx12, wgpu::Backend::Gl]
+        }
+    }
+
+    /// Polls a future to completion on this thread (wgpu's native adapter enumeration is ready at
+    /// once; no executor needed).
+    fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    fn on(api: wgpu::Backend) -> Vec<wgpu::AdapterInfo> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: api.into(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        block_on(instance.enumerate_adapters(api.into())).iter().map(wgpu::Adapter::get_info).collect()
+    }
+
+    /// Each adapter with the `DeviceKind` burn addresses it by: the n-th adapter *of its type*.
+    pub(super) fn adapters() -> Vec<Adapter> {
+        let mut software_only = None;
+        for api in apis() {
+            let found = on(api);
+            if found.iter().any(|a| a.device_type != wgpu::DeviceType::Cpu) {
+                return describe(found);
+            }
+            if software_only.is_none() && !found.is_empty() {
+                software_only = Some(found);
+            }
+        }
+        software_only.map(describe).unwrap_or_default()
+    }
+
+    fn describe(found: Vec<wgpu::AdapterInfo>) -> Vec<Adapter> {
+        let mut next = [0usize; 4];
+        found
+            .into_iter()
+            .map(|info| {
+                let (kind, rank, device_kind) = match info.device_type {
+                    wgpu::DeviceType::DiscreteGpu => ("discrete GPU", 0u8, DeviceKind::DiscreteGpu(next[0])),
+                    wgpu::DeviceType::IntegratedGpu => ("integrated GPU", 1, DeviceKind::IntegratedGpu(next[1])),
+                    wgpu::DeviceType::VirtualGpu => ("virtual GPU", 2, DeviceKind::VirtualGpu(next[2])),
+                    wgpu::DeviceType::Other => ("other", 3, DeviceKind::DefaultDevice),
+                    wgpu::DeviceType::Cpu => ("software (CPU)", 4, DeviceKind::Cpu),
+                };
+                if (rank as usize) < 3 {
+                    next[rank as usize] += 1;
+                }
+                Adapter {
+                    name: info.name,
+                    kind,
+                    api: format!("{:?}", info.backend),
+                    is_gpu: rank < 4,
+                    rank,
+                    device_kind,
+                }
+            })
+            .collect()
     }
 }
 

@@ -37,7 +37,7 @@ pub use checkpoint::load::{LoadOptions, LoadReport, PretrainedModel, load_pretra
 pub use checkpoint::names::Part;
 pub use checkpoint::save::save_pretrained;
 pub use config::{BertConfig, HiddenAct, ProblemType};
-pub use device::{DeviceSpec, compiled_backends};
+pub use device::{Adapter, DeviceSpec, compiled_backends, wgpu_adapters};
 pub use error::ModelError;
 pub use heads::sequence_classification::{BertForSequenceClassification, SequenceClassifierOutput};
 pub use init::Init;

@@ -10,7 +10,11 @@ use ft_model::{LoadOptions, load_pretrained};
 const TOL: f32 = 1e-4;
 
 fn check_classification_model(dir: &str) -> f32 {
-    let device = cpu();
+    check_classification_model_on(dir, &cpu())
+}
+
+fn check_classification_model_on(dir: &str, device: &ft_model::burn::tensor::Device) -> f32 {
+    let device = device.clone();
     let loaded = load_pretrained(&fixtures().join(dir), &LoadOptions::default(), &device).unwrap();
     assert!(loaded.report.fresh.is_empty(), "{dir}: fresh {:?}", loaded.report.fresh);
     let golden = Golden::open("tiny_golden.safetensors");
@@ -40,6 +44,21 @@ fn check_classification_model(dir: &str) -> f32 {
 #[test]
 fn tiny_matches_transformers() {
     check_classification_model("tiny");
+}
+
+/// The same forward on wgpu (in CI: Debian's software Vulkan driver, lavapipe). Same tolerance.
+#[cfg(feature = "wgpu")]
+#[test]
+fn tiny_matches_transformers_on_wgpu() {
+    let spec = ft_model::DeviceSpec::Wgpu(None);
+    let device = spec.device().unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("wgpu adapter: {}", spec.describe().unwrap());
+    let t = std::time::Instant::now();
+    let worst = check_classification_model_on("tiny", &device);
+    eprintln!(
+        "tiny on wgpu: max abs diff {worst:.2e} (tolerance {TOL:.0e}), {:.1} s with kernel compilation",
+        t.elapsed().as_secs_f64()
+    );
 }
 
 #[test]

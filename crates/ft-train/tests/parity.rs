@@ -63,13 +63,19 @@ fn rel(a: f64, b: f64) -> f64 {
 }
 
 fn run_variant(variant: &str, freeze: Freeze) {
+    run_variant_on(variant, freeze, &DeviceSpec::Cpu, 1e-5);
+}
+
+/// The parity run on `spec`, every check at tolerance `tol` (relative for losses and grad norms,
+/// absolute for the final parameters).
+fn run_variant_on(variant: &str, freeze: Freeze, spec: &DeviceSpec, tol: f64) {
     let recipe: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
     let golden = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
     let tmp = tempfile::tempdir().unwrap();
     tiny_without_dropout(&tmp.path().join("model"));
 
-    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let device = spec.device().unwrap_or_else(|e| panic!("{e}")).autodiff();
     let loaded = load_pretrained(&tmp.path().join("model"), &LoadOptions::default(), &device).unwrap();
     let model = freeze.apply(loaded.model).unwrap();
     let settings = AdamWSettings {
@@ -105,7 +111,7 @@ fn run_variant(variant: &str, freeze: Freeze) {
         let loss =
             stepper.micro_step(inputs, Targets::Classes(golden.labels(&format!("batch{i}.labels"), &device))).unwrap();
         let r = rel(loss as f64, want_loss as f64);
-        assert!(r <= 1e-5, "{variant}: micro-batch {i} loss {loss} vs reference {want_loss} (rel {r:.2e})");
+        assert!(r <= tol, "{variant}: micro-batch {i} loss {loss} vs reference {want_loss} (rel {r:.2e})");
         worst_loss = worst_loss.max(r);
         if (i + 1) % accum == 0 {
             let stats = stepper.optimizer_step();
@@ -118,7 +124,7 @@ fn run_variant(variant: &str, freeze: Freeze) {
             );
             let r = rel(stats.grad_norm, want_norms[s] as f64);
             assert!(
-                r <= 1e-5,
+                r <= tol,
                 "{variant}: step {s} grad norm {} vs reference {} (rel {r:.2e})",
                 stats.grad_norm,
                 want_norms[s]
@@ -146,7 +152,7 @@ fn run_variant(variant: &str, freeze: Freeze) {
             continue;
         }
         assert!(
-            diff <= 1e-5,
+            diff as f64 <= tol,
             "{variant}: final {name} max abs diff {diff:.2e} (first values {:?} vs {:?})",
             &got[..3],
             &want[..3]
@@ -156,7 +162,7 @@ fn run_variant(variant: &str, freeze: Freeze) {
     }
     assert!(compared >= 39, "compared only {compared} tensors");
     eprintln!(
-        "{variant}: losses rel {worst_loss:.2e}, grad norms rel {worst_norm:.2e}, final params abs {worst_param:.2e} over {compared} tensors (key biases, not compared: {worst_skipped:.2e})"
+        "{variant} on {spec}: losses rel {worst_loss:.2e}, grad norms rel {worst_norm:.2e}, final params abs {worst_param:.2e} over {compared} tensors (key biases, not compared: {worst_skipped:.2e})"
     );
 }
 
@@ -168,4 +174,18 @@ fn full_fine_tuning_matches_pytorch_step_for_step() {
 #[test]
 fn bottom_layer_frozen_matches_pytorch_step_for_step() {
     run_variant("bottom1", Freeze::Bottom(1));
+}
+
+/// The full fine-tuning run on wgpu (in CI: lavapipe, Debian's software Vulkan driver): the same 12
+/// micro-batches and 6 AdamW steps against the same PyTorch reference, at the same 1e-5. (burn's GELU
+/// backward off flex is the tanh approximation's derivative: grad norms were 1.03e-4 off until
+/// ft-model composed GELU from erf there; see `bert/layer.rs`.)
+#[cfg(feature = "wgpu")]
+#[test]
+fn full_fine_tuning_matches_pytorch_step_for_step_on_wgpu() {
+    let t = std::time::Instant::now();
+    let spec = DeviceSpec::Wgpu(None).resolve().unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("wgpu adapter: {}", spec.describe().unwrap());
+    run_variant_on("none", Freeze::None, &spec, 1e-5);
+    eprintln!("on wgpu: {:.1} s with kernel compilation and autotuning", t.elapsed().as_secs_f64());
 }

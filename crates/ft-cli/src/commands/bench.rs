@@ -5,7 +5,6 @@
 use super::peak_rss_kib;
 use anyhow::{Context, bail};
 use ft_data::{BatchOptions, Examples, LabelKind, LabelSpace, Tokenizer, TokenizerSource, plan_epoch};
-use ft_model::DeviceSpec;
 use ft_train::synthetic::{Mode, ModelShape, Workload, flops};
 use serde_json::json;
 use std::io::BufRead;
@@ -76,9 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if batch == 0 || seq == 0 || iters == 0 {
                 bail!("--batch, --seq and --iters must be at least 1");
             }
-            let spec: DeviceSpec = device.parse()?;
-            let resolved = spec.resolve()?;
-            let device = spec.device()?;
+            let (resolved, device) = super::open_device(&device)?;
             let mut workload = Workload::new(shape, mode, batch, seq, &device)?;
             for _ in 0..warmup {
                 workload.run_once()?;
@@ -96,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "mode": mode.to_string(),
                 "batch": batch,
                 "seq": seq,
-                "device": resolved.to_string(),
+                "device": resolved.describe()?,
                 "threads": threads(),
                 "flops": flops(&shape.config(), mode, batch, seq),
                 "examples_per_iter": batch,

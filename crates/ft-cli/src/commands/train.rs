@@ -7,7 +7,7 @@
 use super::thousands;
 use anyhow::{Context, bail};
 use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, Tokenizer};
-use ft_model::{DeviceSpec, LoadOptions, ProblemType};
+use ft_model::{LoadOptions, ProblemType};
 use ft_train::trainer::{EvalLog, Observer, StepLog, TrainSettings};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -447,9 +447,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
     };
 
     // Model first (cheap checks), then data.
-    let spec: DeviceSpec = config.device.as_deref().unwrap_or("cpu").parse()?;
-    let resolved_device = spec.resolve()?;
-    let plain = spec.device()?;
+    let (resolved_device, plain) = super::open_device(config.device.as_deref().unwrap_or("cpu"))?;
     let device = plain.clone().autodiff();
     let model_dir = ft_assets::resolve_model(&model_spec).with_context(|| format!("resolving model `{model_spec}`"))?;
     let model_config = ft_model::BertConfig::from_file(&model_dir.join("config.json"))
@@ -542,8 +540,9 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
     let freeze: ft_train::Freeze = config.training.freeze.parse()?;
     let (trainable, total) = ft_train::params::trainable_counts(&freeze.apply(loaded.model.clone())?);
     say(format!(
-        "train      {} on {resolved_device}: {} of {} parameters trainable (--freeze {freeze})",
+        "train      {} on {}: {} of {} parameters trainable (--freeze {freeze})",
         model_spec,
+        resolved_device.describe()?,
         thousands(trainable),
         thousands(total)
     ));

@@ -19,12 +19,35 @@ pub struct BertIntermediate {
     pub activation: HiddenAct,
 }
 
+/// Whether burn's own `gelu` is safe here: its backward is exact (the erf derivative) on flex, which
+/// overrides `gelu_backward`, but every other backend (cubecl's wgpu, ndarray) inherits burn-backend
+/// 0.22.1's default — the derivative of the *tanh approximation* — so training there would follow
+/// gradients ≈ 3e-4 off (measured against PyTorch on lavapipe). Without autodiff the backward never
+/// runs, and the fused forward is exact everywhere.
+fn exact_gelu_backward(x: &Tensor<3>) -> bool {
+    use burn::backend::DispatchDevice;
+    let device = x.device();
+    match device.as_dispatch() {
+        DispatchDevice::Autodiff(inner) => {
+            #[cfg(feature = "flex")]
+            if matches!(inner.clone().inner(), DispatchDevice::Flex(_)) {
+                return true;
+            }
+            let _ = inner;
+            false
+        }
+        _ => true,
+    }
+}
+
 impl BertIntermediate {
     /// `[B, T, H]` → `[B, T, I]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
         let x = self.dense.forward(hidden);
         match self.activation {
-            HiddenAct::Gelu => gelu(x),
+            HiddenAct::Gelu if exact_gelu_backward(&x) => gelu(x),
+            // x · Φ(x) = x · ½ (1 + erf(x / √2)), differentiated by autodiff through erf (exact).
+            HiddenAct::Gelu => x.clone() * x.div_scalar(std::f64::consts::SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5),
             HiddenAct::GeluTanh => gelu_approximate(x),
             HiddenAct::Relu => relu(x),
         }
@@ -102,5 +125,63 @@ impl BertEncoder {
             hidden = layer.forward(hidden, mask.clone());
         }
         hidden
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// flex keeps burn's fused GELU (exact backward, and faster); without autodiff every backend does.
+    #[test]
+    fn fused_gelu_where_its_backward_is_exact() {
+        let device = crate::DeviceSpec::Cpu.device().unwrap();
+        let x = Tensor::<3>::zeros([1, 1, 4], &device);
+        assert!(exact_gelu_backward(&x));
+        #[cfg(feature = "flex")]
+        assert!(exact_gelu_backward(&Tensor::<3>::zeros([1, 1, 4], &device.clone().autodiff())));
+    }
+
+    /// The composed form equals burn's GELU (forward) and PyTorch's exact derivative (backward).
+    #[test]
+    fn composed_gelu_matches_the_exact_function_and_derivative() {
+        let device = crate::DeviceSpec::Cpu.device().unwrap().autodiff();
+        let values = [-3.0f32, -1.0, -0.1, 0.0, 0.2, 1.5, 4.0];
+        let x = Tensor::<1>::from_floats(values, &device).require_grad();
+        let y = x.clone() * x.clone().div_scalar(std::f64::consts::SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5);
+        let fused = gelu(Tensor::<1>::from_floats(values, &device));
+        let grads = y.clone().sum().backward();
+        let dx = x.grad(&grads).unwrap().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let y = y.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let fused = fused.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        for (i, &v) in values.iter().enumerate() {
+            let v = v as f64;
+            let phi = (-v * v / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let cdf = 0.5 * (1.0 + libm_erf(v / std::f64::consts::SQRT_2));
+            assert!((y[i] as f64 - v * cdf).abs() < 1e-6 && (y[i] - fused[i]).abs() < 1e-6, "gelu({v})");
+            assert!((dx[i] as f64 - (cdf + v * phi)).abs() < 1e-6, "gelu'({v}) = {} vs {}", dx[i], cdf + v * phi);
+        }
+    }
+
+    /// erf in f64 (Abramowitz–Stegun 7.1.28 is too coarse; this is the series/continued fraction
+    /// pair, good to 1e-12 on the range used).
+    fn libm_erf(x: f64) -> f64 {
+        if x.abs() < 2.5 {
+            let (mut term, mut sum, mut n) = (x, x, 0.0);
+            while term.abs() > 1e-17 {
+                n += 1.0;
+                term *= -x * x / n;
+                sum += term / (2.0 * n + 1.0);
+            }
+            2.0 / std::f64::consts::PI.sqrt() * sum
+        } else {
+            let t = x.abs();
+            let mut f = 0.0;
+            for k in (1..60).rev() {
+                f = (k as f64 / 2.0) / (t + f);
+            }
+            let erfc = (-t * t).exp() / std::f64::consts::PI.sqrt() / (t + f);
+            x.signum() * (1.0 - erfc)
+        }
     }
 }
