@@ -61,7 +61,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = if cli.quiet { "warn" } else { "info" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+    // ft's own crates at `level`; dependencies at warn (cubecl logs every autotune at info), and
+    // wgpu's GL backend not at all: it logs an EGL error while ft lists adapters on a machine without
+    // a GL driver, which is expected. RUST_LOG overrides this filter.
+    let ours = ["ft", "ft_cli", "ft_model", "ft_data", "ft_train", "ft_eval", "ft_assets"];
+    let filter = format!(
+        "warn,{},wgpu_hal::gles=off",
+        ours.iter().map(|c| format!("{c}={level}")).collect::<Vec<_>>().join(",")
+    );
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
         .format_target(false)
         .format_timestamp(None)
         .init();

@@ -213,7 +213,7 @@ fn no_adapter(spec: &DeviceSpec) -> ModelError {
         false => adapter_list(&adapters),
     };
     ModelError::Device(format!(
-        "--device {spec}: no such wgpu adapter on this machine; adapters: {found}. Pick one with --device wgpu:N,          use --device cpu, or install a Vulkan driver (on Debian without a GPU: `apt-get install -y mesa-vulkan-drivers libvulkan1`, the software driver lavapipe)"
+        "--device {spec}: no such wgpu adapter on this machine; adapters: {found}. Pick one with --device wgpu:N, use --device cpu, or install a Vulkan driver (on Debian without a GPU: `apt-get install -y mesa-vulkan-drivers libvulkan1`, the software driver lavapipe)"
     ))
 }
 
