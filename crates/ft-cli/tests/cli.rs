@@ -111,6 +111,16 @@ fn wgpu_without_feature_names_the_feature() {
     assert!(stderr.contains("--features wgpu"), "{stderr}");
 }
 
+/// The same check for the backend CI leaves out (CI builds flex + wgpu, so the test above is compiled
+/// only in builds without wgpu): one code path names the missing feature for every backend.
+#[cfg(not(feature = "ndarray"))]
+#[test]
+fn ndarray_without_feature_names_the_feature() {
+    let tiny = fixtures().join("tiny");
+    let stderr = assert_clean_failure(&ft(&["inspect", tiny.to_str().unwrap(), "--device", "ndarray"]));
+    assert!(stderr.contains("--features ndarray") && stderr.contains("compiled in: flex"), "{stderr}");
+}
+
 /// `--device auto` says where it landed and why: a GPU when the build has wgpu and the machine a GPU
 /// adapter; otherwise the CPU, naming the reason (no wgpu in the build, no adapter, or only software
 /// ones such as lavapipe).
