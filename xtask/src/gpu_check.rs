@@ -1,14 +1,16 @@
 //! `cargo xtask gpu-check`: the wgpu checks for a machine with a real GPU, as one script.
 //!
-//! 1. `cargo build --release -p ft-cli --features wgpu`, and `ft inspect fixtures/tiny --device auto`
-//!    must land on a GPU adapter (not a software one such as lavapipe);
-//! 2. the wgpu parity tests (tiny forward vs transformers, 6 AdamW steps vs PyTorch) on that GPU, release
-//!    profile (the same build);
+//! 1. one release build, `cargo test --release --workspace --features wgpu --no-run` (the tests and the
+//!    `ft` binary they drive share it: building `-p ft-cli` alone would unify burn's features
+//!    differently and compile burn twice), and `ft inspect fixtures/tiny --device auto` must land on a
+//!    GPU adapter (not a software one such as lavapipe);
+//! 2. the wgpu parity tests (tiny forward vs transformers, 6 AdamW steps vs PyTorch) on that GPU, from
+//!    that build;
 //! 3. `cargo xtask bench --quick --rows 1,2,3 --device wgpu` against PyTorch on CUDA.
 //!
 //! Everything printed is also written to `target/gpu-check/report.md`.
 
-use crate::{build_ft_with, workspace_root};
+use crate::workspace_root;
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::process::Command;
@@ -21,7 +23,20 @@ pub fn gpu_check() -> Result<i32> {
     let t_all = Instant::now();
     let mut report = String::from("# cargo xtask gpu-check\n\n");
 
-    let ft = build_ft_with(&root, &["--features", "wgpu"])?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let test = |extra: &[&str]| {
+        let mut c = Command::new(&cargo);
+        c.args(["test", "--release", "--workspace", "--features", "wgpu"]).args(extra).current_dir(&root);
+        c
+    };
+    eprintln!("gpu-check: cargo test --release --workspace --features wgpu --no-run");
+    let t = Instant::now();
+    let status = test(&["--no-run"]).status().context("starting cargo test --no-run")?;
+    if !status.success() {
+        bail!("building the tests with --features wgpu failed ({status})");
+    }
+    writeln!(report, "Build (release, `--features wgpu`): {:.0} s\n", t.elapsed().as_secs_f64())?;
+    let ft = root.join("target").join("release").join("ft");
     let out = Command::new(&ft)
         .args(["inspect", "fixtures/tiny", "--device", "auto"])
         .current_dir(&root)
@@ -35,16 +50,12 @@ pub fn gpu_check() -> Result<i32> {
     }
     writeln!(report, "Device: `{line}`\n")?;
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    for (package, filter) in [("ft-model", "on_wgpu"), ("ft-train", "on_wgpu")] {
-        eprintln!("gpu-check: cargo test --release --features wgpu -p {package} --test parity {filter}");
+    {
+        eprintln!("gpu-check: cargo test --release --workspace --features wgpu --test parity on_wgpu");
         let t = Instant::now();
-        let out = Command::new(&cargo)
-            .args(["test", "--release", "--features", "wgpu", "-p", package, "--test", "parity", filter])
-            .args(["--", "--nocapture"])
-            .current_dir(&root)
+        let out = test(&["--test", "parity", "on_wgpu", "--", "--nocapture"])
             .output()
-            .with_context(|| format!("starting cargo test -p {package}"))?;
+            .context("starting cargo test --test parity")?;
         let text = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = text
             .lines()
@@ -55,14 +66,14 @@ pub fn gpu_check() -> Result<i32> {
         }
         writeln!(
             report,
-            "- `{package}` parity on wgpu: {} in {:.0} s\n{}",
+            "- parity on wgpu (ft-model forward, ft-train steps): {} in {:.0} s\n{}",
             if out.status.success() { "passed" } else { "FAILED" },
             t.elapsed().as_secs_f64(),
             lines.iter().map(|l| format!("  - {l}\n")).collect::<String>()
         )?;
         if !out.status.success() {
             std::fs::write(out_dir.join("report.md"), &report)?;
-            bail!("parity on wgpu failed ({package}):\n{text}");
+            bail!("parity on wgpu failed:\n{text}");
         }
     }
 

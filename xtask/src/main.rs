@@ -501,17 +501,11 @@ fn pinned_versions(root: &Path) -> Result<Vec<String>> {
 
 /// Builds ft in release mode with cargo and returns the path of the `ft` executable.
 fn build_ft(root: &Path) -> Result<PathBuf> {
-    build_ft_with(root, &[])
-}
-
-/// `cargo build --release -p ft-cli` plus `extra` arguments (e.g. `--features wgpu`); the path of `ft`.
-fn build_ft_with(root: &Path, extra: &[&str]) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    eprintln!("compare: building ft (cargo build --release -p ft-cli {})", extra.join(" "));
+    eprintln!("compare: building ft (cargo build --release -p ft-cli)");
     let t = Instant::now();
     let output = Command::new(&cargo)
         .args(["build", "--release", "-p", "ft-cli", "--message-format=json-render-diagnostics"])
-        .args(extra)
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()

@@ -102,7 +102,7 @@ impl DeviceSpec {
                     Err(not_compiled("cpu", "flex"))
                 }
             }
-            Self::Auto => match best_adapter(&wgpu_adapters(), false) {
+            Self::Auto => match best_adapter(wgpu_adapters(), false) {
                 Some(i) if cfg!(feature = "wgpu") => Ok(Self::Wgpu(Some(i))),
                 _ => Self::Cpu.resolve(),
             },
@@ -112,7 +112,7 @@ impl DeviceSpec {
             Self::Wgpu(index) => {
                 let adapters = wgpu_adapters();
                 match index {
-                    None => best_adapter(&adapters, true).map(|i| Self::Wgpu(Some(i))).ok_or_else(|| no_adapter(&self)),
+                    None => best_adapter(adapters, true).map(|i| Self::Wgpu(Some(i))).ok_or_else(|| no_adapter(&self)),
                     Some(i) if i < adapters.len() => Ok(self),
                     Some(_) => Err(no_adapter(&self)),
                 }
@@ -144,7 +144,7 @@ impl DeviceSpec {
         } else if adapters.is_empty() {
             "no wgpu adapter was found".to_string()
         } else {
-            format!("no GPU adapter, only software ones: {}", adapter_list(&adapters))
+            format!("no GPU adapter, only software ones: {}", adapter_list(adapters))
         };
         Ok(format!("auto → {what}: {why}"))
     }
@@ -210,7 +210,7 @@ fn no_adapter(spec: &DeviceSpec) -> ModelError {
     let adapters = wgpu_adapters();
     let found = match adapters.is_empty() {
         true => "none found (no Vulkan, DX12, Metal or GL driver answered)".to_string(),
-        false => adapter_list(&adapters),
+        false => adapter_list(adapters),
     };
     ModelError::Device(format!(
         "--device {spec}: no such wgpu adapter on this machine; adapters: {found}. Pick one with --device wgpu:N, use --device cpu, or install a Vulkan driver (on Debian without a GPU: `apt-get install -y mesa-vulkan-drivers libvulkan1`, the software driver lavapipe)"
@@ -218,14 +218,14 @@ fn no_adapter(spec: &DeviceSpec) -> ModelError {
 }
 
 /// The wgpu adapters of this machine (probed once per process); empty without the `wgpu` feature.
-pub fn wgpu_adapters() -> Vec<Adapter> {
+pub fn wgpu_adapters() -> &'static [Adapter] {
     #[cfg(feature = "wgpu")]
     {
         static ADAPTERS: std::sync::OnceLock<Vec<Adapter>> = std::sync::OnceLock::new();
-        ADAPTERS.get_or_init(probe::adapters).clone()
+        ADAPTERS.get_or_init(probe::adapters)
     }
     #[cfg(not(feature = "wgpu"))]
-    Vec::new()
+    &[]
 }
 
 #[cfg(feature = "wgpu")]
