@@ -15,6 +15,19 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (index 15 in both v2 and v3, which
+/// libmimalloc-sys does not export as a constant).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keep freed memory committed: by default mimalloc decommits it after 10 ms, and the kernel then
+/// zeroes every page again when the next step allocates it (`clear_page_erms`, 13% of a training
+/// step's profile). The resident set stays at the peak instead of shrinking between steps.
+fn keep_freed_memory() {
+    // SAFETY: called first thing in `main`, before any other thread exists (the option setters
+    // are not thread safe); the option index is mimalloc's `mi_option_purge_delay`, -1 = never.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 /// Fine-tune pretrained BERT-family encoders: load a checkpoint, add a task layer, train, evaluate.
 #[derive(Debug, Parser)]
 #[command(name = "ft", version, about, long_about = None, propagate_version = true)]
@@ -65,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let level = if cli.quiet { "warn" } else { "info" };
     // ft's own crates at `level`; dependencies at warn (cubecl logs every autotune at info), and

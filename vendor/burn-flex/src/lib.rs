@@ -30,6 +30,8 @@ compile_error!(
 );
 
 mod backend;
+mod fastmath;
+mod par;
 mod layout;
 mod qtensor;
 mod strided_index;

@@ -78,6 +78,33 @@ impl ZipNest {
         self.lhs_offset == 0 && self.lhs_is_dense()
     }
 
+    /// (ft patch) Number of elements one index of the outermost collapsed dim covers.
+    fn outer_block(&self) -> usize {
+        self.shape[1..self.ndim].iter().product()
+    }
+
+    /// (ft patch) The nest restricted to outer indices `start..start + count`, for an output
+    /// written densely from 0 (the lhs offset is reset to 0, the rhs offset advanced).
+    fn outer_part(&self, start: usize, count: usize) -> ZipNest {
+        let mut part = *self;
+        part.shape[0] = count;
+        part.lhs_offset = 0;
+        part.rhs_offset = (self.rhs_offset as isize + start as isize * self.rhs_strides[0]) as usize;
+        part
+    }
+
+    /// (ft patch) How many outer indices each parallel part takes, when the nest is large
+    /// enough to split over the pool (`None`: run it on this thread).
+    fn outer_rows_per_part(&self) -> Option<usize> {
+        if self.ndim == 0 || self.shape[..self.ndim].contains(&0) {
+            return None;
+        }
+        let block = self.outer_block();
+        let chunk = crate::par::chunk_len(self.shape[0] * block)?;
+        let rows = chunk.div_ceil(block).max(1);
+        (rows < self.shape[0]).then_some(rows)
+    }
+
     /// Call `f(lhs_base, rhs_base)` once per innermost run, in
     /// row-major output order. The bases are storage indices of the
     /// first element of the run; offsets advance by stride addition,
@@ -123,11 +150,7 @@ impl ZipNest {
 pub(crate) fn collapse_for_zip(lhs: &Layout, rhs: &Layout) -> Option<ZipNest> {
     let shape = lhs.shape();
     let ndims = lhs.num_dims();
-    debug_assert_eq!(
-        &shape[..],
-        &rhs.shape()[..],
-        "collapse_for_zip: operands must be broadcast to the same shape"
-    );
+    debug_assert_eq!(&shape[..], &rhs.shape()[..], "collapse_for_zip: operands must be broadcast to the same shape");
     if ndims > ZIP_MAX_RANK {
         return None;
     }
@@ -159,12 +182,8 @@ pub(crate) fn collapse_for_zip(lhs: &Layout, rhs: &Layout) -> Option<ZipNest> {
         // the step of prev.
         let merge = nest.ndim > 0 && {
             let prev = nest.ndim - 1;
-            (size as isize)
-                .checked_mul(l_st)
-                .is_some_and(|run| nest.lhs_strides[prev] == run)
-                && (size as isize)
-                    .checked_mul(r_st)
-                    .is_some_and(|run| nest.rhs_strides[prev] == run)
+            (size as isize).checked_mul(l_st).is_some_and(|run| nest.lhs_strides[prev] == run)
+                && (size as isize).checked_mul(r_st).is_some_and(|run| nest.rhs_strides[prev] == run)
         };
         if merge {
             nest.shape[nest.ndim - 1] *= size;
@@ -192,6 +211,44 @@ pub(crate) fn collapse_for_zip(lhs: &Layout, rhs: &Layout) -> Option<ZipNest> {
 /// Returns `None` when the layout pair can't be collapsed (negative
 /// strides, rank too high); callers keep their `StridedIter` fallback
 /// for that case.
+/// (ft patch) [`zip_map`] with large nests split over the pool: the outermost dim cut into
+/// parts, each writing its own stretch of the output.
+pub(crate) fn zip_map_par<L, R, Out, F>(
+    lhs: &[L],
+    lhs_layout: &Layout,
+    rhs: &[R],
+    rhs_layout: &Layout,
+    op: F,
+) -> Option<Vec<Out>>
+where
+    L: Copy + Sync,
+    R: Copy + Sync,
+    Out: Send,
+    F: Fn(L, R) -> Out + Sync,
+{
+    let numel = lhs_layout.num_elements();
+    #[cfg(feature = "rayon")]
+    if numel > 0
+        && let Some(nest) = collapse_for_zip(lhs_layout, rhs_layout)
+        && let Some(rows) = nest.outer_rows_per_part()
+    {
+        use rayon::prelude::*;
+        let block = nest.outer_block();
+        let mut out: Vec<Out> = Vec::with_capacity(numel);
+        out.spare_capacity_mut()[..numel].par_chunks_mut(rows * block).enumerate().for_each(|(i, part)| {
+            let mut sub = nest.outer_part(i * rows, part.len() / block);
+            // Both operands keep their own offsets: only the output is re-based.
+            sub.lhs_offset = (nest.lhs_offset as isize + (i * rows) as isize * nest.lhs_strides[0]) as usize;
+            zip_fill(&sub, lhs, rhs, &op, part);
+        });
+        // SAFETY: the parts cover the first `numel` slots and `zip_fill` writes every slot.
+        unsafe { out.set_len(numel) };
+        return Some(out);
+    }
+    let _ = numel;
+    zip_map(lhs, lhs_layout, rhs, rhs_layout, op)
+}
+
 pub(crate) fn zip_map<L, R, Out, F>(
     lhs: &[L],
     lhs_layout: &Layout,
@@ -220,12 +277,7 @@ where
     let (len, l_st, r_st) = nest.inner();
     match (l_st, r_st) {
         (1, 1) => nest.for_each_run(|lb, rb| {
-            out.extend(
-                lhs[lb..lb + len]
-                    .iter()
-                    .zip(&rhs[rb..rb + len])
-                    .map(|(&a, &b)| op(a, b)),
-            );
+            out.extend(lhs[lb..lb + len].iter().zip(&rhs[rb..rb + len]).map(|(&a, &b)| op(a, b)));
         }),
         (1, 0) => nest.for_each_run(|lb, rb| {
             let b = rhs[rb];
@@ -236,9 +288,7 @@ where
             out.extend(rhs[rb..rb + len].iter().map(|&b| op(a, b)));
         }),
         _ => nest.for_each_run(|lb, rb| {
-            out.extend(
-                (0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])),
-            );
+            out.extend((0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])));
         }),
     }
     debug_assert_eq!(out.len(), numel);
@@ -260,16 +310,37 @@ where
 /// Like [`zip_map`], the inner loop is specialized on the collapsed
 /// innermost src stride — contiguous, broadcast-scalar, or general
 /// strided — and monomorphized per call site so LLVM autovectorizes it.
+/// (ft patch) [`zip_apply_inplace`] with large nests whose destination is dense from 0 split
+/// over the pool: the outermost dim cut into parts, each updating its own stretch of `dst`.
+pub(crate) fn zip_apply_inplace_par<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
+where
+    D: Copy + Send,
+    S: Copy + Sync,
+    F: Fn(D, S) -> D + Sync,
+{
+    #[cfg(feature = "rayon")]
+    if nest.lhs_offset == 0
+        && nest.lhs_is_dense()
+        && let Some(rows) = nest.outer_rows_per_part()
+    {
+        use rayon::prelude::*;
+        let block = nest.outer_block();
+        dst[..nest.shape[0] * block].par_chunks_mut(rows * block).enumerate().for_each(|(i, part)| {
+            let sub = nest.outer_part(i * rows, part.len() / block);
+            zip_apply_inplace(&sub, part, src, &op);
+        });
+        return;
+    }
+    zip_apply_inplace(nest, dst, src, op)
+}
+
 pub(crate) fn zip_apply_inplace<D, S, F>(nest: &ZipNest, dst: &mut [D], src: &[S], op: F)
 where
     D: Copy,
     S: Copy,
     F: Fn(D, S) -> D,
 {
-    debug_assert!(
-        nest.lhs_is_dense(),
-        "zip_apply_inplace: destination must be dense"
-    );
+    debug_assert!(nest.lhs_is_dense(), "zip_apply_inplace: destination must be dense");
     if nest.ndim == 0 {
         // All dims were size 1: a single element.
         dst[nest.lhs_offset] = op(dst[nest.lhs_offset], src[nest.rhs_offset]);
@@ -302,6 +373,48 @@ where
     }
 }
 
+/// (ft patch) [`zip_map`]'s loop for one part of the output: writes every slot of `out`
+/// (`out.len()` = the nest's element count) in row-major order.
+#[cfg(feature = "rayon")]
+fn zip_fill<L, R, Out, F>(nest: &ZipNest, lhs: &[L], rhs: &[R], op: &F, out: &mut [core::mem::MaybeUninit<Out>])
+where
+    L: Copy,
+    R: Copy,
+    F: Fn(L, R) -> Out,
+{
+    let (len, l_st, r_st) = nest.inner();
+    let mut pos = 0;
+    match (l_st, r_st) {
+        (1, 1) => nest.for_each_run(|lb, rb| {
+            for ((o, &a), &b) in out[pos..pos + len].iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+                o.write(op(a, b));
+            }
+            pos += len;
+        }),
+        (1, 0) => nest.for_each_run(|lb, rb| {
+            let b = rhs[rb];
+            for (o, &a) in out[pos..pos + len].iter_mut().zip(&lhs[lb..lb + len]) {
+                o.write(op(a, b));
+            }
+            pos += len;
+        }),
+        (0, 1) => nest.for_each_run(|lb, rb| {
+            let a = lhs[lb];
+            for (o, &b) in out[pos..pos + len].iter_mut().zip(&rhs[rb..rb + len]) {
+                o.write(op(a, b));
+            }
+            pos += len;
+        }),
+        _ => nest.for_each_run(|lb, rb| {
+            for (i, o) in out[pos..pos + len].iter_mut().enumerate() {
+                o.write(op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize]));
+            }
+            pos += len;
+        }),
+    }
+    assert_eq!(pos, out.len(), "zip_fill: the nest must cover its part exactly");
+}
+
 // ============================================================================
 // 3-way zip support (for mask_where and ternary operations)
 // ============================================================================
@@ -323,12 +436,7 @@ impl Zip3Nest {
     #[inline]
     pub fn inner(&self) -> (usize, isize, isize, isize) {
         let d = self.ndim - 1;
-        (
-            self.shape[d],
-            self.a_strides[d],
-            self.b_strides[d],
-            self.c_strides[d],
-        )
+        (self.shape[d], self.a_strides[d], self.b_strides[d], self.c_strides[d])
     }
 
     pub fn a_is_dense(&self) -> bool {
@@ -385,28 +493,15 @@ impl Zip3Nest {
 pub(crate) fn collapse_for_zip3(a: &Layout, b: &Layout, c: &Layout) -> Option<Zip3Nest> {
     let shape = a.shape();
     let ndims = a.num_dims();
-    debug_assert_eq!(
-        &shape[..],
-        &b.shape()[..],
-        "collapse_for_zip3: operands must be broadcast to the same shape"
-    );
-    debug_assert_eq!(
-        &shape[..],
-        &c.shape()[..],
-        "collapse_for_zip3: operands must be broadcast to the same shape"
-    );
+    debug_assert_eq!(&shape[..], &b.shape()[..], "collapse_for_zip3: operands must be broadcast to the same shape");
+    debug_assert_eq!(&shape[..], &c.shape()[..], "collapse_for_zip3: operands must be broadcast to the same shape");
     if ndims > ZIP_MAX_RANK {
         return None;
     }
     let a_strides = a.strides();
     let b_strides = b.strides();
     let c_strides = c.strides();
-    if a_strides
-        .iter()
-        .chain(b_strides)
-        .chain(c_strides)
-        .any(|&s| s < 0)
-    {
+    if a_strides.iter().chain(b_strides).chain(c_strides).any(|&s| s < 0) {
         return None;
     }
 
@@ -431,15 +526,9 @@ pub(crate) fn collapse_for_zip3(a: &Layout, b: &Layout, c: &Layout) -> Option<Zi
         let c_st = c_strides[d];
         let merge = nest.ndim > 0 && {
             let prev = nest.ndim - 1;
-            (size as isize)
-                .checked_mul(a_st)
-                .is_some_and(|run| nest.a_strides[prev] == run)
-                && (size as isize)
-                    .checked_mul(b_st)
-                    .is_some_and(|run| nest.b_strides[prev] == run)
-                && (size as isize)
-                    .checked_mul(c_st)
-                    .is_some_and(|run| nest.c_strides[prev] == run)
+            (size as isize).checked_mul(a_st).is_some_and(|run| nest.a_strides[prev] == run)
+                && (size as isize).checked_mul(b_st).is_some_and(|run| nest.b_strides[prev] == run)
+                && (size as isize).checked_mul(c_st).is_some_and(|run| nest.c_strides[prev] == run)
         };
         if merge {
             nest.shape[nest.ndim - 1] *= size;
@@ -511,22 +600,14 @@ where
 
 /// Apply a 3-way operation in place into `dst`, reading from `b` and `c`.
 /// `dst` is indexed directly at `db`, which includes `a_offset`.
-pub(crate) fn zip3_apply_inplace<D, B, C, F>(
-    nest: &Zip3Nest,
-    dst: &mut [D],
-    b: &[B],
-    c: &[C],
-    op: F,
-) where
+pub(crate) fn zip3_apply_inplace<D, B, C, F>(nest: &Zip3Nest, dst: &mut [D], b: &[B], c: &[C], op: F)
+where
     D: Copy,
     B: Copy,
     C: Copy,
     F: Fn(D, B, C) -> D,
 {
-    debug_assert!(
-        nest.a_is_dense(),
-        "zip3_apply_inplace: destination must be dense"
-    );
+    debug_assert!(nest.a_is_dense(), "zip3_apply_inplace: destination must be dense");
     if nest.ndim == 0 {
         dst[nest.a_offset] = op(dst[nest.a_offset], b[nest.b_offset], c[nest.c_offset]);
         return;
@@ -571,10 +652,7 @@ mod tests {
         rhs_layout: &Layout,
         op: impl Fn(E, E) -> R,
     ) -> Vec<R> {
-        StridedIter::new(lhs_layout)
-            .zip(StridedIter::new(rhs_layout))
-            .map(|(li, ri)| op(lhs[li], rhs[ri]))
-            .collect()
+        StridedIter::new(lhs_layout).zip(StridedIter::new(rhs_layout)).map(|(li, ri)| op(lhs[li], rhs[ri])).collect()
     }
 
     fn broadcast_layout(shape: &[usize], full: &[usize]) -> Layout {
@@ -716,19 +794,11 @@ mod tests {
         let dense = Layout::contiguous(Shape::from(full.to_vec()));
         // A broadcast destination would write some slots many times.
         let bcast = broadcast_layout(&[1, 3, 4], &full);
-        assert!(
-            !collapse_for_zip(&bcast, &dense)
-                .unwrap()
-                .lhs_is_dense_from_zero()
-        );
+        assert!(!collapse_for_zip(&bcast, &dense).unwrap().lhs_is_dense_from_zero());
         // A non-zero start offset means run 0 doesn't begin at slot 0.
         let offset = Layout::contiguous(Shape::from(vec![4, 6])).narrow(0, 1, 2);
         let other = Layout::contiguous(Shape::from(vec![2, 6]));
-        assert!(
-            !collapse_for_zip(&offset, &other)
-                .unwrap()
-                .lhs_is_dense_from_zero()
-        );
+        assert!(!collapse_for_zip(&offset, &other).unwrap().lhs_is_dense_from_zero());
         // A transposed destination is not row-major.
         let t = Layout::contiguous(Shape::from(vec![3, 4])).transpose(0, 1);
         let c = Layout::contiguous(Shape::from(vec![4, 3]));
@@ -759,8 +829,7 @@ mod tests {
             // Dense operand on the left: `dense - broadcast`.
             let want = zip_map(&dense, &dense_layout, &bdata, &blayout, |a, b| a - b).unwrap();
             let mut got = dense.clone();
-            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| d - s)
-                .expect("dense lhs must be reusable");
+            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| d - s).expect("dense lhs must be reusable");
             assert_eq!(got, want, "dense-lhs {bshape:?}");
 
             // Dense operand on the right: `broadcast - dense`, written
@@ -768,8 +837,7 @@ mod tests {
             // what `binary_op_typed`'s swapped branch does.
             let want = zip_map(&bdata, &blayout, &dense, &dense_layout, |a, b| a - b).unwrap();
             let mut got = dense.clone();
-            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| s - d)
-                .expect("dense rhs must be reusable");
+            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| s - d).expect("dense rhs must be reusable");
             assert_eq!(got, want, "dense-rhs {bshape:?}");
         }
     }
@@ -808,14 +876,7 @@ mod tests {
         let mut data: Vec<f32> = (0..24).map(|i| i as f32).collect();
         let dst_layout = Layout::new(Shape::from(vec![2, 6]), vec![6, 1], 0);
         let src_layout = broadcast_layout(&[2, 1], &[2, 6]);
-        apply_inplace(
-            &mut data,
-            &dst_layout,
-            &[10.0, 20.0],
-            &src_layout,
-            |d, s| d + s,
-        )
-        .unwrap();
+        apply_inplace(&mut data, &dst_layout, &[10.0, 20.0], &src_layout, |d, s| d + s).unwrap();
 
         let mut want: Vec<f32> = (0..24).map(|i| i as f32).collect();
         for (i, w) in want.iter_mut().enumerate().take(12) {
@@ -843,16 +904,8 @@ mod tests {
         let b_data = vec![10.0f32, 20.0, 30.0];
         let c_data = vec![100.0f32, 200.0, 300.0, 400.0, 500.0, 600.0];
 
-        let got: Vec<f32> = zip3_map(
-            &a_data,
-            &a_layout,
-            &b_data,
-            &b_layout,
-            &c_data,
-            &c_layout,
-            |a, b, c| a + b + c,
-        )
-        .unwrap();
+        let got: Vec<f32> =
+            zip3_map(&a_data, &a_layout, &b_data, &b_layout, &c_data, &c_layout, |a, b, c| a + b + c).unwrap();
 
         let expected = vec![
             1.0 + 10.0 + 100.0,
@@ -879,9 +932,7 @@ mod tests {
         let nest = collapse_for_zip3(&dst_layout, &s1_layout, &s2_layout).unwrap();
         assert!(nest.a_is_dense());
 
-        zip3_apply_inplace(&nest, &mut dst_data, &s1_data, &s2_data, |d, s1, s2| {
-            d + s1 + s2
-        });
+        zip3_apply_inplace(&nest, &mut dst_data, &s1_data, &s2_data, |d, s1, s2| d + s1 + s2);
 
         let expected = vec![
             100.0 + 1.0 + 10.0,

@@ -68,7 +68,10 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // 0.5 * x * (1 + erf(x / sqrt(2)))
-        use crate::ops::unary::{erf_f32, erf_f64};
+        // (ft patch) f32: the vectorisable erf (crate::fastmath) instead of libm's, so the
+        // element loop runs 16 lanes wide and split over the pool.
+        use crate::fastmath::erf_f32;
+        use crate::ops::unary::erf_f64;
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
         unary_op(
@@ -80,7 +83,9 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[gelu(x)] = 0.5 * (1 + erf(x/sqrt(2))) + x * (1/sqrt(2*pi)) * exp(-x^2/2)
-        use crate::ops::unary::{erf_f32, erf_f64};
+        // (ft patch) f32: the vectorisable erf and exp (crate::fastmath).
+        use crate::fastmath::{erf_f32, exp_f32};
+        use crate::ops::unary::erf_f64;
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
         let inv_sqrt_2pi_f32: f32 = 1.0 / (2.0 * core::f32::consts::PI).sqrt();
@@ -90,7 +95,7 @@ impl ActivationOps<Flex> for Flex {
             grad,
             move |x: f32, g| {
                 let cdf = 0.5 * (1.0 + erf_f32(x / sqrt2_f32));
-                let pdf = inv_sqrt_2pi_f32 * (-0.5 * x * x).exp();
+                let pdf = inv_sqrt_2pi_f32 * exp_f32(-0.5 * x * x);
                 g * (cdf + x * pdf)
             },
             move |x: f64, g| {
@@ -108,13 +113,7 @@ impl ActivationOps<Flex> for Flex {
 
     fn sigmoid_backward(output: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // grad * output * (1 - output)
-        binary_op(
-            output,
-            grad,
-            |s: f32, g| g * s * (1.0 - s),
-            |s: f64, g| g * s * (1.0 - s),
-            None,
-        )
+        binary_op(output, grad, |s: f32, g| g * s * (1.0 - s), |s: f64, g| g * s * (1.0 - s), None)
     }
 
     fn hard_sigmoid(tensor: FloatTensor<Flex>, alpha: Scalar, beta: Scalar) -> FloatTensor<Flex> {
@@ -136,18 +135,10 @@ impl ActivationOps<Flex> for Flex {
         unary_op(
             tensor,
             |x: f32| {
-                if x >= 0.0 {
-                    -((-x).exp().ln_1p())
-                } else {
-                    x - x.exp().ln_1p()
-                }
+                if x >= 0.0 { -((-x).exp().ln_1p()) } else { x - x.exp().ln_1p() }
             },
             |x: f64| {
-                if x >= 0.0 {
-                    -((-x).exp().ln_1p())
-                } else {
-                    x - x.exp().ln_1p()
-                }
+                if x >= 0.0 { -((-x).exp().ln_1p()) } else { x - x.exp().ln_1p() }
             },
         )
     }
@@ -155,13 +146,7 @@ impl ActivationOps<Flex> for Flex {
     fn log_sigmoid_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[log_sigmoid(x)] = sigmoid(-x) * (-1) * (-1) = 1 - sigmoid(x) = sigmoid(-x)
         // So: grad * sigmoid(-x)
-        binary_op(
-            x,
-            grad,
-            |x: f32, g| g * sigmoid_f32(-x),
-            |x: f64, g| g * sigmoid_f64(-x),
-            None,
-        )
+        binary_op(x, grad, |x: f32, g| g * sigmoid_f32(-x), |x: f64, g| g * sigmoid_f64(-x), None)
     }
 
     fn softmax(tensor: FloatTensor<Flex>, dim: usize) -> FloatTensor<Flex> {
@@ -211,12 +196,7 @@ fn sigmoid_f64(x: f64) -> f64 {
 /// * If `input`'s dtype is not one of `f32`/`f64`/`f16`/`bf16`.
 pub fn softmax(tensor: FloatTensor<Flex>, dim: usize) -> FloatTensor<Flex> {
     let rank = tensor.shape().num_dims();
-    assert!(
-        dim < rank,
-        "softmax dim {} out of range for rank {}",
-        dim,
-        rank
-    );
+    assert!(dim < rank, "softmax dim {} out of range for rank {}", dim, rank);
 
     if dim != rank - 1 {
         let swapped = Flex::float_swap_dims(tensor, dim, rank - 1);
@@ -278,11 +258,7 @@ fn softmax_last_f32(tensor: FlexTensor) -> FlexTensor {
         softmax_rows_f32(input, out_slice, last);
     }
 
-    FlexTensor::new(
-        Bytes::from_elems(output),
-        Layout::contiguous(shape),
-        DType::F32,
-    )
+    FlexTensor::new(Bytes::from_elems(output), Layout::contiguous(shape), DType::F32)
 }
 
 /// Row sweep for f32 softmax. With the `simd` feature, delegates to the
@@ -375,15 +351,20 @@ fn softmax_row_f32_simd<S: macerator::Simd>(input: &[f32], output: &mut [f32]) {
     }
 
     // Pass 2: compute exp(x - max), store in output, accumulate sum.
-    // Scalar exp (no SIMD exp in macerator). This pass is the one that
-    // actually does memory reads + writes on the whole row, so scalar
-    // here still lands us at memory bandwidth.
-    let mut sum = 0.0f32;
-    for idx in 0..len {
-        let e = (input[idx] - max_val).exp();
-        output[idx] = e;
-        sum += e;
+    // (ft patch) the vectorisable exp (crate::fastmath) and a 16-way sum,
+    // so LLVM vectorises both loops (upstream: scalar expf per element).
+    for (o, &x) in output.iter_mut().zip(input) {
+        *o = crate::fastmath::exp_f32(x - max_val);
     }
+    let mut lanes_sum = [0.0f32; 16];
+    let mut chunks = output.chunks_exact(16);
+    for c in &mut chunks {
+        for (s, &e) in lanes_sum.iter_mut().zip(c) {
+            *s += e;
+        }
+    }
+    let mut sum: f32 = chunks.remainder().iter().sum();
+    sum += lanes_sum.iter().sum::<f32>();
 
     // Pass 3: normalize.
     // SIMD splat + multiply, scalar tail.
@@ -423,17 +404,11 @@ macro_rules! softmax_last_dtype {
                 use rayon::prelude::*;
                 const ROWS_PER_TASK: usize = 64;
                 let chunk_elems = ROWS_PER_TASK * last;
-                output
-                    .par_chunks_mut(chunk_elems)
-                    .zip(input.par_chunks(chunk_elems))
-                    .for_each(|(o_chunk, i_chunk)| {
-                        for (i, o) in i_chunk
-                            .chunks_exact(last)
-                            .zip(o_chunk.chunks_exact_mut(last))
-                        {
-                            $row_fn(i, o);
-                        }
-                    });
+                output.par_chunks_mut(chunk_elems).zip(input.par_chunks(chunk_elems)).for_each(|(o_chunk, i_chunk)| {
+                    for (i, o) in i_chunk.chunks_exact(last).zip(o_chunk.chunks_exact_mut(last)) {
+                        $row_fn(i, o);
+                    }
+                });
             }
             #[cfg(not(feature = "rayon"))]
             {
@@ -501,20 +476,8 @@ softmax_row_half!(softmax_row_f16, f16);
 softmax_row_half!(softmax_row_bf16, bf16);
 
 softmax_last_dtype!(softmax_last_f64, f64, 0.0f64, DType::F64, softmax_row_f64);
-softmax_last_dtype!(
-    softmax_last_f16,
-    f16,
-    f16::from_f32(0.0),
-    DType::F16,
-    softmax_row_f16
-);
-softmax_last_dtype!(
-    softmax_last_bf16,
-    bf16,
-    bf16::from_f32(0.0),
-    DType::BF16,
-    softmax_row_bf16
-);
+softmax_last_dtype!(softmax_last_f16, f16, f16::from_f32(0.0), DType::F16, softmax_row_f16);
+softmax_last_dtype!(softmax_last_bf16, bf16, bf16::from_f32(0.0), DType::BF16, softmax_row_bf16);
 
 // ============================================================================
 // Fused layer_norm
@@ -579,11 +542,7 @@ pub fn layer_norm(
     let gamma = gamma.to_contiguous();
     let beta = beta.map(|b| b.to_contiguous());
 
-    let d_model = *input
-        .layout()
-        .shape()
-        .last()
-        .expect("layer_norm: empty shape");
+    let d_model = *input.layout().shape().last().expect("layer_norm: empty shape");
     // Validate rank + length explicitly rather than just last-dim == d_model.
     // A gamma shaped like `[2, d_model]` would pass a last-dim check but
     // has 2*d_model elements, which would index the wrong data in the row
@@ -610,12 +569,8 @@ pub fn layer_norm(
     match input.dtype() {
         DType::F32 => layer_norm_f32(input, gamma, beta, epsilon as f32),
         DType::F64 => layer_norm_f64(input, gamma, beta, epsilon),
-        DType::F16 => {
-            layer_norm_via_f32::<f16>(input, gamma, beta, epsilon, f16::to_f32, f16::from_f32)
-        }
-        DType::BF16 => {
-            layer_norm_via_f32::<bf16>(input, gamma, beta, epsilon, bf16::to_f32, bf16::from_f32)
-        }
+        DType::F16 => layer_norm_via_f32::<f16>(input, gamma, beta, epsilon, f16::to_f32, f16::from_f32),
+        DType::BF16 => layer_norm_via_f32::<bf16>(input, gamma, beta, epsilon, bf16::to_f32, bf16::from_f32),
         dtype => panic!("burn_flex::layer_norm: unsupported dtype {:?}", dtype),
     }
 }
@@ -639,12 +594,7 @@ fn layer_norm_via_f32<E: burn_backend::Element + bytemuck::Pod + Copy>(
 /// mean update on iteration `k` depends on iteration `k-1`); the
 /// normalize+affine pass autovectorizes on targets with f64 SIMD. A
 /// macerator f64 path can be added if profiling shows it matters.
-fn layer_norm_f64(
-    input: FlexTensor,
-    gamma: FlexTensor,
-    beta: Option<FlexTensor>,
-    epsilon: f64,
-) -> FlexTensor {
+fn layer_norm_f64(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>, epsilon: f64) -> FlexTensor {
     let shape = input.layout().shape().clone();
     let d_model = *shape.last().expect("layer_norm: empty shape");
     if d_model == 0 {
@@ -662,22 +612,14 @@ fn layer_norm_f64(
         let chunk_elems = ROWS_PER_TASK * d_model;
         match beta_data {
             Some(beta_slice) => {
-                output
-                    .par_chunks_mut(chunk_elems)
-                    .zip(input_data.par_chunks(chunk_elems))
-                    .for_each(|(o, i)| {
-                        layer_norm_rows_f64_with_beta(
-                            i, o, gamma_data, beta_slice, d_model, epsilon,
-                        );
-                    });
+                output.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
+                    layer_norm_rows_f64_with_beta(i, o, gamma_data, beta_slice, d_model, epsilon);
+                });
             }
             None => {
-                output
-                    .par_chunks_mut(chunk_elems)
-                    .zip(input_data.par_chunks(chunk_elems))
-                    .for_each(|(o, i)| {
-                        layer_norm_rows_f64_no_beta(i, o, gamma_data, d_model, epsilon);
-                    });
+                output.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
+                    layer_norm_rows_f64_no_beta(i, o, gamma_data, d_model, epsilon);
+                });
             }
         }
     }
@@ -692,21 +634,11 @@ fn layer_norm_f64(
                 d_model,
                 epsilon,
             ),
-            None => layer_norm_rows_f64_no_beta(
-                input_data,
-                output.as_mut_slice(),
-                gamma_data,
-                d_model,
-                epsilon,
-            ),
+            None => layer_norm_rows_f64_no_beta(input_data, output.as_mut_slice(), gamma_data, d_model, epsilon),
         }
     }
 
-    FlexTensor::new(
-        Bytes::from_elems(output),
-        Layout::contiguous(shape),
-        DType::F64,
-    )
+    FlexTensor::new(Bytes::from_elems(output), Layout::contiguous(shape), DType::F64)
 }
 
 #[inline]
@@ -727,13 +659,7 @@ fn layer_norm_rows_f64_with_beta(
 }
 
 #[inline]
-fn layer_norm_rows_f64_no_beta(
-    input: &[f64],
-    output: &mut [f64],
-    gamma: &[f64],
-    d_model: usize,
-    epsilon: f64,
-) {
+fn layer_norm_rows_f64_no_beta(input: &[f64], output: &mut [f64], gamma: &[f64], d_model: usize, epsilon: f64) {
     for (in_row, out_row) in input.chunks(d_model).zip(output.chunks_mut(d_model)) {
         let (mean, inv_std) = welford_f64(in_row, epsilon);
         for (i, &x) in in_row.iter().enumerate() {
@@ -756,12 +682,7 @@ fn welford_f64(row: &[f64], epsilon: f64) -> (f64, f64) {
     (mean, 1.0f64 / (var + epsilon).sqrt())
 }
 
-fn layer_norm_f32(
-    input: FlexTensor,
-    gamma: FlexTensor,
-    beta: Option<FlexTensor>,
-    epsilon: f32,
-) -> FlexTensor {
+fn layer_norm_f32(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>, epsilon: f32) -> FlexTensor {
     let shape = input.layout().shape().clone();
     let d_model = *shape.last().expect("layer_norm: empty shape");
     if d_model == 0 {
@@ -791,42 +712,28 @@ fn layer_norm_f32(
         let chunk_elems = ROWS_PER_TASK * d_model;
         match beta_data {
             Some(beta_slice) => {
-                out_slice
-                    .par_chunks_mut(chunk_elems)
-                    .zip(input_data.par_chunks(chunk_elems))
-                    .for_each(|(o, i)| {
-                        layer_norm_rows_f32_with_beta(
-                            i, o, gamma_data, beta_slice, d_model, epsilon,
-                        );
-                    });
+                out_slice.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
+                    layer_norm_rows_f32_with_beta(i, o, gamma_data, beta_slice, d_model, epsilon);
+                });
             }
             None => {
-                out_slice
-                    .par_chunks_mut(chunk_elems)
-                    .zip(input_data.par_chunks(chunk_elems))
-                    .for_each(|(o, i)| {
-                        layer_norm_rows_f32_no_beta(i, o, gamma_data, d_model, epsilon);
-                    });
+                out_slice.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
+                    layer_norm_rows_f32_no_beta(i, o, gamma_data, d_model, epsilon);
+                });
             }
         }
     }
     #[cfg(not(feature = "rayon"))]
     {
         match beta_data {
-            Some(beta_slice) => layer_norm_rows_f32_with_beta(
-                input_data, out_slice, gamma_data, beta_slice, d_model, epsilon,
-            ),
-            None => {
-                layer_norm_rows_f32_no_beta(input_data, out_slice, gamma_data, d_model, epsilon)
+            Some(beta_slice) => {
+                layer_norm_rows_f32_with_beta(input_data, out_slice, gamma_data, beta_slice, d_model, epsilon)
             }
+            None => layer_norm_rows_f32_no_beta(input_data, out_slice, gamma_data, d_model, epsilon),
         }
     }
 
-    FlexTensor::new(
-        Bytes::from_elems(output),
-        Layout::contiguous(shape),
-        DType::F32,
-    )
+    FlexTensor::new(Bytes::from_elems(output), Layout::contiguous(shape), DType::F32)
 }
 
 /// Row sweep for f32 layer_norm with bias. Delegates to the SIMD kernel
@@ -857,13 +764,7 @@ fn layer_norm_rows_f32_with_beta(
 
 /// Row sweep for f32 layer_norm without bias.
 #[inline]
-fn layer_norm_rows_f32_no_beta(
-    input: &[f32],
-    output: &mut [f32],
-    gamma: &[f32],
-    d_model: usize,
-    epsilon: f32,
-) {
+fn layer_norm_rows_f32_no_beta(input: &[f32], output: &mut [f32], gamma: &[f32], d_model: usize, epsilon: f32) {
     // Release-mode invariant checks; see softmax_rows_f32 for rationale.
     assert_eq!(input.len(), output.len());
     assert_eq!(input.len() % d_model, 0);
@@ -882,13 +783,7 @@ fn layer_norm_rows_f32_no_beta(
 /// disabled. Welford mean/variance, then normalize+affine.
 #[cfg(not(feature = "simd"))]
 #[inline]
-fn layer_norm_row_f32_scalar(
-    input: &[f32],
-    output: &mut [f32],
-    gamma: &[f32],
-    beta: Option<&[f32]>,
-    epsilon: f32,
-) {
+fn layer_norm_row_f32_scalar(input: &[f32], output: &mut [f32], gamma: &[f32], beta: Option<&[f32]>, epsilon: f32) {
     // Welford's online algorithm tracks a running mean instead of a raw
     // sum, so it avoids the E[x^2] - E[x]^2 cancellation and the mean stays
     // finite for inputs whose raw sum would overflow f32.
@@ -1071,10 +966,7 @@ mod tests {
     // ============================================================================
 
     fn softmax_row<T: Float>(row_in: &[T], row_out: &mut [T]) {
-        let max = row_in
-            .iter()
-            .copied()
-            .fold(T::neg_infinity(), |a, b| if a > b { a } else { b });
+        let max = row_in.iter().copied().fold(T::neg_infinity(), |a, b| if a > b { a } else { b });
         let mut sum = T::zero();
         for (i, &x) in row_in.iter().enumerate() {
             let e = (x - max).exp();
@@ -1094,20 +986,10 @@ mod tests {
         out
     }
 
-    fn layer_norm_row<T: Float>(
-        row_in: &[T],
-        gamma: &[T],
-        beta: Option<&[T]>,
-        eps: T,
-        row_out: &mut [T],
-    ) {
+    fn layer_norm_row<T: Float>(row_in: &[T], gamma: &[T], beta: Option<&[T]>, eps: T, row_out: &mut [T]) {
         let n = T::from(row_in.len()).unwrap();
         let mean = row_in.iter().copied().fold(T::zero(), |a, b| a + b) / n;
-        let var = row_in
-            .iter()
-            .map(|&x| (x - mean) * (x - mean))
-            .fold(T::zero(), |a, b| a + b)
-            / n;
+        let var = row_in.iter().map(|&x| (x - mean) * (x - mean)).fold(T::zero(), |a, b| a + b) / n;
         let inv_std = T::one() / (var + eps).sqrt();
         for (i, &x) in row_in.iter().enumerate() {
             let normed = (x - mean) * inv_std;
@@ -1119,13 +1001,7 @@ mod tests {
         }
     }
 
-    fn layer_norm_last_ref<T: Float>(
-        data: &[T],
-        gamma: &[T],
-        beta: Option<&[T]>,
-        eps: T,
-        row_len: usize,
-    ) -> Vec<T> {
+    fn layer_norm_last_ref<T: Float>(data: &[T], gamma: &[T], beta: Option<&[T]>, eps: T, row_len: usize) -> Vec<T> {
         let mut out = vec![T::zero(); data.len()];
         for (i, o) in data.chunks(row_len).zip(out.chunks_mut(row_len)) {
             layer_norm_row(i, gamma, beta, eps, o);
@@ -1160,14 +1036,9 @@ mod tests {
         let beta = flex_f32(vec![0.0; 4], &[4]);
         let out = crate::ops::activation::layer_norm(t, gamma, Some(beta), 1e-5);
 
-        let expected: Vec<f32> = vec![
-            -1.3416408, -0.4472136, 0.4472136, 1.3416408, -1.3416408, -0.4472136, 0.4472136,
-            1.3416408,
-        ];
-        out.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![2, 4]),
-            Tolerance::absolute(1e-4),
-        );
+        let expected: Vec<f32> =
+            vec![-1.3416408, -0.4472136, 0.4472136, 1.3416408, -1.3416408, -0.4472136, 0.4472136, 1.3416408];
+        out.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-4));
     }
 
     #[test]
@@ -1192,10 +1063,7 @@ mod tests {
         let out = crate::ops::activation::layer_norm(t, gamma, None, 1e-5);
 
         out.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(
-                vec![-1.3416408, -0.4472136, 0.4472136, 1.3416408],
-                vec![1, 4],
-            ),
+            &TensorData::new(vec![-1.3416408, -0.4472136, 0.4472136, 1.3416408], vec![1, 4]),
             Tolerance::absolute(1e-4),
         );
     }
@@ -1211,10 +1079,7 @@ mod tests {
         let data: Vec<f32> = (0..32).map(|i| i as f32 * 0.1).collect();
         let expected = softmax_last_ref(&data, 32);
         let fused = crate::ops::activation::softmax(flex_f32(data, &[1, 32]), 1);
-        fused.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![1, 32]),
-            Tolerance::absolute(1e-5),
-        );
+        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![1, 32]), Tolerance::absolute(1e-5));
     }
 
     #[test]
@@ -1223,10 +1088,7 @@ mod tests {
         let data: Vec<f32> = (0..100 * 16).map(|i| ((i % 17) as f32) * 0.05).collect();
         let expected = softmax_last_ref(&data, 16);
         let fused = crate::ops::activation::softmax(flex_f32(data, &[100, 16]), 1);
-        fused.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![100, 16]),
-            Tolerance::absolute(1e-5),
-        );
+        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![100, 16]), Tolerance::absolute(1e-5));
     }
 
     #[test]
@@ -1235,10 +1097,7 @@ mod tests {
         let data: Vec<f64> = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let expected = softmax_last_ref(&data, 4);
         let fused = crate::ops::activation::softmax(flex_f64(data, &[2, 4]), 1);
-        fused.into_data().assert_approx_eq::<f64>(
-            &TensorData::new(expected, vec![2, 4]),
-            Tolerance::absolute(1e-10),
-        );
+        fused.into_data().assert_approx_eq::<f64>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-10));
     }
 
     #[test]
@@ -1248,10 +1107,7 @@ mod tests {
         let data: Vec<f16> = source.iter().map(|&x| f16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, 4);
         let fused = crate::ops::activation::softmax(flex_half(data, &[2, 4]), 1);
-        fused.into_data().assert_approx_eq::<f16>(
-            &TensorData::new(expected, vec![2, 4]),
-            Tolerance::absolute(1e-2),
-        );
+        fused.into_data().assert_approx_eq::<f16>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-2));
     }
 
     #[test]
@@ -1261,10 +1117,7 @@ mod tests {
         let data: Vec<bf16> = source.iter().map(|&x| bf16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, 4);
         let fused = crate::ops::activation::softmax(flex_half(data, &[2, 4]), 1);
-        fused.into_data().assert_approx_eq::<bf16>(
-            &TensorData::new(expected, vec![2, 4]),
-            Tolerance::absolute(5e-2),
-        );
+        fused.into_data().assert_approx_eq::<bf16>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(5e-2));
     }
 
     #[test]
@@ -1272,15 +1125,12 @@ mod tests {
         // 150 rows > 64 triggers the multi-chunk rayon path for f64
         let n_rows = 150;
         let d_cols = 8;
-        let data: Vec<f64> = (0..n_rows * d_cols)
-            .map(|i| ((i % 11) as f64) * 0.1 - 0.5)
-            .collect();
+        let data: Vec<f64> = (0..n_rows * d_cols).map(|i| ((i % 11) as f64) * 0.1 - 0.5).collect();
         let expected = softmax_last_ref(&data, d_cols);
         let fused = crate::ops::activation::softmax(flex_f64(data, &[n_rows, d_cols]), 1);
-        fused.into_data().assert_approx_eq::<f64>(
-            &TensorData::new(expected, vec![n_rows, d_cols]),
-            Tolerance::absolute(1e-10),
-        );
+        fused
+            .into_data()
+            .assert_approx_eq::<f64>(&TensorData::new(expected, vec![n_rows, d_cols]), Tolerance::absolute(1e-10));
     }
 
     #[test]
@@ -1288,16 +1138,13 @@ mod tests {
         // 150 rows > 64 triggers the multi-chunk rayon path for f16
         let n_rows = 150;
         let d_cols = 8;
-        let source: Vec<f32> = (0..n_rows * d_cols)
-            .map(|i| ((i % 11) as f32) * 0.1 - 0.5)
-            .collect();
+        let source: Vec<f32> = (0..n_rows * d_cols).map(|i| ((i % 11) as f32) * 0.1 - 0.5).collect();
         let data: Vec<f16> = source.iter().map(|&x| f16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, d_cols);
         let fused = crate::ops::activation::softmax(flex_half(data, &[n_rows, d_cols]), 1);
-        fused.into_data().assert_approx_eq::<f16>(
-            &TensorData::new(expected, vec![n_rows, d_cols]),
-            Tolerance::absolute(1e-2),
-        );
+        fused
+            .into_data()
+            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![n_rows, d_cols]), Tolerance::absolute(1e-2));
     }
 
     #[test]
@@ -1305,16 +1152,13 @@ mod tests {
         // 150 rows > 64 triggers the multi-chunk rayon path for bf16
         let n_rows = 150;
         let d_cols = 8;
-        let source: Vec<f32> = (0..n_rows * d_cols)
-            .map(|i| ((i % 11) as f32) * 0.1 - 0.5)
-            .collect();
+        let source: Vec<f32> = (0..n_rows * d_cols).map(|i| ((i % 11) as f32) * 0.1 - 0.5).collect();
         let data: Vec<bf16> = source.iter().map(|&x| bf16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, d_cols);
         let fused = crate::ops::activation::softmax(flex_half(data, &[n_rows, d_cols]), 1);
-        fused.into_data().assert_approx_eq::<bf16>(
-            &TensorData::new(expected, vec![n_rows, d_cols]),
-            Tolerance::absolute(5e-2),
-        );
+        fused
+            .into_data()
+            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![n_rows, d_cols]), Tolerance::absolute(5e-2));
     }
 
     #[test]
@@ -1325,20 +1169,11 @@ mod tests {
         // omitted: f32 rounding of the mean itself then exceeds the tolerance.
         let data: Vec<f32> = (0..17).map(|i| 100.0 + i as f32 * 1e-3).collect();
         let data_f64: Vec<f64> = data.iter().map(|&x| x as f64).collect();
-        let expected: Vec<f32> = layer_norm_last_ref(&data_f64, &[1.0; 17], None, 1e-5, 17)
-            .into_iter()
-            .map(|x| x as f32)
-            .collect();
-        let out = crate::ops::activation::layer_norm(
-            flex_f32(data, &[1, 17]),
-            flex_f32(vec![1.0; 17], &[17]),
-            None,
-            1e-5,
-        );
-        out.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![1, 17]),
-            Tolerance::absolute(1e-2),
-        );
+        let expected: Vec<f32> =
+            layer_norm_last_ref(&data_f64, &[1.0; 17], None, 1e-5, 17).into_iter().map(|x| x as f32).collect();
+        let out =
+            crate::ops::activation::layer_norm(flex_f32(data, &[1, 17]), flex_f32(vec![1.0; 17], &[17]), None, 1e-5);
+        out.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![1, 17]), Tolerance::absolute(1e-2));
     }
 
     #[test]
@@ -1354,10 +1189,7 @@ mod tests {
             Some(flex_f32(beta_data, &[16])),
             1e-5,
         );
-        fused.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![128, 16]),
-            Tolerance::absolute(1e-4),
-        );
+        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![128, 16]), Tolerance::absolute(1e-4));
     }
 
     #[test]
@@ -1415,10 +1247,7 @@ mod tests {
         let data: Vec<f32> = (0..34).map(|i| (i as f32 * 0.137) - 2.3).collect();
         let expected = softmax_last_ref(&data, 17);
         let fused = crate::ops::activation::softmax(flex_f32(data, &[2, 17]), 1);
-        fused.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![2, 17]),
-            Tolerance::absolute(1e-5),
-        );
+        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![2, 17]), Tolerance::absolute(1e-5));
     }
 
     #[test]
@@ -1433,10 +1262,7 @@ mod tests {
             Some(flex_f32(beta_data, &[17])),
             1e-5,
         );
-        fused.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected, vec![2, 17]),
-            Tolerance::absolute(1e-5),
-        );
+        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![2, 17]), Tolerance::absolute(1e-5));
     }
 
     #[test]
@@ -1444,9 +1270,7 @@ mod tests {
         // 80 rows > ROWS_PER_TASK (64) exercises the rayon multi-chunk f64 path.
         let d_model = 16;
         let n_rows = 80;
-        let data: Vec<f64> = (0..n_rows * d_model)
-            .map(|i| ((i % 13) as f64) * 0.07 - 0.3)
-            .collect();
+        let data: Vec<f64> = (0..n_rows * d_model).map(|i| ((i % 13) as f64) * 0.07 - 0.3).collect();
         let gamma_data: Vec<f64> = vec![0.9; d_model];
         let beta_data: Vec<f64> = vec![0.05; d_model];
         let eps = 1e-5f64;
@@ -1457,10 +1281,9 @@ mod tests {
             Some(flex_f64(beta_data, &[d_model])),
             eps,
         );
-        fused.into_data().assert_approx_eq::<f64>(
-            &TensorData::new(expected, vec![n_rows, d_model]),
-            Tolerance::absolute(1e-10),
-        );
+        fused
+            .into_data()
+            .assert_approx_eq::<f64>(&TensorData::new(expected, vec![n_rows, d_model]), Tolerance::absolute(1e-10));
     }
 
     #[test]
@@ -1469,16 +1292,8 @@ mod tests {
         let gamma_data: Vec<f64> = vec![1.0; 4];
         let eps = 1e-5f64;
         let expected = layer_norm_last_ref(&data, &gamma_data, None, eps, 4);
-        let fused = crate::ops::activation::layer_norm(
-            flex_f64(data, &[2, 4]),
-            flex_f64(gamma_data, &[4]),
-            None,
-            eps,
-        );
-        fused.into_data().assert_approx_eq::<f64>(
-            &TensorData::new(expected, vec![2, 4]),
-            Tolerance::absolute(1e-10),
-        );
+        let fused = crate::ops::activation::layer_norm(flex_f64(data, &[2, 4]), flex_f64(gamma_data, &[4]), None, eps);
+        fused.into_data().assert_approx_eq::<f64>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-10));
     }
 
     // Shared body for f16/bf16 layer_norm tests. The fused half-precision
@@ -1488,9 +1303,7 @@ mod tests {
     where
         E: burn_backend::Element + Float,
     {
-        let rows_f32: [f32; 12] = [
-            1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 2.0, 0.5, -0.5, 1.5, -1.5,
-        ];
+        let rows_f32: [f32; 12] = [1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 2.0, 0.5, -0.5, 1.5, -1.5];
         let gamma_f32: [f32; 4] = [1.0, 0.5, 1.5, 1.0];
         let beta_f32: [f32; 4] = [0.1, -0.1, 0.0, 0.2];
         let eps = 1e-5f32;
@@ -1508,10 +1321,9 @@ mod tests {
             Some(flex_half(beta_data, &[4])),
             eps as f64,
         );
-        fused.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(expected_f32, vec![3, 4]),
-            Tolerance::absolute(3e-2),
-        );
+        fused
+            .into_data()
+            .assert_approx_eq::<f32>(&TensorData::new(expected_f32, vec![3, 4]), Tolerance::absolute(3e-2));
     }
 
     #[test]

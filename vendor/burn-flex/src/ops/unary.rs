@@ -55,8 +55,8 @@ where
 /// Apply a unary operation element-wise to a tensor.
 pub fn unary_op<F32Op, F64Op>(tensor: FlexTensor, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
 where
-    F32Op: Fn(f32) -> f32 + Copy,
-    F64Op: Fn(f64) -> f64 + Copy,
+    F32Op: Fn(f32) -> f32 + Copy + Sync,
+    F64Op: Fn(f64) -> f64 + Copy + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -73,17 +73,15 @@ where
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
     E: burn_backend::Element + bytemuck::Pod,
-    Op: Fn(E) -> E,
+    Op: Fn(E) -> E + Sync,
 {
     let n = tensor.layout().num_elements();
 
     // In-place fast path: unique, contiguous tensor at offset 0
-    if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
-    {
+    if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0 {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..n].iter_mut() {
-            *x = op(*x);
-        }
+        // (ft patch) split over the pool, vectorised
+        crate::par::map_inplace(&mut storage[..n], op);
         return tensor;
     }
 
@@ -98,22 +96,17 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let result: Vec<E> = src.iter().map(|&x| op(x)).collect();
+        // (ft patch) split over the pool, vectorised
+        let result: Vec<E> = crate::par::map_into(src, op);
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
 
     // Fallback for negative strides: use StridedIter for correct element order
     if has_negative_strides {
-        let result: Vec<E> = crate::strided_index::StridedIter::new(&layout)
-            .map(|idx| op(src[idx]))
-            .collect();
+        let result: Vec<E> = crate::strided_index::StridedIter::new(&layout).map(|idx| op(src[idx])).collect();
         let bytes = Bytes::from_elems(result);
-        return FlexTensor::new(
-            bytes,
-            Layout::contiguous(layout.shape().clone()),
-            E::dtype(),
-        );
+        return FlexTensor::new(bytes, Layout::contiguous(layout.shape().clone()), E::dtype());
     }
 
     // General path for views/slices with offset or extra storage
@@ -121,14 +114,11 @@ where
     let result = match &blocks {
         // Single contiguous block (with offset)
         StridedBlocks::Single { start, len } => {
-            src[*start..*start + *len].iter().map(|&x| op(x)).collect()
+            // (ft patch) split over the pool, vectorised
+            crate::par::map_into(&src[*start..*start + *len], &op)
         }
         // Strided: iterate over contiguous blocks
-        StridedBlocks::Multiple {
-            block_len,
-            num_blocks,
-            ..
-        } => {
+        StridedBlocks::Multiple { block_len, num_blocks, .. } => {
             let block_len = *block_len;
             let num_blocks = *num_blocks;
             let mut result = Vec::with_capacity(n);
@@ -150,11 +140,7 @@ where
     };
 
     let bytes = Bytes::from_elems(result);
-    FlexTensor::new(
-        bytes,
-        Layout::contiguous(layout.shape().clone()),
-        E::dtype(),
-    )
+    FlexTensor::new(bytes, Layout::contiguous(layout.shape().clone()), E::dtype())
 }
 
 // ============================================================================
@@ -423,14 +409,7 @@ mod tests {
         for (x, expected) in cases {
             let got = super::erf_f64(x);
             let err = (got - expected).abs();
-            assert!(
-                err < 1e-14,
-                "erf_f64({}) = {} expected {} (err {:e})",
-                x,
-                got,
-                expected,
-                err
-            );
+            assert!(err < 1e-14, "erf_f64({}) = {} expected {} (err {:e})", x, got, expected, err);
         }
     }
 
@@ -451,13 +430,7 @@ mod tests {
         ];
         for (x, expected) in cases {
             let got = super::erf_f32(x);
-            assert!(
-                (got - expected).abs() < 1e-6,
-                "erf_f32({}) = {} expected {}",
-                x,
-                got,
-                expected
-            );
+            assert!((got - expected).abs() < 1e-6, "erf_f32({}) = {} expected {}", x, got, expected);
         }
     }
 }
