@@ -261,8 +261,9 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
     let rhs_ptr = unsafe { rhs_data.as_ptr().add(rhs.layout().start_offset()) };
 
     let out_shape = Shape::from(vec![m, n]);
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
-    let out_data: &mut [T] = output.storage_mut();
+    // (ft patch) gemm overwrites the output (`read_dst = false`), so it is written into
+    // uninitialised capacity instead of a zeroed buffer (a memset per product).
+    let mut out_buf = GemmOutput::<T>::new(m * n, k);
 
     let parallelism = get_parallelism(m, n, k);
 
@@ -271,7 +272,7 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
             m,
             n,
             k,
-            out_data.as_mut_ptr(),
+            out_buf.ptr(),
             1,
             n as isize,
             lhs_ptr,
@@ -284,7 +285,42 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
         );
     }
 
-    output
+    // SAFETY: gemm wrote all m·n elements.
+    unsafe { out_buf.into_tensor(out_shape) }
+}
+
+/// (ft patch) The output buffer of a gemm product: uninitialised capacity that gemm writes in
+/// full (it is called with `read_dst = false`), zero-filled instead when `k = 0` (no product
+/// terms: gemm may leave it untouched).
+struct GemmOutput<T> {
+    buf: Vec<T>,
+    len: usize,
+}
+
+impl<T: GemmScalar> GemmOutput<T> {
+    fn new(len: usize, k: usize) -> Self {
+        let mut buf = Vec::with_capacity(len);
+        if k == 0 {
+            buf.resize(len, T::zero());
+        }
+        Self { buf, len }
+    }
+
+    /// Start of the buffer, for gemm to write `len` elements.
+    fn ptr(&mut self) -> *mut T {
+        self.buf.as_mut_ptr()
+    }
+
+    /// # Safety
+    /// All `len` elements must have been written through [`Self::ptr`].
+    unsafe fn into_tensor(mut self, shape: Shape) -> FlexTensor {
+        unsafe { self.buf.set_len(self.len) };
+        FlexTensor::new(
+            burn_std::Bytes::from_elems(self.buf),
+            crate::Layout::contiguous(shape),
+            T::dtype(),
+        )
+    }
 }
 
 /// Strided gemm call for one matrix. Wraps `gemm::gemm` with GemmScalar zero/one.
@@ -364,13 +400,17 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     out_dims.push(n);
     let out_shape = Shape::from(out_dims);
 
-    let mut output = FlexTensor::empty(out_shape, T::dtype());
+    // (ft patch) written in full by gemm: no zero-fill (see `GemmOutput`).
+    let mut out_buf = GemmOutput::<T>::new(batch_size * out_matrix_size, k);
+    // The address as an integer, so the parallel loop below can share it across threads;
+    // every batch writes its own disjoint `out_matrix_size` elements.
+    let out_addr = out_buf.ptr() as usize;
+    let out_at = |b: usize| unsafe { (out_addr as *mut T).add(b * out_matrix_size) };
 
     let lhs_data: &[T] = lhs.storage();
     let rhs_data: &[T] = rhs.storage();
     let lhs_start = lhs.layout().start_offset() as isize;
     let rhs_start = rhs.layout().start_offset() as isize;
-    let out_data: &mut [T] = output.storage_mut();
 
     let per_matrix_ops = m.saturating_mul(n).saturating_mul(k);
 
@@ -409,24 +449,17 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
         if per_matrix_ops >= PARALLEL_THRESHOLD && !prefer_batch_parallel {
             let parallelism = gemm::Parallelism::Rayon(0);
             for b in 0..batch_size {
-                run_one(out_data[b * out_matrix_size..].as_mut_ptr(), b, parallelism);
+                run_one(out_at(b), b, parallelism);
             }
         } else if total_ops >= BATCH_PARALLEL_THRESHOLD && batch_size > 1 {
             use rayon::prelude::*;
 
-            out_data
-                .par_chunks_mut(out_matrix_size)
-                .enumerate()
-                .for_each(|(b, out_chunk)| {
-                    run_one(out_chunk.as_mut_ptr(), b, gemm::Parallelism::None);
-                });
+            (0..batch_size).into_par_iter().for_each(|b| {
+                run_one(out_at(b), b, gemm::Parallelism::None);
+            });
         } else {
             for b in 0..batch_size {
-                run_one(
-                    out_data[b * out_matrix_size..].as_mut_ptr(),
-                    b,
-                    gemm::Parallelism::None,
-                );
+                run_one(out_at(b), b, gemm::Parallelism::None);
             }
         }
     }
@@ -435,15 +468,12 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     {
         let _ = per_matrix_ops;
         for b in 0..batch_size {
-            run_one(
-                out_data[b * out_matrix_size..].as_mut_ptr(),
-                b,
-                gemm::Parallelism::None,
-            );
+            run_one(out_at(b), b, gemm::Parallelism::None);
         }
     }
 
-    output
+    // SAFETY: every batch's gemm wrote its m·n elements.
+    unsafe { out_buf.into_tensor(out_shape) }
 }
 
 // ============================================================================
