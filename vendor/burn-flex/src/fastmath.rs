@@ -161,8 +161,15 @@ mod tests {
         }
         let a = bernoulli_f32(n, 0.5, 1);
         assert_eq!(a, bernoulli_f32(n, 0.5, 1));
-        let same = a.iter().zip(&bernoulli_f32(n, 0.5, 2)).filter(|(x, y)| x == y).count();
-        assert!((same as f64 / n as f64 - 0.5).abs() < 0.01, "keys 1 and 2 agree on {same}");
+        let same = a
+            .iter()
+            .zip(&bernoulli_f32(n, 0.5, 2))
+            .filter(|(x, y)| x == y)
+            .count();
+        assert!(
+            (same as f64 / n as f64 - 0.5).abs() < 0.01,
+            "keys 1 and 2 agree on {same}"
+        );
         // Neighbouring elements are independent: P(both kept) = p².
         let both = a.windows(2).filter(|w| w[0] == 1.0 && w[1] == 1.0).count();
         assert!((both as f64 / (n - 1) as f64 - 0.25).abs() < 0.005);

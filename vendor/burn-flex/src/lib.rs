@@ -31,8 +31,8 @@ compile_error!(
 
 mod backend;
 mod fastmath;
-mod par;
 mod layout;
+mod par;
 mod qtensor;
 mod strided_index;
 mod tensor;

@@ -150,7 +150,9 @@ where
 {
     match chunk_len(xs.len()) {
         #[cfg(feature = "rayon")]
-        Some(c) => xs.par_chunks_mut(c).for_each(|xs| vectorized(MapInplace { xs, op: &op })),
+        Some(c) => xs
+            .par_chunks_mut(c)
+            .for_each(|xs| vectorized(MapInplace { xs, op: &op })),
         _ => vectorized(MapInplace { xs, op: &op }),
     }
 }
@@ -207,11 +209,18 @@ where
         let dst = &mut out.spare_capacity_mut()[..n];
         match chunk_len(n) {
             #[cfg(feature = "rayon")]
-            Some(c) => dst
-                .par_chunks_mut(c)
-                .enumerate()
-                .for_each(|(k, dst)| vectorized(MapIndexInto { dst, start: k * c, op: &op })),
-            _ => vectorized(MapIndexInto { dst, start: 0, op: &op }),
+            Some(c) => dst.par_chunks_mut(c).enumerate().for_each(|(k, dst)| {
+                vectorized(MapIndexInto {
+                    dst,
+                    start: k * c,
+                    op: &op,
+                })
+            }),
+            _ => vectorized(MapIndexInto {
+                dst,
+                start: 0,
+                op: &op,
+            }),
         }
     }
     // SAFETY: every one of the first `n` slots was written by the kernel above.
@@ -275,7 +284,10 @@ where
     let src = &src[..dst.len()];
     match chunk_len(dst.len()) {
         #[cfg(feature = "rayon")]
-        Some(c) => dst.par_chunks_mut(c).zip(src.par_chunks(c)).for_each(|(d, s)| f(d, s)),
+        Some(c) => dst
+            .par_chunks_mut(c)
+            .zip(src.par_chunks(c))
+            .for_each(|(d, s)| f(d, s)),
         _ => f(dst, src),
     }
 }
@@ -302,10 +314,18 @@ mod tests {
 
         let mut z = a.clone();
         zip_inplace(&mut z, &b, |p, q| p * q);
-        assert!(z.iter().zip(a.iter().zip(&b)).all(|(&z, (&a, &b))| z == a * b));
+        assert!(
+            z.iter()
+                .zip(a.iter().zip(&b))
+                .all(|(&z, (&a, &b))| z == a * b)
+        );
 
         let w = zip_into(&a, &b, |p, q| p - q);
-        assert!(w.iter().zip(a.iter().zip(&b)).all(|(&w, (&a, &b))| w == a - b));
+        assert!(
+            w.iter()
+                .zip(a.iter().zip(&b))
+                .all(|(&w, (&a, &b))| w == a - b)
+        );
 
         let mut c = vec![0.0f32; n];
         chunked_pair(&mut c, &a, |d, s| d.copy_from_slice(s));

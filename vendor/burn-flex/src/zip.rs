@@ -89,7 +89,8 @@ impl ZipNest {
         let mut part = *self;
         part.shape[0] = count;
         part.lhs_offset = 0;
-        part.rhs_offset = (self.rhs_offset as isize + start as isize * self.rhs_strides[0]) as usize;
+        part.rhs_offset =
+            (self.rhs_offset as isize + start as isize * self.rhs_strides[0]) as usize;
         part
     }
 
@@ -150,7 +151,11 @@ impl ZipNest {
 pub(crate) fn collapse_for_zip(lhs: &Layout, rhs: &Layout) -> Option<ZipNest> {
     let shape = lhs.shape();
     let ndims = lhs.num_dims();
-    debug_assert_eq!(&shape[..], &rhs.shape()[..], "collapse_for_zip: operands must be broadcast to the same shape");
+    debug_assert_eq!(
+        &shape[..],
+        &rhs.shape()[..],
+        "collapse_for_zip: operands must be broadcast to the same shape"
+    );
     if ndims > ZIP_MAX_RANK {
         return None;
     }
@@ -182,8 +187,12 @@ pub(crate) fn collapse_for_zip(lhs: &Layout, rhs: &Layout) -> Option<ZipNest> {
         // the step of prev.
         let merge = nest.ndim > 0 && {
             let prev = nest.ndim - 1;
-            (size as isize).checked_mul(l_st).is_some_and(|run| nest.lhs_strides[prev] == run)
-                && (size as isize).checked_mul(r_st).is_some_and(|run| nest.rhs_strides[prev] == run)
+            (size as isize)
+                .checked_mul(l_st)
+                .is_some_and(|run| nest.lhs_strides[prev] == run)
+                && (size as isize)
+                    .checked_mul(r_st)
+                    .is_some_and(|run| nest.rhs_strides[prev] == run)
         };
         if merge {
             nest.shape[nest.ndim - 1] *= size;
@@ -235,12 +244,16 @@ where
         use rayon::prelude::*;
         let block = nest.outer_block();
         let mut out: Vec<Out> = Vec::with_capacity(numel);
-        out.spare_capacity_mut()[..numel].par_chunks_mut(rows * block).enumerate().for_each(|(i, part)| {
-            let mut sub = nest.outer_part(i * rows, part.len() / block);
-            // Both operands keep their own offsets: only the output is re-based.
-            sub.lhs_offset = (nest.lhs_offset as isize + (i * rows) as isize * nest.lhs_strides[0]) as usize;
-            zip_fill(&sub, lhs, rhs, &op, part);
-        });
+        out.spare_capacity_mut()[..numel]
+            .par_chunks_mut(rows * block)
+            .enumerate()
+            .for_each(|(i, part)| {
+                let mut sub = nest.outer_part(i * rows, part.len() / block);
+                // Both operands keep their own offsets: only the output is re-based.
+                sub.lhs_offset =
+                    (nest.lhs_offset as isize + (i * rows) as isize * nest.lhs_strides[0]) as usize;
+                zip_fill(&sub, lhs, rhs, &op, part);
+            });
         // SAFETY: the parts cover the first `numel` slots and `zip_fill` writes every slot.
         unsafe { out.set_len(numel) };
         return Some(out);
@@ -277,7 +290,12 @@ where
     let (len, l_st, r_st) = nest.inner();
     match (l_st, r_st) {
         (1, 1) => nest.for_each_run(|lb, rb| {
-            out.extend(lhs[lb..lb + len].iter().zip(&rhs[rb..rb + len]).map(|(&a, &b)| op(a, b)));
+            out.extend(
+                lhs[lb..lb + len]
+                    .iter()
+                    .zip(&rhs[rb..rb + len])
+                    .map(|(&a, &b)| op(a, b)),
+            );
         }),
         (1, 0) => nest.for_each_run(|lb, rb| {
             let b = rhs[rb];
@@ -288,7 +306,9 @@ where
             out.extend(rhs[rb..rb + len].iter().map(|&b| op(a, b)));
         }),
         _ => nest.for_each_run(|lb, rb| {
-            out.extend((0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])));
+            out.extend(
+                (0..len).map(|i| op(lhs[lb + i * l_st as usize], rhs[rb + i * r_st as usize])),
+            );
         }),
     }
     debug_assert_eq!(out.len(), numel);
@@ -325,10 +345,13 @@ where
     {
         use rayon::prelude::*;
         let block = nest.outer_block();
-        dst[..nest.shape[0] * block].par_chunks_mut(rows * block).enumerate().for_each(|(i, part)| {
-            let sub = nest.outer_part(i * rows, part.len() / block);
-            zip_apply_inplace(&sub, part, src, &op);
-        });
+        dst[..nest.shape[0] * block]
+            .par_chunks_mut(rows * block)
+            .enumerate()
+            .for_each(|(i, part)| {
+                let sub = nest.outer_part(i * rows, part.len() / block);
+                zip_apply_inplace(&sub, part, src, &op);
+            });
         return;
     }
     zip_apply_inplace(nest, dst, src, op)
@@ -340,7 +363,10 @@ where
     S: Copy,
     F: Fn(D, S) -> D,
 {
-    debug_assert!(nest.lhs_is_dense(), "zip_apply_inplace: destination must be dense");
+    debug_assert!(
+        nest.lhs_is_dense(),
+        "zip_apply_inplace: destination must be dense"
+    );
     if nest.ndim == 0 {
         // All dims were size 1: a single element.
         dst[nest.lhs_offset] = op(dst[nest.lhs_offset], src[nest.rhs_offset]);
@@ -376,8 +402,13 @@ where
 /// (ft patch) [`zip_map`]'s loop for one part of the output: writes every slot of `out`
 /// (`out.len()` = the nest's element count) in row-major order.
 #[cfg(feature = "rayon")]
-fn zip_fill<L, R, Out, F>(nest: &ZipNest, lhs: &[L], rhs: &[R], op: &F, out: &mut [core::mem::MaybeUninit<Out>])
-where
+fn zip_fill<L, R, Out, F>(
+    nest: &ZipNest,
+    lhs: &[L],
+    rhs: &[R],
+    op: &F,
+    out: &mut [core::mem::MaybeUninit<Out>],
+) where
     L: Copy,
     R: Copy,
     F: Fn(L, R) -> Out,
@@ -386,7 +417,11 @@ where
     let mut pos = 0;
     match (l_st, r_st) {
         (1, 1) => nest.for_each_run(|lb, rb| {
-            for ((o, &a), &b) in out[pos..pos + len].iter_mut().zip(&lhs[lb..lb + len]).zip(&rhs[rb..rb + len]) {
+            for ((o, &a), &b) in out[pos..pos + len]
+                .iter_mut()
+                .zip(&lhs[lb..lb + len])
+                .zip(&rhs[rb..rb + len])
+            {
                 o.write(op(a, b));
             }
             pos += len;
@@ -412,7 +447,11 @@ where
             pos += len;
         }),
     }
-    assert_eq!(pos, out.len(), "zip_fill: the nest must cover its part exactly");
+    assert_eq!(
+        pos,
+        out.len(),
+        "zip_fill: the nest must cover its part exactly"
+    );
 }
 
 // ============================================================================
@@ -436,7 +475,12 @@ impl Zip3Nest {
     #[inline]
     pub fn inner(&self) -> (usize, isize, isize, isize) {
         let d = self.ndim - 1;
-        (self.shape[d], self.a_strides[d], self.b_strides[d], self.c_strides[d])
+        (
+            self.shape[d],
+            self.a_strides[d],
+            self.b_strides[d],
+            self.c_strides[d],
+        )
     }
 
     pub fn a_is_dense(&self) -> bool {
@@ -493,15 +537,28 @@ impl Zip3Nest {
 pub(crate) fn collapse_for_zip3(a: &Layout, b: &Layout, c: &Layout) -> Option<Zip3Nest> {
     let shape = a.shape();
     let ndims = a.num_dims();
-    debug_assert_eq!(&shape[..], &b.shape()[..], "collapse_for_zip3: operands must be broadcast to the same shape");
-    debug_assert_eq!(&shape[..], &c.shape()[..], "collapse_for_zip3: operands must be broadcast to the same shape");
+    debug_assert_eq!(
+        &shape[..],
+        &b.shape()[..],
+        "collapse_for_zip3: operands must be broadcast to the same shape"
+    );
+    debug_assert_eq!(
+        &shape[..],
+        &c.shape()[..],
+        "collapse_for_zip3: operands must be broadcast to the same shape"
+    );
     if ndims > ZIP_MAX_RANK {
         return None;
     }
     let a_strides = a.strides();
     let b_strides = b.strides();
     let c_strides = c.strides();
-    if a_strides.iter().chain(b_strides).chain(c_strides).any(|&s| s < 0) {
+    if a_strides
+        .iter()
+        .chain(b_strides)
+        .chain(c_strides)
+        .any(|&s| s < 0)
+    {
         return None;
     }
 
@@ -526,9 +583,15 @@ pub(crate) fn collapse_for_zip3(a: &Layout, b: &Layout, c: &Layout) -> Option<Zi
         let c_st = c_strides[d];
         let merge = nest.ndim > 0 && {
             let prev = nest.ndim - 1;
-            (size as isize).checked_mul(a_st).is_some_and(|run| nest.a_strides[prev] == run)
-                && (size as isize).checked_mul(b_st).is_some_and(|run| nest.b_strides[prev] == run)
-                && (size as isize).checked_mul(c_st).is_some_and(|run| nest.c_strides[prev] == run)
+            (size as isize)
+                .checked_mul(a_st)
+                .is_some_and(|run| nest.a_strides[prev] == run)
+                && (size as isize)
+                    .checked_mul(b_st)
+                    .is_some_and(|run| nest.b_strides[prev] == run)
+                && (size as isize)
+                    .checked_mul(c_st)
+                    .is_some_and(|run| nest.c_strides[prev] == run)
         };
         if merge {
             nest.shape[nest.ndim - 1] *= size;
@@ -600,14 +663,22 @@ where
 
 /// Apply a 3-way operation in place into `dst`, reading from `b` and `c`.
 /// `dst` is indexed directly at `db`, which includes `a_offset`.
-pub(crate) fn zip3_apply_inplace<D, B, C, F>(nest: &Zip3Nest, dst: &mut [D], b: &[B], c: &[C], op: F)
-where
+pub(crate) fn zip3_apply_inplace<D, B, C, F>(
+    nest: &Zip3Nest,
+    dst: &mut [D],
+    b: &[B],
+    c: &[C],
+    op: F,
+) where
     D: Copy,
     B: Copy,
     C: Copy,
     F: Fn(D, B, C) -> D,
 {
-    debug_assert!(nest.a_is_dense(), "zip3_apply_inplace: destination must be dense");
+    debug_assert!(
+        nest.a_is_dense(),
+        "zip3_apply_inplace: destination must be dense"
+    );
     if nest.ndim == 0 {
         dst[nest.a_offset] = op(dst[nest.a_offset], b[nest.b_offset], c[nest.c_offset]);
         return;
@@ -652,7 +723,10 @@ mod tests {
         rhs_layout: &Layout,
         op: impl Fn(E, E) -> R,
     ) -> Vec<R> {
-        StridedIter::new(lhs_layout).zip(StridedIter::new(rhs_layout)).map(|(li, ri)| op(lhs[li], rhs[ri])).collect()
+        StridedIter::new(lhs_layout)
+            .zip(StridedIter::new(rhs_layout))
+            .map(|(li, ri)| op(lhs[li], rhs[ri]))
+            .collect()
     }
 
     fn broadcast_layout(shape: &[usize], full: &[usize]) -> Layout {
@@ -794,11 +868,19 @@ mod tests {
         let dense = Layout::contiguous(Shape::from(full.to_vec()));
         // A broadcast destination would write some slots many times.
         let bcast = broadcast_layout(&[1, 3, 4], &full);
-        assert!(!collapse_for_zip(&bcast, &dense).unwrap().lhs_is_dense_from_zero());
+        assert!(
+            !collapse_for_zip(&bcast, &dense)
+                .unwrap()
+                .lhs_is_dense_from_zero()
+        );
         // A non-zero start offset means run 0 doesn't begin at slot 0.
         let offset = Layout::contiguous(Shape::from(vec![4, 6])).narrow(0, 1, 2);
         let other = Layout::contiguous(Shape::from(vec![2, 6]));
-        assert!(!collapse_for_zip(&offset, &other).unwrap().lhs_is_dense_from_zero());
+        assert!(
+            !collapse_for_zip(&offset, &other)
+                .unwrap()
+                .lhs_is_dense_from_zero()
+        );
         // A transposed destination is not row-major.
         let t = Layout::contiguous(Shape::from(vec![3, 4])).transpose(0, 1);
         let c = Layout::contiguous(Shape::from(vec![4, 3]));
@@ -829,7 +911,8 @@ mod tests {
             // Dense operand on the left: `dense - broadcast`.
             let want = zip_map(&dense, &dense_layout, &bdata, &blayout, |a, b| a - b).unwrap();
             let mut got = dense.clone();
-            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| d - s).expect("dense lhs must be reusable");
+            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| d - s)
+                .expect("dense lhs must be reusable");
             assert_eq!(got, want, "dense-lhs {bshape:?}");
 
             // Dense operand on the right: `broadcast - dense`, written
@@ -837,7 +920,8 @@ mod tests {
             // what `binary_op_typed`'s swapped branch does.
             let want = zip_map(&bdata, &blayout, &dense, &dense_layout, |a, b| a - b).unwrap();
             let mut got = dense.clone();
-            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| s - d).expect("dense rhs must be reusable");
+            apply_inplace(&mut got, &dense_layout, &bdata, &blayout, |d, s| s - d)
+                .expect("dense rhs must be reusable");
             assert_eq!(got, want, "dense-rhs {bshape:?}");
         }
     }
@@ -876,7 +960,14 @@ mod tests {
         let mut data: Vec<f32> = (0..24).map(|i| i as f32).collect();
         let dst_layout = Layout::new(Shape::from(vec![2, 6]), vec![6, 1], 0);
         let src_layout = broadcast_layout(&[2, 1], &[2, 6]);
-        apply_inplace(&mut data, &dst_layout, &[10.0, 20.0], &src_layout, |d, s| d + s).unwrap();
+        apply_inplace(
+            &mut data,
+            &dst_layout,
+            &[10.0, 20.0],
+            &src_layout,
+            |d, s| d + s,
+        )
+        .unwrap();
 
         let mut want: Vec<f32> = (0..24).map(|i| i as f32).collect();
         for (i, w) in want.iter_mut().enumerate().take(12) {
@@ -904,8 +995,16 @@ mod tests {
         let b_data = vec![10.0f32, 20.0, 30.0];
         let c_data = vec![100.0f32, 200.0, 300.0, 400.0, 500.0, 600.0];
 
-        let got: Vec<f32> =
-            zip3_map(&a_data, &a_layout, &b_data, &b_layout, &c_data, &c_layout, |a, b, c| a + b + c).unwrap();
+        let got: Vec<f32> = zip3_map(
+            &a_data,
+            &a_layout,
+            &b_data,
+            &b_layout,
+            &c_data,
+            &c_layout,
+            |a, b, c| a + b + c,
+        )
+        .unwrap();
 
         let expected = vec![
             1.0 + 10.0 + 100.0,
@@ -932,7 +1031,9 @@ mod tests {
         let nest = collapse_for_zip3(&dst_layout, &s1_layout, &s2_layout).unwrap();
         assert!(nest.a_is_dense());
 
-        zip3_apply_inplace(&nest, &mut dst_data, &s1_data, &s2_data, |d, s1, s2| d + s1 + s2);
+        zip3_apply_inplace(&nest, &mut dst_data, &s1_data, &s2_data, |d, s1, s2| {
+            d + s1 + s2
+        });
 
         let expected = vec![
             100.0 + 1.0 + 10.0,

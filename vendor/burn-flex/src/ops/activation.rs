@@ -113,7 +113,13 @@ impl ActivationOps<Flex> for Flex {
 
     fn sigmoid_backward(output: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // grad * output * (1 - output)
-        binary_op(output, grad, |s: f32, g| g * s * (1.0 - s), |s: f64, g| g * s * (1.0 - s), None)
+        binary_op(
+            output,
+            grad,
+            |s: f32, g| g * s * (1.0 - s),
+            |s: f64, g| g * s * (1.0 - s),
+            None,
+        )
     }
 
     fn hard_sigmoid(tensor: FloatTensor<Flex>, alpha: Scalar, beta: Scalar) -> FloatTensor<Flex> {
@@ -135,10 +141,18 @@ impl ActivationOps<Flex> for Flex {
         unary_op(
             tensor,
             |x: f32| {
-                if x >= 0.0 { -((-x).exp().ln_1p()) } else { x - x.exp().ln_1p() }
+                if x >= 0.0 {
+                    -((-x).exp().ln_1p())
+                } else {
+                    x - x.exp().ln_1p()
+                }
             },
             |x: f64| {
-                if x >= 0.0 { -((-x).exp().ln_1p()) } else { x - x.exp().ln_1p() }
+                if x >= 0.0 {
+                    -((-x).exp().ln_1p())
+                } else {
+                    x - x.exp().ln_1p()
+                }
             },
         )
     }
@@ -146,7 +160,13 @@ impl ActivationOps<Flex> for Flex {
     fn log_sigmoid_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[log_sigmoid(x)] = sigmoid(-x) * (-1) * (-1) = 1 - sigmoid(x) = sigmoid(-x)
         // So: grad * sigmoid(-x)
-        binary_op(x, grad, |x: f32, g| g * sigmoid_f32(-x), |x: f64, g| g * sigmoid_f64(-x), None)
+        binary_op(
+            x,
+            grad,
+            |x: f32, g| g * sigmoid_f32(-x),
+            |x: f64, g| g * sigmoid_f64(-x),
+            None,
+        )
     }
 
     fn softmax(tensor: FloatTensor<Flex>, dim: usize) -> FloatTensor<Flex> {
@@ -196,7 +216,12 @@ fn sigmoid_f64(x: f64) -> f64 {
 /// * If `input`'s dtype is not one of `f32`/`f64`/`f16`/`bf16`.
 pub fn softmax(tensor: FloatTensor<Flex>, dim: usize) -> FloatTensor<Flex> {
     let rank = tensor.shape().num_dims();
-    assert!(dim < rank, "softmax dim {} out of range for rank {}", dim, rank);
+    assert!(
+        dim < rank,
+        "softmax dim {} out of range for rank {}",
+        dim,
+        rank
+    );
 
     if dim != rank - 1 {
         let swapped = Flex::float_swap_dims(tensor, dim, rank - 1);
@@ -258,7 +283,11 @@ fn softmax_last_f32(tensor: FlexTensor) -> FlexTensor {
         softmax_rows_f32(input, out_slice, last);
     }
 
-    FlexTensor::new(Bytes::from_elems(output), Layout::contiguous(shape), DType::F32)
+    FlexTensor::new(
+        Bytes::from_elems(output),
+        Layout::contiguous(shape),
+        DType::F32,
+    )
 }
 
 /// Row sweep for f32 softmax. With the `simd` feature, delegates to the
@@ -404,11 +433,17 @@ macro_rules! softmax_last_dtype {
                 use rayon::prelude::*;
                 const ROWS_PER_TASK: usize = 64;
                 let chunk_elems = ROWS_PER_TASK * last;
-                output.par_chunks_mut(chunk_elems).zip(input.par_chunks(chunk_elems)).for_each(|(o_chunk, i_chunk)| {
-                    for (i, o) in i_chunk.chunks_exact(last).zip(o_chunk.chunks_exact_mut(last)) {
-                        $row_fn(i, o);
-                    }
-                });
+                output
+                    .par_chunks_mut(chunk_elems)
+                    .zip(input.par_chunks(chunk_elems))
+                    .for_each(|(o_chunk, i_chunk)| {
+                        for (i, o) in i_chunk
+                            .chunks_exact(last)
+                            .zip(o_chunk.chunks_exact_mut(last))
+                        {
+                            $row_fn(i, o);
+                        }
+                    });
             }
             #[cfg(not(feature = "rayon"))]
             {
@@ -476,8 +511,20 @@ softmax_row_half!(softmax_row_f16, f16);
 softmax_row_half!(softmax_row_bf16, bf16);
 
 softmax_last_dtype!(softmax_last_f64, f64, 0.0f64, DType::F64, softmax_row_f64);
-softmax_last_dtype!(softmax_last_f16, f16, f16::from_f32(0.0), DType::F16, softmax_row_f16);
-softmax_last_dtype!(softmax_last_bf16, bf16, bf16::from_f32(0.0), DType::BF16, softmax_row_bf16);
+softmax_last_dtype!(
+    softmax_last_f16,
+    f16,
+    f16::from_f32(0.0),
+    DType::F16,
+    softmax_row_f16
+);
+softmax_last_dtype!(
+    softmax_last_bf16,
+    bf16,
+    bf16::from_f32(0.0),
+    DType::BF16,
+    softmax_row_bf16
+);
 
 // ============================================================================
 // Fused layer_norm
@@ -542,7 +589,11 @@ pub fn layer_norm(
     let gamma = gamma.to_contiguous();
     let beta = beta.map(|b| b.to_contiguous());
 
-    let d_model = *input.layout().shape().last().expect("layer_norm: empty shape");
+    let d_model = *input
+        .layout()
+        .shape()
+        .last()
+        .expect("layer_norm: empty shape");
     // Validate rank + length explicitly rather than just last-dim == d_model.
     // A gamma shaped like `[2, d_model]` would pass a last-dim check but
     // has 2*d_model elements, which would index the wrong data in the row
@@ -569,8 +620,12 @@ pub fn layer_norm(
     match input.dtype() {
         DType::F32 => layer_norm_f32(input, gamma, beta, epsilon as f32),
         DType::F64 => layer_norm_f64(input, gamma, beta, epsilon),
-        DType::F16 => layer_norm_via_f32::<f16>(input, gamma, beta, epsilon, f16::to_f32, f16::from_f32),
-        DType::BF16 => layer_norm_via_f32::<bf16>(input, gamma, beta, epsilon, bf16::to_f32, bf16::from_f32),
+        DType::F16 => {
+            layer_norm_via_f32::<f16>(input, gamma, beta, epsilon, f16::to_f32, f16::from_f32)
+        }
+        DType::BF16 => {
+            layer_norm_via_f32::<bf16>(input, gamma, beta, epsilon, bf16::to_f32, bf16::from_f32)
+        }
         dtype => panic!("burn_flex::layer_norm: unsupported dtype {:?}", dtype),
     }
 }
@@ -594,7 +649,12 @@ fn layer_norm_via_f32<E: burn_backend::Element + bytemuck::Pod + Copy>(
 /// mean update on iteration `k` depends on iteration `k-1`); the
 /// normalize+affine pass autovectorizes on targets with f64 SIMD. A
 /// macerator f64 path can be added if profiling shows it matters.
-fn layer_norm_f64(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>, epsilon: f64) -> FlexTensor {
+fn layer_norm_f64(
+    input: FlexTensor,
+    gamma: FlexTensor,
+    beta: Option<FlexTensor>,
+    epsilon: f64,
+) -> FlexTensor {
     let shape = input.layout().shape().clone();
     let d_model = *shape.last().expect("layer_norm: empty shape");
     if d_model == 0 {
@@ -612,14 +672,22 @@ fn layer_norm_f64(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>
         let chunk_elems = ROWS_PER_TASK * d_model;
         match beta_data {
             Some(beta_slice) => {
-                output.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
-                    layer_norm_rows_f64_with_beta(i, o, gamma_data, beta_slice, d_model, epsilon);
-                });
+                output
+                    .par_chunks_mut(chunk_elems)
+                    .zip(input_data.par_chunks(chunk_elems))
+                    .for_each(|(o, i)| {
+                        layer_norm_rows_f64_with_beta(
+                            i, o, gamma_data, beta_slice, d_model, epsilon,
+                        );
+                    });
             }
             None => {
-                output.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
-                    layer_norm_rows_f64_no_beta(i, o, gamma_data, d_model, epsilon);
-                });
+                output
+                    .par_chunks_mut(chunk_elems)
+                    .zip(input_data.par_chunks(chunk_elems))
+                    .for_each(|(o, i)| {
+                        layer_norm_rows_f64_no_beta(i, o, gamma_data, d_model, epsilon);
+                    });
             }
         }
     }
@@ -634,11 +702,21 @@ fn layer_norm_f64(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>
                 d_model,
                 epsilon,
             ),
-            None => layer_norm_rows_f64_no_beta(input_data, output.as_mut_slice(), gamma_data, d_model, epsilon),
+            None => layer_norm_rows_f64_no_beta(
+                input_data,
+                output.as_mut_slice(),
+                gamma_data,
+                d_model,
+                epsilon,
+            ),
         }
     }
 
-    FlexTensor::new(Bytes::from_elems(output), Layout::contiguous(shape), DType::F64)
+    FlexTensor::new(
+        Bytes::from_elems(output),
+        Layout::contiguous(shape),
+        DType::F64,
+    )
 }
 
 #[inline]
@@ -659,7 +737,13 @@ fn layer_norm_rows_f64_with_beta(
 }
 
 #[inline]
-fn layer_norm_rows_f64_no_beta(input: &[f64], output: &mut [f64], gamma: &[f64], d_model: usize, epsilon: f64) {
+fn layer_norm_rows_f64_no_beta(
+    input: &[f64],
+    output: &mut [f64],
+    gamma: &[f64],
+    d_model: usize,
+    epsilon: f64,
+) {
     for (in_row, out_row) in input.chunks(d_model).zip(output.chunks_mut(d_model)) {
         let (mean, inv_std) = welford_f64(in_row, epsilon);
         for (i, &x) in in_row.iter().enumerate() {
@@ -682,7 +766,12 @@ fn welford_f64(row: &[f64], epsilon: f64) -> (f64, f64) {
     (mean, 1.0f64 / (var + epsilon).sqrt())
 }
 
-fn layer_norm_f32(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>, epsilon: f32) -> FlexTensor {
+fn layer_norm_f32(
+    input: FlexTensor,
+    gamma: FlexTensor,
+    beta: Option<FlexTensor>,
+    epsilon: f32,
+) -> FlexTensor {
     let shape = input.layout().shape().clone();
     let d_model = *shape.last().expect("layer_norm: empty shape");
     if d_model == 0 {
@@ -712,28 +801,42 @@ fn layer_norm_f32(input: FlexTensor, gamma: FlexTensor, beta: Option<FlexTensor>
         let chunk_elems = ROWS_PER_TASK * d_model;
         match beta_data {
             Some(beta_slice) => {
-                out_slice.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
-                    layer_norm_rows_f32_with_beta(i, o, gamma_data, beta_slice, d_model, epsilon);
-                });
+                out_slice
+                    .par_chunks_mut(chunk_elems)
+                    .zip(input_data.par_chunks(chunk_elems))
+                    .for_each(|(o, i)| {
+                        layer_norm_rows_f32_with_beta(
+                            i, o, gamma_data, beta_slice, d_model, epsilon,
+                        );
+                    });
             }
             None => {
-                out_slice.par_chunks_mut(chunk_elems).zip(input_data.par_chunks(chunk_elems)).for_each(|(o, i)| {
-                    layer_norm_rows_f32_no_beta(i, o, gamma_data, d_model, epsilon);
-                });
+                out_slice
+                    .par_chunks_mut(chunk_elems)
+                    .zip(input_data.par_chunks(chunk_elems))
+                    .for_each(|(o, i)| {
+                        layer_norm_rows_f32_no_beta(i, o, gamma_data, d_model, epsilon);
+                    });
             }
         }
     }
     #[cfg(not(feature = "rayon"))]
     {
         match beta_data {
-            Some(beta_slice) => {
-                layer_norm_rows_f32_with_beta(input_data, out_slice, gamma_data, beta_slice, d_model, epsilon)
+            Some(beta_slice) => layer_norm_rows_f32_with_beta(
+                input_data, out_slice, gamma_data, beta_slice, d_model, epsilon,
+            ),
+            None => {
+                layer_norm_rows_f32_no_beta(input_data, out_slice, gamma_data, d_model, epsilon)
             }
-            None => layer_norm_rows_f32_no_beta(input_data, out_slice, gamma_data, d_model, epsilon),
         }
     }
 
-    FlexTensor::new(Bytes::from_elems(output), Layout::contiguous(shape), DType::F32)
+    FlexTensor::new(
+        Bytes::from_elems(output),
+        Layout::contiguous(shape),
+        DType::F32,
+    )
 }
 
 /// Row sweep for f32 layer_norm with bias. Delegates to the SIMD kernel
@@ -764,7 +867,13 @@ fn layer_norm_rows_f32_with_beta(
 
 /// Row sweep for f32 layer_norm without bias.
 #[inline]
-fn layer_norm_rows_f32_no_beta(input: &[f32], output: &mut [f32], gamma: &[f32], d_model: usize, epsilon: f32) {
+fn layer_norm_rows_f32_no_beta(
+    input: &[f32],
+    output: &mut [f32],
+    gamma: &[f32],
+    d_model: usize,
+    epsilon: f32,
+) {
     // Release-mode invariant checks; see softmax_rows_f32 for rationale.
     assert_eq!(input.len(), output.len());
     assert_eq!(input.len() % d_model, 0);
@@ -783,7 +892,13 @@ fn layer_norm_rows_f32_no_beta(input: &[f32], output: &mut [f32], gamma: &[f32],
 /// disabled. Welford mean/variance, then normalize+affine.
 #[cfg(not(feature = "simd"))]
 #[inline]
-fn layer_norm_row_f32_scalar(input: &[f32], output: &mut [f32], gamma: &[f32], beta: Option<&[f32]>, epsilon: f32) {
+fn layer_norm_row_f32_scalar(
+    input: &[f32],
+    output: &mut [f32],
+    gamma: &[f32],
+    beta: Option<&[f32]>,
+    epsilon: f32,
+) {
     // Welford's online algorithm tracks a running mean instead of a raw
     // sum, so it avoids the E[x^2] - E[x]^2 cancellation and the mean stays
     // finite for inputs whose raw sum would overflow f32.
@@ -966,7 +1081,10 @@ mod tests {
     // ============================================================================
 
     fn softmax_row<T: Float>(row_in: &[T], row_out: &mut [T]) {
-        let max = row_in.iter().copied().fold(T::neg_infinity(), |a, b| if a > b { a } else { b });
+        let max = row_in
+            .iter()
+            .copied()
+            .fold(T::neg_infinity(), |a, b| if a > b { a } else { b });
         let mut sum = T::zero();
         for (i, &x) in row_in.iter().enumerate() {
             let e = (x - max).exp();
@@ -986,10 +1104,20 @@ mod tests {
         out
     }
 
-    fn layer_norm_row<T: Float>(row_in: &[T], gamma: &[T], beta: Option<&[T]>, eps: T, row_out: &mut [T]) {
+    fn layer_norm_row<T: Float>(
+        row_in: &[T],
+        gamma: &[T],
+        beta: Option<&[T]>,
+        eps: T,
+        row_out: &mut [T],
+    ) {
         let n = T::from(row_in.len()).unwrap();
         let mean = row_in.iter().copied().fold(T::zero(), |a, b| a + b) / n;
-        let var = row_in.iter().map(|&x| (x - mean) * (x - mean)).fold(T::zero(), |a, b| a + b) / n;
+        let var = row_in
+            .iter()
+            .map(|&x| (x - mean) * (x - mean))
+            .fold(T::zero(), |a, b| a + b)
+            / n;
         let inv_std = T::one() / (var + eps).sqrt();
         for (i, &x) in row_in.iter().enumerate() {
             let normed = (x - mean) * inv_std;
@@ -1001,7 +1129,13 @@ mod tests {
         }
     }
 
-    fn layer_norm_last_ref<T: Float>(data: &[T], gamma: &[T], beta: Option<&[T]>, eps: T, row_len: usize) -> Vec<T> {
+    fn layer_norm_last_ref<T: Float>(
+        data: &[T],
+        gamma: &[T],
+        beta: Option<&[T]>,
+        eps: T,
+        row_len: usize,
+    ) -> Vec<T> {
         let mut out = vec![T::zero(); data.len()];
         for (i, o) in data.chunks(row_len).zip(out.chunks_mut(row_len)) {
             layer_norm_row(i, gamma, beta, eps, o);
@@ -1036,9 +1170,14 @@ mod tests {
         let beta = flex_f32(vec![0.0; 4], &[4]);
         let out = crate::ops::activation::layer_norm(t, gamma, Some(beta), 1e-5);
 
-        let expected: Vec<f32> =
-            vec![-1.3416408, -0.4472136, 0.4472136, 1.3416408, -1.3416408, -0.4472136, 0.4472136, 1.3416408];
-        out.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-4));
+        let expected: Vec<f32> = vec![
+            -1.3416408, -0.4472136, 0.4472136, 1.3416408, -1.3416408, -0.4472136, 0.4472136,
+            1.3416408,
+        ];
+        out.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![2, 4]),
+            Tolerance::absolute(1e-4),
+        );
     }
 
     #[test]
@@ -1063,7 +1202,10 @@ mod tests {
         let out = crate::ops::activation::layer_norm(t, gamma, None, 1e-5);
 
         out.into_data().assert_approx_eq::<f32>(
-            &TensorData::new(vec![-1.3416408, -0.4472136, 0.4472136, 1.3416408], vec![1, 4]),
+            &TensorData::new(
+                vec![-1.3416408, -0.4472136, 0.4472136, 1.3416408],
+                vec![1, 4],
+            ),
             Tolerance::absolute(1e-4),
         );
     }
@@ -1079,7 +1221,10 @@ mod tests {
         let data: Vec<f32> = (0..32).map(|i| i as f32 * 0.1).collect();
         let expected = softmax_last_ref(&data, 32);
         let fused = crate::ops::activation::softmax(flex_f32(data, &[1, 32]), 1);
-        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![1, 32]), Tolerance::absolute(1e-5));
+        fused.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![1, 32]),
+            Tolerance::absolute(1e-5),
+        );
     }
 
     #[test]
@@ -1088,7 +1233,10 @@ mod tests {
         let data: Vec<f32> = (0..100 * 16).map(|i| ((i % 17) as f32) * 0.05).collect();
         let expected = softmax_last_ref(&data, 16);
         let fused = crate::ops::activation::softmax(flex_f32(data, &[100, 16]), 1);
-        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![100, 16]), Tolerance::absolute(1e-5));
+        fused.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![100, 16]),
+            Tolerance::absolute(1e-5),
+        );
     }
 
     #[test]
@@ -1097,7 +1245,10 @@ mod tests {
         let data: Vec<f64> = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let expected = softmax_last_ref(&data, 4);
         let fused = crate::ops::activation::softmax(flex_f64(data, &[2, 4]), 1);
-        fused.into_data().assert_approx_eq::<f64>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-10));
+        fused.into_data().assert_approx_eq::<f64>(
+            &TensorData::new(expected, vec![2, 4]),
+            Tolerance::absolute(1e-10),
+        );
     }
 
     #[test]
@@ -1107,7 +1258,10 @@ mod tests {
         let data: Vec<f16> = source.iter().map(|&x| f16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, 4);
         let fused = crate::ops::activation::softmax(flex_half(data, &[2, 4]), 1);
-        fused.into_data().assert_approx_eq::<f16>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-2));
+        fused.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![2, 4]),
+            Tolerance::absolute(1e-2),
+        );
     }
 
     #[test]
@@ -1117,7 +1271,10 @@ mod tests {
         let data: Vec<bf16> = source.iter().map(|&x| bf16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, 4);
         let fused = crate::ops::activation::softmax(flex_half(data, &[2, 4]), 1);
-        fused.into_data().assert_approx_eq::<bf16>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(5e-2));
+        fused.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![2, 4]),
+            Tolerance::absolute(5e-2),
+        );
     }
 
     #[test]
@@ -1125,12 +1282,15 @@ mod tests {
         // 150 rows > 64 triggers the multi-chunk rayon path for f64
         let n_rows = 150;
         let d_cols = 8;
-        let data: Vec<f64> = (0..n_rows * d_cols).map(|i| ((i % 11) as f64) * 0.1 - 0.5).collect();
+        let data: Vec<f64> = (0..n_rows * d_cols)
+            .map(|i| ((i % 11) as f64) * 0.1 - 0.5)
+            .collect();
         let expected = softmax_last_ref(&data, d_cols);
         let fused = crate::ops::activation::softmax(flex_f64(data, &[n_rows, d_cols]), 1);
-        fused
-            .into_data()
-            .assert_approx_eq::<f64>(&TensorData::new(expected, vec![n_rows, d_cols]), Tolerance::absolute(1e-10));
+        fused.into_data().assert_approx_eq::<f64>(
+            &TensorData::new(expected, vec![n_rows, d_cols]),
+            Tolerance::absolute(1e-10),
+        );
     }
 
     #[test]
@@ -1138,13 +1298,16 @@ mod tests {
         // 150 rows > 64 triggers the multi-chunk rayon path for f16
         let n_rows = 150;
         let d_cols = 8;
-        let source: Vec<f32> = (0..n_rows * d_cols).map(|i| ((i % 11) as f32) * 0.1 - 0.5).collect();
+        let source: Vec<f32> = (0..n_rows * d_cols)
+            .map(|i| ((i % 11) as f32) * 0.1 - 0.5)
+            .collect();
         let data: Vec<f16> = source.iter().map(|&x| f16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, d_cols);
         let fused = crate::ops::activation::softmax(flex_half(data, &[n_rows, d_cols]), 1);
-        fused
-            .into_data()
-            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![n_rows, d_cols]), Tolerance::absolute(1e-2));
+        fused.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![n_rows, d_cols]),
+            Tolerance::absolute(1e-2),
+        );
     }
 
     #[test]
@@ -1152,13 +1315,16 @@ mod tests {
         // 150 rows > 64 triggers the multi-chunk rayon path for bf16
         let n_rows = 150;
         let d_cols = 8;
-        let source: Vec<f32> = (0..n_rows * d_cols).map(|i| ((i % 11) as f32) * 0.1 - 0.5).collect();
+        let source: Vec<f32> = (0..n_rows * d_cols)
+            .map(|i| ((i % 11) as f32) * 0.1 - 0.5)
+            .collect();
         let data: Vec<bf16> = source.iter().map(|&x| bf16::from_f32(x)).collect();
         let expected = softmax_last_ref(&data, d_cols);
         let fused = crate::ops::activation::softmax(flex_half(data, &[n_rows, d_cols]), 1);
-        fused
-            .into_data()
-            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![n_rows, d_cols]), Tolerance::absolute(5e-2));
+        fused.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![n_rows, d_cols]),
+            Tolerance::absolute(5e-2),
+        );
     }
 
     #[test]
@@ -1169,11 +1335,20 @@ mod tests {
         // omitted: f32 rounding of the mean itself then exceeds the tolerance.
         let data: Vec<f32> = (0..17).map(|i| 100.0 + i as f32 * 1e-3).collect();
         let data_f64: Vec<f64> = data.iter().map(|&x| x as f64).collect();
-        let expected: Vec<f32> =
-            layer_norm_last_ref(&data_f64, &[1.0; 17], None, 1e-5, 17).into_iter().map(|x| x as f32).collect();
-        let out =
-            crate::ops::activation::layer_norm(flex_f32(data, &[1, 17]), flex_f32(vec![1.0; 17], &[17]), None, 1e-5);
-        out.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![1, 17]), Tolerance::absolute(1e-2));
+        let expected: Vec<f32> = layer_norm_last_ref(&data_f64, &[1.0; 17], None, 1e-5, 17)
+            .into_iter()
+            .map(|x| x as f32)
+            .collect();
+        let out = crate::ops::activation::layer_norm(
+            flex_f32(data, &[1, 17]),
+            flex_f32(vec![1.0; 17], &[17]),
+            None,
+            1e-5,
+        );
+        out.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![1, 17]),
+            Tolerance::absolute(1e-2),
+        );
     }
 
     #[test]
@@ -1189,7 +1364,10 @@ mod tests {
             Some(flex_f32(beta_data, &[16])),
             1e-5,
         );
-        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![128, 16]), Tolerance::absolute(1e-4));
+        fused.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![128, 16]),
+            Tolerance::absolute(1e-4),
+        );
     }
 
     #[test]
@@ -1247,7 +1425,10 @@ mod tests {
         let data: Vec<f32> = (0..34).map(|i| (i as f32 * 0.137) - 2.3).collect();
         let expected = softmax_last_ref(&data, 17);
         let fused = crate::ops::activation::softmax(flex_f32(data, &[2, 17]), 1);
-        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![2, 17]), Tolerance::absolute(1e-5));
+        fused.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![2, 17]),
+            Tolerance::absolute(1e-5),
+        );
     }
 
     #[test]
@@ -1262,7 +1443,10 @@ mod tests {
             Some(flex_f32(beta_data, &[17])),
             1e-5,
         );
-        fused.into_data().assert_approx_eq::<f32>(&TensorData::new(expected, vec![2, 17]), Tolerance::absolute(1e-5));
+        fused.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected, vec![2, 17]),
+            Tolerance::absolute(1e-5),
+        );
     }
 
     #[test]
@@ -1270,7 +1454,9 @@ mod tests {
         // 80 rows > ROWS_PER_TASK (64) exercises the rayon multi-chunk f64 path.
         let d_model = 16;
         let n_rows = 80;
-        let data: Vec<f64> = (0..n_rows * d_model).map(|i| ((i % 13) as f64) * 0.07 - 0.3).collect();
+        let data: Vec<f64> = (0..n_rows * d_model)
+            .map(|i| ((i % 13) as f64) * 0.07 - 0.3)
+            .collect();
         let gamma_data: Vec<f64> = vec![0.9; d_model];
         let beta_data: Vec<f64> = vec![0.05; d_model];
         let eps = 1e-5f64;
@@ -1281,9 +1467,10 @@ mod tests {
             Some(flex_f64(beta_data, &[d_model])),
             eps,
         );
-        fused
-            .into_data()
-            .assert_approx_eq::<f64>(&TensorData::new(expected, vec![n_rows, d_model]), Tolerance::absolute(1e-10));
+        fused.into_data().assert_approx_eq::<f64>(
+            &TensorData::new(expected, vec![n_rows, d_model]),
+            Tolerance::absolute(1e-10),
+        );
     }
 
     #[test]
@@ -1292,8 +1479,16 @@ mod tests {
         let gamma_data: Vec<f64> = vec![1.0; 4];
         let eps = 1e-5f64;
         let expected = layer_norm_last_ref(&data, &gamma_data, None, eps, 4);
-        let fused = crate::ops::activation::layer_norm(flex_f64(data, &[2, 4]), flex_f64(gamma_data, &[4]), None, eps);
-        fused.into_data().assert_approx_eq::<f64>(&TensorData::new(expected, vec![2, 4]), Tolerance::absolute(1e-10));
+        let fused = crate::ops::activation::layer_norm(
+            flex_f64(data, &[2, 4]),
+            flex_f64(gamma_data, &[4]),
+            None,
+            eps,
+        );
+        fused.into_data().assert_approx_eq::<f64>(
+            &TensorData::new(expected, vec![2, 4]),
+            Tolerance::absolute(1e-10),
+        );
     }
 
     // Shared body for f16/bf16 layer_norm tests. The fused half-precision
@@ -1303,7 +1498,9 @@ mod tests {
     where
         E: burn_backend::Element + Float,
     {
-        let rows_f32: [f32; 12] = [1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 2.0, 0.5, -0.5, 1.5, -1.5];
+        let rows_f32: [f32; 12] = [
+            1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 2.0, 0.5, -0.5, 1.5, -1.5,
+        ];
         let gamma_f32: [f32; 4] = [1.0, 0.5, 1.5, 1.0];
         let beta_f32: [f32; 4] = [0.1, -0.1, 0.0, 0.2];
         let eps = 1e-5f32;
@@ -1321,9 +1518,10 @@ mod tests {
             Some(flex_half(beta_data, &[4])),
             eps as f64,
         );
-        fused
-            .into_data()
-            .assert_approx_eq::<f32>(&TensorData::new(expected_f32, vec![3, 4]), Tolerance::absolute(3e-2));
+        fused.into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected_f32, vec![3, 4]),
+            Tolerance::absolute(3e-2),
+        );
     }
 
     #[test]

@@ -48,15 +48,24 @@ where
     match dtype {
         DType::F32 => binary_op_f32(lhs, rhs, f32_op, simd_hint),
         DType::F64 => binary_op_typed(lhs, rhs, f64_op),
-        DType::F16 => binary_op_typed(lhs, rhs, |a: f16, b: f16| f16::from_f32(f32_op(a.to_f32(), b.to_f32()))),
-        DType::BF16 => binary_op_typed(lhs, rhs, |a: bf16, b: bf16| bf16::from_f32(f32_op(a.to_f32(), b.to_f32()))),
+        DType::F16 => binary_op_typed(lhs, rhs, |a: f16, b: f16| {
+            f16::from_f32(f32_op(a.to_f32(), b.to_f32()))
+        }),
+        DType::BF16 => binary_op_typed(lhs, rhs, |a: bf16, b: bf16| {
+            bf16::from_f32(f32_op(a.to_f32(), b.to_f32()))
+        }),
         _ => panic!("binary_op: unsupported dtype {:?}", dtype),
     }
 }
 
 /// Specialized binary operation for f32 with SIMD fast path.
 #[cfg(feature = "simd")]
-fn binary_op_f32<Op>(mut lhs: FlexTensor, mut rhs: FlexTensor, op: Op, simd_hint: Option<BinaryOp>) -> FlexTensor
+fn binary_op_f32<Op>(
+    mut lhs: FlexTensor,
+    mut rhs: FlexTensor,
+    op: Op,
+    simd_hint: Option<BinaryOp>,
+) -> FlexTensor
 where
     Op: Fn(f32, f32) -> f32 + Sync,
 {
@@ -64,8 +73,10 @@ where
     // contiguous (no broadcast).
     if let Some(simd_op) = simd_hint
         && lhs.is_unique()
-        && let (Some((0, l_end)), Some((r_start, r_end))) =
-            (lhs.layout().contiguous_offsets(), rhs.layout().contiguous_offsets())
+        && let (Some((0, l_end)), Some((r_start, r_end))) = (
+            lhs.layout().contiguous_offsets(),
+            rhs.layout().contiguous_offsets(),
+        )
     {
         let r_slice: &[f32] = &rhs.storage()[r_start..r_end];
         let lhs_storage: &mut [f32] = lhs.storage_mut();
@@ -88,8 +99,10 @@ where
     // `src OP dst` so the result is still `lhs OP rhs`.
     if let Some(simd_op) = simd_hint
         && rhs.is_unique()
-        && let (Some((l_start, l_end)), Some((0, r_end))) =
-            (lhs.layout().contiguous_offsets(), rhs.layout().contiguous_offsets())
+        && let (Some((l_start, l_end)), Some((0, r_end))) = (
+            lhs.layout().contiguous_offsets(),
+            rhs.layout().contiguous_offsets(),
+        )
     {
         let l_slice: &[f32] = &lhs.storage()[l_start..l_end];
         let rhs_storage: &mut [f32] = rhs.storage_mut();
@@ -120,7 +133,12 @@ where
 
 /// Fallback when SIMD is disabled.
 #[cfg(not(feature = "simd"))]
-fn binary_op_f32<Op>(lhs: FlexTensor, rhs: FlexTensor, op: Op, _simd_hint: Option<BinaryOp>) -> FlexTensor
+fn binary_op_f32<Op>(
+    lhs: FlexTensor,
+    rhs: FlexTensor,
+    op: Op,
+    _simd_hint: Option<BinaryOp>,
+) -> FlexTensor
 where
     Op: Fn(f32, f32) -> f32 + Sync,
 {
@@ -135,8 +153,10 @@ where
 {
     // In-place fast path: lhs unique, contiguous at offset 0, rhs contiguous
     if lhs.is_unique()
-        && let (Some((0, l_end)), Some((r_start, r_end))) =
-            (lhs.layout().contiguous_offsets(), rhs.layout().contiguous_offsets())
+        && let (Some((0, l_end)), Some((r_start, r_end))) = (
+            lhs.layout().contiguous_offsets(),
+            rhs.layout().contiguous_offsets(),
+        )
     {
         let rhs_storage: &[E] = rhs.storage();
         let r_slice = &rhs_storage[r_start..r_end];
@@ -181,7 +201,10 @@ where
     let lhs_storage: &[E] = lhs.storage();
     let rhs_storage: &[E] = rhs.storage();
 
-    let result: Vec<E> = match (lhs.layout().contiguous_offsets(), rhs.layout().contiguous_offsets()) {
+    let result: Vec<E> = match (
+        lhs.layout().contiguous_offsets(),
+        rhs.layout().contiguous_offsets(),
+    ) {
         // Both contiguous (but lhs not at offset 0)
         (Some((l_start, l_end)), Some((r_start, r_end))) => {
             let l_slice = &lhs_storage[l_start..l_end];
@@ -194,7 +217,9 @@ where
         // loop. Only negative-stride (flipped) or over-rank layouts
         // fall through to the per-element StridedIter odometer.
         _ => {
-            if let Some(result) = crate::zip::zip_map_par(lhs_storage, lhs.layout(), rhs_storage, rhs.layout(), &op) {
+            if let Some(result) =
+                crate::zip::zip_map_par(lhs_storage, lhs.layout(), rhs_storage, rhs.layout(), &op)
+            {
                 result
             } else if lhs.layout().num_dims() == 2 {
                 // 2D non-contiguous with negative strides (e.g. flipped)
@@ -202,7 +227,10 @@ where
             } else {
                 let lhs_iter = StridedIter::new(lhs.layout());
                 let rhs_iter = StridedIter::new(rhs.layout());
-                lhs_iter.zip(rhs_iter).map(|(li, ri)| op(lhs_storage[li], rhs_storage[ri])).collect()
+                lhs_iter
+                    .zip(rhs_iter)
+                    .map(|(li, ri)| op(lhs_storage[li], rhs_storage[ri]))
+                    .collect()
             }
         }
     };
@@ -246,7 +274,12 @@ where
 /// Apply a scalar operation to each element of a tensor.
 ///
 /// Attempts in-place mutation when tensor is contiguous at offset 0.
-pub fn scalar_op<F32Op, F64Op>(tensor: FlexTensor, scalar: f64, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
+pub fn scalar_op<F32Op, F64Op>(
+    tensor: FlexTensor,
+    scalar: f64,
+    f32_op: F32Op,
+    f64_op: F64Op,
+) -> FlexTensor
 where
     F32Op: Fn(f32, f32) -> f32 + Copy + Sync,
     F64Op: Fn(f64, f64) -> f64 + Copy + Sync,
@@ -259,12 +292,16 @@ where
         DType::F16 => {
             let scalar_f16 = f16::from_f32(scalar as f32);
             let s = scalar_f16.to_f32();
-            scalar_op_typed(tensor, scalar_f16, |a: f16, _| f16::from_f32(f32_op(a.to_f32(), s)))
+            scalar_op_typed(tensor, scalar_f16, |a: f16, _| {
+                f16::from_f32(f32_op(a.to_f32(), s))
+            })
         }
         DType::BF16 => {
             let scalar_bf16 = bf16::from_f32(scalar as f32);
             let s = scalar_bf16.to_f32();
-            scalar_op_typed(tensor, scalar_bf16, |a: bf16, _| bf16::from_f32(f32_op(a.to_f32(), s)))
+            scalar_op_typed(tensor, scalar_bf16, |a: bf16, _| {
+                bf16::from_f32(f32_op(a.to_f32(), s))
+            })
         }
         _ => panic!("scalar_op: unsupported dtype {:?}", dtype),
     }
@@ -293,14 +330,20 @@ where
     let result: Vec<E> = match tensor.layout().contiguous_offsets() {
         // (ft patch) split over the pool, vectorised
         Some((start, end)) => crate::par::map_into(&storage[start..end], |x| op(x, scalar)),
-        None => StridedIter::new(tensor.layout()).map(|i| op(storage[i], scalar)).collect(),
+        None => StridedIter::new(tensor.layout())
+            .map(|i| op(storage[i], scalar))
+            .collect(),
     };
 
     make_tensor(result, shape, dtype)
 }
 
 /// Helper to construct a tensor from result data.
-fn make_tensor<E: bytemuck::Pod + Send + Sync>(data: Vec<E>, shape: Shape, dtype: DType) -> FlexTensor {
+fn make_tensor<E: bytemuck::Pod + Send + Sync>(
+    data: Vec<E>,
+    shape: Shape,
+    dtype: DType,
+) -> FlexTensor {
     let bytes = Bytes::from_elems(data);
     let layout = Layout::contiguous(shape);
     FlexTensor::new(bytes, layout, dtype)
@@ -345,13 +388,27 @@ where
 
     match dtype {
         DType::I64 => scalar_op_typed(tensor, scalar, op),
-        DType::I32 => scalar_op_typed(tensor, scalar as i32, |a: i32, b: i32| op(a as i64, b as i64) as i32),
-        DType::I16 => scalar_op_typed(tensor, scalar as i16, |a: i16, b: i16| op(a as i64, b as i64) as i16),
-        DType::I8 => scalar_op_typed(tensor, scalar as i8, |a: i8, b: i8| op(a as i64, b as i64) as i8),
-        DType::U64 => scalar_op_typed(tensor, scalar as u64, |a: u64, b: u64| op(a as i64, b as i64) as u64),
-        DType::U32 => scalar_op_typed(tensor, scalar as u32, |a: u32, b: u32| op(a as i64, b as i64) as u32),
-        DType::U16 => scalar_op_typed(tensor, scalar as u16, |a: u16, b: u16| op(a as i64, b as i64) as u16),
-        DType::U8 => scalar_op_typed(tensor, scalar as u8, |a: u8, b: u8| op(a as i64, b as i64) as u8),
+        DType::I32 => scalar_op_typed(tensor, scalar as i32, |a: i32, b: i32| {
+            op(a as i64, b as i64) as i32
+        }),
+        DType::I16 => scalar_op_typed(tensor, scalar as i16, |a: i16, b: i16| {
+            op(a as i64, b as i64) as i16
+        }),
+        DType::I8 => scalar_op_typed(tensor, scalar as i8, |a: i8, b: i8| {
+            op(a as i64, b as i64) as i8
+        }),
+        DType::U64 => scalar_op_typed(tensor, scalar as u64, |a: u64, b: u64| {
+            op(a as i64, b as i64) as u64
+        }),
+        DType::U32 => scalar_op_typed(tensor, scalar as u32, |a: u32, b: u32| {
+            op(a as i64, b as i64) as u32
+        }),
+        DType::U16 => scalar_op_typed(tensor, scalar as u16, |a: u16, b: u16| {
+            op(a as i64, b as i64) as u16
+        }),
+        DType::U8 => scalar_op_typed(tensor, scalar as u8, |a: u8, b: u8| {
+            op(a as i64, b as i64) as u8
+        }),
         _ => panic!("int_scalar_op: unsupported dtype {:?}", dtype),
     }
 }
@@ -378,38 +435,64 @@ mod tests {
 
     #[test]
     fn test_binary_add_f16() {
-        let a_vals: Vec<f16> = vec![1.0, 2.0, 3.0, 4.0].into_iter().map(f16::from_f32).collect();
-        let b_vals: Vec<f16> = vec![5.0, 6.0, 7.0, 8.0].into_iter().map(f16::from_f32).collect();
+        let a_vals: Vec<f16> = vec![1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let b_vals: Vec<f16> = vec![5.0, 6.0, 7.0, 8.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
 
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![2, 2]));
         let b = FlexTensor::from_data(TensorData::new(b_vals, vec![2, 2]));
 
         let result = binary_op(a, b, |x, y| x + y, |x, y| x + y, None);
-        let expected: Vec<f16> = vec![6.0, 8.0, 10.0, 12.0].into_iter().map(f16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![2, 2]), Tolerance::absolute(f16::from_f32(0.01)));
+        let expected: Vec<f16> = vec![6.0, 8.0, 10.0, 12.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![2, 2]),
+            Tolerance::absolute(f16::from_f32(0.01)),
+        );
     }
 
     #[test]
     fn test_binary_mul_f16() {
-        let a_vals: Vec<f16> = vec![2.0, 3.0, 4.0, 5.0].into_iter().map(f16::from_f32).collect();
-        let b_vals: Vec<f16> = vec![1.0, 2.0, 3.0, 4.0].into_iter().map(f16::from_f32).collect();
+        let a_vals: Vec<f16> = vec![2.0, 3.0, 4.0, 5.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let b_vals: Vec<f16> = vec![1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
 
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![2, 2]));
         let b = FlexTensor::from_data(TensorData::new(b_vals, vec![2, 2]));
 
         let result = binary_op(a, b, |x, y| x * y, |x, y| x * y, None);
-        let expected: Vec<f16> = vec![2.0, 6.0, 12.0, 20.0].into_iter().map(f16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![2, 2]), Tolerance::absolute(f16::from_f32(0.01)));
+        let expected: Vec<f16> = vec![2.0, 6.0, 12.0, 20.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![2, 2]),
+            Tolerance::absolute(f16::from_f32(0.01)),
+        );
     }
 
     #[test]
     fn test_binary_f16_transposed() {
-        let a_vals: Vec<f16> = vec![1.0, 2.0, 3.0, 4.0].into_iter().map(f16::from_f32).collect();
-        let b_vals: Vec<f16> = vec![10.0, 20.0, 30.0, 40.0].into_iter().map(f16::from_f32).collect();
+        let a_vals: Vec<f16> = vec![1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let b_vals: Vec<f16> = vec![10.0, 20.0, 30.0, 40.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
 
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![2, 2])).transpose(0, 1);
         let b = FlexTensor::from_data(TensorData::new(b_vals, vec![2, 2])).transpose(0, 1);
@@ -417,10 +500,14 @@ mod tests {
         // a_t = [[1,3], [2,4]], b_t = [[10,30], [20,40]]
         // result = [[11,33], [22,44]]
         let result = binary_op(a, b, |x, y| x + y, |x, y| x + y, None);
-        let expected: Vec<f16> = vec![11.0, 33.0, 22.0, 44.0].into_iter().map(f16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![2, 2]), Tolerance::absolute(f16::from_f32(0.1)));
+        let expected: Vec<f16> = vec![11.0, 33.0, 22.0, 44.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![2, 2]),
+            Tolerance::absolute(f16::from_f32(0.1)),
+        );
     }
 
     #[test]
@@ -429,10 +516,14 @@ mod tests {
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![3]));
 
         let result = scalar_op(a, 10.0, |x, y| x + y, |x, y| x + y);
-        let expected: Vec<f16> = vec![11.0, 12.0, 13.0].into_iter().map(f16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![3]), Tolerance::absolute(f16::from_f32(0.01)));
+        let expected: Vec<f16> = vec![11.0, 12.0, 13.0]
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![3]),
+            Tolerance::absolute(f16::from_f32(0.01)),
+        );
     }
 
     // ===================
@@ -441,38 +532,64 @@ mod tests {
 
     #[test]
     fn test_binary_add_bf16() {
-        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0, 4.0].into_iter().map(bf16::from_f32).collect();
-        let b_vals: Vec<bf16> = vec![5.0, 6.0, 7.0, 8.0].into_iter().map(bf16::from_f32).collect();
+        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        let b_vals: Vec<bf16> = vec![5.0, 6.0, 7.0, 8.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
 
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![2, 2]));
         let b = FlexTensor::from_data(TensorData::new(b_vals, vec![2, 2]));
 
         let result = binary_op(a, b, |x, y| x + y, |x, y| x + y, None);
-        let expected: Vec<bf16> = vec![6.0, 8.0, 10.0, 12.0].into_iter().map(bf16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![2, 2]), Tolerance::absolute(bf16::from_f32(0.1)));
+        let expected: Vec<bf16> = vec![6.0, 8.0, 10.0, 12.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![2, 2]),
+            Tolerance::absolute(bf16::from_f32(0.1)),
+        );
     }
 
     #[test]
     fn test_binary_mul_bf16() {
-        let a_vals: Vec<bf16> = vec![2.0, 3.0, 4.0, 5.0].into_iter().map(bf16::from_f32).collect();
-        let b_vals: Vec<bf16> = vec![1.0, 2.0, 3.0, 4.0].into_iter().map(bf16::from_f32).collect();
+        let a_vals: Vec<bf16> = vec![2.0, 3.0, 4.0, 5.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        let b_vals: Vec<bf16> = vec![1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
 
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![2, 2]));
         let b = FlexTensor::from_data(TensorData::new(b_vals, vec![2, 2]));
 
         let result = binary_op(a, b, |x, y| x * y, |x, y| x * y, None);
-        let expected: Vec<bf16> = vec![2.0, 6.0, 12.0, 20.0].into_iter().map(bf16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![2, 2]), Tolerance::absolute(bf16::from_f32(0.1)));
+        let expected: Vec<bf16> = vec![2.0, 6.0, 12.0, 20.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![2, 2]),
+            Tolerance::absolute(bf16::from_f32(0.1)),
+        );
     }
 
     #[test]
     fn test_binary_bf16_transposed() {
-        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0, 4.0].into_iter().map(bf16::from_f32).collect();
-        let b_vals: Vec<bf16> = vec![10.0, 20.0, 30.0, 40.0].into_iter().map(bf16::from_f32).collect();
+        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0, 4.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        let b_vals: Vec<bf16> = vec![10.0, 20.0, 30.0, 40.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
 
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![2, 2])).transpose(0, 1);
         let b = FlexTensor::from_data(TensorData::new(b_vals, vec![2, 2])).transpose(0, 1);
@@ -480,22 +597,33 @@ mod tests {
         // a_t = [[1,3], [2,4]], b_t = [[10,30], [20,40]]
         // result = [[11,33], [22,44]]
         let result = binary_op(a, b, |x, y| x + y, |x, y| x + y, None);
-        let expected: Vec<bf16> = vec![11.0, 33.0, 22.0, 44.0].into_iter().map(bf16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![2, 2]), Tolerance::absolute(bf16::from_f32(0.5)));
+        let expected: Vec<bf16> = vec![11.0, 33.0, 22.0, 44.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![2, 2]),
+            Tolerance::absolute(bf16::from_f32(0.5)),
+        );
     }
 
     #[test]
     fn test_scalar_bf16() {
-        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0].into_iter().map(bf16::from_f32).collect();
+        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![3]));
 
         let result = scalar_op(a, 10.0, |x, y| x + y, |x, y| x + y);
-        let expected: Vec<bf16> = vec![11.0, 12.0, 13.0].into_iter().map(bf16::from_f32).collect();
-        result
-            .into_data()
-            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![3]), Tolerance::absolute(bf16::from_f32(0.1)));
+        let expected: Vec<bf16> = vec![11.0, 12.0, 13.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
+        result.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![3]),
+            Tolerance::absolute(bf16::from_f32(0.1)),
+        );
     }
 
     #[test]
@@ -511,15 +639,19 @@ mod tests {
             .into_iter()
             .map(|v| f16::from_f32(f16::from_f32(v).to_f32() * s_f16.to_f32()))
             .collect();
-        result
-            .into_data()
-            .assert_approx_eq::<f16>(&TensorData::new(expected, vec![3]), Tolerance::absolute(f16::from_f32(0.001)));
+        result.into_data().assert_approx_eq::<f16>(
+            &TensorData::new(expected, vec![3]),
+            Tolerance::absolute(f16::from_f32(0.001)),
+        );
     }
 
     #[test]
     fn test_scalar_bf16_non_representable() {
         // 1.1 is not exactly representable in bf16; verify dtype rounding.
-        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0].into_iter().map(bf16::from_f32).collect();
+        let a_vals: Vec<bf16> = vec![1.0, 2.0, 3.0]
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
         let a = FlexTensor::from_data(TensorData::new(a_vals, vec![3]));
 
         let s_bf16 = bf16::from_f32(1.1);
@@ -528,9 +660,10 @@ mod tests {
             .into_iter()
             .map(|v| bf16::from_f32(bf16::from_f32(v).to_f32() * s_bf16.to_f32()))
             .collect();
-        result
-            .into_data()
-            .assert_approx_eq::<bf16>(&TensorData::new(expected, vec![3]), Tolerance::absolute(bf16::from_f32(0.01)));
+        result.into_data().assert_approx_eq::<bf16>(
+            &TensorData::new(expected, vec![3]),
+            Tolerance::absolute(bf16::from_f32(0.01)),
+        );
     }
 
     // ============================================================================
@@ -550,15 +683,26 @@ mod tests {
     #[test]
     fn test_binary_shared_row_broadcast_f32() {
         let a = FlexTensor::from_data(TensorData::new(
-            vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0],
+            vec![
+                1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
+            ],
             vec![1, 3, 4],
         ));
         // 1D gamma broadcast over rows.
-        let gamma = FlexTensor::from_data(TensorData::new(vec![10.0f32, 20.0, 30.0, 40.0], vec![4]));
+        let gamma =
+            FlexTensor::from_data(TensorData::new(vec![10.0f32, 20.0, 30.0, 40.0], vec![4]));
         let gamma_unsqueezed = gamma.reshape(Shape::from(vec![1, 1, 4]));
-        let result = binary_op(a, gamma_unsqueezed, |a, b| a * b, |a, b| a * b, Some(BinaryOp::Mul));
+        let result = binary_op(
+            a,
+            gamma_unsqueezed,
+            |a, b| a * b,
+            |a, b| a * b,
+            Some(BinaryOp::Mul),
+        );
         let data = result.into_data();
-        let expected = vec![10.0f32, 40.0, 90.0, 160.0, 50.0, 120.0, 210.0, 320.0, 90.0, 200.0, 330.0, 480.0];
+        let expected = vec![
+            10.0f32, 40.0, 90.0, 160.0, 50.0, 120.0, 210.0, 320.0, 90.0, 200.0, 330.0, 480.0,
+        ];
         assert_eq!(data.as_slice::<f32>().unwrap(), expected.as_slice());
     }
 
@@ -567,14 +711,18 @@ mod tests {
     #[test]
     fn test_binary_per_row_scalar_broadcast_f32() {
         let a = FlexTensor::from_data(TensorData::new(
-            vec![1.0f32, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0, 100.0, 200.0, 300.0, 400.0],
+            vec![
+                1.0f32, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0, 100.0, 200.0, 300.0, 400.0,
+            ],
             vec![1, 3, 4],
         ));
         // Scalars shaped like `mean_dim(-1)` output.
         let mean = FlexTensor::from_data(TensorData::new(vec![2.5f32, 25.0, 250.0], vec![1, 3, 1]));
         let result = binary_op(a, mean, |a, b| a - b, |a, b| a - b, Some(BinaryOp::Sub));
         let data = result.into_data();
-        let expected = vec![-1.5f32, -0.5, 0.5, 1.5, -15.0, -5.0, 5.0, 15.0, -150.0, -50.0, 50.0, 150.0];
+        let expected = vec![
+            -1.5f32, -0.5, 0.5, 1.5, -15.0, -5.0, 5.0, 15.0, -150.0, -50.0, 50.0, 150.0,
+        ];
         assert_eq!(data.as_slice::<f32>().unwrap(), expected.as_slice());
     }
 
@@ -582,12 +730,21 @@ mod tests {
     /// contiguous then dispatch to the shared-row kernel.
     #[test]
     fn test_binary_permuted_lhs_broadcast_rhs() {
-        let a = FlexTensor::from_data(TensorData::new((0..24).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 3, 4]));
+        let a = FlexTensor::from_data(TensorData::new(
+            (0..24).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 3, 4],
+        ));
         let a_permuted = a.transpose(1, 2); // shape [2, 4, 3]
         let gamma = FlexTensor::from_data(TensorData::new(vec![1.0f32, 10.0, 100.0], vec![3]));
         let gamma_expanded = gamma.reshape(Shape::from(vec![1, 1, 3]));
 
-        let result = binary_op(a_permuted, gamma_expanded, |a, b| a * b, |a, b| a * b, Some(BinaryOp::Mul));
+        let result = binary_op(
+            a_permuted,
+            gamma_expanded,
+            |a, b| a * b,
+            |a, b| a * b,
+            Some(BinaryOp::Mul),
+        );
 
         // Compare against a naive reference computed on the permuted
         // values.
@@ -615,13 +772,25 @@ mod tests {
     /// Non-contig lhs + per-row-scalar broadcast-sub.
     #[test]
     fn test_binary_permuted_lhs_per_row_scalar_sub() {
-        let a = FlexTensor::from_data(TensorData::new((1..=24).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 3, 4]));
+        let a = FlexTensor::from_data(TensorData::new(
+            (1..=24).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 3, 4],
+        ));
         let a_permuted = a.transpose(1, 2); // shape [2, 4, 3]
 
         // Per-row scalar in the permuted layout: shape [2, 4, 1].
-        let mean = FlexTensor::from_data(TensorData::new((0..8).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 4, 1]));
+        let mean = FlexTensor::from_data(TensorData::new(
+            (0..8).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 4, 1],
+        ));
 
-        let result = binary_op(a_permuted, mean, |a, b| a - b, |a, b| a - b, Some(BinaryOp::Sub));
+        let result = binary_op(
+            a_permuted,
+            mean,
+            |a, b| a - b,
+            |a, b| a - b,
+            Some(BinaryOp::Sub),
+        );
 
         // Reference computation.
         let reference: Vec<f32> = {
@@ -649,13 +818,19 @@ mod tests {
     #[test]
     fn test_binary_broadcast_all_ops_and_patterns_f32() {
         fn build_shared() -> (FlexTensor, FlexTensor) {
-            let a = FlexTensor::from_data(TensorData::new(vec![4.0f32, 8.0, 12.0, 20.0, 30.0, 60.0], vec![2, 3]));
+            let a = FlexTensor::from_data(TensorData::new(
+                vec![4.0f32, 8.0, 12.0, 20.0, 30.0, 60.0],
+                vec![2, 3],
+            ));
             let b = FlexTensor::from_data(TensorData::new(vec![2.0f32, 4.0, 3.0], vec![3]))
                 .reshape(Shape::from(vec![1, 3]));
             (a, b)
         }
         fn build_perrow() -> (FlexTensor, FlexTensor) {
-            let a = FlexTensor::from_data(TensorData::new(vec![4.0f32, 8.0, 12.0, 20.0, 30.0, 60.0], vec![2, 3]));
+            let a = FlexTensor::from_data(TensorData::new(
+                vec![4.0f32, 8.0, 12.0, 20.0, 30.0, 60.0],
+                vec![2, 3],
+            ));
             let b = FlexTensor::from_data(TensorData::new(vec![2.0f32, 5.0], vec![2, 1]));
             (a, b)
         }
@@ -666,21 +841,79 @@ mod tests {
                    op_fn: fn(f32, f32) -> f32,
                    expected: &[f32]| {
             let (a, b) = build();
-            let result = binary_op(a, b, op_fn, |x: f64, y: f64| op_fn(x as f32, y as f32) as f64, Some(simd_op));
+            let result = binary_op(
+                a,
+                b,
+                op_fn,
+                |x: f64, y: f64| op_fn(x as f32, y as f32) as f64,
+                Some(simd_op),
+            );
             let data = result.into_data();
-            assert_eq!(data.as_slice::<f32>().unwrap(), expected, "case {name} produced wrong values");
+            assert_eq!(
+                data.as_slice::<f32>().unwrap(),
+                expected,
+                "case {name} produced wrong values"
+            );
         };
 
         // SharedRow expected: lhs[i][j] OP rhs[j]
-        run("shared_add", build_shared, BinaryOp::Add, |a, b| a + b, &[6.0, 12.0, 15.0, 22.0, 34.0, 63.0]);
-        run("shared_sub", build_shared, BinaryOp::Sub, |a, b| a - b, &[2.0, 4.0, 9.0, 18.0, 26.0, 57.0]);
-        run("shared_mul", build_shared, BinaryOp::Mul, |a, b| a * b, &[8.0, 32.0, 36.0, 40.0, 120.0, 180.0]);
-        run("shared_div", build_shared, BinaryOp::Div, |a, b| a / b, &[2.0, 2.0, 4.0, 10.0, 7.5, 20.0]);
+        run(
+            "shared_add",
+            build_shared,
+            BinaryOp::Add,
+            |a, b| a + b,
+            &[6.0, 12.0, 15.0, 22.0, 34.0, 63.0],
+        );
+        run(
+            "shared_sub",
+            build_shared,
+            BinaryOp::Sub,
+            |a, b| a - b,
+            &[2.0, 4.0, 9.0, 18.0, 26.0, 57.0],
+        );
+        run(
+            "shared_mul",
+            build_shared,
+            BinaryOp::Mul,
+            |a, b| a * b,
+            &[8.0, 32.0, 36.0, 40.0, 120.0, 180.0],
+        );
+        run(
+            "shared_div",
+            build_shared,
+            BinaryOp::Div,
+            |a, b| a / b,
+            &[2.0, 2.0, 4.0, 10.0, 7.5, 20.0],
+        );
         // PerRowScalar expected: lhs[i][j] OP rhs[i]
-        run("perrow_add", build_perrow, BinaryOp::Add, |a, b| a + b, &[6.0, 10.0, 14.0, 25.0, 35.0, 65.0]);
-        run("perrow_sub", build_perrow, BinaryOp::Sub, |a, b| a - b, &[2.0, 6.0, 10.0, 15.0, 25.0, 55.0]);
-        run("perrow_mul", build_perrow, BinaryOp::Mul, |a, b| a * b, &[8.0, 16.0, 24.0, 100.0, 150.0, 300.0]);
-        run("perrow_div", build_perrow, BinaryOp::Div, |a, b| a / b, &[2.0, 4.0, 6.0, 4.0, 6.0, 12.0]);
+        run(
+            "perrow_add",
+            build_perrow,
+            BinaryOp::Add,
+            |a, b| a + b,
+            &[6.0, 10.0, 14.0, 25.0, 35.0, 65.0],
+        );
+        run(
+            "perrow_sub",
+            build_perrow,
+            BinaryOp::Sub,
+            |a, b| a - b,
+            &[2.0, 6.0, 10.0, 15.0, 25.0, 55.0],
+        );
+        run(
+            "perrow_mul",
+            build_perrow,
+            BinaryOp::Mul,
+            |a, b| a * b,
+            &[8.0, 16.0, 24.0, 100.0, 150.0, 300.0],
+        );
+        run(
+            "perrow_div",
+            build_perrow,
+            BinaryOp::Div,
+            |a, b| a / b,
+            &[2.0, 4.0, 6.0, 4.0, 6.0, 12.0],
+        );
     }
 
     /// Non-unique lhs: the op must allocate a fresh output rather than
@@ -691,20 +924,29 @@ mod tests {
     /// write.
     #[test]
     fn test_binary_broadcast_non_unique_lhs_f32() {
-        let a = FlexTensor::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], vec![2, 3]));
+        let a = FlexTensor::from_data(TensorData::new(
+            vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0],
+            vec![2, 3],
+        ));
         let _keep_alive = a.clone(); // bump Arc refcount so lhs is shared
-        let b =
-            FlexTensor::from_data(TensorData::new(vec![10.0f32, 20.0, 30.0], vec![3])).reshape(Shape::from(vec![1, 3]));
+        let b = FlexTensor::from_data(TensorData::new(vec![10.0f32, 20.0, 30.0], vec![3]))
+            .reshape(Shape::from(vec![1, 3]));
         let result = binary_op(a, b, |a, b| a + b, |a, b| a + b, Some(BinaryOp::Add));
         let data = result.into_data();
-        assert_eq!(data.as_slice::<f32>().unwrap(), &[11.0f32, 22.0, 33.0, 14.0, 25.0, 36.0]);
+        assert_eq!(
+            data.as_slice::<f32>().unwrap(),
+            &[11.0f32, 22.0, 33.0, 14.0, 25.0, 36.0]
+        );
     }
 
     /// Fully-broadcast scalar: rhs strides are all 0, so one scalar
     /// applies across the whole output. Collapses to a single run.
     #[test]
     fn test_binary_fully_broadcast_scalar_f32() {
-        let a = FlexTensor::from_data(TensorData::new((0..12).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 2, 3]));
+        let a = FlexTensor::from_data(TensorData::new(
+            (0..12).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 2, 3],
+        ));
         // 1-element tensor expanded to lhs's full shape. All strides
         // become 0.
         let scalar_tensor = FlexTensor::from_data(TensorData::new(vec![100.0f32], [1]));
@@ -712,7 +954,13 @@ mod tests {
         // Sanity check: every stride is 0.
         assert!(scalar_expanded.layout().strides().iter().all(|&s| s == 0));
 
-        let result = binary_op(a, scalar_expanded, |a, b| a + b, |a, b| a + b, Some(BinaryOp::Add));
+        let result = binary_op(
+            a,
+            scalar_expanded,
+            |a, b| a + b,
+            |a, b| a + b,
+            Some(BinaryOp::Add),
+        );
 
         let expected: Vec<f32> = (0..12).map(|i| i as f32 + 100.0).collect();
         let data = result.into_data();
@@ -734,13 +982,19 @@ mod tests {
         fn build_shared() -> (FlexTensor, FlexTensor) {
             let a = FlexTensor::from_data(TensorData::new(vec![2.0f32, 4.0, 8.0], vec![3]))
                 .reshape(Shape::from(vec![1, 3]));
-            let b = FlexTensor::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0, 8.0, 16.0, 32.0], vec![2, 3]));
+            let b = FlexTensor::from_data(TensorData::new(
+                vec![1.0f32, 2.0, 4.0, 8.0, 16.0, 32.0],
+                vec![2, 3],
+            ));
             (a, b)
         }
         // PerRowScalar: lhs one scalar per row, broadcast over columns.
         fn build_perrow() -> (FlexTensor, FlexTensor) {
             let a = FlexTensor::from_data(TensorData::new(vec![12.0f32, 100.0], vec![2, 1]));
-            let b = FlexTensor::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0, 10.0, 20.0, 50.0], vec![2, 3]));
+            let b = FlexTensor::from_data(TensorData::new(
+                vec![1.0f32, 2.0, 4.0, 10.0, 20.0, 50.0],
+                vec![2, 3],
+            ));
             (a, b)
         }
 
@@ -750,21 +1004,79 @@ mod tests {
                    op_fn: fn(f32, f32) -> f32,
                    expected: &[f32]| {
             let (a, b) = build();
-            let result = binary_op(a, b, op_fn, |x: f64, y: f64| op_fn(x as f32, y as f32) as f64, Some(simd_op));
+            let result = binary_op(
+                a,
+                b,
+                op_fn,
+                |x: f64, y: f64| op_fn(x as f32, y as f32) as f64,
+                Some(simd_op),
+            );
             let data = result.into_data();
-            assert_eq!(data.as_slice::<f32>().unwrap(), expected, "case {name} produced wrong values");
+            assert_eq!(
+                data.as_slice::<f32>().unwrap(),
+                expected,
+                "case {name} produced wrong values"
+            );
         };
 
         // SharedRow expected: lhs[j] OP rhs[i][j]
-        run("shared_add", build_shared, BinaryOp::Add, |a, b| a + b, &[3.0, 6.0, 12.0, 10.0, 20.0, 40.0]);
-        run("shared_sub", build_shared, BinaryOp::Sub, |a, b| a - b, &[1.0, 2.0, 4.0, -6.0, -12.0, -24.0]);
-        run("shared_mul", build_shared, BinaryOp::Mul, |a, b| a * b, &[2.0, 8.0, 32.0, 16.0, 64.0, 256.0]);
-        run("shared_div", build_shared, BinaryOp::Div, |a, b| a / b, &[2.0, 2.0, 2.0, 0.25, 0.25, 0.25]);
+        run(
+            "shared_add",
+            build_shared,
+            BinaryOp::Add,
+            |a, b| a + b,
+            &[3.0, 6.0, 12.0, 10.0, 20.0, 40.0],
+        );
+        run(
+            "shared_sub",
+            build_shared,
+            BinaryOp::Sub,
+            |a, b| a - b,
+            &[1.0, 2.0, 4.0, -6.0, -12.0, -24.0],
+        );
+        run(
+            "shared_mul",
+            build_shared,
+            BinaryOp::Mul,
+            |a, b| a * b,
+            &[2.0, 8.0, 32.0, 16.0, 64.0, 256.0],
+        );
+        run(
+            "shared_div",
+            build_shared,
+            BinaryOp::Div,
+            |a, b| a / b,
+            &[2.0, 2.0, 2.0, 0.25, 0.25, 0.25],
+        );
         // PerRowScalar expected: lhs[i] OP rhs[i][j]
-        run("perrow_add", build_perrow, BinaryOp::Add, |a, b| a + b, &[13.0, 14.0, 16.0, 110.0, 120.0, 150.0]);
-        run("perrow_sub", build_perrow, BinaryOp::Sub, |a, b| a - b, &[11.0, 10.0, 8.0, 90.0, 80.0, 50.0]);
-        run("perrow_mul", build_perrow, BinaryOp::Mul, |a, b| a * b, &[12.0, 24.0, 48.0, 1000.0, 2000.0, 5000.0]);
-        run("perrow_div", build_perrow, BinaryOp::Div, |a, b| a / b, &[12.0, 6.0, 3.0, 10.0, 5.0, 2.0]);
+        run(
+            "perrow_add",
+            build_perrow,
+            BinaryOp::Add,
+            |a, b| a + b,
+            &[13.0, 14.0, 16.0, 110.0, 120.0, 150.0],
+        );
+        run(
+            "perrow_sub",
+            build_perrow,
+            BinaryOp::Sub,
+            |a, b| a - b,
+            &[11.0, 10.0, 8.0, 90.0, 80.0, 50.0],
+        );
+        run(
+            "perrow_mul",
+            build_perrow,
+            BinaryOp::Mul,
+            |a, b| a * b,
+            &[12.0, 24.0, 48.0, 1000.0, 2000.0, 5000.0],
+        );
+        run(
+            "perrow_div",
+            build_perrow,
+            BinaryOp::Div,
+            |a, b| a / b,
+            &[12.0, 6.0, 3.0, 10.0, 5.0, 2.0],
+        );
     }
 
     /// 3-D shared row on the left: `gamma[1,1,4] - x[2,3,4]`, the mirror
@@ -772,9 +1084,15 @@ mod tests {
     /// non-commutative op.
     #[test]
     fn test_binary_broadcast_lhs_3d_shared_row_sub_f32() {
-        let gamma = FlexTensor::from_data(TensorData::new(vec![100.0f32, 200.0, 300.0, 400.0], vec![4]))
-            .reshape(Shape::from(vec![1, 1, 4]));
-        let x = FlexTensor::from_data(TensorData::new((0..24).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 3, 4]));
+        let gamma = FlexTensor::from_data(TensorData::new(
+            vec![100.0f32, 200.0, 300.0, 400.0],
+            vec![4],
+        ))
+        .reshape(Shape::from(vec![1, 1, 4]));
+        let x = FlexTensor::from_data(TensorData::new(
+            (0..24).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 3, 4],
+        ));
 
         let result = binary_op(gamma, x, |a, b| a - b, |a, b| a - b, Some(BinaryOp::Sub));
 
@@ -790,10 +1108,17 @@ mod tests {
     #[test]
     fn test_binary_swapped_inplace_shared_lhs_f32() {
         let run = |simd_op: BinaryOp, op_fn: fn(f32, f32) -> f32, expected: &[f32]| {
-            let a = FlexTensor::from_data(TensorData::new(vec![10.0f32, 20.0, 30.0, 40.0], vec![2, 2]));
+            let a =
+                FlexTensor::from_data(TensorData::new(vec![10.0f32, 20.0, 30.0, 40.0], vec![2, 2]));
             let _keep_alive = a.clone(); // lhs shared: in-place-on-lhs path can't fire
             let b = FlexTensor::from_data(TensorData::new(vec![2.0f32, 4.0, 5.0, 8.0], vec![2, 2]));
-            let result = binary_op(a, b, op_fn, |x: f64, y: f64| op_fn(x as f32, y as f32) as f64, Some(simd_op));
+            let result = binary_op(
+                a,
+                b,
+                op_fn,
+                |x: f64, y: f64| op_fn(x as f32, y as f32) as f64,
+                Some(simd_op),
+            );
             let data = result.into_data();
             assert_eq!(data.as_slice::<f32>().unwrap(), expected);
         };
@@ -808,13 +1133,19 @@ mod tests {
     /// written in place, and the operand order must still be honored.
     #[test]
     fn test_binary_broadcast_lhs_non_unique_rhs_sub_f32() {
-        let a =
-            FlexTensor::from_data(TensorData::new(vec![2.0f32, 4.0, 8.0], vec![3])).reshape(Shape::from(vec![1, 3]));
-        let b = FlexTensor::from_data(TensorData::new(vec![1.0f32, 2.0, 4.0, 8.0, 16.0, 32.0], vec![2, 3]));
+        let a = FlexTensor::from_data(TensorData::new(vec![2.0f32, 4.0, 8.0], vec![3]))
+            .reshape(Shape::from(vec![1, 3]));
+        let b = FlexTensor::from_data(TensorData::new(
+            vec![1.0f32, 2.0, 4.0, 8.0, 16.0, 32.0],
+            vec![2, 3],
+        ));
         let _keep_alive = b.clone(); // rhs shared: forces the allocating branch
         let result = binary_op(a, b, |a, b| a - b, |a, b| a - b, Some(BinaryOp::Sub));
         let data = result.into_data();
-        assert_eq!(data.as_slice::<f32>().unwrap(), &[1.0f32, 2.0, 4.0, -6.0, -12.0, -24.0]);
+        assert_eq!(
+            data.as_slice::<f32>().unwrap(),
+            &[1.0f32, 2.0, 4.0, -6.0, -12.0, -24.0]
+        );
     }
 
     /// Fully-broadcast scalar on the LEFT: `100 / x` with the scalar
@@ -826,9 +1157,18 @@ mod tests {
         let scalar_expanded = crate::ops::expand::expand(scalar_tensor, Shape::from(vec![2, 2, 3]));
         assert!(scalar_expanded.layout().strides().iter().all(|&s| s == 0));
 
-        let x = FlexTensor::from_data(TensorData::new((1..=12).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 2, 3]));
+        let x = FlexTensor::from_data(TensorData::new(
+            (1..=12).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 2, 3],
+        ));
 
-        let result = binary_op(scalar_expanded, x, |a, b| a / b, |a, b| a / b, Some(BinaryOp::Div));
+        let result = binary_op(
+            scalar_expanded,
+            x,
+            |a, b| a / b,
+            |a, b| a / b,
+            Some(BinaryOp::Div),
+        );
 
         let expected: Vec<f32> = (1..=12).map(|i| 100.0 / i as f32).collect();
         let data = result.into_data();
@@ -842,12 +1182,23 @@ mod tests {
     #[test]
     fn test_binary_broadcast_lhs_permuted_rhs_sub_f32() {
         // mean[b, c] laid out as [2, 4, 1].
-        let mean =
-            FlexTensor::from_data(TensorData::new((0..8).map(|i| (i * 10) as f32).collect::<Vec<_>>(), vec![2, 4, 1]));
-        let x = FlexTensor::from_data(TensorData::new((1..=24).map(|i| i as f32).collect::<Vec<_>>(), vec![2, 3, 4]));
+        let mean = FlexTensor::from_data(TensorData::new(
+            (0..8).map(|i| (i * 10) as f32).collect::<Vec<_>>(),
+            vec![2, 4, 1],
+        ));
+        let x = FlexTensor::from_data(TensorData::new(
+            (1..=24).map(|i| i as f32).collect::<Vec<_>>(),
+            vec![2, 3, 4],
+        ));
         let x_permuted = x.transpose(1, 2); // shape [2, 4, 3], non-contiguous
 
-        let result = binary_op(mean, x_permuted, |a, b| a - b, |a, b| a - b, Some(BinaryOp::Sub));
+        let result = binary_op(
+            mean,
+            x_permuted,
+            |a, b| a - b,
+            |a, b| a - b,
+            Some(BinaryOp::Sub),
+        );
 
         // result[b, c, r] = mean[b, c] - x[b, r, c]
         let reference: Vec<f32> = {

@@ -20,7 +20,11 @@ use crate::{Flex, FlexTensor};
 #[inline]
 fn remainder_float<T: Float>(a: T, b: T) -> T {
     let r = a % b;
-    if r != T::zero() && (r < T::zero()) != (b < T::zero()) { r + b } else { r }
+    if r != T::zero() && (r < T::zero()) != (b < T::zero()) {
+        r + b
+    } else {
+        r
+    }
 }
 
 impl FloatTensorOps<Flex> for Flex {
@@ -49,11 +53,17 @@ impl FloatTensorOps<Flex> for Flex {
             *seed = Some(rng);
             drop(seed);
             let values = crate::fastmath::bernoulli_f32(shape.num_elements(), prob, key);
-            return FlexTensor::new(burn_std::Bytes::from_elems(values), crate::Layout::contiguous(shape), DType::F32);
+            return FlexTensor::new(
+                burn_std::Bytes::from_elems(values),
+                crate::Layout::contiguous(shape),
+                DType::F32,
+            );
         }
         let data = match dtype {
             FloatDType::F64 => TensorData::random::<f64, _, _>(shape, distribution, &mut rng),
-            FloatDType::F32 | FloatDType::Flex32 => TensorData::random::<f32, _, _>(shape, distribution, &mut rng),
+            FloatDType::F32 | FloatDType::Flex32 => {
+                TensorData::random::<f32, _, _>(shape, distribution, &mut rng)
+            }
             FloatDType::F16 => TensorData::random::<f16, _, _>(shape, distribution, &mut rng),
             FloatDType::BF16 => TensorData::random::<bf16, _, _>(shape, distribution, &mut rng),
         };
@@ -194,10 +204,18 @@ impl FloatTensorOps<Flex> for Flex {
         matmul::matmul(lhs, rhs)
     }
 
-    fn float_cross(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>, dim: usize) -> FloatTensor<Flex> {
+    fn float_cross(
+        lhs: FloatTensor<Flex>,
+        rhs: FloatTensor<Flex>,
+        dim: usize,
+    ) -> FloatTensor<Flex> {
         let shape = lhs.layout().shape();
         let ndims = shape.num_dims();
-        assert_eq!(shape[dim], 3, "cross product requires dimension {} to have size 3, got {}", dim, shape[dim]);
+        assert_eq!(
+            shape[dim], 3,
+            "cross product requires dimension {} to have size 3, got {}",
+            dim, shape[dim]
+        );
 
         // Helper to create slices that select index `idx` along `dim`
         let make_slices = |idx: usize| -> alloc::vec::Vec<Slice> {
@@ -226,8 +244,14 @@ impl FloatTensorOps<Flex> for Flex {
         // c0 = a1*b2 - a2*b1
         // c1 = a2*b0 - a0*b2
         // c2 = a0*b1 - a1*b0
-        let c0 = Self::float_sub(Self::float_mul(a1.clone(), b2.clone()), Self::float_mul(a2.clone(), b1.clone()));
-        let c1 = Self::float_sub(Self::float_mul(a2, b0.clone()), Self::float_mul(a0.clone(), b2));
+        let c0 = Self::float_sub(
+            Self::float_mul(a1.clone(), b2.clone()),
+            Self::float_mul(a2.clone(), b1.clone()),
+        );
+        let c1 = Self::float_sub(
+            Self::float_mul(a2, b0.clone()),
+            Self::float_mul(a0.clone(), b2),
+        );
         let c2 = Self::float_sub(Self::float_mul(a0, b1), Self::float_mul(a1, b0));
 
         // Concatenate along the dimension
@@ -258,7 +282,11 @@ impl FloatTensorOps<Flex> for Flex {
         tensor.reshape(shape)
     }
 
-    fn float_gather(dim: usize, tensor: FloatTensor<Flex>, indices: IntTensor<Flex>) -> FloatTensor<Flex> {
+    fn float_gather(
+        dim: usize,
+        tensor: FloatTensor<Flex>,
+        indices: IntTensor<Flex>,
+    ) -> FloatTensor<Flex> {
         match tensor.dtype() {
             DType::F32 => crate::ops::gather_scatter::gather::<f32>(tensor, dim, indices),
             DType::F64 => crate::ops::gather_scatter::gather::<f64>(tensor, dim, indices),
@@ -277,38 +305,78 @@ impl FloatTensorOps<Flex> for Flex {
     ) -> FloatTensor<Flex> {
         match update {
             burn_backend::tensor::IndexingUpdateOp::Assign => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::scatter_assign::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::scatter_assign::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::scatter_assign::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::scatter_assign::<bf16>(tensor, dim, indices, value),
+                DType::F32 => {
+                    crate::ops::gather_scatter::scatter_assign::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::scatter_assign::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::scatter_assign::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::scatter_assign::<bf16>(tensor, dim, indices, value)
+                }
                 _ => panic!("float_scatter: unsupported dtype {:?}", tensor.dtype()),
             },
             burn_backend::tensor::IndexingUpdateOp::Add => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::scatter_add::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::scatter_add::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::scatter_add::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::scatter_add::<bf16>(tensor, dim, indices, value),
+                DType::F32 => {
+                    crate::ops::gather_scatter::scatter_add::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::scatter_add::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::scatter_add::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::scatter_add::<bf16>(tensor, dim, indices, value)
+                }
                 _ => panic!("float_scatter: unsupported dtype {:?}", tensor.dtype()),
             },
             burn_backend::tensor::IndexingUpdateOp::Mul => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::scatter_mul::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::scatter_mul::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::scatter_mul::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::scatter_mul::<bf16>(tensor, dim, indices, value),
+                DType::F32 => {
+                    crate::ops::gather_scatter::scatter_mul::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::scatter_mul::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::scatter_mul::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::scatter_mul::<bf16>(tensor, dim, indices, value)
+                }
                 _ => panic!("float_scatter: unsupported dtype {:?}", tensor.dtype()),
             },
             burn_backend::tensor::IndexingUpdateOp::Min => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::scatter_min::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::scatter_min::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::scatter_min::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::scatter_min::<bf16>(tensor, dim, indices, value),
+                DType::F32 => {
+                    crate::ops::gather_scatter::scatter_min::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::scatter_min::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::scatter_min::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::scatter_min::<bf16>(tensor, dim, indices, value)
+                }
                 _ => panic!("float_scatter: unsupported dtype {:?}", tensor.dtype()),
             },
             burn_backend::tensor::IndexingUpdateOp::Max => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::scatter_max::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::scatter_max::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::scatter_max::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::scatter_max::<bf16>(tensor, dim, indices, value),
+                DType::F32 => {
+                    crate::ops::gather_scatter::scatter_max::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::scatter_max::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::scatter_max::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::scatter_max::<bf16>(tensor, dim, indices, value)
+                }
                 _ => panic!("float_scatter: unsupported dtype {:?}", tensor.dtype()),
             },
         }
@@ -321,10 +389,18 @@ impl FloatTensorOps<Flex> for Flex {
         reduction: burn_backend::tensor::IndexingUpdateOp,
     ) -> FloatTensor<Flex> {
         match data.dtype() {
-            DType::F32 => crate::ops::gather_scatter::scatter_nd::<f32>(data, indices, values, reduction),
-            DType::F64 => crate::ops::gather_scatter::scatter_nd::<f64>(data, indices, values, reduction),
-            DType::F16 => crate::ops::gather_scatter::scatter_nd::<f16>(data, indices, values, reduction),
-            DType::BF16 => crate::ops::gather_scatter::scatter_nd::<bf16>(data, indices, values, reduction),
+            DType::F32 => {
+                crate::ops::gather_scatter::scatter_nd::<f32>(data, indices, values, reduction)
+            }
+            DType::F64 => {
+                crate::ops::gather_scatter::scatter_nd::<f64>(data, indices, values, reduction)
+            }
+            DType::F16 => {
+                crate::ops::gather_scatter::scatter_nd::<f16>(data, indices, values, reduction)
+            }
+            DType::BF16 => {
+                crate::ops::gather_scatter::scatter_nd::<bf16>(data, indices, values, reduction)
+            }
             _ => panic!("float_scatter_nd: unsupported dtype {:?}", data.dtype()),
         }
     }
@@ -339,7 +415,11 @@ impl FloatTensorOps<Flex> for Flex {
         }
     }
 
-    fn float_select(tensor: FloatTensor<Flex>, dim: usize, indices: IntTensor<Flex>) -> FloatTensor<Flex> {
+    fn float_select(
+        tensor: FloatTensor<Flex>,
+        dim: usize,
+        indices: IntTensor<Flex>,
+    ) -> FloatTensor<Flex> {
         match tensor.dtype() {
             DType::F32 => crate::ops::gather_scatter::select::<f32>(tensor, dim, indices),
             DType::F64 => crate::ops::gather_scatter::select::<f64>(tensor, dim, indices),
@@ -358,39 +438,94 @@ impl FloatTensorOps<Flex> for Flex {
     ) -> FloatTensor<Flex> {
         match update {
             burn_backend::tensor::IndexingUpdateOp::Assign => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::select_assign::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::select_assign::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::select_assign::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::select_assign::<bf16>(tensor, dim, indices, value),
-                _ => panic!("float_select_assign: unsupported dtype {:?}", tensor.dtype()),
+                DType::F32 => {
+                    crate::ops::gather_scatter::select_assign::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::select_assign::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::select_assign::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::select_assign::<bf16>(tensor, dim, indices, value)
+                }
+                _ => panic!(
+                    "float_select_assign: unsupported dtype {:?}",
+                    tensor.dtype()
+                ),
             },
             burn_backend::tensor::IndexingUpdateOp::Add => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::select_add::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::select_add::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::select_add::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::select_add::<bf16>(tensor, dim, indices, value),
-                _ => panic!("float_select_assign: unsupported dtype {:?}", tensor.dtype()),
+                DType::F32 => {
+                    crate::ops::gather_scatter::select_add::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::select_add::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::select_add::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::select_add::<bf16>(tensor, dim, indices, value)
+                }
+                _ => panic!(
+                    "float_select_assign: unsupported dtype {:?}",
+                    tensor.dtype()
+                ),
             },
             burn_backend::tensor::IndexingUpdateOp::Mul => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::select_mul::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::select_mul::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::select_mul::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::select_mul::<bf16>(tensor, dim, indices, value),
-                _ => panic!("float_select_assign: unsupported dtype {:?}", tensor.dtype()),
+                DType::F32 => {
+                    crate::ops::gather_scatter::select_mul::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::select_mul::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::select_mul::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::select_mul::<bf16>(tensor, dim, indices, value)
+                }
+                _ => panic!(
+                    "float_select_assign: unsupported dtype {:?}",
+                    tensor.dtype()
+                ),
             },
             burn_backend::tensor::IndexingUpdateOp::Min => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::select_min::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::select_min::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::select_min::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::select_min::<bf16>(tensor, dim, indices, value),
-                _ => panic!("float_select_assign: unsupported dtype {:?}", tensor.dtype()),
+                DType::F32 => {
+                    crate::ops::gather_scatter::select_min::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::select_min::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::select_min::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::select_min::<bf16>(tensor, dim, indices, value)
+                }
+                _ => panic!(
+                    "float_select_assign: unsupported dtype {:?}",
+                    tensor.dtype()
+                ),
             },
             burn_backend::tensor::IndexingUpdateOp::Max => match tensor.dtype() {
-                DType::F32 => crate::ops::gather_scatter::select_max::<f32>(tensor, dim, indices, value),
-                DType::F64 => crate::ops::gather_scatter::select_max::<f64>(tensor, dim, indices, value),
-                DType::F16 => crate::ops::gather_scatter::select_max::<f16>(tensor, dim, indices, value),
-                DType::BF16 => crate::ops::gather_scatter::select_max::<bf16>(tensor, dim, indices, value),
-                _ => panic!("float_select_assign: unsupported dtype {:?}", tensor.dtype()),
+                DType::F32 => {
+                    crate::ops::gather_scatter::select_max::<f32>(tensor, dim, indices, value)
+                }
+                DType::F64 => {
+                    crate::ops::gather_scatter::select_max::<f64>(tensor, dim, indices, value)
+                }
+                DType::F16 => {
+                    crate::ops::gather_scatter::select_max::<f16>(tensor, dim, indices, value)
+                }
+                DType::BF16 => {
+                    crate::ops::gather_scatter::select_max::<bf16>(tensor, dim, indices, value)
+                }
+                _ => panic!(
+                    "float_select_assign: unsupported dtype {:?}",
+                    tensor.dtype()
+                ),
             },
         }
     }
@@ -399,7 +534,11 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::slice::slice(tensor, slices)
     }
 
-    fn float_slice_assign(tensor: FloatTensor<Flex>, slices: &[Slice], value: FloatTensor<Flex>) -> FloatTensor<Flex> {
+    fn float_slice_assign(
+        tensor: FloatTensor<Flex>,
+        slices: &[Slice],
+        value: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
         crate::ops::slice::slice_assign(tensor, slices, value)
     }
 
@@ -417,21 +556,41 @@ impl FloatTensorOps<Flex> for Flex {
         }
     }
 
-    fn float_mask_fill(tensor: FloatTensor<Flex>, mask: BoolTensor<Flex>, value: Scalar) -> FloatTensor<Flex> {
+    fn float_mask_fill(
+        tensor: FloatTensor<Flex>,
+        mask: BoolTensor<Flex>,
+        value: Scalar,
+    ) -> FloatTensor<Flex> {
         match tensor.dtype() {
             DType::F32 => crate::ops::mask::mask_fill_f32(tensor, mask, value.to_f32().unwrap()),
             DType::F64 => crate::ops::mask::mask_fill_f64(tensor, mask, value.to_f64().unwrap()),
-            DType::F16 => crate::ops::mask::mask_fill_f16(tensor, mask, f16::from_f64(value.to_f64().unwrap())),
-            DType::BF16 => crate::ops::mask::mask_fill_bf16(tensor, mask, bf16::from_f64(value.to_f64().unwrap())),
+            DType::F16 => crate::ops::mask::mask_fill_f16(
+                tensor,
+                mask,
+                f16::from_f64(value.to_f64().unwrap()),
+            ),
+            DType::BF16 => crate::ops::mask::mask_fill_bf16(
+                tensor,
+                mask,
+                bf16::from_f64(value.to_f64().unwrap()),
+            ),
             dtype => panic!("float_mask_fill: unsupported dtype {:?}", dtype),
         }
     }
 
-    fn float_equal(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_equal(
+        lhs: FloatTensor<Flex>,
+        rhs: FloatTensor<Flex>,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::equal(lhs, rhs, out_dtype)
     }
 
-    fn float_equal_elem(lhs: FloatTensor<Flex>, rhs: Scalar, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_equal_elem(
+        lhs: FloatTensor<Flex>,
+        rhs: Scalar,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::equal_elem(lhs, rhs.to_f64().unwrap(), out_dtype)
     }
 
@@ -443,7 +602,11 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::comparison::greater(lhs, rhs, out_dtype)
     }
 
-    fn float_greater_elem(lhs: FloatTensor<Flex>, rhs: Scalar, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_greater_elem(
+        lhs: FloatTensor<Flex>,
+        rhs: Scalar,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::greater_elem(lhs, rhs.to_f64().unwrap(), out_dtype)
     }
 
@@ -463,11 +626,19 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::comparison::greater_equal_elem(lhs, rhs.to_f64().unwrap(), out_dtype)
     }
 
-    fn float_lower(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_lower(
+        lhs: FloatTensor<Flex>,
+        rhs: FloatTensor<Flex>,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::lower(lhs, rhs, out_dtype)
     }
 
-    fn float_lower_elem(lhs: FloatTensor<Flex>, rhs: Scalar, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_lower_elem(
+        lhs: FloatTensor<Flex>,
+        rhs: Scalar,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::lower_elem(lhs, rhs.to_f64().unwrap(), out_dtype)
     }
 
@@ -479,7 +650,11 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::comparison::lower_equal(lhs, rhs, out_dtype)
     }
 
-    fn float_lower_equal_elem(lhs: FloatTensor<Flex>, rhs: Scalar, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_lower_equal_elem(
+        lhs: FloatTensor<Flex>,
+        rhs: Scalar,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::lower_equal_elem(lhs, rhs.to_f64().unwrap(), out_dtype)
     }
 
@@ -491,7 +666,11 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::comparison::not_equal(lhs, rhs, out_dtype)
     }
 
-    fn float_not_equal_elem(lhs: FloatTensor<Flex>, rhs: Scalar, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_not_equal_elem(
+        lhs: FloatTensor<Flex>,
+        rhs: Scalar,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::not_equal_elem(lhs, rhs.to_f64().unwrap(), out_dtype)
     }
 
@@ -510,10 +689,18 @@ impl FloatTensorOps<Flex> for Flex {
         unary::unary_op(
             tensor,
             move |x: f32| {
-                if min32.is_nan() || max32.is_nan() { f32::NAN } else { x.clamp(min32, max32) }
+                if min32.is_nan() || max32.is_nan() {
+                    f32::NAN
+                } else {
+                    x.clamp(min32, max32)
+                }
             },
             move |x: f64| {
-                if min64.is_nan() || max64.is_nan() { f64::NAN } else { x.clamp(min64, max64) }
+                if min64.is_nan() || max64.is_nan() {
+                    f64::NAN
+                } else {
+                    x.clamp(min64, max64)
+                }
             },
         )
     }
@@ -555,10 +742,18 @@ impl FloatTensorOps<Flex> for Flex {
         unary::unary_op(
             tensor,
             |x: f32| {
-                if x.is_nan() || x == 0.0 { 0.0 } else { libm::copysignf(1.0, x) }
+                if x.is_nan() || x == 0.0 {
+                    0.0
+                } else {
+                    libm::copysignf(1.0, x)
+                }
             },
             |x: f64| {
-                if x.is_nan() || x == 0.0 { 0.0 } else { libm::copysign(1.0, x) }
+                if x.is_nan() || x == 0.0 {
+                    0.0
+                } else {
+                    libm::copysign(1.0, x)
+                }
             },
         )
     }
@@ -613,7 +808,11 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::comparison::any_float(tensor, out_dtype)
     }
 
-    fn float_any_dim(tensor: FloatTensor<Flex>, dim: usize, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_any_dim(
+        tensor: FloatTensor<Flex>,
+        dim: usize,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::any_float_dim(tensor, dim, out_dtype)
     }
 
@@ -621,7 +820,11 @@ impl FloatTensorOps<Flex> for Flex {
         crate::ops::comparison::all_float(tensor, out_dtype)
     }
 
-    fn float_all_dim(tensor: FloatTensor<Flex>, dim: usize, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
+    fn float_all_dim(
+        tensor: FloatTensor<Flex>,
+        dim: usize,
+        out_dtype: burn_std::BoolDType,
+    ) -> BoolTensor<Flex> {
         crate::ops::comparison::all_float_dim(tensor, dim, out_dtype)
     }
 
@@ -649,8 +852,12 @@ impl FloatTensorOps<Flex> for Flex {
         match tensor.dtype() {
             DType::F32 => crate::ops::cumulative::cumsum_f32(tensor, dim),
             DType::F64 => crate::ops::cumulative::cumsum_f64(tensor, dim),
-            DType::F16 => crate::ops::cumulative::cumsum_half(tensor, dim, f16::to_f32, f16::from_f32),
-            DType::BF16 => crate::ops::cumulative::cumsum_half(tensor, dim, bf16::to_f32, bf16::from_f32),
+            DType::F16 => {
+                crate::ops::cumulative::cumsum_half(tensor, dim, f16::to_f32, f16::from_f32)
+            }
+            DType::BF16 => {
+                crate::ops::cumulative::cumsum_half(tensor, dim, bf16::to_f32, bf16::from_f32)
+            }
             _ => panic!("float_cumsum: unsupported dtype {:?}", tensor.dtype()),
         }
     }
@@ -659,8 +866,12 @@ impl FloatTensorOps<Flex> for Flex {
         match tensor.dtype() {
             DType::F32 => crate::ops::cumulative::cumprod_f32(tensor, dim),
             DType::F64 => crate::ops::cumulative::cumprod_f64(tensor, dim),
-            DType::F16 => crate::ops::cumulative::cumprod_half(tensor, dim, f16::to_f32, f16::from_f32),
-            DType::BF16 => crate::ops::cumulative::cumprod_half(tensor, dim, bf16::to_f32, bf16::from_f32),
+            DType::F16 => {
+                crate::ops::cumulative::cumprod_half(tensor, dim, f16::to_f32, f16::from_f32)
+            }
+            DType::BF16 => {
+                crate::ops::cumulative::cumprod_half(tensor, dim, bf16::to_f32, bf16::from_f32)
+            }
             _ => panic!("float_cumprod: unsupported dtype {:?}", tensor.dtype()),
         }
     }
@@ -669,8 +880,12 @@ impl FloatTensorOps<Flex> for Flex {
         match tensor.dtype() {
             DType::F32 => crate::ops::cumulative::cummin_f32(tensor, dim),
             DType::F64 => crate::ops::cumulative::cummin_f64(tensor, dim),
-            DType::F16 => crate::ops::cumulative::cummin_half(tensor, dim, f16::to_f32, f16::from_f32),
-            DType::BF16 => crate::ops::cumulative::cummin_half(tensor, dim, bf16::to_f32, bf16::from_f32),
+            DType::F16 => {
+                crate::ops::cumulative::cummin_half(tensor, dim, f16::to_f32, f16::from_f32)
+            }
+            DType::BF16 => {
+                crate::ops::cumulative::cummin_half(tensor, dim, bf16::to_f32, bf16::from_f32)
+            }
             _ => panic!("float_cummin: unsupported dtype {:?}", tensor.dtype()),
         }
     }
@@ -679,8 +894,12 @@ impl FloatTensorOps<Flex> for Flex {
         match tensor.dtype() {
             DType::F32 => crate::ops::cumulative::cummax_f32(tensor, dim),
             DType::F64 => crate::ops::cumulative::cummax_f64(tensor, dim),
-            DType::F16 => crate::ops::cumulative::cummax_half(tensor, dim, f16::to_f32, f16::from_f32),
-            DType::BF16 => crate::ops::cumulative::cummax_half(tensor, dim, bf16::to_f32, bf16::from_f32),
+            DType::F16 => {
+                crate::ops::cumulative::cummax_half(tensor, dim, f16::to_f32, f16::from_f32)
+            }
+            DType::BF16 => {
+                crate::ops::cumulative::cummax_half(tensor, dim, bf16::to_f32, bf16::from_f32)
+            }
             _ => panic!("float_cummax: unsupported dtype {:?}", tensor.dtype()),
         }
     }
@@ -700,9 +919,13 @@ impl FloatTensorOps<Flex> for Flex {
         let tensor = tensor.to_contiguous();
         let shape = tensor.layout().shape().clone();
 
-        fn cast_slice<Src: Element + bytemuck::Pod, Dst: Element + bytemuck::Pod>(src: &[Src]) -> Vec<Dst> {
+        fn cast_slice<Src: Element + bytemuck::Pod, Dst: Element + bytemuck::Pod>(
+            src: &[Src],
+        ) -> Vec<Dst> {
             use core::any::TypeId;
-            if TypeId::of::<Src>() == TypeId::of::<f64>() && TypeId::of::<Dst>() == TypeId::of::<f16>() {
+            if TypeId::of::<Src>() == TypeId::of::<f64>()
+                && TypeId::of::<Dst>() == TypeId::of::<f16>()
+            {
                 let f64_slice: &[f64] = bytemuck::cast_slice(src);
                 let mut out = vec![Dst::default(); src.len()];
                 let f16_slice: &mut [f16] = bytemuck::cast_slice_mut(&mut out);
@@ -711,7 +934,9 @@ impl FloatTensorOps<Flex> for Flex {
                 }
                 return out;
             }
-            if TypeId::of::<Src>() == TypeId::of::<f64>() && TypeId::of::<Dst>() == TypeId::of::<bf16>() {
+            if TypeId::of::<Src>() == TypeId::of::<f64>()
+                && TypeId::of::<Dst>() == TypeId::of::<bf16>()
+            {
                 let f64_slice: &[f64] = bytemuck::cast_slice(src);
                 let mut out = vec![Dst::default(); src.len()];
                 let bf16_slice: &mut [bf16] = bytemuck::cast_slice_mut(&mut out);
@@ -729,19 +954,35 @@ impl FloatTensorOps<Flex> for Flex {
                 match target_dtype {
                     DType::F32 => {
                         let result = cast_slice::<$src_ty, f32>(src);
-                        FlexTensor::new(Bytes::from_elems(result), Layout::contiguous(shape), DType::F32)
+                        FlexTensor::new(
+                            Bytes::from_elems(result),
+                            Layout::contiguous(shape),
+                            DType::F32,
+                        )
                     }
                     DType::F64 => {
                         let result = cast_slice::<$src_ty, f64>(src);
-                        FlexTensor::new(Bytes::from_elems(result), Layout::contiguous(shape), DType::F64)
+                        FlexTensor::new(
+                            Bytes::from_elems(result),
+                            Layout::contiguous(shape),
+                            DType::F64,
+                        )
                     }
                     DType::F16 => {
                         let result = cast_slice::<$src_ty, f16>(src);
-                        FlexTensor::new(Bytes::from_elems(result), Layout::contiguous(shape), DType::F16)
+                        FlexTensor::new(
+                            Bytes::from_elems(result),
+                            Layout::contiguous(shape),
+                            DType::F16,
+                        )
                     }
                     DType::BF16 => {
                         let result = cast_slice::<$src_ty, bf16>(src);
-                        FlexTensor::new(Bytes::from_elems(result), Layout::contiguous(shape), DType::BF16)
+                        FlexTensor::new(
+                            Bytes::from_elems(result),
+                            Layout::contiguous(shape),
+                            DType::BF16,
+                        )
                     }
                     _ => panic!("float_cast: unsupported target dtype {:?}", target_dtype),
                 }
@@ -835,7 +1076,13 @@ impl FloatTensorOps<Flex> for Flex {
     }
 
     fn float_atan2(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> FloatTensor<Flex> {
-        binary_op(lhs, rhs, |a: f32, b| a.atan2(b), |a: f64, b| a.atan2(b), None)
+        binary_op(
+            lhs,
+            rhs,
+            |a: f32, b| a.atan2(b),
+            |a: f64, b| a.atan2(b),
+            None,
+        )
     }
 
     fn float_round(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
@@ -858,21 +1105,42 @@ impl FloatTensorOps<Flex> for Flex {
         unary::erf(tensor)
     }
 
-    fn float_argmax(tensor: FloatTensor<Flex>, dim: usize, out_dtype: burn_std::IntDType) -> IntTensor<Flex> {
+    fn float_argmax(
+        tensor: FloatTensor<Flex>,
+        dim: usize,
+        out_dtype: burn_std::IntDType,
+    ) -> IntTensor<Flex> {
         let result = crate::ops::reduce::argmax(tensor, dim);
-        if result.dtype() != DType::from(out_dtype) { Flex::int_cast(result, out_dtype) } else { result }
+        if result.dtype() != DType::from(out_dtype) {
+            Flex::int_cast(result, out_dtype)
+        } else {
+            result
+        }
     }
 
-    fn float_argmin(tensor: FloatTensor<Flex>, dim: usize, out_dtype: burn_std::IntDType) -> IntTensor<Flex> {
+    fn float_argmin(
+        tensor: FloatTensor<Flex>,
+        dim: usize,
+        out_dtype: burn_std::IntDType,
+    ) -> IntTensor<Flex> {
         let result = crate::ops::reduce::argmin(tensor, dim);
-        if result.dtype() != DType::from(out_dtype) { Flex::int_cast(result, out_dtype) } else { result }
+        if result.dtype() != DType::from(out_dtype) {
+            Flex::int_cast(result, out_dtype)
+        } else {
+            result
+        }
     }
 
     fn float_expand(tensor: FloatTensor<Flex>, shape: Shape) -> FloatTensor<Flex> {
         crate::ops::expand::expand(tensor, shape)
     }
 
-    fn float_unfold(tensor: FloatTensor<Flex>, dim: usize, size: usize, step: usize) -> FloatTensor<Flex> {
+    fn float_unfold(
+        tensor: FloatTensor<Flex>,
+        dim: usize,
+        size: usize,
+        step: usize,
+    ) -> FloatTensor<Flex> {
         // unfold is now type-agnostic (zero-copy strided view)
         crate::ops::unfold::unfold(tensor, dim, size, step)
     }
@@ -900,13 +1168,22 @@ impl FloatTensorOps<Flex> for Flex {
         }
     }
 
-    fn float_full(shape: Shape, fill_value: Scalar, _device: &Device<Flex>, dtype: FloatDType) -> FloatTensor<Flex> {
+    fn float_full(
+        shape: Shape,
+        fill_value: Scalar,
+        _device: &Device<Flex>,
+        dtype: FloatDType,
+    ) -> FloatTensor<Flex> {
         let dt: burn_backend::DType = dtype.into();
         match dt {
             DType::F32 => FlexTensor::filled_typed(shape, dt, fill_value.to_f32().unwrap()),
             DType::F64 => FlexTensor::filled_typed(shape, dt, fill_value.to_f64().unwrap()),
-            DType::F16 => FlexTensor::filled_typed(shape, dt, f16::from_f32(fill_value.to_f32().unwrap())),
-            DType::BF16 => FlexTensor::filled_typed(shape, dt, bf16::from_f32(fill_value.to_f32().unwrap())),
+            DType::F16 => {
+                FlexTensor::filled_typed(shape, dt, f16::from_f32(fill_value.to_f32().unwrap()))
+            }
+            DType::BF16 => {
+                FlexTensor::filled_typed(shape, dt, bf16::from_f32(fill_value.to_f32().unwrap()))
+            }
             _ => unreachable!(),
         }
     }
@@ -949,7 +1226,11 @@ impl FloatTensorOps<Flex> for Flex {
         out_dtype: burn_std::IntDType,
     ) -> IntTensor<Flex> {
         let indices = crate::ops::sort::argsort(tensor, dim, descending);
-        if indices.dtype() != DType::from(out_dtype) { Flex::int_cast(indices, out_dtype) } else { indices }
+        if indices.dtype() != DType::from(out_dtype) {
+            Flex::int_cast(indices, out_dtype)
+        } else {
+            indices
+        }
     }
 
     fn float_powi(lhs: FloatTensor<Flex>, rhs: IntTensor<Flex>) -> FloatTensor<Flex> {
@@ -991,11 +1272,22 @@ impl FloatTensorOps<Flex> for Flex {
     }
 
     fn float_is_inf(tensor: FloatTensor<Flex>, out_dtype: burn_std::BoolDType) -> BoolTensor<Flex> {
-        unary::float_predicate(tensor, out_dtype, |x: f32| x.is_infinite(), |x: f64| x.is_infinite())
+        unary::float_predicate(
+            tensor,
+            out_dtype,
+            |x: f32| x.is_infinite(),
+            |x: f64| x.is_infinite(),
+        )
     }
 
     fn float_hypot(lhs: FloatTensor<Flex>, rhs: FloatTensor<Flex>) -> FloatTensor<Flex> {
-        binary_op(lhs, rhs, |a: f32, b| a.hypot(b), |a: f64, b| a.hypot(b), None)
+        binary_op(
+            lhs,
+            rhs,
+            |a: f32, b| a.hypot(b),
+            |a: f64, b| a.hypot(b),
+            None,
+        )
     }
 }
 

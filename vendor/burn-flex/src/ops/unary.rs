@@ -78,7 +78,8 @@ where
     let n = tensor.layout().num_elements();
 
     // In-place fast path: unique, contiguous tensor at offset 0
-    if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0 {
+    if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
+    {
         let storage: &mut [E] = tensor.storage_mut();
         // (ft patch) split over the pool, vectorised
         crate::par::map_inplace(&mut storage[..n], op);
@@ -104,9 +105,15 @@ where
 
     // Fallback for negative strides: use StridedIter for correct element order
     if has_negative_strides {
-        let result: Vec<E> = crate::strided_index::StridedIter::new(&layout).map(|idx| op(src[idx])).collect();
+        let result: Vec<E> = crate::strided_index::StridedIter::new(&layout)
+            .map(|idx| op(src[idx]))
+            .collect();
         let bytes = Bytes::from_elems(result);
-        return FlexTensor::new(bytes, Layout::contiguous(layout.shape().clone()), E::dtype());
+        return FlexTensor::new(
+            bytes,
+            Layout::contiguous(layout.shape().clone()),
+            E::dtype(),
+        );
     }
 
     // General path for views/slices with offset or extra storage
@@ -118,7 +125,11 @@ where
             crate::par::map_into(&src[*start..*start + *len], &op)
         }
         // Strided: iterate over contiguous blocks
-        StridedBlocks::Multiple { block_len, num_blocks, .. } => {
+        StridedBlocks::Multiple {
+            block_len,
+            num_blocks,
+            ..
+        } => {
             let block_len = *block_len;
             let num_blocks = *num_blocks;
             let mut result = Vec::with_capacity(n);
@@ -140,7 +151,11 @@ where
     };
 
     let bytes = Bytes::from_elems(result);
-    FlexTensor::new(bytes, Layout::contiguous(layout.shape().clone()), E::dtype())
+    FlexTensor::new(
+        bytes,
+        Layout::contiguous(layout.shape().clone()),
+        E::dtype(),
+    )
 }
 
 // ============================================================================
@@ -409,7 +424,14 @@ mod tests {
         for (x, expected) in cases {
             let got = super::erf_f64(x);
             let err = (got - expected).abs();
-            assert!(err < 1e-14, "erf_f64({}) = {} expected {} (err {:e})", x, got, expected, err);
+            assert!(
+                err < 1e-14,
+                "erf_f64({}) = {} expected {} (err {:e})",
+                x,
+                got,
+                expected,
+                err
+            );
         }
     }
 
@@ -430,7 +452,13 @@ mod tests {
         ];
         for (x, expected) in cases {
             let got = super::erf_f32(x);
-            assert!((got - expected).abs() < 1e-6, "erf_f32({}) = {} expected {}", x, got, expected);
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "erf_f32({}) = {} expected {}",
+                x,
+                got,
+                expected
+            );
         }
     }
 }
