@@ -29,26 +29,6 @@ fn tensor<const D: usize>(v: Vec<f32>, shape: [usize; D], device: &Device) -> Te
     Tensor::from_data(TensorData::new(v, shape), device)
 }
 
-/// erf in f64: Taylor series below 2.5, continued fraction above (≤ 1e-12 on the range used).
-fn erf64(x: f64) -> f64 {
-    if x.abs() < 2.5 {
-        let (mut term, mut sum, mut n) = (x, x, 0.0);
-        while term.abs() > 1e-17 {
-            n += 1.0;
-            term *= -x * x / n;
-            sum += term / (2.0 * n + 1.0);
-        }
-        2.0 / std::f64::consts::PI.sqrt() * sum
-    } else {
-        let t = x.abs();
-        let mut f = 0.0;
-        for k in (1..60).rev() {
-            f = (k as f64 / 2.0) / (t + f);
-        }
-        x.signum() * (1.0 - (-t * t).exp() / std::f64::consts::PI.sqrt() / (t + f))
-    }
-}
-
 fn assert_close(what: &str, got: &[f32], want: impl Fn(usize) -> f64, abs: f64, rel: f64) {
     let mut worst = (0.0f64, 0usize);
     for (i, &g) in got.iter().enumerate() {
@@ -77,7 +57,7 @@ fn gelu_forward_and_backward_match_f64() {
     let grads = (y.clone() * tensor(ws.clone(), [n], &device)).sum().backward();
     let dx = to_vec(x.grad(&grads).unwrap());
     let y = to_vec(y);
-    let cdf = |v: f64| 0.5 * (1.0 + erf64(v / std::f64::consts::SQRT_2));
+    let cdf = |v: f64| 0.5 * (1.0 + libm::erf(v / std::f64::consts::SQRT_2));
     let pdf = |v: f64| (-v * v / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
     assert_close("gelu", &y, |i| xs[i] as f64 * cdf(xs[i] as f64), 1.5e-6, 1e-6);
     assert_close(

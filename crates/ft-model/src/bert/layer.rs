@@ -157,31 +157,9 @@ mod tests {
         for (i, &v) in values.iter().enumerate() {
             let v = v as f64;
             let phi = (-v * v / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
-            let cdf = 0.5 * (1.0 + libm_erf(v / std::f64::consts::SQRT_2));
+            let cdf = 0.5 * (1.0 + libm::erf(v / std::f64::consts::SQRT_2));
             assert!((y[i] as f64 - v * cdf).abs() < 1e-6 && (y[i] - fused[i]).abs() < 1e-6, "gelu({v})");
             assert!((dx[i] as f64 - (cdf + v * phi)).abs() < 1e-6, "gelu'({v}) = {} vs {}", dx[i], cdf + v * phi);
-        }
-    }
-
-    /// erf in f64 (Abramowitz–Stegun 7.1.28 is too coarse; this is the series/continued fraction
-    /// pair, good to 1e-12 on the range used).
-    fn libm_erf(x: f64) -> f64 {
-        if x.abs() < 2.5 {
-            let (mut term, mut sum, mut n) = (x, x, 0.0);
-            while term.abs() > 1e-17 {
-                n += 1.0;
-                term *= -x * x / n;
-                sum += term / (2.0 * n + 1.0);
-            }
-            2.0 / std::f64::consts::PI.sqrt() * sum
-        } else {
-            let t = x.abs();
-            let mut f = 0.0;
-            for k in (1..60).rev() {
-                f = (k as f64 / 2.0) / (t + f);
-            }
-            let erfc = (-t * t).exp() / std::f64::consts::PI.sqrt() / (t + f);
-            x.signum() * (1.0 - erfc)
         }
     }
 }
