@@ -410,7 +410,7 @@ impl Loop<'_> {
             let (stepper, steps, stopped) = self.run_loop(stepper, &mut FullTrainee { plain }, &start, observer)?;
             (stepper.into_parts().0, steps, stopped, None)
         };
-        let model = self.best_model(model)?;
+        let model = self.best_model(model, steps)?;
         Ok(TrainOutcome {
             model: model.valid(),
             best: self.best,
@@ -518,10 +518,16 @@ impl Loop<'_> {
         }
     }
 
-    /// The best checkpoint's parameters loaded into `model` (or `model` itself if there is none).
-    fn best_model(&self, model: BertForSequenceClassification) -> Result<BertForSequenceClassification, TrainError> {
+    /// The best checkpoint's parameters loaded into `model` (or `model` itself if there is none, or if
+    /// the best checkpoint is of the last step, `steps`: then `model` holds exactly its parameters and
+    /// reading them back from disk would only cost time).
+    fn best_model(
+        &self,
+        model: BertForSequenceClassification,
+        steps: usize,
+    ) -> Result<BertForSequenceClassification, TrainError> {
         let Some(best) = &self.best else { return Ok(model) };
-        if !best.checkpoint.join("model.bpk").is_file() {
+        if best.step == steps || !best.checkpoint.join("model.bpk").is_file() {
             return Ok(model);
         }
         model
