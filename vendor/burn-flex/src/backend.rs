@@ -95,7 +95,7 @@ impl core::fmt::Debug for FlexDevice {
 /// generic over element types at the trait-impl level is a follow-up that would
 /// require rewriting all `impl FooOps<Flex> for Flex` blocks plus internal
 /// `Flex::method()` calls (tracked in
-/// [#4762](https://github.com/tracel-ai/burn/issues/4762)). Until then, treat
+/// burn issue #4762). Until then, treat
 /// the generic parameters as opaque shape placeholders; real element-type
 /// selection happens at runtime via `DType`.
 ///

@@ -2,7 +2,7 @@
 
 //! # burn-flex
 //!
-//! A fast, portable CPU backend for [Burn](https://github.com/tracel-ai/burn).
+//! A fast, portable CPU backend for Burn (tracel-ai/burn).
 //!
 //! ## Features
 //!

@@ -2622,7 +2622,7 @@ mod tests {
         assert_eq!(values, vec![1]);
     }
 
-    // Regression tests for https://github.com/tracel-ai/burn/issues/5608:
+    // Regression tests for burn issue #5608:
     // `int_argmax`/`int_argmin` panicked on unsigned dtypes.
     fn arg_indices(result: FlexTensor) -> Vec<isize> {
         assert_eq!(result.layout().shape().to_vec(), vec![1]);
