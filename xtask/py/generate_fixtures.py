@@ -7,6 +7,11 @@ resolves the real MiniLM model), or directly:
     python xtask/py/generate_fixtures.py generate --out fixtures --minilm DIR
     python xtask/py/generate_fixtures.py verify DIR [--golden fixtures/tiny_golden.safetensors]
     python xtask/py/generate_fixtures.py train-parity [--out fixtures]   # (also part of generate)
+    python xtask/py/generate_fixtures.py tokenizer-goldens --minilm DIR  # (also part of generate)
+
+`tokenizer-goldens` needs only the pinned `tokenizers` package (no torch): it runs in a small venv,
+`python -m venv V && V/bin/pip install tokenizers==<pin of xtask/requirements.txt>`. Every other
+subcommand needs the whole stack of `xtask/requirements.txt`.
 
 Everything here is deterministic: seeded, CPU only, float32, `model.eval()`, deterministic torch
 algorithms, eager attention. Rerunning `generate` with the same pinned stack reproduces the same bytes
@@ -36,20 +41,27 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
-import numpy as np  # noqa: E402
-import safetensors  # noqa: E402
-import safetensors.torch  # noqa: E402
 import tokenizers  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from transformers import (  # noqa: E402
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    BertConfig,
-    BertForSequenceClassification,
-    BertModel,
-    BertTokenizerFast,
-)
+
+# The rest of the reference stack; `tokenizer-goldens` runs without it (see `main`).
+try:
+    import numpy as np  # noqa: E402
+    import safetensors  # noqa: E402
+    import safetensors.torch  # noqa: E402
+    import torch  # noqa: E402
+    import transformers  # noqa: E402
+    from transformers import (  # noqa: E402
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForSequenceClassification,
+        BertModel,
+        BertTokenizerFast,
+    )
+
+    MISSING_STACK: ImportError | None = None
+except ImportError as _e:
+    MISSING_STACK = _e
 
 SEED = 0
 # Seed of the noise added to every parameter after init (so LayerNorm gamma/beta and biases are not 1/0).
@@ -106,11 +118,18 @@ MINILM_MAX_LENGTH = 128
 SUBCOMMANDS: dict[str, tuple] = {}
 
 
-def subcommand(name: str, help: str, add_args):
-    """Registers `fn(args) -> int` as subcommand `name`; `add_args(parser)` declares its arguments."""
+# Subcommands that need only `tokenizers`, not the whole stack.
+TOKENIZERS_ONLY: set[str] = set()
+
+
+def subcommand(name: str, help: str, add_args, tokenizers_only: bool = False):
+    """Registers `fn(args) -> int` as subcommand `name`; `add_args(parser)` declares its arguments.
+    `tokenizers_only`: it imports nothing of the stack but `tokenizers`."""
 
     def register(fn):
         SUBCOMMANDS[name] = (help, add_args, fn)
+        if tokenizers_only:
+            TOKENIZERS_ONLY.add(name)
         return fn
 
     return register
@@ -323,10 +342,10 @@ def encode_case(tok: BertTokenizerFast, items, pad_to: int | None) -> dict[str, 
     return out
 
 
-@torch.no_grad()
 def forward_cls(model, inputs) -> dict[str, torch.Tensor]:
-    out = model(**inputs, output_hidden_states=True, return_dict=True)
-    bert = model.bert(**inputs, return_dict=True)
+    with torch.no_grad():
+        out = model(**inputs, output_hidden_states=True, return_dict=True)
+        bert = model.bert(**inputs, return_dict=True)
     # The classifier head sees the pooler output, and the sequence output is the last hidden state.
     assert torch.equal(out.hidden_states[-1], bert.last_hidden_state)
     return {
@@ -958,6 +977,17 @@ TOKENIZER_CASES_FIXED = [
     ("The café was nice", "but the crème brûlée wasn't", 64, "pair with accents"),
     ("中文问题", "日本語の答え", 64, "CJK pair"),
     ("😀", "😢", 16, "emoji pair"),
+    # Offsets and word ids: characters (not bytes) of the original text, per sequence.
+    ("😀café😀 naïve 🇫🇷x", None, 32, "offsets after astral characters and accents"),
+    ("Wait!!!... what?!?—no…", None, 32, "punctuation runs: one word per character"),
+    ("a    b\t\t\tc\n\n\nd \u3000\u3000 e", None, 32, "whitespace runs between words"),
+    ("ab\x00cd e\u200bf", None, 32, "removed characters inside a word: offsets span them"),
+    ("q\u0301\u0316x y\u0316\u0301z", None, 32, "combining marks NFD reorders, then strips"),
+    ("한국어 Ǆemal ﬁx", None, 32, "one original character, several normalized ones"),
+    ("😀 " + "z" * 120 + " end", "x " + "é" * 101, 64, "words over max_input_chars_per_word in a pair: [UNK] spans them"),
+    ("[MASK] is a [MASK].", "The [MASK]", 16, "special tokens in the text: their own word, mask 0"),
+    ("中文 and 日本語", "漢字abc漢字", 16, "CJK words in a pair, truncated"),
+    ("café " * 30, "naïve " * 30, 24, "long accented pair, both truncated"),
 ]
 
 _POOLS = {
@@ -1008,89 +1038,165 @@ def tokenizer_cases() -> list[tuple[str, str | None, int, str]]:
     return cases
 
 
-def _encode_all(tok, cases, cap: int) -> list[dict]:
+# What each golden case records: its key (transformers' name) → the attribute of Python tokenizers' `Encoding`.
+ENCODING_FIELDS = {
+    "input_ids": "ids",
+    "token_type_ids": "type_ids",
+    "attention_mask": "attention_mask",
+    "word_ids": "word_ids",  # [BatchEncoding.word_ids()]
+    "offsets": "offsets",  # [offset_mapping]
+    "special_tokens_mask": "special_tokens_mask",
+    "sequence_ids": "sequence_ids",  # [BatchEncoding.sequence_ids()]
+}
+
+
+def _encoding_row(enc: tokenizers.Encoding) -> dict:
+    row = {key: list(getattr(enc, attr)) for key, attr in ENCODING_FIELDS.items()}
+    row["offsets"] = [list(o) for o in row["offsets"]]
+    return row
+
+
+def _encode_all(raw: tokenizers.Tokenizer, cases, cap: int) -> list[dict]:
+    """Every case through `raw` (no padding), truncated `longest_first` to its max_length."""
+    raw.no_padding()
     rows = []
     for text, pair, max_length, note in cases:
         m = min(max_length, cap)
-        # The batch call, as run_classification's `dataset.map(batched=True)` makes it: transformers' single
-        # call would drop an empty text_pair (`if text_pair`), the batch call and `tokenizers` keep it.
-        enc = tok([text], None if pair is None else [pair], truncation=True, max_length=m, padding=False)
-        enc = {k: v[0] for k, v in enc.items()}
-        rows.append(
-            {
-                "note": note,
-                "text": text,
-                "text_pair": pair,
-                "max_length": m,
-                "input_ids": list(enc["input_ids"]),
-                "token_type_ids": list(enc["token_type_ids"]),
-                "attention_mask": list(enc["attention_mask"]),
-            }
-        )
+        raw.enable_truncation(m, strategy="longest_first")
+        # An empty text_pair is a pair ([CLS] A [SEP] [SEP]), as in transformers' batch call.
+        enc = raw.encode(text, pair)
+        rows.append({"note": note, "text": text, "text_pair": pair, "max_length": m, **_encoding_row(enc)})
+    raw.no_truncation()
     return rows
 
 
-def _raw_tokenizers_encode(path: Path, cases, cap: int) -> list[list[int]]:
-    """The same inputs through the `tokenizers` library directly (no transformers)."""
-    raw = tokenizers.Tokenizer.from_file(str(path))
-    raw.no_padding()
-    out = []
-    for text, pair, max_length, _note in cases:
-        raw.enable_truncation(min(max_length, cap), strategy="longest_first")
-        out.append(raw.encode(text, pair).ids)
-    return out
+def _vocab_tokenizer(model_dir: Path, cfg: dict) -> tokenizers.Tokenizer:
+    """The tokenizer transformers' `BertTokenizerFast(vocab=vocab.txt, **tokenizer_config)` builds
+    (transformers 5 `BertTokenizer.__init__`), assembled from `tokenizers` parts."""
+    from tokenizers import AddedToken, models, normalizers, pre_tokenizers, processors
 
-
-def tokenizer_golden(name: str, model_dir: Path, cap: int) -> dict:
-    """Goldens for one vocabulary: tokenizer.json path and vocab.txt path must agree, or we stop."""
-    cases = tokenizer_cases()
-    cfg = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
-    from_json = BertTokenizerFast.from_pretrained(str(model_dir))
     vocab = {}
     for i, line in enumerate((model_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()):
         vocab[line] = i
-    from_vocab = BertTokenizerFast(
+    names = {k: cfg.get(f"{k}_token") or f"[{k.upper()}]" for k in ("unk", "sep", "pad", "cls", "mask")}
+    raw = tokenizers.Tokenizer(models.WordPiece(vocab, unk_token=names["unk"], max_input_chars_per_word=100))
+    raw.normalizer = normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=cfg.get("tokenize_chinese_chars", True),
+        strip_accents=cfg.get("strip_accents"),
+        lowercase=cfg.get("do_lower_case", True),
+    )
+    raw.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    cls, sep = names["cls"], names["sep"]
+    raw.post_processor = processors.TemplateProcessing(
+        single=f"{cls}:0 $A:0 {sep}:0",
+        pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+        special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])],
+    )
+    raw.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in names.values() if t in vocab])
+    return raw
+
+
+def _padded_batch(raw: tokenizers.Tokenizer, texts: list[str], cap: int, pad_id: int, pad_token: str) -> dict:
+    """`texts` padded together to the longest (right, pad id, attention mask 0)."""
+    raw.enable_truncation(cap, strategy="longest_first")
+    raw.enable_padding(direction="right", pad_id=pad_id, pad_type_id=0, pad_token=pad_token)
+    encs = raw.encode_batch(texts)
+    raw.no_padding()
+    raw.no_truncation()
+    return {
+        "input_ids": [e.ids for e in encs],
+        "token_type_ids": [e.type_ids for e in encs],
+        "attention_mask": [e.attention_mask for e in encs],
+    }
+
+
+def _check_with_transformers(name: str, model_dir: Path, cfg: dict, cases, cap: int, rows, batch) -> bool:
+    """Where transformers is installed (always under `generate`): its `BertTokenizerFast`, loaded
+    both ways, gives the same encodings and padded batch. False when it is not installed."""
+    try:
+        from transformers import BertTokenizerFast as Fast
+    except ImportError:
+        return False
+    vocab = {}
+    for i, line in enumerate((model_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()):
+        vocab[line] = i
+    from_vocab = Fast(
         vocab=vocab,
         do_lower_case=cfg.get("do_lower_case", True),
         tokenize_chinese_chars=cfg.get("tokenize_chinese_chars", True),
         strip_accents=cfg.get("strip_accents"),
     )
+    for tok in (Fast.from_pretrained(str(model_dir)), from_vocab):
+        for row, (text, pair, _m, note) in zip(rows, cases):
+            # The batch call, as run_classification's `dataset.map(batched=True)` makes it: transformers'
+            # single call would drop an empty text_pair (`if text_pair`), the batch call keeps it.
+            enc = tok(
+                [text],
+                None if pair is None else [pair],
+                truncation=True,
+                max_length=row["max_length"],
+                padding=False,
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+            )
+            got = {k: list(v[0]) for k, v in enc.items()}
+            got["offsets"] = [list(o) for o in got.pop("offset_mapping")]
+            got["word_ids"] = enc.word_ids(0)
+            got["sequence_ids"] = enc.sequence_ids(0)
+            want = {k: row[k] for k in ENCODING_FIELDS}
+            assert got == want, f"{name}: transformers ({type(tok).__name__}) and tokenizers disagree on {note!r}"
+        padded = tok([r["text"] for r in rows[:PADDED_BATCH_CASES]], truncation=True, max_length=cap, padding="longest")
+        assert {k: padded[k] for k in batch} == batch, f"{name}: transformers pads differently"
+    return True
+
+
+def tokenizer_golden(name: str, model_dir: Path, cap: int) -> dict:
+    """Goldens for one vocabulary, from Python tokenizers; tokenizer.json and vocab.txt must agree
+    (and transformers, where installed), or we stop."""
+    cases = tokenizer_cases()
+    cfg = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    from_json = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     rows = _encode_all(from_json, cases, cap)
-    rows_vocab = _encode_all(from_vocab, cases, cap)
-    raw_ids = _raw_tokenizers_encode(model_dir / "tokenizer.json", cases, cap)
-    for r, rv, ids in zip(rows, rows_vocab, raw_ids):
+    rows_vocab = _encode_all(_vocab_tokenizer(model_dir, cfg), cases, cap)
+    for r, rv in zip(rows, rows_vocab):
         assert r == rv, f"{name}: tokenizer.json and vocab.txt disagree on {r['note']!r}: {r} vs {rv}"
-        assert r["input_ids"] == ids, f"{name}: tokenizers and transformers disagree on {r['note']!r}"
         assert len(r["input_ids"]) <= r["max_length"], r
-    batch_rows = rows[:PADDED_BATCH_CASES]
+        assert all(len(r[k]) == len(r["input_ids"]) for k in ENCODING_FIELDS), r
+    pad_token = cfg.get("pad_token") or "[PAD]"
+    pad_id = from_json.token_to_id(pad_token)
     # Texts only (the pairs of these cases are left out): pins right padding with pad id and mask 0.
-    enc = from_json(
-        [r["text"] for r in batch_rows],
-        truncation=True,
-        max_length=cap,
-        padding="longest",
-    )
+    batch = _padded_batch(from_json, [r["text"] for r in rows[:PADDED_BATCH_CASES]], cap, pad_id, pad_token)
+    transformers_checked = _check_with_transformers(name, model_dir, cfg, cases, cap, rows, batch)
     lengths = [len(r["input_ids"]) for r in rows]
+    unk = from_json.token_to_id(cfg.get("unk_token") or "[UNK]")
     say(
         f"{name}: {len(rows)} cases, {sum(r['text_pair'] is not None for r in rows)} pairs, "
         f"{sum(1 for r in rows if len(r['input_ids']) == r['max_length'])} truncated to max_length, "
-        f"lengths {min(lengths)}..{max(lengths)}, unk {sum(r['input_ids'].count(from_json.unk_token_id) for r in rows)}"
+        f"lengths {min(lengths)}..{max(lengths)}, unk {sum(r['input_ids'].count(unk) for r in rows)}, "
+        f"non-ASCII {sum(not (r['text'] + (r['text_pair'] or '')).isascii() for r in rows)}; "
+        + ("transformers agrees" if transformers_checked else "transformers not installed: not compared")
     )
     return {
         "generator": "xtask/py/generate_fixtures.py tokenizer-goldens",
-        "versions": {k: v for k, v in versions().items() if k in ("python", "transformers", "tokenizers")},
+        "versions": {"python": platform.python_version(), "tokenizers": tokenizers.__version__},
         "tokenizer": name,
-        "tokenizer_call": "tokenizer([text], [text_pair] or None, truncation=True, max_length=max_length, padding=False)",
-        "checked": "BertTokenizerFast.from_pretrained(dir) == BertTokenizerFast(vocab=vocab.txt, **tokenizer_config)"
-        " == tokenizers.Tokenizer.from_file(tokenizer.json) for every case",
-        "pad_token_id": from_json.pad_token_id,
+        "tokenizer_call": "tok = tokenizers.Tokenizer.from_file(tokenizer.json); tok.no_padding(); "
+        "tok.enable_truncation(max_length, strategy='longest_first'); enc = tok.encode(text, text_pair); "
+        "input_ids = enc.ids, token_type_ids = enc.type_ids, attention_mask, word_ids, offsets (characters of "
+        "the case's own text, (0, 0) for added specials), special_tokens_mask, sequence_ids = enc.<same name>",
+        "checked": "tokenizers.Tokenizer.from_file(tokenizer.json) == the same pipeline built from vocab.txt + "
+        "tokenizer_config (what BertTokenizerFast(vocab=...) builds) on every field of every case; "
+        ""
+        "also == transformers' BertTokenizerFast, both ways, where transformers is installed (always under `generate`): (input_ids, token_type_ids, attention_mask, "
+        "offset_mapping, special_tokens_mask, word_ids(), sequence_ids()) with the batch call "
+        "tokenizer([text], [text_pair] or None, truncation=True, max_length=max_length)",
+        "pad_token_id": pad_id,
         "cases": rows,
         "padded_batch": {
             "call": f"tokenizer([case.text for case in cases[0:{PADDED_BATCH_CASES}]], truncation=True, max_length={cap}, "
             "padding='longest')",
-            "input_ids": enc["input_ids"],
-            "token_type_ids": enc["token_type_ids"],
-            "attention_mask": enc["attention_mask"],
+            **batch,
         },
     }
 
@@ -1134,11 +1240,21 @@ def add_tokenizer_goldens_args(p: argparse.ArgumentParser) -> None:
 
 @subcommand(
     "tokenizer-goldens",
-    "write fixtures/tokenizer_golden_{tiny,minilm}.json (also part of `generate`)",
+    "write fixtures/tokenizer_golden_{tiny,minilm}.json (also part of `generate`) and update their sha256 in "
+    "manifest.json; needs only `tokenizers`",
     add_tokenizer_goldens_args,
+    tokenizers_only=True,
 )
 def cmd_tokenizer_goldens(args) -> int:
-    generate_tokenizer_goldens(args.out, args.minilm)
+    out: Path = args.out
+    written = generate_tokenizer_goldens(out, args.minilm)
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest.setdefault("files", {})
+        files.update({name: sha256_file(out / name) for name in written})
+        manifest["files"] = dict(sorted(files.items()))
+        write_json(manifest_path, manifest)
     return 0
 
 
@@ -1758,6 +1874,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, (help_text, add_args, _fn) in SUBCOMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))
     args = parser.parse_args(argv)
+    if MISSING_STACK is not None and args.command not in TOKENIZERS_ONLY:
+        say(
+            f"{args.command} needs the pinned stack of xtask/requirements.txt ({MISSING_STACK}); "
+            "run it through `cargo xtask fixtures`, which creates that virtualenv"
+        )
+        return 2
     return SUBCOMMANDS[args.command][2](args)
 
 

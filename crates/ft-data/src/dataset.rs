@@ -3,7 +3,7 @@
 //! in parallel chunks as it streams.
 
 use crate::examples::ExampleLabels;
-use crate::files::{Columns, Format, RawRow, RowReader};
+use crate::files::{Columns, DEFAULT_MAX_ROW_BYTES, Format, RawRow, RowReader};
 use crate::labels::{self, LabelCollector, LabelOptions, LabelSpace, RowLabel};
 use crate::split::stratified_split;
 use crate::{DataError, Encoding, Examples, LabelKind, Tokenizer};
@@ -42,6 +42,9 @@ pub struct DataOptions {
     pub validation_split: f64,
     /// Seed of that split.
     pub seed: u64,
+    /// The longest row read (a CSV/TSV record or a JSONL line), in bytes; a longer one is an error,
+    /// found before it is held in memory (`--max-row-bytes`).
+    pub max_row_bytes: usize,
 }
 
 impl Default for DataOptions {
@@ -54,6 +57,7 @@ impl Default for DataOptions {
             max_len: 128,
             validation_split: 0.1,
             seed: 42,
+            max_row_bytes: DEFAULT_MAX_ROW_BYTES,
         }
     }
 }
@@ -169,7 +173,7 @@ fn stream(
     mut sink: impl FnMut(&Encoding, &RowLabel),
 ) -> Result<SplitReport, DataError> {
     let mut report = SplitReport { path: path.to_path_buf(), ..Default::default() };
-    let mut reader = RowReader::open(path, options.format, &options.columns)?;
+    let mut reader = RowReader::open_with_limit(path, options.format, &options.columns, options.max_row_bytes)?;
     let mut pending = Pending { rows: Vec::with_capacity(CHUNK_ROWS) };
     let label_column = options.columns.label.clone();
     let max_len = options.max_len;
@@ -219,7 +223,7 @@ pub fn read_train(
     // a provisional split whose labels are remapped afterwards.
     let mut collector = LabelCollector::default();
     let provisional = LabelSpace { kind: LabelKind::MultiLabel, names: Vec::new() };
-    let mut ex = Examples::new(tokenizer.vocab_size(), tokenizer.pad_id(), &provisional);
+    let mut ex = Examples::new(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), &provisional);
     let mut values: Vec<f32> = Vec::new();
     let report = stream(
         path,
@@ -267,7 +271,7 @@ pub fn read_with_labels(
     options: &DataOptions,
     space: &LabelSpace,
 ) -> Result<(Examples, SplitReport), DataError> {
-    let mut ex = Examples::new(tokenizer.vocab_size(), tokenizer.pad_id(), space);
+    let mut ex = Examples::new(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), space);
     let report = stream(
         path,
         tokenizer,

@@ -2,6 +2,19 @@
 
 use std::path::PathBuf;
 
+/// `1 MiB`, `64 KiB` or `1000 bytes`.
+pub(crate) fn byte_size(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 fn list(items: &[String]) -> String {
     const SHOWN: usize = 20;
     let mut s = items.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
@@ -62,7 +75,7 @@ pub enum DataError {
         needed: usize,
     },
     /// The file's format cannot be told from its name.
-    #[error("{}: unknown data format; name the file *.csv, *.tsv or *.jsonl, or pass --format", path.display())]
+    #[error("{}: unknown data format; name the file *.csv, *.tsv or *.jsonl", path.display())]
     UnknownFormat {
         /// The file.
         path: PathBuf,
@@ -175,6 +188,51 @@ pub enum DataError {
         /// The reader's message.
         message: String,
     },
+    /// A row (a CSV/TSV record or a JSONL line) longer than the limit; read no further.
+    #[error("{}:{line}: a row longer than {} starts here; is this the right file? If it is, raise the limit with --max-row-bytes", path.display(), byte_size(*limit))]
+    RowTooLong {
+        /// The file.
+        path: PathBuf,
+        /// The line where the row starts.
+        line: u64,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A quoted CSV field that is never closed: it swallows the rest of the file.
+    #[error("{}:{line}: a quoted field opened here is never closed ({reach}); close the quote or escape it as \"\"", path.display())]
+    UnclosedQuote {
+        /// The file.
+        path: PathBuf,
+        /// The line where the quote opened.
+        line: u64,
+        /// How far it runs: to the end of the file, or past the row size limit, over how many lines.
+        reach: String,
+    },
+    /// A quoted CSV field that runs over several lines and leaves its row with the wrong number of
+    /// fields: almost always a stray quote that swallowed the rows after it.
+    #[error("{}:{line}: a quoted field opened here runs over {lines} lines, leaving this row {found} fields where the header has {expected}; close the quote where the field ends or escape it as \"\"", path.display())]
+    QuoteSpansRows {
+        /// The file.
+        path: PathBuf,
+        /// The row's first line.
+        line: u64,
+        /// Lines the row spans.
+        lines: u64,
+        /// Fields in the row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// The file is not UTF-8 text (UTF-16, or binary).
+    #[error("{}: looks like {what}; {fix}", path.display())]
+    NotUtf8Text {
+        /// The file.
+        path: PathBuf,
+        /// What it looks like, and why.
+        what: String,
+        /// What to do.
+        fix: String,
+    },
     /// No usable rows.
     #[error("{}: no data rows{}", path.display(), if *skipped > 0 { format!(" ({skipped} bad rows skipped)") } else { String::new() })]
     NoRows {
@@ -220,7 +278,10 @@ impl DataError {
             | Self::EmptyText { line, .. }
             | Self::BadLabel { line, .. }
             | Self::UnknownLabel { line, .. }
-            | Self::Json { line, .. } => Some(*line),
+            | Self::Json { line, .. }
+            | Self::RowTooLong { line, .. }
+            | Self::UnclosedQuote { line, .. }
+            | Self::QuoteSpansRows { line, .. } => Some(*line),
             _ => None,
         }
     }
@@ -231,6 +292,7 @@ impl DataError {
             self,
             Self::MissingKey { .. }
                 | Self::WrongFieldCount { .. }
+                | Self::QuoteSpansRows { .. }
                 | Self::InvalidUtf8 { .. }
                 | Self::EmptyText { .. }
                 | Self::BadLabel { .. }

@@ -1,6 +1,7 @@
 //! [`Examples`]: a tokenized split kept compactly — all token ids in one flat buffer (`u16` when the
 //! vocabulary fits, else `u32`), one byte per token type, offsets per example — plus the labels.
-//! Texts are not kept: a 1 GB CSV costs about its token count × 3 bytes.
+//! Texts are not kept: a 1 GB CSV costs about its token count × 3 bytes. Nor are the word ids,
+//! offsets and special-tokens mask of an [`Encoding`]: sequence classification never reads them.
 
 use crate::batch::{Batch, Labels};
 use crate::labels::LabelSpace;
@@ -71,14 +72,19 @@ impl Examples {
 
     /// Appends one example. `classes` is used for single/multi-label splits, `value` for regression.
     ///
+    /// An id too wide for the width chosen from `vocab_size` (a tokenizer whose ids exceed its
+    /// vocabulary size) widens the storage to `u32` rather than failing.
+    ///
     /// # Panics
-    /// If a token id does not fit the width chosen from `vocab_size` (a tokenizer bug), or the label
-    /// does not match the split's kind (a bug in the caller, never user data).
+    /// If the label does not match the split's kind (a bug in the caller, never user data).
     pub fn push(&mut self, enc: &Encoding, classes: &[u32], value: f32) {
+        let narrow = enc.ids.iter().all(|&i| u16::try_from(i).is_ok());
+        if let (TokenIds::U16(v), false) = (&self.ids, narrow) {
+            self.ids = TokenIds::U32(v.iter().map(|&i| u32::from(i)).collect());
+        }
         match &mut self.ids {
-            TokenIds::U16(v) => {
-                v.extend(enc.ids.iter().map(|&i| u16::try_from(i).expect("token id exceeds the vocabulary")))
-            }
+            // Every id fits: checked above.
+            TokenIds::U16(v) => v.extend(enc.ids.iter().map(|&i| i as u16)),
             TokenIds::U32(v) => v.extend_from_slice(&enc.ids),
         }
         self.type_ids.extend_from_slice(&enc.type_ids);
@@ -276,8 +282,10 @@ mod tests {
     use super::*;
     use crate::LabelKind;
 
+    /// Only the ids and token types matter here: `Examples` keeps nothing else.
     fn enc(ids: &[u32], first: usize) -> Encoding {
-        Encoding { ids: ids.to_vec(), type_ids: (0..ids.len()).map(|k| u8::from(k >= first)).collect() }
+        let type_ids = (0..ids.len()).map(|k| u8::from(k >= first)).collect();
+        Encoding { ids: ids.to_vec(), type_ids, ..Encoding::default() }
     }
 
     #[test]
@@ -309,5 +317,16 @@ mod tests {
         let b = sel.collate(&[0, 1], None);
         assert_eq!(b.labels, Labels::MultiHot { values: vec![0.0, 0.0, 0.0, 1.0, 0.0, 1.0], num_labels: 3 });
         assert_eq!(ex.memory_bytes(), 5 * 4 + 5 + 3 * std::mem::size_of::<usize>() + (3 + 2) * 4);
+    }
+
+    /// Regression: a tokenizer emitting ids past its vocabulary size panicked in `push`.
+    #[test]
+    fn an_id_wider_than_the_vocabulary_widens_the_storage() {
+        let space = LabelSpace { kind: LabelKind::SingleLabel, names: vec!["a".into()] };
+        let mut ex = Examples::new(100, 0, &space);
+        ex.push(&enc(&[2, 7, 3], 3), &[0], 0.0);
+        ex.push(&enc(&[2, 70_000, 3], 3), &[0], 0.0);
+        assert_eq!((ex.ids(0), ex.ids(1)), (vec![2, 7, 3], vec![2, 70_000, 3]));
+        assert_eq!(ex.collate(&[1], None).input_ids, [2, 70_000, 3]);
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! - [`Tokenizer`]: `tokenizer.json` through the `tokenizers` crate, or the BERT WordPiece pipeline
 //!   rebuilt from `vocab.txt` (one file per stage in [`tokenizer`]).
-//! - [`files`]: CSV / TSV / JSONL rows, streamed, every bad row named by file:line.
+//! - [`files`]: CSV / TSV / JSONL rows, streamed with a row size limit, every bad row named by
+//!   file:line; [`TextLines`] for plain lines (stdin) under the same limit.
 //! - [`labels`]: single-label, multi-label or regression, detected like transformers'
 //!   `run_classification.py`; the label set comes from the training file.
 //! - [`dataset::load`]: files → [`Examples`] (tokenized once, in parallel), with a stratified
@@ -52,7 +53,9 @@ pub use dataset::{DataFiles, DataOptions, LoadedData, SplitReport};
 pub use datasets::{DatasetAsset, KNOWN_DATASETS, find_dataset};
 pub use error::DataError;
 pub use examples::Examples;
-pub use files::{Columns, Format, TextReader, TextRow};
+pub use files::{
+    Columns, DEFAULT_MAX_ROW_BYTES, Format, RowReader, TextLines, TextReader, TextRow, check_text, is_blank,
+};
 pub use labels::{LabelKind, LabelOptions, LabelSpace};
 pub use tensors::LabelTensor;
 pub use tokenizer::{Encoding, Tokenizer, TokenizerSource};

@@ -2,7 +2,10 @@
 //! message it gives (file:line, what, the fix).
 
 use ft_data::dataset::{load, read_train};
-use ft_data::{Columns, DataError, DataFiles, DataOptions, LabelKind, LabelOptions, Labels, Tokenizer};
+use ft_data::{
+    Columns, DataError, DataFiles, DataOptions, Format, LabelKind, LabelOptions, Labels, RowReader, TextReader,
+    Tokenizer,
+};
 use std::path::{Path, PathBuf};
 
 fn tokenizer() -> Tokenizer {
@@ -233,4 +236,161 @@ fn byte_order_marks_are_ignored() {
     let (a, _, _) = read_train(&csv, &tokenizer(), &DataOptions::default()).unwrap();
     let (b, _, _) = read_train(&jsonl, &tokenizer(), &DataOptions::default()).unwrap();
     assert_eq!(a, b);
+}
+
+/// Regression: a data file with no newline (`/dev/zero`) grew memory to gigabytes; a NUL-filled file
+/// is now refused as binary at once, and an endless row stops at the row size limit.
+#[test]
+fn endless_rows_stop_at_the_row_size_limit() {
+    #[cfg(unix)]
+    {
+        let err = RowReader::open(Path::new("/dev/zero"), Some(Format::Csv), &Columns::default()).err().unwrap();
+        assert!(err.to_string().starts_with("/dev/zero: looks like binary data, not text"), "{err}");
+    }
+    for format in [Format::Csv, Format::Tsv, Format::Jsonl] {
+        let header: &[u8] = match format {
+            Format::Csv => b"text,label\n",
+            Format::Tsv => b"text\tlabel\n",
+            Format::Jsonl => b"",
+        };
+        let endless = std::io::Read::chain(header, std::io::repeat(b'x'));
+        let rows = RowReader::from_reader(Path::new("in"), endless, format, &Columns::default(), 1000);
+        let err = rows.and_then(|mut r| r.next().unwrap()).unwrap_err();
+        let line = if format == Format::Jsonl { 1 } else { 2 };
+        assert!(matches!(err, DataError::RowTooLong { line: l, limit: 1000, .. } if l == line), "{format:?}: {err}");
+    }
+}
+
+/// Regression: a 10 MB single-line row was read whole before anything looked at it.
+#[test]
+fn a_row_over_the_limit_is_an_error_with_its_line_and_the_fix() {
+    let long = "word ".repeat(2_000_000);
+    let csv = format!("text,label\nshort,a\n{long},b\n");
+    let err = train_err("t.csv", csv.as_bytes(), &DataOptions::default());
+    assert_eq!(
+        err,
+        "t.csv:3: a row longer than 1 MiB starts here; is this the right file? If it is, raise the limit with --max-row-bytes"
+    );
+    let jsonl = format!("{{\"text\": \"{long}\", \"label\": 1}}\n");
+    let err = train_err("t.jsonl", jsonl.as_bytes(), &DataOptions::default());
+    assert!(err.starts_with("t.jsonl:1: a row longer than 1 MiB starts here"), "{err}");
+    // The limit is an option; a row at the limit is fine.
+    let small = DataOptions { max_row_bytes: 10, ..DataOptions::default() };
+    let err = train_err("t.tsv", b"text\tlabel\nabcdefgh\tb\nabcdefgh\tbc\n", &small);
+    assert!(err.starts_with("t.tsv:3: a row longer than 10 bytes starts here"), "{err}");
+    assert_eq!(DataOptions::default().max_row_bytes, 1_048_576);
+    assert_eq!(ft_data::DEFAULT_MAX_ROW_BYTES, 1 << 20);
+}
+
+/// Regression: an unclosed quote merged every following row into one field without a word.
+#[test]
+fn an_unclosed_quote_names_the_line_where_it_opened() {
+    let mut csv = b"text,label\ngood,pos\n\"bad, neg\n".to_vec();
+    for i in 0..10 {
+        csv.extend_from_slice(format!("row {i},pos\n").as_bytes());
+    }
+    let err = train_err("train.csv", &csv, &DataOptions::default());
+    assert_eq!(
+        err,
+        "train.csv:3: a quoted field opened here is never closed (it runs to the end of the file, over 11 lines); close the quote or escape it as \"\""
+    );
+    // Past the row size limit, the open quote is named rather than the size.
+    let small = DataOptions { max_row_bytes: 30, ..DataOptions::default() };
+    let err = train_err("train.csv", &csv, &small);
+    assert!(err.starts_with("train.csv:3: a quoted field opened here is never closed (it runs on over 4 lines, past the row size limit of 30 bytes)"), "{err}");
+    // Closed later, it swallows the rows in between: the row's field count gives it away.
+    let csv = b"text,label\ngood,pos\n\"bad,neg\nfine,pos\nsaid \"hi, there\",neg\nlast,pos\n";
+    let err = train_err("train.csv", csv, &DataOptions::default());
+    assert_eq!(
+        err,
+        "train.csv:3: a quoted field opened here runs over 3 lines, leaving this row 3 fields where the header has 2; close the quote where the field ends or escape it as \"\""
+    );
+    // A quoted field over several lines with the right field count is a multi-line text.
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write(dir.path(), "ok.csv", b"text,label\n\"line one\nline two\",pos\nnext,neg\n");
+    let (ex, _, report) = read_train(&ok, &tokenizer(), &DataOptions::default()).unwrap();
+    assert_eq!((ex.len(), report.rows), (2, 2));
+}
+
+/// Regression: UTF-16 files showed mangled column names (`\u{fffd}\u{fffd}t\0e\0x\0t\0`).
+#[test]
+fn utf16_files_are_refused_with_the_fix() {
+    let utf16 = |bom: &[u8], s: &str| -> Vec<u8> {
+        bom.iter().copied().chain(s.encode_utf16().flat_map(u16::to_le_bytes)).collect()
+    };
+    for name in ["t.csv", "t.tsv", "t.jsonl"] {
+        let err = train_err(name, &utf16(b"\xff\xfe", "text,label\na,b\n"), &DataOptions::default());
+        assert_eq!(err, format!("{name}: looks like UTF-16 (byte-order mark FF FE); re-save it as UTF-8"));
+        let err = train_err(name, &utf16(b"", "text,label\na,b\n"), &DataOptions::default());
+        assert!(err.starts_with(&format!("{name}: looks like UTF-16 LE without a byte-order mark")), "{err}");
+    }
+}
+
+/// Regression: `--text-column label --label-column label` trained the model on its labels.
+#[test]
+fn text_and_label_columns_must_differ() {
+    let same =
+        DataOptions { columns: Columns { text: Some("label".into()), ..Columns::default() }, ..DataOptions::default() };
+    let expected = "--text-column and --label-column both name column `label`: the model would be trained to read its labels; name two different columns";
+    assert_eq!(train_err("t.csv", b"text,label\na,b\n", &same), expected);
+    assert_eq!(train_err("t.jsonl", b"{\"text\": \"a\", \"label\": \"b\"}\n", &same), expected);
+    // Through the defaults: no --text-column, so `text` is used, and --label-column text.
+    let defaulted =
+        DataOptions { columns: Columns { label: "text".into(), ..Columns::default() }, ..DataOptions::default() };
+    for (name, content) in [("t.csv", &b"text,label\na,b\n"[..]), ("t.jsonl", b"{\"text\": \"a\", \"label\": \"b\"}\n")]
+    {
+        let err = train_err(name, content, &defaulted);
+        assert!(err.starts_with("the default text column and --label-column both name column `text`"), "{err}");
+    }
+    let pair = DataOptions {
+        columns: Columns { text_pair: Some("text".into()), ..Columns::default() },
+        ..DataOptions::default()
+    };
+    let err = train_err("t.csv", b"text,label\na,b\n", &pair);
+    assert!(err.starts_with("--text-pair-column and the default text column both name column `text`"), "{err}");
+}
+
+/// Regression: training and prediction disagreed on what an empty text is; both use `is_blank`.
+#[test]
+fn invisible_only_text_is_empty_text() {
+    let err = train_err("t.csv", "text,label\nfine,pos\n\u{200b}\u{feff},neg\n".as_bytes(), &DataOptions::default());
+    assert_eq!(err, "t.csv:3: empty text in column `text`; remove the row, or pass --skip-bad-rows");
+    assert!(ft_data::is_blank("") && ft_data::is_blank(" \t") && !ft_data::is_blank("a"));
+}
+
+#[test]
+fn readers_take_any_reader() {
+    let columns = Columns::default();
+    let csv: &[u8] = b"text,label\n\"a, b\",x\nc,y\n";
+    let rows: Vec<_> = RowReader::from_reader(Path::new("mem.csv"), csv, Format::Csv, &columns, 100)
+        .unwrap()
+        .map(|r| r.map(|r| (r.line, r.text)))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [(2, "a, b".to_string()), (3, "c".to_string())]);
+    let jsonl: &[u8] = b"{\"text\": \"q\"}\n";
+    let texts: Vec<_> = TextReader::from_reader(Path::new("mem.jsonl"), jsonl, Format::Jsonl, &columns, 100)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(texts[0].text, "q");
+    let err = RowReader::from_reader(Path::new("mem.csv"), csv, Format::Csv, &columns, 0).err().unwrap().to_string();
+    assert!(err.starts_with("--max-row-bytes 0:"), "{err}");
+}
+
+/// Regression: after a `\r\n` or a blank line, CSV rows were reported one line (or more) too early.
+#[test]
+fn crlf_and_blank_lines_keep_line_numbers() {
+    let err = train_err("t.csv", b"text,label\r\na,pos\r\n,neg\r\n", &DataOptions::default());
+    assert!(err.starts_with("t.csv:3: empty text"), "{err}");
+    let err = train_err("t.csv", b"text,label\na,pos\n\n\n\"\",neg\n", &DataOptions::default());
+    assert!(err.starts_with("t.csv:5: empty text"), "{err}");
+    let err = train_err("t.tsv", b"text\tlabel\r\n\r\na\tpos\tx\r\n", &DataOptions::default());
+    assert!(err.starts_with("t.tsv:3: 3 fields"), "{err}");
+    let err = train_err(
+        "t.jsonl",
+        b"{\"text\": \"a\", \"label\": 1}\r\n{\"text\": \" \", \"label\": 1}\r\n",
+        &DataOptions::default(),
+    );
+    assert!(err.starts_with("t.jsonl:2: empty text"), "{err}");
 }

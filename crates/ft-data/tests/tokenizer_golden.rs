@@ -1,8 +1,10 @@
-//! Golden tokenizer tests: ids, token types and masks from HF (`fixtures/tokenizer_golden_*.json`,
-//! written by `xtask/py/generate_fixtures.py tokenizer-goldens`) for ~240 tricky inputs, through both
-//! loading paths (tokenizer.json and vocab.txt) and both vocabularies (tiny fixture, real MiniLM).
+//! Golden tokenizer tests: every field of the encoding (ids, token types, attention mask, word ids,
+//! character offsets, special-tokens mask, sequence ids) from Python tokenizers
+//! (`fixtures/tokenizer_golden_*.json`, written by `xtask/py/generate_fixtures.py tokenizer-goldens`)
+//! for ~250 tricky inputs, through both loading paths (tokenizer.json and vocab.txt) and both
+//! vocabularies (tiny fixture, real MiniLM). Integers, so the tolerance is none: every field equal.
 
-use ft_data::{Labels, Tokenizer};
+use ft_data::{Encoding, Labels, Tokenizer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -15,9 +17,9 @@ struct Case {
     text: String,
     pair: Option<String>,
     max_length: usize,
-    ids: Vec<u32>,
-    type_ids: Vec<u8>,
     mask: Vec<u8>,
+    /// The expected encoding.
+    enc: Encoding,
 }
 
 fn ints<T: TryFrom<u64>>(v: &Value) -> Vec<T> {
@@ -25,6 +27,21 @@ fn ints<T: TryFrom<u64>>(v: &Value) -> Vec<T> {
         .expect("array")
         .iter()
         .map(|x| T::try_from(x.as_u64().expect("integer")).ok().expect("in range"))
+        .collect()
+}
+
+fn options<T: TryFrom<u64>>(v: &Value) -> Vec<Option<T>> {
+    v.as_array().expect("array").iter().map(|x| x.as_u64().map(|x| T::try_from(x).ok().expect("in range"))).collect()
+}
+
+fn offsets(v: &Value) -> Vec<(usize, usize)> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|pair| match ints::<usize>(pair)[..] {
+            [start, end] => (start, end),
+            _ => panic!("offsets: {pair} is not [start, end]"),
+        })
         .collect()
 }
 
@@ -41,9 +58,15 @@ fn golden(name: &str) -> (Vec<Case>, Value) {
             text: c["text"].as_str().unwrap().to_string(),
             pair: c["text_pair"].as_str().map(str::to_string),
             max_length: c["max_length"].as_u64().unwrap() as usize,
-            ids: ints(&c["input_ids"]),
-            type_ids: ints(&c["token_type_ids"]),
             mask: ints(&c["attention_mask"]),
+            enc: Encoding {
+                ids: ints(&c["input_ids"]),
+                type_ids: ints(&c["token_type_ids"]),
+                word_ids: options(&c["word_ids"]),
+                offsets: offsets(&c["offsets"]),
+                special_tokens_mask: ints(&c["special_tokens_mask"]),
+                sequence_ids: options(&c["sequence_ids"]),
+            },
         })
         .collect();
     (cases, json)
@@ -54,14 +77,33 @@ fn check(name: &str, tok: &Tokenizer) {
     let (cases, json) = golden(name);
     assert!(cases.len() >= 200, "{name}: only {} cases", cases.len());
     let mut failures = Vec::new();
+    // Cases that differ, per field.
+    let mut differ = [0usize; 7];
     for (i, c) in cases.iter().enumerate() {
         let enc = tok.encode(&c.text, c.pair.as_deref(), c.max_length).unwrap_or_else(|e| panic!("case {i}: {e}"));
-        let mask = vec![1u8; enc.ids.len()];
-        if enc.ids != c.ids || enc.type_ids != c.type_ids || mask != c.mask {
-            let first = enc.ids.iter().zip(&c.ids).position(|(a, b)| a != b).unwrap_or(enc.ids.len().min(c.ids.len()));
+        assert!(enc.is_aligned(), "case {i}: fields of different lengths: {enc:?}");
+        let (want, mask) = (&c.enc, vec![1u8; enc.len()]);
+        let fields = [
+            field("ids", &want.ids, &enc.ids),
+            field("type_ids", &want.type_ids, &enc.type_ids),
+            field("attention_mask", &c.mask, &mask),
+            field("word_ids", &want.word_ids, &enc.word_ids),
+            field("offsets", &want.offsets, &enc.offsets),
+            field("special_tokens_mask", &want.special_tokens_mask, &enc.special_tokens_mask),
+            field("sequence_ids", &want.sequence_ids, &enc.sequence_ids),
+        ];
+        let wrong: Vec<String> = fields.iter().flatten().cloned().collect();
+        for (count, f) in differ.iter_mut().zip(&fields) {
+            *count += usize::from(f.is_some());
+        }
+        if !wrong.is_empty() {
             failures.push(format!(
-                "case {i} ({}): text {:?} pair {:?} max_length {}\n    expected ids {:?}\n    found    ids {:?}\n    first difference at position {first}; type ids equal: {}",
-                c.note, c.text, c.pair, c.max_length, c.ids, enc.ids, enc.type_ids == c.type_ids
+                "case {i} ({}): text {:?} pair {:?} max_length {}\n{}",
+                c.note,
+                c.text,
+                c.pair,
+                c.max_length,
+                wrong.join("\n")
             ));
         }
     }
@@ -85,14 +127,29 @@ fn check(name: &str, tok: &Tokenizer) {
     assert_eq!(b.token_type_ids, flat("token_type_ids"), "{name}: padded token_type_ids");
     assert_eq!(b.attention_mask, flat("attention_mask"), "{name}: padded attention_mask");
     assert_eq!(b.labels, Labels::Classes(vec![0; rows.len()]));
+    let names = ["ids", "type_ids", "attention_mask", "word_ids", "offsets", "special_tokens_mask", "sequence_ids"];
     assert!(
         failures.is_empty(),
-        "{name} via {:?}: {} of {} cases differ from HF:\n{}",
+        "{name} via {:?}: {} of {} cases differ from HF (cases differing per field: {:?}):\n{}",
         tok.source(),
         failures.len(),
         cases.len(),
+        names.iter().zip(differ).filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
         failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
     );
+}
+
+/// `None` when equal; else the first differing position and both values side by side.
+fn field<T: PartialEq + std::fmt::Debug>(name: &str, expected: &[T], found: &[T]) -> Option<String> {
+    if expected == found {
+        return None;
+    }
+    let first = expected.iter().zip(found).position(|(a, b)| a != b).unwrap_or(expected.len().min(found.len()));
+    Some(format!(
+        "    {name}: first difference at token {first} (lengths {} vs {})\n      expected {expected:?}\n      found    {found:?}",
+        expected.len(),
+        found.len()
+    ))
 }
 
 #[test]

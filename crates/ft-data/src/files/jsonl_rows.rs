@@ -1,16 +1,19 @@
-//! JSON Lines rows: one object per line, read line by line (blank lines skipped).
+//! JSON Lines rows: one object per line, read line by line (blank lines skipped), each line at most
+//! the row size limit.
 
-use super::{Columns, DEFAULT_TEXT_COLUMNS, RawLabel, RawRow, non_empty};
+use super::lines::{Line, read_line};
+use super::sniff::{Sniffed, sniff};
+use super::{Columns, DEFAULT_TEXT_COLUMNS, RawLabel, RawRow, check_distinct, non_empty};
 use crate::DataError;
 use serde_json::{Map, Value};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// Rows of a JSONL file.
-pub struct JsonlRows {
+pub(crate) struct JsonlRows<R: Read> {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: BufReader<Sniffed<R>>,
+    max_row_bytes: usize,
     columns: Columns,
     /// Whether the label key is read (not when reading texts only).
     with_label: bool,
@@ -18,25 +21,37 @@ pub struct JsonlRows {
     text_column: Option<String>,
     line: u64,
     buf: Vec<u8>,
+    done: bool,
 }
 
-impl JsonlRows {
-    /// Opens the file; without `with_label`, the label key is not read.
-    pub fn open(path: &Path, columns: &Columns, with_label: bool) -> Result<Self, DataError> {
-        let file = File::open(path).map_err(DataError::io(path))?;
+impl<R: Read> JsonlRows<R> {
+    /// Rows of `reader` (named `path` in messages); without `with_label`, the label key is not read.
+    pub(crate) fn new(
+        path: &Path,
+        reader: R,
+        columns: &Columns,
+        with_label: bool,
+        max_row_bytes: usize,
+    ) -> Result<Self, DataError> {
+        // The keys named by flags can be checked now; a default text key once the first row shows it.
+        if let Some(text) = &columns.text {
+            check_distinct(text, false, columns.text_pair.as_deref(), with_label.then_some(columns.label.as_str()))?;
+        }
         Ok(Self {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(1 << 16, file),
+            reader: BufReader::with_capacity(1 << 16, sniff(path, reader)?),
+            max_row_bytes,
             columns: columns.clone(),
             with_label,
             text_column: columns.text.clone(),
             line: 0,
             buf: Vec::new(),
+            done: false,
         })
     }
 
     /// The text column in use, once known.
-    pub fn text_column(&self) -> Option<&str> {
+    pub(crate) fn text_column(&self) -> Option<&str> {
         self.text_column.as_deref()
     }
 
@@ -105,10 +120,7 @@ impl JsonlRows {
     }
 
     fn row(&mut self) -> Result<RawRow, DataError> {
-        // A UTF-8 byte order mark before the first object is not part of it.
-        let bytes =
-            if self.line == 1 { self.buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&self.buf) } else { &self.buf };
-        let text = match std::str::from_utf8(bytes) {
+        let text = match std::str::from_utf8(&self.buf) {
             Ok(t) => t,
             Err(e) => {
                 return Err(DataError::InvalidUtf8 {
@@ -142,6 +154,8 @@ impl JsonlRows {
                         fix: "name the text key with --text-column".into(),
                     }
                 })?;
+                let with_label = self.with_label.then_some(self.columns.label.as_str());
+                check_distinct(found, true, self.columns.text_pair.as_deref(), with_label)?;
                 self.text_column = Some(found.to_string());
                 found.to_string()
             }
@@ -167,23 +181,28 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-impl Iterator for JsonlRows {
+impl<R: Read> Iterator for JsonlRows<R> {
     type Item = Result<RawRow, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {
-                    self.line += 1;
-                    if self.buf.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    return Some(self.row());
+        while !self.done {
+            let read = read_line(&mut self.reader, &mut self.buf, self.max_row_bytes);
+            self.line += 1;
+            match read {
+                Ok(Line::Eof) => self.done = true,
+                Ok(Line::Read) if self.buf.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(Line::Read) => return Some(self.row()),
+                Ok(Line::TooLong) => {
+                    self.done = true;
+                    let limit = self.max_row_bytes;
+                    return Some(Err(DataError::RowTooLong { path: self.path.clone(), line: self.line, limit }));
                 }
-                Err(e) => return Some(Err(DataError::Io { path: self.path.clone(), source: e })),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(DataError::Io { path: self.path.clone(), source: e }));
+                }
             }
         }
+        None
     }
 }

@@ -3,13 +3,30 @@
 //!
 //! Columns are chosen like transformers' `run_classification.py`: the text column is `--text-column`,
 //! else `sentence`, else `text`; an optional `--text-pair-column`; the label column is `--label-column`
-//! (default `label`).
+//! (default `label`); the three must name different columns.
+//!
+//! Every reader takes its bytes from any [`Read`] (a file by default) and refuses what would cost
+//! unbounded memory or give silently wrong rows: a row longer than the row size limit
+//! ([`DEFAULT_MAX_ROW_BYTES`] unless told otherwise), UTF-16 or binary input, and a CSV quote left open
+//! to the end of the file.
 
+mod csv_guard;
 mod csv_rows;
 mod jsonl_rows;
+mod lines;
+mod sniff;
+mod text;
+
+pub use text::{TextLines, TextReader, TextRow};
 
 use crate::DataError;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
+
+/// The longest row (a CSV/TSV record, a JSONL line, a line of text) read by default: 1 MiB. Longer
+/// rows are errors, found while reading, before the row is held in memory.
+pub const DEFAULT_MAX_ROW_BYTES: usize = 1 << 20;
 
 /// A data file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +82,48 @@ impl Default for Columns {
     }
 }
 
+impl Columns {
+    /// Checks that the columns named explicitly are different ones: a text column that is also the
+    /// label column would train the model on its answers. (The readers check again once a default
+    /// text column is chosen.)
+    pub fn check(&self) -> Result<(), DataError> {
+        match (&self.text, &self.text_pair) {
+            (Some(text), pair) => check_distinct(text, false, pair.as_deref(), Some(&self.label)),
+            (None, Some(pair)) if *pair == self.label => Err(clash("--text-pair-column", "--label-column", pair)),
+            (None, _) => Ok(()),
+        }
+    }
+}
+
+/// Two flags naming one column.
+fn clash(a: &str, b: &str, column: &str) -> DataError {
+    let harm = if b == "--label-column" {
+        "the model would be trained to read its labels"
+    } else {
+        "the pair would be the text repeated"
+    };
+    DataError::Options(format!("{a} and {b} both name column `{column}`: {harm}; name two different columns"))
+}
+
+/// Refuses a column used for two purposes. `text_defaulted`: the text column was chosen by default,
+/// not by `--text-column`.
+pub(crate) fn check_distinct(
+    text: &str,
+    text_defaulted: bool,
+    pair: Option<&str>,
+    label: Option<&str>,
+) -> Result<(), DataError> {
+    let text_flag = if text_defaulted { "the default text column" } else { "--text-column" };
+    if label == Some(text) {
+        return Err(clash(text_flag, "--label-column", text));
+    }
+    match pair {
+        Some(pair) if pair == text => Err(clash("--text-pair-column", text_flag, pair)),
+        Some(pair) if label == Some(pair) => Err(clash("--text-pair-column", "--label-column", pair)),
+        _ => Ok(()),
+    }
+}
+
 /// The text columns tried, in order, when `--text-column` is not given.
 pub const DEFAULT_TEXT_COLUMNS: [&str; 2] = ["sentence", "text"];
 
@@ -99,32 +158,82 @@ pub struct RawRow {
     pub label: RawLabel,
 }
 
-/// Streams the rows of one file.
-pub struct RowReader {
-    inner: Inner,
+/// Streams the rows of one file (or of any reader, with [`RowReader::from_reader`]).
+pub struct RowReader<R: Read = File> {
+    inner: Inner<R>,
 }
 
-enum Inner {
-    Csv(Box<csv_rows::CsvRows>),
-    Jsonl(Box<jsonl_rows::JsonlRows>),
+enum Inner<R: Read> {
+    Csv(Box<csv_rows::CsvRows<R>>),
+    Jsonl(Box<jsonl_rows::JsonlRows<R>>),
 }
 
-impl RowReader {
-    /// Opens `path`; CSV/TSV headers are checked against `columns` here.
+impl RowReader<File> {
+    /// Opens `path` with the default row size limit; CSV/TSV headers are checked against `columns`
+    /// here. `format` `None` goes by the file name.
     pub fn open(path: &Path, format: Option<Format>, columns: &Columns) -> Result<Self, DataError> {
-        Self::open_inner(path, format, columns, true)
+        Self::open_with_limit(path, format, columns, DEFAULT_MAX_ROW_BYTES)
     }
 
-    fn open_inner(path: &Path, format: Option<Format>, columns: &Columns, with_label: bool) -> Result<Self, DataError> {
+    /// [`open`](Self::open) with a row size limit in bytes (`--max-row-bytes`).
+    pub fn open_with_limit(
+        path: &Path,
+        format: Option<Format>,
+        columns: &Columns,
+        max_row_bytes: usize,
+    ) -> Result<Self, DataError> {
+        Self::open_inner(path, format, columns, true, max_row_bytes)
+    }
+
+    pub(crate) fn open_inner(
+        path: &Path,
+        format: Option<Format>,
+        columns: &Columns,
+        with_label: bool,
+        max_row_bytes: usize,
+    ) -> Result<Self, DataError> {
         let format = match format {
             Some(f) => f,
             None => Format::from_path(path)?,
         };
+        let file = File::open(path).map_err(DataError::io(path))?;
+        RowReader::new(path, file, format, columns, with_label, max_row_bytes)
+    }
+}
+
+impl<R: Read> RowReader<R> {
+    /// The rows of `reader`, a whole file's bytes in `format`; `name` stands for it in messages.
+    /// CSV/TSV headers are checked against `columns` here.
+    pub fn from_reader(
+        name: &Path,
+        reader: R,
+        format: Format,
+        columns: &Columns,
+        max_row_bytes: usize,
+    ) -> Result<Self, DataError> {
+        Self::new(name, reader, format, columns, true, max_row_bytes)
+    }
+
+    pub(crate) fn new(
+        name: &Path,
+        reader: R,
+        format: Format,
+        columns: &Columns,
+        with_label: bool,
+        max_row_bytes: usize,
+    ) -> Result<Self, DataError> {
+        if max_row_bytes == 0 {
+            return Err(DataError::Options(format!(
+                "--max-row-bytes 0: every row would be too long; use a positive limit (the default is {DEFAULT_MAX_ROW_BYTES})"
+            )));
+        }
         let inner = match format {
             Format::Csv | Format::Tsv => {
-                Inner::Csv(Box::new(csv_rows::CsvRows::open(path, format, columns, with_label)?))
+                Inner::Csv(Box::new(csv_rows::CsvRows::new(name, reader, format, columns, with_label, max_row_bytes)?))
             }
-            Format::Jsonl => Inner::Jsonl(Box::new(jsonl_rows::JsonlRows::open(path, columns, with_label)?)),
+            Format::Jsonl => {
+                Inner::Jsonl(Box::new(jsonl_rows::JsonlRows::new(name, reader, columns, with_label, max_row_bytes)?))
+            }
         };
         Ok(Self { inner })
     }
@@ -138,7 +247,7 @@ impl RowReader {
     }
 }
 
-impl Iterator for RowReader {
+impl<R: Read> Iterator for RowReader<R> {
     type Item = Result<RawRow, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -149,50 +258,28 @@ impl Iterator for RowReader {
     }
 }
 
-/// One row read for prediction: where it is and its text(s), no label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextRow {
-    /// Line of the row's start (1-based; line 1 is the header of CSV/TSV).
-    pub line: u64,
-    /// The text.
-    pub text: String,
-    /// The second text, when a pair column is used.
-    pub pair: Option<String>,
+/// Whether `text` is empty for the model: nothing but whitespace and the invisible characters BERT's
+/// normalizer deletes (controls, format characters such as U+200B and U+FEFF, U+0000, U+FFFD), so
+/// that it would be tokenized to `[CLS] [SEP]` alone. Training refuses such texts; prediction should
+/// too ([`check_text`]).
+pub fn is_blank(text: &str) -> bool {
+    use crate::tokenizer::normalizer::{is_control, is_whitespace};
+    text.chars().all(|c| is_whitespace(c) || is_control(c) || c == '\0' || c == '\u{fffd}')
 }
 
-/// Streams the texts of one file, for prediction: like [`RowReader`], but the label column is neither
-/// required nor read (a file with labels works too; they are ignored).
-pub struct TextReader {
-    rows: RowReader,
-}
-
-impl TextReader {
-    /// Opens `path`; CSV/TSV headers are checked for the text columns of `columns` here.
-    pub fn open(path: &Path, format: Option<Format>, columns: &Columns) -> Result<Self, DataError> {
-        Ok(Self { rows: RowReader::open_inner(path, format, columns, false)? })
-    }
-
-    /// The text column in use, once known (CSV: at open; JSONL: after the first row).
-    pub fn text_column(&self) -> Option<&str> {
-        self.rows.text_column()
-    }
-}
-
-impl Iterator for TextReader {
-    type Item = Result<TextRow, DataError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.rows.next().map(|row| row.map(|r| TextRow { line: r.line, text: r.text, pair: r.pair }))
-    }
-}
-
-/// `text` unless it is empty after trimming.
-pub(crate) fn non_empty(path: &Path, line: u64, column: &str, text: String) -> Result<String, DataError> {
-    if text.trim().is_empty() {
+/// [`DataError::EmptyText`] for a [blank](is_blank) text at `path:line` in `column`, the error
+/// training gives; `Ok` otherwise.
+pub fn check_text(path: &Path, line: u64, column: &str, text: &str) -> Result<(), DataError> {
+    if is_blank(text) {
         Err(DataError::EmptyText { path: path.to_path_buf(), line, column: column.to_string() })
     } else {
-        Ok(text)
+        Ok(())
     }
+}
+
+/// `text` unless it is [blank](is_blank).
+pub(crate) fn non_empty(path: &Path, line: u64, column: &str, text: String) -> Result<String, DataError> {
+    check_text(path, line, column, &text).map(|()| text)
 }
 
 #[cfg(test)]
@@ -204,32 +291,53 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("a/train.CSV")).unwrap(), Format::Csv);
         assert_eq!(Format::from_path(Path::new("x.tsv")).unwrap(), Format::Tsv);
         assert_eq!(Format::from_path(Path::new("x.jsonl")).unwrap(), Format::Jsonl);
+    }
+
+    /// Regression: the message suggested a `--format` flag that the CLI does not have.
+    #[test]
+    fn unknown_format_error_names_the_extensions_not_a_flag() {
         let err = Format::from_path(Path::new("x.parquet")).unwrap_err().to_string();
-        assert!(err.contains("x.parquet") && err.contains("--format"), "{err}");
+        assert_eq!(err, "x.parquet: unknown data format; name the file *.csv, *.tsv or *.jsonl");
     }
 
     #[test]
-    fn text_reader_needs_no_label_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let csv = dir.path().join("in.csv");
-        std::fs::write(&csv, "id,text\n1,hello there\n2,\"a, b\"\n").unwrap();
-        let rows: Vec<TextRow> =
-            TextReader::open(&csv, None, &Columns::default()).unwrap().map(Result::unwrap).collect();
-        let texts: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.text.as_str())).collect();
-        assert_eq!(texts, [(2, "hello there"), (3, "a, b")]);
-        // The labelled reader still requires the label column.
-        let err = RowReader::open(&csv, None, &Columns::default()).err().unwrap().to_string();
-        assert!(err.contains("label"), "{err}");
+    fn columns_used_twice_are_refused() {
+        let cols = |text: Option<&str>, pair: Option<&str>, label: &str| Columns {
+            text: text.map(String::from),
+            text_pair: pair.map(String::from),
+            label: label.into(),
+        };
+        let err = |c: Columns| c.check().unwrap_err().to_string();
+        assert_eq!(
+            err(cols(Some("label"), None, "label")),
+            "--text-column and --label-column both name column `label`: the model would be trained to read its labels; name two different columns"
+        );
+        assert_eq!(
+            err(cols(Some("q"), Some("q"), "label")),
+            "--text-pair-column and --text-column both name column `q`: the pair would be the text repeated; name two different columns"
+        );
+        assert!(
+            err(cols(Some("q"), Some("y"), "y"))
+                .starts_with("--text-pair-column and --label-column both name column `y`")
+        );
+        assert!(err(cols(None, Some("y"), "y")).starts_with("--text-pair-column and --label-column"));
+        assert!(cols(Some("q"), Some("a"), "label").check().is_ok());
+        assert!(Columns::default().check().is_ok());
+        // A default text column that is the label column is caught once chosen.
+        let err = check_distinct("text", true, None, Some("text")).unwrap_err().to_string();
+        assert!(err.starts_with("the default text column and --label-column both name column `text`"), "{err}");
+    }
 
-        let jsonl = dir.path().join("in.jsonl");
-        std::fs::write(
-            &jsonl,
-            "{\"q\": \"is it?\", \"a\": \"yes\"}\n\n{\"q\": \"no?\", \"a\": \"no\", \"label\": 3}\n",
-        )
-        .unwrap();
-        let columns = Columns { text: Some("q".into()), text_pair: Some("a".into()), label: "label".into() };
-        let rows: Vec<TextRow> = TextReader::open(&jsonl, None, &columns).unwrap().map(Result::unwrap).collect();
-        assert_eq!(rows[0], TextRow { line: 1, text: "is it?".into(), pair: Some("yes".into()) });
-        assert_eq!(rows[1], TextRow { line: 3, text: "no?".into(), pair: Some("no".into()) });
+    #[test]
+    fn blank_texts() {
+        for blank in ["", " ", "\t\r\n", "\u{a0}\u{3000}", "\u{200b}", "\u{feff} ", "\0\u{fffd}\u{7}"] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for text in ["a", " . ", "\u{200b}x", "中"] {
+            assert!(!is_blank(text), "{text:?}");
+        }
+        let err = check_text(Path::new("in.csv"), 4, "text", " ").unwrap_err().to_string();
+        assert_eq!(err, "in.csv:4: empty text in column `text`; remove the row, or pass --skip-bad-rows");
+        assert!(check_text(Path::new("in.csv"), 4, "text", "ok").is_ok());
     }
 }

@@ -1,15 +1,16 @@
 //! The BERT WordPiece pipeline built from `vocab.txt` + `tokenizer_config.json`, in plain Rust:
 //! special tokens → normalizer → pre-tokenizer → WordPiece → `[CLS] A [SEP] (B [SEP])` with truncation.
 //!
-//! It must give the ids of HF's `BertTokenizerFast(vocab=..., **tokenizer_config)`; the goldens in
-//! `fixtures/tokenizer_golden_*.json` check that on a few hundred tricky inputs.
+//! It must give the encoding of HF's `BertTokenizerFast(vocab=..., **tokenizer_config)` (ids, word
+//! ids, offsets, special-tokens mask); the goldens in `fixtures/tokenizer_golden_*.json` check that
+//! on a few hundred tricky inputs.
 
 use super::config::BertTokenizerConfig;
-use super::normalizer::BertNormalizer;
+use super::normalizer::{BertNormalizer, Normalized};
 use super::pre_tokenizer::for_each_word;
 use super::special::{Piece, SpecialMatcher};
 use super::wordpiece::WordPiece;
-use super::{Encoding, truncation};
+use super::{Encoding, offsets, truncation};
 use crate::DataError;
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,13 +24,21 @@ pub struct BertPipeline {
     cls_id: u32,
     sep_id: u32,
     pad_id: u32,
+    max_token_id: u32,
 }
 
 impl BertPipeline {
     /// Reads `dir/vocab.txt` (one token per line, id = line number) and the config files next to it.
     pub fn from_dir(dir: &Path) -> Result<Self, DataError> {
         let path = dir.join("vocab.txt");
-        let text = std::fs::read_to_string(&path).map_err(DataError::io(&path))?;
+        let bytes = std::fs::read(&path).map_err(DataError::io(&path))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            DataError::TokenizerFile {
+                path: path.clone(),
+                message: format!("line {line} is not valid UTF-8; re-save the vocabulary as UTF-8"),
+            }
+        })?;
         let mut vocab = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             // Like HF's load_vocab: strip the newline only; a repeated token keeps its last id.
@@ -53,6 +62,8 @@ impl BertPipeline {
         };
         let (cls_id, sep_id, pad_id, unk_id) =
             (id(&cfg.cls_token)?, id(&cfg.sep_token)?, id(&cfg.pad_token)?, id(&cfg.unk_token)?);
+        // Every id comes from the vocabulary, which holds at least the special tokens above.
+        let max_token_id = vocab.values().copied().max().unwrap_or(pad_id);
         // Every special token the vocabulary has is matched literally in raw text.
         let mut names = vec![&cfg.unk_token, &cfg.sep_token, &cfg.pad_token, &cfg.cls_token, &cfg.mask_token];
         names.extend(cfg.additional_special_tokens.iter());
@@ -63,7 +74,15 @@ impl BertPipeline {
             strip_accents: cfg.strip_accents.unwrap_or(cfg.do_lower_case),
             lowercase: cfg.do_lower_case,
         };
-        Ok(Self { specials, normalizer, wordpiece: WordPiece::new(vocab, unk_id), cls_id, sep_id, pad_id })
+        Ok(Self {
+            specials,
+            normalizer,
+            wordpiece: WordPiece::new(vocab, unk_id),
+            cls_id,
+            sep_id,
+            pad_id,
+            max_token_id,
+        })
     }
 
     /// The `[PAD]` id.
@@ -76,52 +95,112 @@ impl BertPipeline {
         self.wordpiece.len()
     }
 
+    /// The largest id in the vocabulary: for `vocab.txt`, its number of lines minus one.
+    pub fn max_token_id(&self) -> u32 {
+        self.max_token_id
+    }
+
     /// The id of a token, if the vocabulary has it.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.wordpiece.token_to_id(token)
     }
 
-    /// The ids of one text, without special tokens around it.
-    fn sequence(&self, text: &str, out: &mut Vec<u32>) {
-        let mut normalized = String::new();
+    /// The tokens of one text, without special tokens around it.
+    fn sequence(&self, text: &str) -> Sequence {
+        let mut seq = Sequence::default();
+        let mut normalized = Normalized::default();
+        let mut pieces = Vec::new();
         let mut scratch = String::new();
-        self.specials.split(text, |piece| match piece {
-            Piece::Special(id) => out.push(id),
+        // Word ids count what tokenizers' `PreTokenizedString` ends up with: every word of every
+        // text piece, and every special token written in the text.
+        let mut word = 0u32;
+        self.specials.split(text, |range, piece| match piece {
+            Piece::Special(id) => {
+                seq.push(id, word, (range.start, range.end));
+                word = word.wrapping_add(1);
+            }
             Piece::Text(t) => {
                 self.normalizer.normalize(t, &mut normalized);
-                for_each_word(&normalized, |w| self.wordpiece.tokenize(w, out, &mut scratch));
+                for_each_word(normalized.as_str(), |start, w| {
+                    pieces.clear();
+                    self.wordpiece.tokenize(w, &mut pieces, &mut scratch);
+                    for &(id, (a, b)) in &pieces {
+                        let (a, b) = normalized.original(start + a, start + b);
+                        seq.push(id, word, (range.start + a, range.start + b));
+                    }
+                    word = word.wrapping_add(1);
+                });
             }
         });
+        offsets::bytes_to_chars(text, &mut seq.offsets);
+        seq
     }
 
     /// `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, at most `max_len` tokens.
     pub fn encode(&self, text: &str, pair: Option<&str>, max_len: usize) -> Result<Encoding, DataError> {
         let added = if pair.is_some() { 3 } else { 2 };
         let budget = max_len.checked_sub(added).ok_or(DataError::MaxLenTooSmall { max_len, needed: added })?;
-        let mut a = Vec::new();
-        self.sequence(text, &mut a);
-        let mut ids = Vec::with_capacity(max_len.min(a.len() + added + 8));
-        ids.push(self.cls_id);
-        match pair {
-            None => {
-                ids.extend_from_slice(&a[..truncation::single(a.len(), budget)]);
-                ids.push(self.sep_id);
-                let type_ids = vec![0; ids.len()];
-                Ok(Encoding { ids, type_ids })
-            }
-            Some(pair) => {
-                let mut b = Vec::new();
-                self.sequence(pair, &mut b);
-                let (n1, n2) = truncation::longest_first(a.len(), b.len(), budget);
-                ids.extend_from_slice(&a[..n1]);
-                ids.push(self.sep_id);
-                let first = ids.len();
-                ids.extend_from_slice(&b[..n2]);
-                ids.push(self.sep_id);
-                let mut type_ids = vec![0; first];
-                type_ids.resize(ids.len(), 1);
-                Ok(Encoding { ids, type_ids })
-            }
+        let a = self.sequence(text);
+        let b = pair.map(|p| self.sequence(p));
+        let (n1, n2) = match &b {
+            None => (truncation::single(a.len(), budget), 0),
+            Some(b) => truncation::longest_first(a.len(), b.len(), budget),
+        };
+        let mut enc = Encoding::default();
+        let len = n1 + n2 + added;
+        enc.ids.reserve_exact(len);
+        enc.type_ids.reserve_exact(len);
+        enc.word_ids.reserve_exact(len);
+        enc.offsets.reserve_exact(len);
+        enc.special_tokens_mask.reserve_exact(len);
+        enc.sequence_ids.reserve_exact(len);
+        let special = |enc: &mut Encoding, id: u32, type_id: u8| {
+            enc.ids.push(id);
+            enc.type_ids.push(type_id);
+            enc.word_ids.push(None);
+            enc.offsets.push((0, 0));
+            enc.special_tokens_mask.push(1);
+            enc.sequence_ids.push(None);
+        };
+        special(&mut enc, self.cls_id, 0);
+        a.append_to(&mut enc, n1, 0);
+        special(&mut enc, self.sep_id, 0);
+        if let Some(b) = &b {
+            b.append_to(&mut enc, n2, 1);
+            special(&mut enc, self.sep_id, 1);
         }
+        debug_assert!(enc.is_aligned() && enc.len() == len);
+        Ok(enc)
+    }
+}
+
+/// The tokens of one sequence before truncation: ids, word indices, character offsets.
+#[derive(Debug, Default)]
+struct Sequence {
+    ids: Vec<u32>,
+    word_ids: Vec<u32>,
+    /// Byte offsets while the sequence is built, character offsets once it is.
+    offsets: Vec<(usize, usize)>,
+}
+
+impl Sequence {
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn push(&mut self, id: u32, word: u32, offsets: (usize, usize)) {
+        self.ids.push(id);
+        self.word_ids.push(word);
+        self.offsets.push(offsets);
+    }
+
+    /// Appends the first `n` tokens as sequence `seq` (its token type and sequence id).
+    fn append_to(&self, enc: &mut Encoding, n: usize, seq: u8) {
+        enc.ids.extend_from_slice(&self.ids[..n]);
+        enc.type_ids.extend(std::iter::repeat_n(seq, n));
+        enc.word_ids.extend(self.word_ids[..n].iter().map(|&w| Some(w)));
+        enc.offsets.extend_from_slice(&self.offsets[..n]);
+        enc.special_tokens_mask.extend(std::iter::repeat_n(0, n));
+        enc.sequence_ids.extend(std::iter::repeat_n(Some(seq), n));
     }
 }

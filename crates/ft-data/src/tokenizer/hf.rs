@@ -8,10 +8,19 @@
 //! the wrong side (e.g. `(3, 2)` where Python tokenizers 0.23.3 / transformers give `(2, 3)`). So each
 //! sequence is tokenized whole, cut with [`truncation::longest_first`] (the reference rule), and then
 //! passed to the file's post-processor for the special tokens.
+//!
+//! The file's post-processor is taken out of the tokenizer and applied here, once: run inside
+//! `encode` too, it would mark each text as sequence 0 before the real call marks the pair text as
+//! sequence 1, and the pair's tokens would end up in both (sequence ids wrong for the first text).
+//!
+//! Offsets: the crate's `encode` gives byte offsets; Python's binding gives character offsets
+//! (`encode_char_offsets`, through a byte → char hash map per text). Ours are converted to
+//! characters by [`offsets::bytes_to_chars`], which gives the same numbers without the map.
 
-use super::{Encoding, truncation};
+use super::{Encoding, offsets, truncation};
 use crate::DataError;
 use std::path::{Path, PathBuf};
+use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{PostProcessor, TruncationDirection};
 
 /// A loaded `tokenizer.json`.
@@ -19,26 +28,84 @@ use tokenizers::{PostProcessor, TruncationDirection};
 pub struct HfTokenizer {
     path: PathBuf,
     base: tokenizers::Tokenizer,
+    /// The file's post-processor (special tokens, type ids, sequence ids), taken out of `base`.
+    post_processor: Option<PostProcessorWrapper>,
+    max_token_id: u32,
 }
 
 impl HfTokenizer {
-    /// Loads `path` (a `tokenizer.json`) and switches its truncation and padding off.
+    /// Loads `path` (a `tokenizer.json`), switches its truncation and padding off and takes its
+    /// post-processor out.
     pub fn from_file(path: &Path) -> Result<Self, DataError> {
+        // The `tokenizers` crate panics on some malformed files (0.23: an `expect` in the decoder's
+        // deserializer, a template naming a special token it does not define, found by fuzzing);
+        // those become errors here. Loading also runs the post-processor once for one text and
+        // for a pair, so a template that would panic while encoding is caught now.
+        std::panic::catch_unwind(|| Self::load(path)).unwrap_or_else(|e| {
+            let why = e.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| e.downcast_ref::<String>().cloned());
+            Err(DataError::TokenizerFile {
+                path: path.to_path_buf(),
+                message: format!("the tokenizers library could not read it ({})", why.unwrap_or_default()),
+            })
+        })
+    }
+
+    fn load(path: &Path) -> Result<Self, DataError> {
         let bad = |e: tokenizers::Error| DataError::TokenizerFile { path: path.to_path_buf(), message: e.to_string() };
         let mut base = tokenizers::Tokenizer::from_file(path).map_err(bad)?;
         base.with_padding(None);
         base.with_truncation(None).map_err(bad)?;
-        Ok(Self { path: path.to_path_buf(), base })
+        let post_processor = base.get_post_processor().cloned();
+        base.with_post_processor(None::<PostProcessorWrapper>);
+        let mut tok = Self { path: path.to_path_buf(), base, post_processor, max_token_id: 0 };
+        tok.max_token_id = tok.find_max_token_id().ok_or_else(|| DataError::TokenizerFile {
+            path: path.to_path_buf(),
+            message: "the vocabulary is empty".into(),
+        })?;
+        Ok(tok)
     }
 
-    /// The underlying `tokenizers` object (no truncation, no padding).
+    /// The largest id this tokenizer can emit: of the model's vocabulary, the added tokens, and the
+    /// special tokens the post-processor inserts (their ids are written in the file, and may lie
+    /// outside the vocabulary).
+    pub fn max_token_id(&self) -> u32 {
+        self.max_token_id
+    }
+
+    /// The underlying `tokenizers` object (no truncation, no padding, no post-processor).
     pub fn inner(&self) -> &tokenizers::Tokenizer {
         &self.base
     }
 
     /// Special tokens added around one text (`is_pair` false) or a pair.
     fn added_tokens(&self, is_pair: bool) -> usize {
-        self.base.get_post_processor().map_or(0, |p| p.added_tokens(is_pair))
+        self.post_processor.as_ref().map_or(0, |p| p.added_tokens(is_pair))
+    }
+
+    /// The special tokens around `a` (and `b`), as `TokenizerImpl::post_process` adds them.
+    fn post_process(
+        &self,
+        a: tokenizers::Encoding,
+        b: Option<tokenizers::Encoding>,
+    ) -> tokenizers::Result<tokenizers::Encoding> {
+        match &self.post_processor {
+            Some(p) => p.process(a, b, true),
+            None => Ok(<dyn PostProcessor>::default_process(std::iter::once(a).chain(b).collect(), true)?
+                .pop()
+                .unwrap_or_default()),
+        }
+    }
+
+    /// The largest id of the vocabulary (added tokens included) and of what the post-processor adds
+    /// around one text and around a pair; `None` for a tokenizer without any.
+    fn find_max_token_id(&self) -> Option<u32> {
+        let vocab = self.base.get_vocab(true).into_values().max();
+        let specials = [false, true].into_iter().filter_map(|pair| {
+            let second = pair.then(tokenizers::Encoding::default);
+            let enc = self.post_process(tokenizers::Encoding::default(), second).ok()?;
+            enc.get_ids().iter().copied().max()
+        });
+        vocab.into_iter().chain(specials).max()
     }
 
     /// Encodes with special tokens, truncated to `max_len`.
@@ -46,9 +113,10 @@ impl HfTokenizer {
         let needed = self.added_tokens(pair.is_some());
         let budget = max_len.checked_sub(needed).ok_or(DataError::MaxLenTooSmall { max_len, needed })?;
         let failed = |e: tokenizers::Error| DataError::Encode { message: format!("{}: {e}", self.path.display()) };
-        // Without special tokens and with no truncation set, `encode_fast` returns the sequence alone.
-        let mut a = self.base.encode_fast(text, false).map_err(failed)?;
-        let mut b = pair.map(|p| self.base.encode_fast(p, false)).transpose().map_err(failed)?;
+        // Without a post-processor, truncation or padding, `encode` returns the sequence alone, with
+        // byte offsets into it.
+        let mut a = self.base.encode(text, false).map_err(failed)?;
+        let mut b = pair.map(|p| self.base.encode(p, false)).transpose().map_err(failed)?;
         match &mut b {
             None => a.truncate(truncation::single(a.len(), budget), 0, TruncationDirection::Right),
             Some(b) => {
@@ -60,16 +128,32 @@ impl HfTokenizer {
         // `truncate` keeps the cut tokens as "overflowing" encodings, which the post-processor would
         // then wrap too (every A × B combination for pairs): drop them, nobody reads them.
         drop(a.take_overflowing());
-        if let Some(b) = &mut b {
+        offsets::bytes_to_chars(text, a.get_offsets_mut());
+        if let (Some(b), Some(pair)) = (&mut b, pair) {
             drop(b.take_overflowing());
+            offsets::bytes_to_chars(pair, b.get_offsets_mut());
         }
-        let enc = self.base.post_process(a, b, true).map_err(failed)?;
-        let type_ids = enc
-            .get_type_ids()
-            .iter()
-            .map(|&t| u8::try_from(t).map_err(|_| DataError::Encode { message: format!("token type id {t} > 255") }))
-            .collect::<Result<Vec<u8>, DataError>>()?;
-        Ok(Encoding { ids: enc.get_ids().to_vec(), type_ids })
+        let enc = self.post_process(a, b).map_err(failed)?;
+        let narrow = |what: &str, v: usize| {
+            u8::try_from(v)
+                .map_err(|_| DataError::Encode { message: format!("{}: {what} {v} > 255", self.path.display()) })
+        };
+        let type_ids =
+            enc.get_type_ids().iter().map(|&t| narrow("token type id", t as usize)).collect::<Result<Vec<u8>, _>>()?;
+        let sequence_ids = enc
+            .get_sequence_ids()
+            .into_iter()
+            .map(|s| s.map(|s| narrow("sequence id", s)).transpose())
+            .collect::<Result<Vec<Option<u8>>, _>>()?;
+        let special_tokens_mask = enc.get_special_tokens_mask().iter().map(|&m| u8::from(m != 0)).collect();
+        Ok(Encoding {
+            ids: enc.get_ids().to_vec(),
+            type_ids,
+            word_ids: enc.get_word_ids().to_vec(),
+            offsets: enc.get_offsets().to_vec(),
+            special_tokens_mask,
+            sequence_ids,
+        })
     }
 }
 
@@ -82,9 +166,22 @@ mod tests {
     fn pair_truncation_matches_python_not_the_crates_early_cut() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny/tokenizer.json");
         let tok = HfTokenizer::from_file(&path).unwrap();
-        // "one two three" is 10 pieces, "four five six" 11; budget 8 - 3 = 5 -> 2 + 3.
+        // "one two three" is 10 pieces, "four five six" 11; budget 8 - 3 = 5 -> 2 + 3: on ##e | f ##o ##u.
         let enc = tok.encode("one two three", Some("four five six"), 8).unwrap();
         assert_eq!(enc.ids, [2, 131, 57, 3, 10, 67, 73, 3]);
         assert_eq!(enc.type_ids, [0, 0, 0, 0, 1, 1, 1, 1]);
+        assert!(enc.is_aligned());
+        assert_eq!(enc.word_ids, [None, Some(0), Some(0), None, Some(0), Some(0), Some(0), None]);
+        assert_eq!(enc.offsets, [(0, 0), (0, 2), (2, 3), (0, 0), (0, 1), (1, 2), (2, 3), (0, 0)]);
+    }
+
+    /// Regression: with the post-processor run inside `encode` as well, the pair text kept the
+    /// sequence id 0 it got there, and the first text's tokens lost theirs.
+    #[test]
+    fn sequence_ids_of_a_pair() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny/tokenizer.json");
+        let enc = HfTokenizer::from_file(&path).unwrap().encode("a b", Some("c"), 16).unwrap();
+        assert_eq!(enc.sequence_ids, [None, Some(0), Some(0), None, Some(1), None]);
+        assert_eq!(enc.special_tokens_mask, [1, 0, 0, 1, 0, 1]);
     }
 }

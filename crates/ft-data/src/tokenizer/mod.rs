@@ -1,11 +1,13 @@
-//! [`Tokenizer`]: text (or a text pair) → token ids and token type ids, identical to HF's fast BERT
-//! tokenizer. Two ways in: `tokenizer.json` through the `tokenizers` crate ([`hf`]), or the BERT
-//! WordPiece pipeline rebuilt here from `vocab.txt` ([`bert`] and one file per stage).
+//! [`Tokenizer`]: text (or a text pair) → an [`Encoding`] (token ids, token types, word ids, character
+//! offsets, special-tokens mask), identical to HF's fast BERT tokenizer. Two ways in: `tokenizer.json`
+//! through the `tokenizers` crate ([`hf`]), or the BERT WordPiece pipeline rebuilt here from
+//! `vocab.txt` ([`bert`] and one file per stage).
 
 pub mod bert;
 pub mod config;
 pub mod hf;
 pub mod normalizer;
+pub mod offsets;
 pub mod pre_tokenizer;
 pub mod special;
 pub mod truncation;
@@ -16,12 +18,42 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// One tokenized input: `[CLS] A [SEP] (B [SEP])`, unpadded; its attention mask is all ones.
+///
+/// The fields are parallel, one entry per token, and mean what the same names mean on Python
+/// `tokenizers`' `Encoding` (transformers' `word_ids()`, `offset_mapping`, `special_tokens_mask`,
+/// `sequence_ids()`): token tasks read `word_ids`, QA and explanations read `offsets`.
+///
+/// ```
+/// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+/// let enc = ft_data::Tokenizer::from_dir(&dir)?.encode("café!", Some("é"), 16)?;
+/// // [CLS] c ##a ##f ##e ! [SEP] e [SEP]
+/// assert_eq!(enc.word_ids, [None, Some(0), Some(0), Some(0), Some(0), Some(1), None, Some(0), None]);
+/// assert_eq!(enc.offsets, [(0, 0), (0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (0, 0), (0, 1), (0, 0)]);
+/// assert_eq!(enc.special_tokens_mask, [1, 0, 0, 0, 0, 0, 1, 0, 1]);
+/// assert_eq!(enc.sequence_ids, [None, Some(0), Some(0), Some(0), Some(0), Some(0), None, Some(1), None]);
+/// # Ok::<(), ft_data::DataError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Encoding {
     /// Token ids.
     pub ids: Vec<u32>,
     /// Segment of each token: 0 for `[CLS] A [SEP]`, 1 for `B [SEP]`.
     pub type_ids: Vec<u8>,
+    /// The word each token belongs to, counted from 0 in each sequence (so the words of `B` start
+    /// at 0 again); `None` for the special tokens the template adds. A word is what the
+    /// pre-tokenizer splits off: a run of letters and digits, one punctuation character, one CJK
+    /// ideograph, or a special token written in the text (`[MASK]`).
+    pub word_ids: Vec<Option<u32>>,
+    /// `(start, end)` of the text each token came from, in **characters** (Unicode scalar values,
+    /// i.e. Python string indices, not bytes) of the *original* text of its own sequence: tokens of
+    /// `B` index into the pair text. A token covers the original characters its normalized
+    /// characters came from (the `e` of `"Éa"` covers `É`, (0, 1)); `(0, 0)` for added specials.
+    pub offsets: Vec<(usize, usize)>,
+    /// 1 for the special tokens the template adds (`[CLS]`, `[SEP]`), 0 for the tokens of the
+    /// text, including a special token written in it.
+    pub special_tokens_mask: Vec<u8>,
+    /// The sequence of each token: `Some(0)` for `A`, `Some(1)` for `B`, `None` for added specials.
+    pub sequence_ids: Vec<Option<u8>>,
 }
 
 impl Encoding {
@@ -33,6 +65,20 @@ impl Encoding {
     /// Whether there are no tokens (never the case for BERT: `[CLS] [SEP]` at least).
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+
+    /// Whether every field has one entry per token.
+    pub fn is_aligned(&self) -> bool {
+        let n = self.ids.len();
+        [
+            self.type_ids.len(),
+            self.word_ids.len(),
+            self.offsets.len(),
+            self.special_tokens_mask.len(),
+            self.sequence_ids.len(),
+        ]
+        .iter()
+        .all(|&len| len == n)
     }
 }
 
@@ -114,6 +160,17 @@ impl Tokenizer {
         self.pad_id
     }
 
+    /// The largest id this tokenizer can emit — of the vocabulary, the added tokens and the special
+    /// tokens it inserts. A model needs `vocab_size > max_token_id()`, or its embedding lookup goes out
+    /// of bounds. Not always `vocab_size() - 1`: a `tokenizer.json` may number its tokens with gaps,
+    /// and a `vocab.txt` with a repeated line has fewer tokens than ids.
+    pub fn max_token_id(&self) -> u32 {
+        match &self.backend {
+            Backend::Hf(t) => t.max_token_id(),
+            Backend::Bert(t) => t.max_token_id(),
+        }
+    }
+
     /// Vocabulary size, added tokens included.
     pub fn vocab_size(&self) -> usize {
         match &self.backend {
@@ -167,6 +224,52 @@ mod tests {
     }
 
     #[test]
+    fn max_token_id_of_the_tiny_fixture() {
+        // fixtures/tiny: 141 lines of vocab.txt, ids 0..=140, the same in tokenizer.json.
+        let lines = std::fs::read_to_string(tiny().join("vocab.txt")).unwrap().lines().count() as u32;
+        assert_eq!(lines, 141);
+        for tok in [Tokenizer::from_dir(&tiny()).unwrap(), Tokenizer::from_vocab(&tiny()).unwrap()] {
+            assert_eq!(tok.max_token_id(), lines - 1);
+        }
+    }
+
+    /// Regression: ids past the vocabulary size (a vocabulary numbered with gaps, special tokens the
+    /// post-processor inserts by id, a vocab.txt with a repeated line) were invisible to the model's
+    /// vocab_size check.
+    #[test]
+    fn max_token_id_counts_every_id_the_tokenizer_emits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(tiny().join("tokenizer.json")).unwrap()).unwrap();
+        let write = |json: &serde_json::Value| std::fs::write(dir.path().join("tokenizer.json"), json.to_string());
+        // An added token takes the next id after the vocabulary (tokenizers ignores the id in the file).
+        let added = serde_json::json!({"id": 7, "content": "<extra>", "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true});
+        json["added_tokens"].as_array_mut().unwrap().push(added);
+        write(&json).unwrap();
+        let tok = Tokenizer::from_dir(dir.path()).unwrap();
+        assert_eq!((tok.vocab_size(), tok.max_token_id()), (142, 141));
+        assert_eq!(tok.encode("a <extra>", None, 16).unwrap().ids.iter().max(), Some(&141));
+        // A vocabulary with a gap.
+        json["model"]["vocab"]["zzz"] = serde_json::json!(500);
+        write(&json).unwrap();
+        let tok = Tokenizer::from_dir(dir.path()).unwrap();
+        assert_eq!((tok.vocab_size(), tok.max_token_id()), (143, 500));
+        assert_eq!(tok.encode("zzz", None, 16).unwrap().ids, [2, 500, 3]);
+        // The post-processor's special tokens carry their own ids.
+        json["post_processor"]["special_tokens"]["[CLS]"]["ids"] = serde_json::json!([900]);
+        write(&json).unwrap();
+        let tok = Tokenizer::from_dir(dir.path()).unwrap();
+        assert_eq!(tok.max_token_id(), 900);
+        assert_eq!(tok.encode("a", None, 16).unwrap().ids[0], 900);
+
+        let vocab = std::fs::read_to_string(tiny().join("vocab.txt")).unwrap();
+        std::fs::write(dir.path().join("vocab.txt"), format!("{vocab}[PAD]\n")).unwrap();
+        let tok = Tokenizer::from_vocab(dir.path()).unwrap();
+        assert_eq!((tok.vocab_size(), tok.max_token_id(), tok.pad_id()), (141, 141, 141));
+    }
+
+    #[test]
     fn max_len_below_special_tokens_is_an_error() {
         for tok in [Tokenizer::from_dir(&tiny()).unwrap(), Tokenizer::from_vocab(&tiny()).unwrap()] {
             assert!(tok.encode("x", None, 2).is_ok());
@@ -183,6 +286,19 @@ mod tests {
         for ((t, p), enc) in inputs.iter().zip(&batch) {
             assert_eq!(*enc, tok.encode(t, *p, 16).unwrap());
         }
+    }
+
+    #[test]
+    fn vocab_txt_that_is_not_utf8_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vocab.txt"), b"[PAD]\n[UNK]\ncaf\xe9\n").unwrap();
+        let err = Tokenizer::from_vocab(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "vocab.txt: not a usable tokenizer file: line 3 is not valid UTF-8; re-save the vocabulary as UTF-8"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

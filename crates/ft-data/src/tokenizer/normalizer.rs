@@ -3,6 +3,10 @@
 //!
 //! The character classes come from the same crates tokenizers uses (`unicode_categories`,
 //! `unicode-normalization-alignments`), so both pipelines see the same Unicode version.
+//!
+//! Every normalized character remembers the original character it came from (its *alignment*,
+//! as tokenizers' `NormalizedString` keeps one per byte), so that a token's offsets point at the
+//! original text: `"É"` normalizes to `"e"`, whose alignment is the two bytes of `É`.
 
 use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::UnicodeNormalization;
@@ -45,46 +49,122 @@ pub struct BertNormalizer {
     pub lowercase: bool,
 }
 
+/// A normalized text, with the original byte range behind each of its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Normalized {
+    text: String,
+    /// For each byte of `text`: the byte range of the original character it came from. Empty when
+    /// `identity`.
+    alignments: Vec<(usize, usize)>,
+    /// Byte `i` of `text` came from byte `i` of the original (ASCII text that lost no character).
+    identity: bool,
+    /// Scratch space of [`BertNormalizer::normalize`] (kept for its allocation): the text after
+    /// cleaning and CJK spacing, and the original range of each of its *characters*.
+    cleaned: String,
+    cleaned_alignments: Vec<(usize, usize)>,
+}
+
+impl Normalized {
+    /// The normalized text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The original byte range behind the normalized bytes `start..end`: from the start of the
+    /// first one's original character to the end of the last one's, as tokenizers'
+    /// `NormalizedString::convert_offsets`. An empty or out-of-range span is returned as it is
+    /// (tokenizers does the same; no token is empty).
+    pub fn original(&self, start: usize, end: usize) -> (usize, usize) {
+        if self.identity {
+            return (start, end);
+        }
+        let last = end.checked_sub(1).and_then(|e| self.alignments.get(e));
+        match (self.alignments.get(start), last) {
+            (Some(first), Some(last)) if start < end => (first.0, last.1),
+            _ => (start, end),
+        }
+    }
+}
+
 impl BertNormalizer {
-    /// Normalizes `text`, replacing the contents of `out`.
-    pub fn normalize(&self, text: &str, out: &mut String) {
-        out.clear();
-        let mut cleaned = String::with_capacity(text.len() + 8);
-        for c in text.chars() {
+    /// Normalizes `text` into `out` (replacing its contents); alignments are byte ranges of `text`.
+    pub fn normalize(&self, text: &str, out: &mut Normalized) {
+        let Normalized { text: normalized, alignments, identity, cleaned, cleaned_alignments } = out;
+        normalized.clear();
+        alignments.clear();
+        cleaned.clear();
+        cleaned_alignments.clear();
+        // ASCII that keeps every character (most text) maps byte for byte: no CJK, nothing to
+        // decompose, and lowercasing and whitespace mapping keep one byte per byte.
+        *identity = text.is_ascii() && !(self.clean_text && text.chars().any(|c| c == '\0' || is_control(c)));
+        if *identity {
+            normalized.extend(text.chars().map(|c| {
+                let c = if self.clean_text && is_whitespace(c) { ' ' } else { c };
+                if self.lowercase { c.to_ascii_lowercase() } else { c }
+            }));
+            return;
+        }
+        for (i, c) in text.char_indices() {
+            let range = (i, i + c.len_utf8());
+            let mut push = |c: char| {
+                cleaned.push(c);
+                cleaned_alignments.push(range);
+            };
             if self.clean_text {
                 if c == '\0' || c == '\u{fffd}' || is_control(c) {
                     continue;
                 }
                 if is_whitespace(c) {
-                    cleaned.push(' ');
+                    push(' ');
                     continue;
                 }
             }
+            // The spaces around an ideograph share its alignment, as in tokenizers.
             if self.handle_chinese_chars && is_chinese_char(c) {
-                cleaned.push(' ');
-                cleaned.push(c);
-                cleaned.push(' ');
+                push(' ');
+                push(c);
+                push(' ');
             } else {
-                cleaned.push(c);
+                push(c);
             }
         }
-        // Stripping happens before lowercasing (tokenizers' order, unlike the old Python BertTokenizer).
-        let push_lower = |out: &mut String, c: char| {
+        // Every character a lowercase mapping yields keeps the alignment of the one it came from.
+        let mut emit = |c: char, range: (usize, usize)| {
+            let mut push = |c: char| {
+                normalized.push(c);
+                alignments.extend(std::iter::repeat_n(range, c.len_utf8()));
+            };
             if self.lowercase {
-                out.extend(c.to_lowercase());
+                c.to_lowercase().for_each(&mut push);
             } else {
-                out.push(c);
+                push(c);
             }
         };
+        // Stripping happens before lowercasing (tokenizers' order, unlike the old Python BertTokenizer).
         if self.strip_accents {
-            for (c, _) in cleaned.as_str().nfd() {
+            // NFD reports each output character with a `change`, which tokenizers'
+            // `NormalizedString::transform` turns into alignments: a character that replaces the
+            // next input character (and drops `-change` more after it, when negative) takes that
+            // input character's alignment; an inserted one (`change > 0`, a decomposition's tail)
+            // takes the alignment of the input character before it.
+            let mut next: usize = 0; // the next character of `cleaned` the decomposition consumes
+            let fallback = (text.len(), text.len());
+            for (c, change) in cleaned.as_str().nfd() {
+                let range = if change > 0 {
+                    next.checked_sub(1).and_then(|p| cleaned_alignments.get(p)).copied().unwrap_or((0, 0))
+                } else {
+                    let range = cleaned_alignments.get(next).copied().unwrap_or(fallback);
+                    next += 1 + change.unsigned_abs();
+                    range
+                };
+                // Dropping marks leaves the kept characters' alignments as they are (tokenizers' `filter`).
                 if !c.is_mark_nonspacing() {
-                    push_lower(out, c);
+                    emit(c, range);
                 }
             }
         } else {
-            for c in cleaned.chars() {
-                push_lower(out, c);
+            for (c, &range) in cleaned.chars().zip(cleaned_alignments.iter()) {
+                emit(c, range);
             }
         }
     }
@@ -98,9 +178,22 @@ mod tests {
         BertNormalizer { clean_text: true, handle_chinese_chars: true, strip_accents: true, lowercase: true };
 
     fn norm(n: BertNormalizer, s: &str) -> String {
-        let mut out = String::new();
+        let mut out = Normalized::default();
         n.normalize(s, &mut out);
-        out
+        out.as_str().to_string()
+    }
+
+    /// Each normalized character with the original text behind it.
+    fn aligned(n: BertNormalizer, s: &str) -> Vec<(char, &str)> {
+        let mut out = Normalized::default();
+        n.normalize(s, &mut out);
+        let text = out.as_str();
+        text.char_indices()
+            .map(|(i, c)| {
+                let (a, b) = out.original(i, i + c.len_utf8());
+                (c, &s[a..b])
+            })
+            .collect()
     }
 
     #[test]
@@ -122,6 +215,24 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(norm(UNCASED, input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn alignments_point_at_the_original_characters() {
+        assert_eq!(aligned(UNCASED, "Ça\u{7}\tÉ"), [('c', "Ç"), ('a', "a"), (' ', "\t"), ('e', "É")]);
+        assert_eq!(aligned(UNCASED, "e\u{301}x"), [('e', "e"), ('x', "x")], "a dropped mark leaves no trace");
+        assert_eq!(aligned(UNCASED, "中"), [(' ', "中"), ('中', "中"), (' ', "中")]);
+        let cased = BertNormalizer { strip_accents: false, ..UNCASED };
+        assert_eq!(aligned(cased, "İ"), [('i', "İ"), ('\u{307}', "İ")], "both characters of a lowercase expansion");
+        let mut out = Normalized::default();
+        UNCASED.normalize("Ab\u{0}C", &mut out);
+        assert_eq!((out.as_str(), out.original(0, 3), out.original(2, 3)), ("abc", (0, 4), (3, 4)));
+        // The ASCII shortcut (nothing removed) and the general path (\x0b removed) agree.
+        UNCASED.normalize("Ab\tC", &mut out);
+        assert_eq!((out.as_str(), out.original(1, 3)), ("ab c", (1, 3)));
+        UNCASED.normalize("Ab\tC\x0b", &mut out);
+        assert_eq!((out.as_str(), out.original(1, 3)), ("ab c", (1, 3)));
+        assert_eq!(aligned(UNCASED, "A\tB"), [('a', "A"), (' ', "\t"), ('b', "B")]);
     }
 
     #[test]

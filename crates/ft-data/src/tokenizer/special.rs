@@ -1,6 +1,9 @@
 //! Special tokens written literally in the input (`[MASK]`, `[SEP]`, …) are matched on the raw text
 //! before normalization, leftmost-longest, as tokenizers' `AddedVocabulary` does for tokens with
-//! `normalized: false`; the rest of the text goes through the normal pipeline piece by piece.
+//! `normalized: false`; the rest of the text goes through the normal pipeline piece by piece. Each
+//! piece comes with its byte range in the text, which offsets are counted from.
+
+use std::ops::Range;
 
 /// A piece of the input: plain text, or a special token's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +34,9 @@ impl SpecialMatcher {
         Self { tokens, first_bytes }
     }
 
-    /// Calls `piece` for each piece of `text`, in order; empty text pieces are skipped.
-    pub fn split<'a>(&self, text: &'a str, mut piece: impl FnMut(Piece<'a>)) {
+    /// Calls `piece` with each piece of `text` and its byte range, in order; empty text pieces are
+    /// skipped.
+    pub fn split<'a>(&self, text: &'a str, mut piece: impl FnMut(Range<usize>, Piece<'a>)) {
         let bytes = text.as_bytes();
         let mut start = 0;
         let mut i = 0;
@@ -41,9 +45,9 @@ impl SpecialMatcher {
                 && let Some((t, id)) = self.tokens.iter().find(|(t, _)| bytes[i..].starts_with(t.as_bytes()))
             {
                 if start < i {
-                    piece(Piece::Text(&text[start..i]));
+                    piece(start..i, Piece::Text(&text[start..i]));
                 }
-                piece(Piece::Special(*id));
+                piece(i..i + t.len(), Piece::Special(*id));
                 i += t.len();
                 start = i;
                 continue;
@@ -51,7 +55,7 @@ impl SpecialMatcher {
             i += 1;
         }
         if start < bytes.len() {
-            piece(Piece::Text(&text[start..]));
+            piece(start..bytes.len(), Piece::Text(&text[start..]));
         }
     }
 }
@@ -60,21 +64,21 @@ impl SpecialMatcher {
 mod tests {
     use super::*;
 
-    fn split(s: &str) -> Vec<Piece<'_>> {
+    fn split(s: &str) -> Vec<(Range<usize>, Piece<'_>)> {
         let m = SpecialMatcher::new([("[SEP]".to_string(), 3), ("[MASK]".to_string(), 4), ("[MASK]]".to_string(), 9)]);
         let mut v = Vec::new();
-        m.split(s, |p| v.push(p));
+        m.split(s, |range, p| v.push((range, p)));
         v
     }
 
     #[test]
     fn table() {
         use Piece::*;
-        assert_eq!(split("a [SEP] b"), [Text("a "), Special(3), Text(" b")]);
-        assert_eq!(split("x[MASK][SEP]"), [Text("x"), Special(4), Special(3)]);
-        assert_eq!(split("[MASK]]"), [Special(9)], "leftmost-longest");
-        assert_eq!(split("[sep] [SEP"), [Text("[sep] [SEP")], "matching is exact, on the raw text");
-        assert_eq!(split("é[SEP]é"), [Text("é"), Special(3), Text("é")]);
+        assert_eq!(split("a [SEP] b"), [(0..2, Text("a ")), (2..7, Special(3)), (7..9, Text(" b"))]);
+        assert_eq!(split("x[MASK][SEP]"), [(0..1, Text("x")), (1..7, Special(4)), (7..12, Special(3))]);
+        assert_eq!(split("[MASK]]"), [(0..7, Special(9))], "leftmost-longest");
+        assert_eq!(split("[sep] [SEP"), [(0..10, Text("[sep] [SEP"))], "matching is exact, on the raw text");
+        assert_eq!(split("é[SEP]é"), [(0..2, Text("é")), (2..7, Special(3)), (7..9, Text("é"))], "byte ranges");
         assert!(split("").is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! WordPiece: greedy longest-match-first split of one word into vocabulary pieces (`##` for pieces
 //! that continue a word), the whole word becoming `[UNK]` when any part has no match — tokenizers'
-//! `models/wordpiece/mod.rs`.
+//! `models/wordpiece/mod.rs`. Each piece comes with its byte range in the word; an `[UNK]` covers
+//! the whole word.
 
 use std::collections::HashMap;
 
@@ -35,10 +36,12 @@ impl WordPiece {
         self.vocab.is_empty()
     }
 
-    /// Appends the pieces of `word` to `out`; `scratch` is a reusable buffer.
-    pub fn tokenize(&self, word: &str, out: &mut Vec<u32>, scratch: &mut String) {
+    /// Appends the pieces of `word` to `out` as `(id, (start, end))`, byte offsets into `word`;
+    /// `scratch` is a reusable buffer.
+    pub fn tokenize(&self, word: &str, out: &mut Vec<(u32, (usize, usize))>, scratch: &mut String) {
+        let unk = (self.unk_id, (0, word.len()));
         if word.chars().count() > self.max_input_chars_per_word {
-            out.push(self.unk_id);
+            out.push(unk);
             return;
         }
         let mark = out.len();
@@ -65,12 +68,12 @@ impl WordPiece {
             }
             match found {
                 Some(id) => {
-                    out.push(id);
+                    out.push((id, (start, end)));
                     start = end;
                 }
                 None => {
                     out.truncate(mark);
-                    out.push(self.unk_id);
+                    out.push(unk);
                     return;
                 }
             }
@@ -87,21 +90,25 @@ mod tests {
         WordPiece::new(vocab.iter().enumerate().map(|(i, t)| (t.to_string(), i as u32)).collect(), 0)
     }
 
-    fn pieces(w: &str) -> Vec<u32> {
-        let mut out = vec![99];
+    fn tokenize(w: &str) -> Vec<(u32, (usize, usize))> {
+        let mut out = vec![(99, (9, 9))];
         wp().tokenize(w, &mut out, &mut String::new());
         out.remove(0);
         out
     }
 
+    fn pieces(w: &str) -> Vec<u32> {
+        tokenize(w).into_iter().map(|(id, _)| id).collect()
+    }
+
     #[test]
     fn table() {
-        assert_eq!(pieces("unbelievable"), [1, 2, 3]);
-        assert_eq!(pieces("abbb"), [4, 5, 5, 5]);
-        assert_eq!(pieces("é"), [6]);
-        assert_eq!(pieces("unx"), [0], "one unknown part makes the whole word [UNK]");
+        assert_eq!(tokenize("unbelievable"), [(1, (0, 2)), (2, (2, 8)), (3, (8, 12))]);
+        assert_eq!(tokenize("abbb"), [(4, (0, 1)), (5, (1, 2)), (5, (2, 3)), (5, (3, 4))]);
+        assert_eq!(tokenize("é"), [(6, (0, 2))], "byte offsets");
+        assert_eq!(tokenize("unx"), [(0, (0, 3))], "one unknown part makes the whole word [UNK]");
         assert_eq!(pieces("b"), [0], "a continuation piece cannot start a word");
-        assert_eq!(pieces("aa"), [0], "no `##a` in the vocabulary");
+        assert_eq!(tokenize("aa"), [(0, (0, 2))], "no `##a` in the vocabulary");
     }
 
     #[test]
@@ -109,6 +116,7 @@ mod tests {
         let mut v: Vec<u32> = vec![4];
         v.extend(std::iter::repeat_n(5, 99));
         assert_eq!(pieces(&format!("a{}", "b".repeat(99))), v, "100 characters are tokenized");
-        assert_eq!(pieces(&format!("a{}", "b".repeat(100))), [0], "101 characters are [UNK]");
+        assert_eq!(tokenize(&format!("a{}", "b".repeat(100))), [(0, (0, 101))], "101 characters are [UNK]");
+        assert_eq!(tokenize(&"é".repeat(101)), [(0, (0, 202))], "characters, not bytes, are counted");
     }
 }
