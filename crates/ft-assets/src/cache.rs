@@ -22,7 +22,16 @@ pub fn ft_home() -> PathBuf {
 pub fn write_dir_atomically(dest: &Path, fill: impl FnOnce(&Path) -> Result<(), AssetError>) -> Result<(), AssetError> {
     let parent = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(AssetError::io(parent))?;
-    let tmp = tempfile::Builder::new().prefix(".ft-partial-").tempdir_in(parent).map_err(AssetError::io(parent))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ft-partial-");
+    // The temporary directory becomes `dest`: give it mkdir's mode (0777 less the umask, 0755 under the
+    // usual 022) instead of tempfile's private 0700, so that other users can read the cache.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    let tmp = builder.tempdir_in(parent).map_err(AssetError::io(parent))?;
     fill(tmp.path())?;
     let tmp_path = tmp.keep();
     match std::fs::rename(&tmp_path, dest) {
@@ -53,6 +62,32 @@ mod tests {
         assert!(err.is_err());
         assert!(!dest.exists());
         assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0, "temp dir left behind");
+    }
+
+    /// The permission bits a plainly created file gets here: 0666 less the process umask.
+    #[cfg(unix)]
+    fn plain_file_mode(dir: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        let probe = dir.join("probe");
+        std::fs::write(&probe, b"").unwrap();
+        let mode = std::fs::metadata(&probe).unwrap().permissions().mode() & 0o777;
+        std::fs::remove_file(probe).unwrap();
+        mode
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomically_written_directory_is_readable_by_others_as_the_umask_allows() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("asset");
+        write_dir_atomically(&dest, |tmp| std::fs::write(tmp.join("f"), b"x").map_err(AssetError::io(tmp))).unwrap();
+        let dir_mode = std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        // mkdir gives 0777 & !umask, a file 0666 & !umask: their read/write bits agree (0755 and 0644
+        // under umask 022), where tempfile's own 0700 would not.
+        let file_mode = plain_file_mode(root.path());
+        assert_eq!(dir_mode & 0o666, file_mode, "directory mode {dir_mode:o}, plain file {file_mode:o}");
+        assert_eq!(dir_mode & 0o100, 0o100, "owner can enter it");
     }
 
     #[test]

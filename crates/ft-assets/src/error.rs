@@ -16,6 +16,28 @@ pub enum AssetError {
         /// Names ft can fetch.
         known: Vec<&'static str>,
     },
+    /// The argument looks like a path, and nothing is there.
+    #[error("{}: no such directory{hint}; pass the directory that holds config.json and model.safetensors", path.display())]
+    NoSuchDirectory {
+        /// The path given.
+        path: PathBuf,
+        /// Advice: the part of the path that exists, or an unexpanded `~`.
+        hint: String,
+    },
+    /// The path is (or goes through) a symbolic link that leads back to itself.
+    #[error("{}: symbolic link loop; point --model at a real model directory", path.display())]
+    SymlinkLoop {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The path is a symbolic link to something that does not exist.
+    #[error("{}: symbolic link to {}, which does not exist; fix the link or point --model at a real model directory", path.display(), target.display())]
+    DanglingSymlink {
+        /// The path given.
+        path: PathBuf,
+        /// Where the link points.
+        target: PathBuf,
+    },
     /// The path exists but is a file.
     #[error("{}: is a file, not a model directory; pass the directory that holds config.json and model.safetensors", path.display())]
     NotADirectory {

@@ -39,23 +39,128 @@ pub enum ModelSpec {
 }
 
 impl ModelSpec {
-    /// Classifies `spec`: an existing path wins, then a known asset name, then a hub-looking id.
+    /// Classifies `spec`: an existing path wins, then a known asset name; a spec that looks like a
+    /// path (starts with `.`, `/` or `~`, has more than one `/`, or its first component is an existing
+    /// directory) and does not exist is "no such directory"; an `org/name` spec is a hub id.
+    ///
+    /// A symbolic link that loops or dangles is reported as such, not mistaken for a name.
     pub fn parse(spec: &str) -> Result<Self, AssetError> {
         let path = Path::new(spec);
-        if path.exists() {
-            return Ok(Self::Dir(path.to_path_buf()));
+        match inspect(path)? {
+            PathState::Exists => return Ok(Self::Dir(path.to_path_buf())),
+            PathState::Loop => return Err(AssetError::SymlinkLoop { path: path.to_path_buf() }),
+            PathState::Dangling(target) => {
+                return Err(AssetError::DanglingSymlink { path: path.to_path_buf(), target });
+            }
+            PathState::Absent => {}
         }
         if let Some(asset) = find_model(spec) {
             return Ok(Self::Known(asset));
         }
-        let looks_like_path = spec.starts_with('.')
-            || spec.starts_with('/')
-            || spec.starts_with('~')
-            || spec.contains(std::path::MAIN_SEPARATOR) && spec.matches('/').count() > 1;
-        if !looks_like_path && !spec.is_empty() && spec.matches('/').count() <= 1 && spec.contains('/') {
+        if looks_like_path(spec) {
+            return Err(AssetError::NoSuchDirectory { path: path.to_path_buf(), hint: missing_path_hint(spec) });
+        }
+        if is_hub_id(spec) {
             return Ok(Self::Hub(spec.to_string()));
         }
         Err(AssetError::UnknownModel { spec: spec.to_string(), known: KNOWN_MODELS.iter().map(|m| m.name).collect() })
+    }
+}
+
+/// What is at a path, following symbolic links.
+#[derive(Debug)]
+enum PathState {
+    /// Something is there (a directory or not: the caller checks).
+    Exists,
+    /// Nothing is there.
+    Absent,
+    /// The path is, or goes through, a symbolic link that points back at itself.
+    Loop,
+    /// The path is a symbolic link whose target does not exist.
+    Dangling(PathBuf),
+}
+
+/// `ELOOP` ("too many levels of symbolic links"): std names it `ErrorKind::FilesystemLoop` only on
+/// nightly, so the raw OS error is compared where its number is known.
+fn is_symlink_loop(error: &std::io::Error) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const ELOOP: Option<i32> = Some(40);
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    ))]
+    const ELOOP: Option<i32> = Some(62);
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    )))]
+    const ELOOP: Option<i32> = None;
+    ELOOP.is_some_and(|n| error.raw_os_error() == Some(n)) || format!("{:?}", error.kind()) == "FilesystemLoop"
+}
+
+fn inspect(path: &Path) -> Result<PathState, AssetError> {
+    if path.as_os_str().is_empty() {
+        return Ok(PathState::Absent);
+    }
+    let link = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if is_symlink_loop(&e) => return Ok(PathState::Loop),
+        // InvalidInput: a name no file can have (a NUL byte), so certainly not a path.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            return Ok(PathState::Absent);
+        }
+        Err(source) => return Err(AssetError::Io { path: path.to_path_buf(), source }),
+    };
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(PathState::Exists),
+        Err(e) if is_symlink_loop(&e) => Ok(PathState::Loop),
+        Err(e) if link.file_type().is_symlink() && e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(PathState::Dangling(std::fs::read_link(path).unwrap_or_default()))
+        }
+        Err(source) => Err(AssetError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+/// Whether `spec` can only be meant as a path (and so must not be taken for a name).
+fn looks_like_path(spec: &str) -> bool {
+    if spec.starts_with(['.', '/', '~']) || spec.ends_with('/') || spec.matches('/').count() > 1 {
+        return true;
+    }
+    if cfg!(windows) && (spec.contains('\\') || spec.get(1..2) == Some(":")) {
+        return true;
+    }
+    // `models/typo`: `models` is a directory here, so this is a path with a typo, not a hub id.
+    spec.split_once('/').is_some_and(|(first, _)| Path::new(first).is_dir())
+}
+
+/// `org/name` with HF's repository-name characters.
+fn is_hub_id(spec: &str) -> bool {
+    let part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    spec.split_once('/').is_some_and(|(org, name)| part(org) && part(name))
+}
+
+/// Advice for a path that does not exist: an unexpanded `~`, or the deepest part that does exist.
+fn missing_path_hint(spec: &str) -> String {
+    if spec.starts_with('~') {
+        return " (a `~` is expanded by the shell, not by ft: it stays literal in `--model=~/…` or inside quotes; write the full path, e.g. $HOME/…)".into();
+    }
+    let existing = Path::new(spec).ancestors().skip(1).find(|a| !matches!(a.to_str(), Some("" | ".")) && a.is_dir());
+    match existing {
+        Some(dir) => format!(" ({} exists, but not what follows it)", dir.display()),
+        None => String::new(),
     }
 }
 
@@ -109,6 +214,57 @@ mod tests {
     fn unknown_name_lists_known_assets() {
         let err = resolve_model("no-such-model-here").unwrap_err().to_string();
         assert!(err.contains("no-such-model-here") && err.contains("minilm-l6"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loop_is_named_not_taken_for_a_hub_id() {
+        let root = tempfile::tempdir().unwrap();
+        let lp = root.path().join("loop");
+        std::os::unix::fs::symlink(&lp, &lp).unwrap();
+        let err = resolve_model(lp.to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, AssetError::SymlinkLoop { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("symbolic link loop") && msg.contains("--model"), "{msg}");
+        assert!(msg.starts_with(lp.to_str().unwrap()), "{msg}");
+        // Two links pointing at each other, and a path through the loop.
+        let (a, b) = (root.path().join("a"), root.path().join("b"));
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        for spec in [a.clone(), a.join("model")] {
+            let err = resolve_model(spec.to_str().unwrap()).unwrap_err();
+            assert!(matches!(err, AssetError::SymlinkLoop { .. }), "{}: {err}", spec.display());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlink_names_its_target() {
+        let root = tempfile::tempdir().unwrap();
+        let link = root.path().join("model");
+        std::os::unix::fs::symlink(root.path().join("gone"), &link).unwrap();
+        let msg = resolve_model(link.to_str().unwrap()).unwrap_err().to_string();
+        assert!(msg.contains("symbolic link to") && msg.contains("gone"), "{msg}");
+    }
+
+    #[test]
+    fn missing_path_is_no_such_directory_not_a_name() {
+        let root = tempfile::tempdir().unwrap();
+        let missing = root.path().join("models").join("typo");
+        for spec in [missing.to_str().unwrap(), "./no-such-model-dir", "../no/such/dir", "a/b/c", "~/models/x"] {
+            let err = resolve_model(spec).unwrap_err();
+            assert!(matches!(err, AssetError::NoSuchDirectory { .. }), "{spec}: {err}");
+            let msg = err.to_string();
+            assert!(msg.contains("no such directory") && !msg.contains("hub"), "{spec}: {msg}");
+        }
+        assert!(resolve_model("~/models/x").unwrap_err().to_string().contains("$HOME"));
+        let msg = resolve_model(missing.to_str().unwrap()).unwrap_err().to_string();
+        assert!(msg.contains(&format!("{} exists", root.path().display())), "{msg}");
+        // `dir/typo` where `dir` exists here is a path, not the hub id `dir/typo`.
+        let here = tempfile::Builder::new().prefix("ft-assets-test-").tempdir_in(".").unwrap();
+        let name = here.path().file_name().unwrap().to_str().unwrap();
+        let err = resolve_model(&format!("{name}/typo")).unwrap_err();
+        assert!(matches!(err, AssetError::NoSuchDirectory { .. }), "{err}");
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum ProblemType {
     Regression,
 }
 
+/// The largest `config.json` [`BertConfig::from_file`] reads (16 MiB).
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
 fn default_hidden_act() -> String {
     "gelu".into()
 }
@@ -136,11 +139,33 @@ pub struct BertConfig {
 
 impl BertConfig {
     /// Reads and validates `config.json`.
+    ///
+    /// A file larger than [`MAX_CONFIG_BYTES`] is refused before it is read: a BERT config is a few
+    /// kilobytes, and anything far larger is not one (or is `/dev/zero` behind a symlink).
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-        let config: Self = serde_json::from_str(&text)
-            .map_err(|source| ModelError::ConfigJson { path: path.to_path_buf(), source })?;
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(ModelError::io(path))?;
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text).map_err(ModelError::io(path))?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ModelError::Config {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "is larger than {} MiB; a config.json is a few KB — is this the right file?",
+                    MAX_CONFIG_BYTES >> 20
+                ),
+            });
+        }
+        Self::from_json_str(&text, path)
+    }
+
+    /// Parses and validates the text of a `config.json`; `path` is only used in error messages.
+    ///
+    /// Never panics, whatever `text` holds: malformed JSON is [`ModelError::ConfigJson`] (naming the key,
+    /// line and column), a config ft cannot build is [`ModelError::Config`] (naming the key).
+    pub fn from_json_str(text: &str, path: &Path) -> Result<Self, ModelError> {
+        let config: Self =
+            serde_json::from_str(text).map_err(|source| ModelError::ConfigJson { path: path.to_path_buf(), source })?;
         config.validate().map_err(|reason| ModelError::Config { path: path.to_path_buf(), reason })?;
         Ok(config)
     }
@@ -166,6 +191,7 @@ impl BertConfig {
                 return Err(format!("{key} is 0; it must be at least 1"));
             }
         }
+        self.check_sizes()?;
         if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
@@ -195,8 +221,17 @@ impl BertConfig {
                 return Err(format!("{key} is {p}; a dropout probability must be in [0, 1)"));
             }
         }
-        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
+        if !self.layer_norm_eps.is_finite() || self.layer_norm_eps <= 0.0 {
             return Err(format!("layer_norm_eps is {}; it must be positive", self.layer_norm_eps));
+        }
+        if !self.initializer_range.is_finite() || self.initializer_range < 0.0 {
+            return Err(format!(
+                "initializer_range is {}; it must be a finite standard deviation ≥ 0 (BERT uses 0.02)",
+                self.initializer_range
+            ));
+        }
+        if self.num_labels == Some(0) {
+            return Err("num_labels is 0; a classifier needs at least one class".into());
         }
         if let Some(pad) = self.pad_token_id
             && pad >= self.vocab_size
@@ -209,6 +244,45 @@ impl BertConfig {
                     return Err(format!("id2label key \"{key}\" is not a class index"));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses sizes whose products cannot be allocated: every weight matrix, one layer, and the whole
+    /// model (in bytes of f32) must fit in `isize::MAX`, the most one allocation may hold. This bounds
+    /// arithmetic only; whether the checkpoint agrees is checked against its header before anything is
+    /// allocated.
+    fn check_sizes(&self) -> Result<(), String> {
+        const LIMIT: usize = isize::MAX as usize / 4; // f32 values in the largest possible allocation
+        let h = self.hidden_size;
+        let product = |a_key: &str, a: usize, b_key: &str, b: usize| -> Result<usize, String> {
+            a.checked_mul(b).filter(|&n| n <= LIMIT).ok_or_else(|| {
+                format!("{a_key} {a} × {b_key} {b} is too large to allocate in one array; check {a_key} and {b_key}")
+            })
+        };
+        let embeddings = [
+            product("vocab_size", self.vocab_size, "hidden_size", h)?,
+            product("max_position_embeddings", self.max_position_embeddings, "hidden_size", h)?,
+            product("type_vocab_size", self.type_vocab_size, "hidden_size", h)?,
+        ];
+        let square = product("hidden_size", h, "hidden_size", h)?;
+        let feed_forward = product("intermediate_size", self.intermediate_size, "hidden_size", h)?;
+        let head = product("num_labels", self.labels_count(), "hidden_size", h)?;
+        // One layer: q, k, v, attention output (h·h + h each), two feed-forward matrices and their
+        // biases, two LayerNorms.
+        let layer = [square, h, square, h, square, h, square, h, feed_forward, self.intermediate_size, feed_forward]
+            .into_iter()
+            .chain([h; 5])
+            .try_fold(0usize, usize::checked_add);
+        let total = layer
+            .and_then(|l| l.checked_mul(self.num_hidden_layers))
+            .and_then(|t| embeddings.into_iter().chain([square, h, head]).try_fold(t, usize::checked_add))
+            .filter(|&n| n <= LIMIT);
+        if total.is_none() {
+            return Err(format!(
+                "num_hidden_layers {} with hidden_size {h} and intermediate_size {} is a model too large to allocate; check these keys",
+                self.num_hidden_layers, self.intermediate_size
+            ));
         }
         Ok(())
     }
@@ -316,6 +390,60 @@ mod tests {
             v["hidden_act"] = serde_json::json!(ok);
             assert!(parse(v).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn sizes_whose_products_overflow_are_refused_with_the_key() {
+        for (key, value) in [
+            ("num_hidden_layers", serde_json::json!(usize::MAX)),
+            ("intermediate_size", serde_json::json!(usize::MAX / 2)),
+            ("vocab_size", serde_json::json!(usize::MAX / 16)),
+            ("num_labels", serde_json::json!(usize::MAX / 8)),
+        ] {
+            let mut v = minimal();
+            v[key] = value;
+            let err = parse(v).unwrap_err();
+            assert!(err.contains(key) && err.contains("too large"), "{key}: {err}");
+        }
+        let mut v = minimal();
+        v["hidden_size"] = serde_json::json!(1u64 << 40);
+        v["num_attention_heads"] = serde_json::json!(1);
+        assert!(parse(v).unwrap_err().contains("hidden_size"));
+        // Large but representable: refused later, against the checkpoint's header, not here.
+        let mut v = minimal();
+        v["num_hidden_layers"] = serde_json::json!(1_000_000_000);
+        assert!(parse(v).is_ok());
+    }
+
+    #[test]
+    fn zero_sizes_and_bad_initializer_range_are_refused() {
+        let mut v = minimal();
+        v["intermediate_size"] = serde_json::json!(0);
+        assert!(parse(v).unwrap_err().contains("intermediate_size is 0"));
+        let mut v = minimal();
+        v["num_labels"] = serde_json::json!(0);
+        assert!(parse(v).unwrap_err().contains("num_labels is 0"));
+        let mut v = minimal();
+        v["initializer_range"] = serde_json::json!(-1.0);
+        assert!(parse(v).unwrap_err().contains("initializer_range"));
+    }
+
+    #[test]
+    fn from_json_str_names_the_file_and_never_panics() {
+        let path = Path::new("some/dir/config.json");
+        for text in ["", "{", "[]", "null", "{\"vocab_size\": -1}", "{\"hidden_size\": 1e400}", &"[".repeat(10_000)] {
+            let err = BertConfig::from_json_str(text, path).unwrap_err().to_string();
+            assert!(err.starts_with("some/dir/config.json: "), "{text:.20}: {err}");
+        }
+        let err = BertConfig::from_json_str(
+            r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+                "intermediate_size": 18446744073709551615}"#,
+            path,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("some/dir/config.json") && err.contains("intermediate_size"), "{err}");
+        assert!(BertConfig::from_json_str(&minimal().to_string(), path).is_ok());
     }
 
     #[test]

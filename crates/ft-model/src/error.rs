@@ -63,16 +63,32 @@ pub enum ModelError {
         hint: String,
     },
     /// Tensors the model needs are absent from the checkpoint.
-    #[error("{}: missing tensor{} {} (config.json says {layers} layers){hint}", path.display(), if names.len() > 1 { "s" } else { "" }, list(names))]
+    #[error("{}: missing tensor{} {} (config.json says {layers} layers{}){hint}", path.display(), if names.len() > 1 { "s" } else { "" }, list(names), file_layers.map(|n| format!(", file has {n}")).unwrap_or_default())]
     MissingTensors {
         /// The weights file.
         path: PathBuf,
-        /// Names (HF naming) of the missing tensors.
+        /// Names (HF naming, with or without the `bert.` prefix as the file has it) of the missing tensors.
         names: Vec<String>,
         /// `num_hidden_layers` from the config.
         layers: usize,
+        /// How many encoder layers the file holds tensors of, when known.
+        file_layers: Option<usize>,
         /// Extra advice.
         hint: String,
+    },
+    /// A tensor holds NaN or infinite values: the checkpoint is corrupt (a diverged run, a bad export).
+    #[error("{}: tensor {name} holds {nan} NaN / {inf} inf values (first at index {first}); the checkpoint is corrupt — re-download or re-export it", path.display())]
+    NonFinite {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor name as in the file.
+        name: String,
+        /// How many values are NaN.
+        nan: usize,
+        /// How many values are +inf or -inf.
+        inf: usize,
+        /// Flat (row-major) index of the first non-finite value.
+        first: usize,
     },
     /// A tensor has a data type ft cannot load.
     #[error("{}: tensor {name} has dtype {dtype}; ft loads F32, F16 and BF16 weights", path.display())]

@@ -33,10 +33,12 @@ pub mod heads;
 mod init;
 
 pub use bert::model::{BertModel, BertOutputs};
+pub use checkpoint::header::{SafetensorsHeader, parse_header};
 pub use checkpoint::load::{LoadOptions, LoadReport, PretrainedModel, load_pretrained};
 pub use checkpoint::names::Part;
+pub use checkpoint::plan::{check_safetensors, check_safetensors_header};
 pub use checkpoint::save::save_pretrained;
-pub use config::{BertConfig, HiddenAct, ProblemType};
+pub use config::{BertConfig, HiddenAct, MAX_CONFIG_BYTES, ProblemType};
 pub use device::{Adapter, DeviceSpec, compiled_backends, wgpu_adapters};
 pub use error::ModelError;
 pub use heads::sequence_classification::{BertForSequenceClassification, SequenceClassifierOutput};

@@ -151,7 +151,25 @@ fn missing_encoder_tensor_is_an_error() {
         all.retain(|k, _| !k.starts_with("bert.encoder.layer.1."));
     });
     let err = load_err(dir.path(), &LoadOptions::default());
-    assert!(err.contains("missing tensors bert.encoder.layer.1.") && err.contains("2 layers"), "{err}");
+    assert!(
+        err.contains("missing tensor bert.encoder.layer.1.")
+            && err.contains("config.json says 2 layers, file has 1")
+            && err.contains("no tensors of layer 1"),
+        "{err}"
+    );
+    // Part of a layer gone: every missing tensor is listed.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("tiny"), dir.path());
+    rewrite(dir.path(), |all| {
+        all.retain(|k, _| !k.starts_with("bert.encoder.layer.1.output."));
+    });
+    let err = load_err(dir.path(), &LoadOptions::default());
+    assert!(
+        err.contains(
+            "missing tensors bert.encoder.layer.1.output.dense.weight, bert.encoder.layer.1.output.dense.bias"
+        ) && err.contains("2 layers, file has 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -190,4 +208,26 @@ fn errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let err = load_pretrained(dir.path(), &LoadOptions::default(), &cpu()).unwrap_err();
     assert!(matches!(err, ModelError::MissingFile { file: "config.json", .. }), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn saved_model_is_readable_by_others_as_the_umask_allows() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let loaded = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), &cpu()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    // What this process's umask leaves of 0666 on a plainly created file (0644 under umask 022).
+    let probe = out.path().join("probe");
+    std::fs::write(&probe, b"").unwrap();
+    let plain = mode(&probe);
+    let saved = out.path().join("model");
+    save_pretrained(&loaded.model, &loaded.config, &saved, Some(&fixtures().join("tiny")), false).unwrap();
+    // The directory gets mkdir's 0777 less the umask, so its read/write bits are a plain file's (where
+    // a private temporary directory would be 0700); every file gets a plain file's mode.
+    assert_eq!(mode(&saved) & 0o666, plain, "directory {:o}, plain file {plain:o}", mode(&saved));
+    assert_eq!(mode(&saved) & 0o100, 0o100);
+    for f in ["config.json", "model.safetensors"] {
+        assert_eq!(mode(&saved.join(f)), plain, "{f}: {:o}, plain file {plain:o}", mode(&saved.join(f)));
+    }
 }

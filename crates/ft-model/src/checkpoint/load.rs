@@ -1,17 +1,21 @@
 //! Loading a HuggingFace model directory (`config.json` + `model.safetensors`) into
 //! [`BertForSequenceClassification`], with a load report and errors that name the tensor and shapes.
 //!
-//! The file's header is checked against what `config.json` implies before any weight is applied, so a
-//! wrong shape or a missing tensor is reported in HF's own names. burn-store then applies the tensors
-//! (transposing Linear weights, mapping LayerNorm weight/bias to gamma/beta).
+//! The file's header is checked against what `config.json` implies before the data is read or the
+//! model is allocated ([`super::plan`]), so a wrong shape or a missing tensor is reported in HF's own
+//! names, and the weights are checked to be finite. burn-store then applies the tensors (transposing
+//! Linear weights, mapping LayerNorm weight/bias to gamma/beta).
 
-use super::names::{FileKey, Part, canonical, expected_tensors};
+use super::header::{LEN_PREFIX, SafetensorsHeader, header_len, parse_header};
+use super::names::Part;
+use super::plan::{Plan, check_finite, plan};
 use crate::heads::sequence_classification::BertForSequenceClassification;
 use crate::init::Init;
 use crate::{BertConfig, ModelError};
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::Device;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Choices the caller makes about the head.
@@ -81,14 +85,12 @@ pub struct PretrainedModel {
     pub report: LoadReport,
 }
 
-struct FileTensor {
-    key: String,
-    shape: Vec<usize>,
-    dtype: String,
-    values: usize,
-}
-
 /// Loads `dir` onto `device`.
+///
+/// In order: `config.json` is read and validated; the safetensors header (only its first `8 + N`
+/// bytes) is compared with the config, so a wrong or absurd config fails before anything large is
+/// allocated; then the data is read once, every applied weight is checked to be finite, and burn-store
+/// applies the tensors to a model built with placeholder zeros.
 pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Result<PretrainedModel, ModelError> {
     if !dir.is_dir() {
         return Err(ModelError::Output {
@@ -105,102 +107,12 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
         return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "model.safetensors" });
     }
     let mut config = BertConfig::from_file(&config_path)?;
-    let bytes = std::fs::read(&weights).map_err(ModelError::io(&weights))?;
-    let file = read_header(&weights, &bytes)?;
-
-    // The head's size: the user's labels, else the config's.
-    let config_labels = config.labels_count();
-    let num_labels = options.labels.as_ref().map_or(config_labels, |l| l.len());
-    if num_labels == 0 {
-        return Err(ModelError::Config {
-            path: config_path.clone(),
-            reason: "the head would have 0 labels; a classifier needs at least one class".into(),
-        });
-    }
-
-    let mut report = LoadReport { weights_file: weights.clone(), file_tensors: file.len(), ..Default::default() };
-    report.file_values = file.iter().map(|t| t.values).sum();
-    let mut found: HashMap<String, &FileTensor> = HashMap::new();
-    for tensor in &file {
-        match canonical(&tensor.key) {
-            FileKey::Ignored => report.ignored.push(tensor.key.clone()),
-            FileKey::Tensor(name) => {
-                found.insert(name, tensor);
-            }
-        }
-    }
-
-    let expected = expected_tensors(&config, num_labels);
-    let mut missing = Vec::new();
-    let mut fresh_head = false;
-    let mut fresh_pooler = false;
-    for tensor in &expected {
-        let Some(in_file) = found.get(&tensor.name) else {
-            match tensor.part {
-                Part::Head => fresh_head = true,
-                Part::Pooler => fresh_pooler = true,
-                _ => missing.push(tensor.name.clone()),
-            }
-            continue;
-        };
-        if !matches!(in_file.dtype.as_str(), "F32" | "F16" | "BF16") {
-            return Err(ModelError::DType {
-                path: weights.clone(),
-                name: in_file.key.clone(),
-                dtype: in_file.dtype.clone(),
-            });
-        }
-        if in_file.shape != tensor.shape {
-            if tensor.part == Part::Head && options.reinit_classifier {
-                fresh_head = true;
-                continue;
-            }
-            let hint = if tensor.part == Part::Head {
-                format!(
-                    " ({num_labels} labels); the checkpoint's head was trained for {} labels — pass --reinit-head to replace it with a fresh one",
-                    in_file.shape.first().copied().unwrap_or(0)
-                )
-            } else {
-                String::new()
-            };
-            return Err(ModelError::ShapeMismatch {
-                path: weights.clone(),
-                name: in_file.key.clone(),
-                expected: tensor.shape.clone(),
-                found: in_file.shape.clone(),
-                hint,
-            });
-        }
-    }
-    if !missing.is_empty() {
-        let extra_layers =
-            found.keys().any(|k| k.starts_with(&format!("bert.encoder.layer.{}.", config.num_hidden_layers)));
-        let hint = if extra_layers {
-            "; the file has more layers than config.json — is config.json from another model?".to_string()
-        } else {
-            String::new()
-        };
-        return Err(ModelError::MissingTensors {
-            path: weights.clone(),
-            names: missing,
-            layers: config.num_hidden_layers,
-            hint,
-        });
-    }
-    // A head of the right size is loaded only if both of its tensors are; a half head is re-initialised.
-    let head_in_file = expected.iter().filter(|t| t.part == Part::Head).all(|t| found.contains_key(&t.name));
-    fresh_head |= !head_in_file;
-    let pooler_in_file = expected.iter().filter(|t| t.part == Part::Pooler).all(|t| found.contains_key(&t.name));
-    fresh_pooler |= !pooler_in_file;
-
-    let expected_names: HashMap<&str, Part> = expected.iter().map(|t| (t.name.as_str(), t.part)).collect();
-    for tensor in &file {
-        if let FileKey::Tensor(name) = canonical(&tensor.key)
-            && !expected_names.contains_key(name.as_str())
-        {
-            report.unexpected.push(tensor.key.clone());
-        }
-    }
+    let mut reader = WeightsReader::open(&weights)?;
+    let header = reader.header()?;
+    let plan = plan(&header, &config, options, &weights, &config_path)?;
+    let bytes = reader.read_all()?;
+    check_finite(&bytes, &header, &plan, &weights)?;
+    let Plan { num_labels, fresh_head, fresh_pooler, report } = plan;
 
     // Build with placeholder weights and apply the file.
     let mut model = BertForSequenceClassification::new_for_labels(&config, num_labels, &mut Init::Zeros, device);
@@ -227,21 +139,6 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
         return Err(ModelError::Apply { path: weights.clone(), reason: reasons.join("; ") });
     }
 
-    for tensor in &expected {
-        let values: usize = tensor.shape.iter().product();
-        let is_fresh = match tensor.part {
-            Part::Head => fresh_head,
-            Part::Pooler => fresh_pooler,
-            _ => false,
-        };
-        if is_fresh {
-            report.fresh.push(tensor.name.clone());
-            *report.fresh_values.entry(tensor.part).or_default() += values;
-        } else {
-            report.applied.push(tensor.name.clone());
-            *report.loaded_values.entry(tensor.part).or_default() += values;
-        }
-    }
     if result.applied.len() != report.applied.len() {
         let missing: Vec<String> =
             result.missing.iter().map(|(p, _)| p.clone()).filter(|p| !p.contains("not_loaded")).take(5).collect();
@@ -256,20 +153,14 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
         });
     }
 
+    // Fresh parts (announced in the report's notes by the plan).
     let range = config.initializer_range;
     if fresh_pooler {
         model.bert.pooler.dense =
             Init::normal(options.seed.wrapping_add(1), range).linear(config.hidden_size, config.hidden_size, device);
-        report.notes.push(
-            "the checkpoint has no pooler: bert.pooler.dense was initialised fresh (N(0, initializer_range)); fine-tune before trusting pooled outputs".into(),
-        );
     }
     if fresh_head {
         model.classifier = Init::normal(options.seed, range).linear(config.hidden_size, num_labels, device);
-        report.notes.push(format!(
-            "classifier initialised fresh for {num_labels} labels (weights N(0, {range}), bias 0, seed {}): train it before use",
-            options.seed
-        ));
     }
 
     // The config now describes the model in memory.
@@ -281,18 +172,54 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
     Ok(PretrainedModel { dir: dir.to_path_buf(), config, model, report })
 }
 
-fn read_header(path: &Path, bytes: &[u8]) -> Result<Vec<FileTensor>, ModelError> {
-    let tensors = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelError::Safetensors { path: path.to_path_buf(), reason: e.to_string() })?;
-    let mut out: Vec<FileTensor> = tensors
-        .iter()
-        .map(|(key, view)| FileTensor {
-            key: key.to_string(),
-            shape: view.shape().to_vec(),
-            dtype: format!("{:?}", view.dtype()),
-            values: view.shape().iter().product(),
-        })
-        .collect();
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+/// Reads `model.safetensors` in two steps: the header first (to compare it with the config before
+/// anything large is allocated), then the rest into the same buffer, so the data is read and held once.
+struct WeightsReader {
+    path: PathBuf,
+    file: std::fs::File,
+    len: u64,
+    bytes: Vec<u8>,
+}
+
+impl WeightsReader {
+    fn open(path: &Path) -> Result<Self, ModelError> {
+        let file = std::fs::File::open(path).map_err(ModelError::io(path))?;
+        let len = file.metadata().map_err(ModelError::io(path))?.len();
+        Ok(Self { path: path.to_path_buf(), file, len, bytes: Vec::new() })
+    }
+
+    /// Reads and parses the first `8 + N` bytes.
+    fn header(&mut self) -> Result<SafetensorsHeader, ModelError> {
+        let path = self.path.clone();
+        (&mut self.file).take(LEN_PREFIX as u64).read_to_end(&mut self.bytes).map_err(ModelError::io(&path))?;
+        let n = header_len(&self.bytes, self.len, &path)?;
+        (&mut self.file).take(n as u64).read_to_end(&mut self.bytes).map_err(ModelError::io(&path))?;
+        parse_header(&self.bytes, self.len, &path)
+    }
+
+    /// The whole file: the header already read plus the data.
+    fn read_all(mut self) -> Result<Vec<u8>, ModelError> {
+        let path = &self.path;
+        let too_large = || ModelError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("the file is {} bytes, more than this process can hold in memory", self.len),
+            ),
+        };
+        let len = usize::try_from(self.len).map_err(|_| too_large())?;
+        self.bytes.try_reserve_exact(len.saturating_sub(self.bytes.len())).map_err(|_| too_large())?;
+        self.file.read_to_end(&mut self.bytes).map_err(ModelError::io(path))?;
+        if self.bytes.len() as u64 != self.len {
+            return Err(ModelError::Safetensors {
+                path: path.clone(),
+                reason: format!(
+                    "it was {} bytes when opened and {} bytes were read; was it being written meanwhile?",
+                    self.len,
+                    self.bytes.len()
+                ),
+            });
+        }
+        Ok(self.bytes)
+    }
 }

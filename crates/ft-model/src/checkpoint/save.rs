@@ -26,6 +26,20 @@ pub fn classification_config(config: &BertConfig, num_labels: usize) -> BertConf
     out
 }
 
+/// A temporary directory in `parent` that becomes the model directory: created with mode 0777 less the
+/// umask (0755 under the usual 022), as `mkdir` would, instead of tempfile's private 0700, so that
+/// other users can load the saved model.
+fn shareable_tempdir(parent: &Path) -> Result<tempfile::TempDir, ModelError> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ft-save-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o777));
+    }
+    builder.tempdir_in(parent).map_err(ModelError::io(parent))
+}
+
 /// Writes `model` and `config` to `out` (plus tokenizer files from `tokenizer_from`).
 ///
 /// Everything is written into a temporary sibling directory first and renamed into place, so `out` is
@@ -53,7 +67,7 @@ pub fn save_pretrained(
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(ModelError::io(&parent))?;
-    let tmp = tempfile::Builder::new().prefix(".ft-save-").tempdir_in(&parent).map_err(ModelError::io(&parent))?;
+    let tmp = shareable_tempdir(&parent)?;
 
     let num_labels = model.classifier.weight.dims()[1];
     let config = classification_config(config, num_labels);
@@ -74,6 +88,11 @@ pub fn save_pretrained(
     model
         .save_into(&mut store)
         .map_err(|e| ModelError::Output { path: out.join("model.safetensors"), reason: e.to_string() })?;
+    // safetensors writes through a private (0600) temporary file; give the weights the mode a plainly
+    // created file gets under this umask, as config.json got, so that whoever can read the directory
+    // can load the model.
+    let plain = std::fs::metadata(&config_path).map_err(ModelError::io(&config_path))?.permissions();
+    std::fs::set_permissions(&weights, plain).map_err(ModelError::io(&weights))?;
 
     if let Some(src) = tokenizer_from {
         for name in TOKENIZER_FILES {
