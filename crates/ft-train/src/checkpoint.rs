@@ -22,7 +22,8 @@ pub struct Best {
     pub metric: String,
     /// Its value.
     pub value: f64,
-    /// Where the checkpoint is.
+    /// Where the checkpoint is, relative to the run directory (`checkpoints/step-…`); the loop finds
+    /// it from `step`, so a moved or renamed run still finds its best checkpoint.
     pub checkpoint: PathBuf,
 }
 
@@ -46,6 +47,75 @@ pub struct TrainerState {
 const MODEL: &str = "model.bpk";
 const OPTIMIZER: &str = "optimizer.bpk";
 const STATE: &str = "trainer_state.json";
+/// Length and CRC-32 of each file above, written last and checked before any of them is read: burn's
+/// record readers trust their input (burn-optim 0.22.1 panics on a record tensor without a parameter
+/// id), so a damaged file must be caught before it reaches them.
+const CHECKSUMS: &str = "checksums.json";
+
+/// Length and CRC-32 of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileCheck {
+    len: u64,
+    crc32: u32,
+}
+
+fn file_check(path: &Path) -> Result<FileCheck, TrainError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(io(path))?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok(FileCheck { len, crc32: hasher.finalize() })
+}
+
+fn write_checksums(dir: &Path) -> Result<(), TrainError> {
+    let mut checks = std::collections::BTreeMap::new();
+    for name in [MODEL, OPTIMIZER, STATE] {
+        checks.insert(name.to_string(), file_check(&dir.join(name))?);
+    }
+    let path = dir.join(CHECKSUMS);
+    let json = serde_json::to_vec_pretty(&checks).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    std::fs::write(&path, json).map_err(io(&path))
+}
+
+/// Checks every file of the checkpoint in `dir` against `checksums.json`.
+fn verify_checksums(dir: &Path) -> Result<(), TrainError> {
+    let path = dir.join(CHECKSUMS);
+    let text = std::fs::read(&path).map_err(|e| {
+        TrainError::Checkpoint(format!(
+            "{}: {e}; without it the checkpoint cannot be verified (written by an older ft, or damaged)",
+            path.display()
+        ))
+    })?;
+    let checks: std::collections::BTreeMap<String, FileCheck> = serde_json::from_slice(&text)
+        .map_err(|e| TrainError::Checkpoint(format!("{}: {e}; the checkpoint is damaged", path.display())))?;
+    for name in [MODEL, OPTIMIZER, STATE] {
+        let file = dir.join(name);
+        let expected = checks.get(name).ok_or_else(|| {
+            TrainError::Checkpoint(format!("{}: no entry for {name}; the checkpoint is damaged", path.display()))
+        })?;
+        let found = file_check(&file)?;
+        if &found != expected {
+            return Err(TrainError::Checkpoint(format!(
+                "{}: {} bytes with CRC-32 {:08x}, but {CHECKSUMS} says {} bytes with {:08x}; the checkpoint is damaged",
+                file.display(),
+                found.len,
+                found.crc32,
+                expected.len,
+                expected.crc32
+            )));
+        }
+    }
+    Ok(())
+}
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |e| TrainError::Checkpoint(format!("{}: {e}", path.display()))
@@ -67,23 +137,25 @@ pub fn save_checkpoint(
 ) -> Result<PathBuf, TrainError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let dest = checkpoint_dir(dir, state.step);
-    let tmp = tempfile::Builder::new().prefix(".partial-").tempdir_in(dir).map_err(io(dir))?;
+    let tmp = crate::run_dir::temp_builder(".partial-", 0o777).tempdir_in(dir).map_err(io(dir))?;
     model
         .clone()
         .save_file(tmp.path().join(MODEL))
-        .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", dest.join(MODEL).display())))?;
+        .map_err(|e| TrainError::Checkpoint(format!("{}: cannot write: {e}", dest.join(MODEL).display())))?;
     optim
         .save(tmp.path().join(OPTIMIZER))
-        .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", dest.join(OPTIMIZER).display())))?;
+        .map_err(|e| TrainError::Checkpoint(format!("{}: cannot write: {e}", dest.join(OPTIMIZER).display())))?;
     let json = serde_json::to_vec_pretty(state).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
     let state_path = tmp.path().join(STATE);
     std::fs::write(&state_path, json).map_err(io(&state_path))?;
+    write_checksums(tmp.path())?;
     let tmp_path = tmp.keep();
     if dest.exists() {
         std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
     }
     std::fs::rename(&tmp_path, &dest).map_err(io(&dest))?;
-    prune(dir, keep_last, state.best.as_ref().map(|b| b.checkpoint.as_path()))?;
+    let best = state.best.as_ref().map(|b| checkpoint_dir(dir, b.step));
+    prune(dir, keep_last, best.as_deref())?;
     Ok(dest)
 }
 
@@ -120,15 +192,25 @@ pub fn load_checkpoint(
     model: BertForSequenceClassification,
     optim: ModuleOptimizer,
 ) -> Result<(BertForSequenceClassification, ModuleOptimizer, TrainerState), TrainError> {
+    verify_checksums(path)?;
     let state_path = path.join(STATE);
     let text = std::fs::read(&state_path).map_err(io(&state_path))?;
     let state: TrainerState =
         serde_json::from_slice(&text).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", state_path.display())))?;
-    let model = model
-        .try_load_file(path.join(MODEL))
-        .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", path.join(MODEL).display())))?;
-    let optim = optim
-        .load(path.join(OPTIMIZER))
-        .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", path.join(OPTIMIZER).display())))?;
+    let damaged = |file: &str, e: String| {
+        TrainError::Checkpoint(format!("{}: {e}; the checkpoint is damaged", path.join(file).display()))
+    };
+    // The checksums passed, so these files are what ft wrote; a panic in burn's readers would be a
+    // bug, still reported as an error rather than a crash.
+    let catch = |file: &str, e: Box<dyn std::any::Any + Send>| {
+        let why = e.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| e.downcast_ref::<String>().cloned());
+        damaged(file, format!("burn could not read it ({})", why.unwrap_or_default()))
+    };
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.try_load_file(path.join(MODEL))))
+        .map_err(|e| catch(MODEL, e))?
+        .map_err(|e| damaged(MODEL, e.to_string()))?;
+    let optim = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| optim.load(path.join(OPTIMIZER))))
+        .map_err(|e| catch(OPTIMIZER, e))?
+        .map_err(|e| damaged(OPTIMIZER, e.to_string()))?;
     Ok((model, optim, state))
 }

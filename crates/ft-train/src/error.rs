@@ -26,4 +26,19 @@ pub enum TrainError {
         /// Where the last good checkpoint is, if any.
         last_good: String,
     },
+    /// The output directory cannot be used as asked; the message says why and what to do.
+    #[error("{0}")]
+    Output(String),
+    /// SIGINT or SIGTERM arrived; the run stopped after a step and wrote a checkpoint.
+    #[error("interrupted by {signal_name} after optimizer step {step}; {checkpoint}")]
+    Interrupted {
+        /// The signal number (2 = SIGINT, 15 = SIGTERM).
+        signal: i32,
+        /// Its name.
+        signal_name: String,
+        /// The last optimizer step done.
+        step: usize,
+        /// What was saved, and how to resume.
+        checkpoint: String,
+    },
 }

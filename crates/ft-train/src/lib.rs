@@ -22,6 +22,8 @@ pub mod freeze;
 pub mod loss;
 pub mod optim;
 pub mod params;
+pub mod run_config;
+pub mod run_dir;
 pub mod schedule;
 pub mod step;
 pub mod synthetic;

@@ -175,6 +175,11 @@ pub trait Observer {
     fn on_checkpoint(&mut self, _step: usize, _path: &Path) {}
     /// A message for the user.
     fn on_message(&mut self, _message: &str) {}
+    /// Checked after every optimizer step: `Some(signal)` stops the run there, with a checkpoint
+    /// (the CLI's SIGINT/SIGTERM handler).
+    fn stop_requested(&self) -> Option<i32> {
+        None
+    }
 }
 
 /// An observer that does nothing.
@@ -281,21 +286,28 @@ struct Loop<'a> {
     stale_evals: usize,
 }
 
-/// Where a resumed run starts.
-fn resume_point(resume: Option<&Path>) -> Result<Option<PathBuf>, TrainError> {
-    let Some(path) = resume else { return Ok(None) };
-    if path.join("trainer_state.json").is_file() {
-        return Ok(Some(path.to_path_buf()));
+/// The checkpoints a resumed run may start from, newest first: `resume` itself when it is a
+/// checkpoint, else those under `resume/checkpoints` (or `resume`). Empty when none was written yet.
+fn resume_candidates(resume: &Path) -> Vec<PathBuf> {
+    if resume.join("trainer_state.json").is_file() {
+        return vec![resume.to_path_buf()];
     }
-    for dir in [path.join("checkpoints"), path.to_path_buf()] {
-        if let Some(last) = list_checkpoints(&dir).pop() {
-            return Ok(Some(last));
+    for dir in [resume.join("checkpoints"), resume.to_path_buf()] {
+        let mut all = list_checkpoints(&dir);
+        if !all.is_empty() {
+            all.reverse();
+            return all;
         }
     }
-    Err(TrainError::Checkpoint(format!(
-        "{}: no checkpoint to resume from (expected checkpoints/step-*/trainer_state.json)",
-        path.display()
-    )))
+    Vec::new()
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        2 => "SIGINT (Ctrl-C)".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
 }
 
 impl Loop<'_> {
@@ -332,7 +344,7 @@ impl Loop<'_> {
                 step,
                 metric: self.metric.clone(),
                 value,
-                checkpoint: crate::checkpoint::checkpoint_dir(&self.ckpt_dir, step),
+                checkpoint: crate::checkpoint::checkpoint_dir(Path::new("checkpoints"), step),
             });
         } else {
             self.stale_evals += 1;
@@ -378,11 +390,42 @@ impl Loop<'_> {
             evals_without_improvement: 0,
             best: None,
         };
-        if let Some(ckpt) = resume_point(resume)? {
-            (model, optim, start) = load_checkpoint(&ckpt, model, optim)?;
-            self.best = start.best.clone();
-            self.stale_evals = start.evals_without_improvement;
-            observer.on_message(&format!("resuming from {} (step {})", ckpt.display(), start.step));
+        if let Some(resume) = resume {
+            let candidates = resume_candidates(resume);
+            if candidates.is_empty() {
+                observer.on_message(&format!(
+                    "resuming {}: no checkpoint was written before it stopped; starting again from step 0",
+                    resume.display()
+                ));
+            }
+            let mut failures: Vec<(PathBuf, TrainError)> = Vec::new();
+            for ckpt in candidates {
+                // A checkpoint is only readable whole; on failure the model and optimizer are rebuilt.
+                match load_checkpoint(&ckpt, model.clone(), adamw(&model, &adam)?) {
+                    Ok(loaded) => {
+                        (model, optim, start) = loaded;
+                        for (bad, e) in &failures {
+                            observer.on_message(&format!(
+                                "warning: checkpoint {} is unreadable ({e}); resuming from the previous one",
+                                bad.display()
+                            ));
+                        }
+                        failures.clear();
+                        self.best = start.best.clone();
+                        self.stale_evals = start.evals_without_improvement;
+                        observer.on_message(&format!("resuming from {} (step {})", ckpt.display(), start.step));
+                        break;
+                    }
+                    Err(e) => failures.push((ckpt, e)),
+                }
+            }
+            if let Some((bad, e)) = failures.pop() {
+                return Err(TrainError::Checkpoint(format!(
+                    "no readable checkpoint under {} (the oldest, {}, failed: {e}); start the run again without --resume",
+                    resume.display(),
+                    bad.display()
+                )));
+            }
         }
         let plain = self.device.clone().without_autodiff();
         let (model, steps, stopped_early, feature_cache_seconds) = if cache_features {
@@ -485,12 +528,21 @@ impl Loop<'_> {
                     let metrics = trainee.evaluate(stepper.model(), self.data, self.settings)?;
                     self.record_eval(step, metrics, observer)?;
                 }
-                if eval_now || self.settings.save_every.is_some_and(|n| step.is_multiple_of(n)) {
+                let stop = observer.stop_requested();
+                if eval_now || stop.is_some() || self.settings.save_every.is_some_and(|n| step.is_multiple_of(n)) {
                     let state = self.state(step, epoch, bi + 1);
                     let model = trainee.checkpoint_model(stepper.model());
                     let path =
                         save_checkpoint(&self.ckpt_dir, model, stepper.optimizer(), &state, self.settings.keep_last)?;
                     observer.on_checkpoint(step, &path);
+                    if let Some(signal) = stop {
+                        return Err(TrainError::Interrupted {
+                            signal,
+                            signal_name: signal_name(signal),
+                            step,
+                            checkpoint: format!("checkpoint {} written", path.display()),
+                        });
+                    }
                 }
                 if eval_now && self.should_stop_early() {
                     observer
@@ -527,12 +579,22 @@ impl Loop<'_> {
         steps: usize,
     ) -> Result<BertForSequenceClassification, TrainError> {
         let Some(best) = &self.best else { return Ok(model) };
-        if best.step == steps || !best.checkpoint.join("model.bpk").is_file() {
+        // Found from its step under this run's checkpoints/, whatever path an older run.toml recorded
+        // (the run may have been moved or renamed since).
+        let dir = crate::checkpoint::checkpoint_dir(&self.ckpt_dir, best.step);
+        if best.step == steps {
             return Ok(model);
         }
+        if !dir.join("model.bpk").is_file() {
+            return Err(TrainError::Checkpoint(format!(
+                "{}: the best checkpoint (step {}) is missing; the model of the last step was not kept in its place — resume from a complete run directory",
+                dir.display(),
+                best.step
+            )));
+        }
         model
-            .try_load_file(best.checkpoint.join("model.bpk"))
-            .map_err(|e| TrainError::Checkpoint(format!("{}: {e:?}", best.checkpoint.display())))
+            .try_load_file(dir.join("model.bpk"))
+            .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", dir.join("model.bpk").display())))
     }
 }
 
