@@ -100,7 +100,11 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::FAILURE
+            // Stopped by SIGINT/SIGTERM (after a checkpoint): the shell's 128 + signal.
+            match err.downcast_ref::<ft_train::TrainError>() {
+                Some(ft_train::TrainError::Interrupted { signal, .. }) => ExitCode::from((128 + signal) as u8),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

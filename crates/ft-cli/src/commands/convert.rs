@@ -22,8 +22,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for note in &loaded.report.notes {
         log::warn!("{note}");
     }
-    ft_model::save_pretrained(&loaded.model, &loaded.config, &args.output, Some(&loaded.dir), args.overwrite)
-        .with_context(|| format!("saving to {}", args.output.display()))?;
+    let out = &args.output;
+    let non_empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true);
+    if non_empty && args.overwrite {
+        // Replace the model's files only: a run's metrics, logs and checkpoints (or the input model's
+        // other files, when converting in place) stay.
+        if !out.join("config.json").is_file() && !out.join("run.toml").is_file() {
+            anyhow::bail!(
+                "{}: is not empty and is not a model directory or an ft run (no config.json, no run.toml); --overwrite only replaces models — choose another output",
+                out.display()
+            );
+        }
+        super::install_model(&loaded.model, &loaded.config, out, Some(&loaded.dir))?;
+    } else {
+        ft_model::save_pretrained(&loaded.model, &loaded.config, out, Some(&loaded.dir), args.overwrite)
+            .with_context(|| format!("saving to {}", out.display()))?;
+    }
     println!("wrote {}", args.output.display());
     Ok(())
 }

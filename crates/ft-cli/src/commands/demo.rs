@@ -141,7 +141,9 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     println!("model      {}", model_dir.display());
     println!("data       {}", data_dir.display());
 
-    let summary = train::execute(&config, &out, &RunOptions { overwrite: true, resume: None, quiet })?;
+    let options =
+        RunOptions { overwrite: true, quiet, stop: Some(train::StopSignal::install()?), ..Default::default() };
+    let summary = train::execute(&config, &out, &options)?;
 
     let test_file = data_dir.join("test.tsv");
     if let (Some(test), Some(base)) = (&summary.test, majority_share(&test_file)) {

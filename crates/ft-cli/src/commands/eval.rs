@@ -51,6 +51,9 @@ pub struct Args {
     /// the model directory is a run).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Longest row (line) accepted in the data file, in bytes.
+    #[arg(long, default_value_t = ft_data::DEFAULT_MAX_ROW_BYTES)]
+    max_row_bytes: usize,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -72,6 +75,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             separator: d.map(|d| d.label_separator.clone()).unwrap_or(",".into()),
         },
         max_len: p.max_len,
+        max_row_bytes: args.max_row_bytes,
         ..Default::default()
     };
     let (examples, read) = ft_data::dataset::read_with_labels(&args.data, &p.tokenizer, &options, &p.space)

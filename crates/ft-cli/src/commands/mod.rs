@@ -62,6 +62,55 @@ pub fn open_device(name: &str) -> anyhow::Result<(DeviceSpec, ft_model::burn::te
     Ok((resolved, device))
 }
 
+/// Writes `model` as a HuggingFace model into `out`, replacing only the model's own files (config,
+/// weights, tokenizer) and keeping everything else there (a run's metrics, logs, checkpoints). The
+/// files are written to a staging directory first and moved in with config.json last, so `out` never
+/// holds a loadable-looking but incomplete model.
+pub fn install_model(
+    model: &ft_model::BertForSequenceClassification,
+    config: &ft_model::BertConfig,
+    out: &std::path::Path,
+    tokenizer_from: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let staging = out.join(".model-staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
+    }
+    ft_model::save_pretrained(model, config, &staging, tokenizer_from, false)
+        .with_context(|| format!("saving the model to {}", out.display()))?;
+    let mut names: Vec<String> = std::fs::read_dir(&staging)
+        .with_context(|| format!("reading {}", staging.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort_by_key(|n| n == "config.json");
+    for name in names {
+        std::fs::rename(staging.join(&name), out.join(&name))
+            .with_context(|| format!("moving {name} into {}", out.display()))?;
+    }
+    std::fs::remove_dir_all(&staging).ok();
+    Ok(())
+}
+
+/// A tokenizer must not emit an id the model's embedding table lacks (the backend's gather would
+/// read out of bounds).
+pub fn check_tokenizer_fits(
+    tokenizer: &ft_data::Tokenizer,
+    vocab_size: usize,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let max_id = tokenizer.max_token_id() as usize;
+    if max_id >= vocab_size {
+        anyhow::bail!(
+            "{}: the tokenizer emits ids up to {max_id}, but config.json says vocab_size {vocab_size} (ids 0..{}); the tokenizer files and the model do not belong together — use the model's own tokenizer.json / vocab.txt",
+            dir.display(),
+            vocab_size - 1.min(vocab_size)
+        );
+    }
+    Ok(())
+}
+
 /// Peak resident set size of this process in KiB (Linux; `None` elsewhere).
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

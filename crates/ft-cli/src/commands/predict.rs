@@ -14,8 +14,8 @@ use ft_model::{BertForSequenceClassification, DeviceSpec, LoadOptions, ProblemTy
 use ft_train::eval::{SplitOutputs, softmax_rows};
 use serde::Serialize;
 use serde::ser::SerializeMap;
-use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `ft predict`.
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,9 @@ pub struct Args {
     /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Longest line (row) accepted from stdin or --data, in bytes.
+    #[arg(long, default_value_t = ft_data::DEFAULT_MAX_ROW_BYTES)]
+    max_row_bytes: usize,
 }
 
 /// A trained model ready for inference: weights, config, tokenizer, labels and the settings of the run
@@ -89,10 +92,7 @@ impl Predictor {
         }
         let run_toml = dir.join("run.toml");
         let run = match run_toml.is_file() {
-            true => Some(
-                toml::from_str::<RunConfig>(&std::fs::read_to_string(&run_toml)?)
-                    .with_context(|| format!("{}: not a valid ft run config", run_toml.display()))?,
-            ),
+            true => Some(RunConfig::read(&run_toml)?),
             false => None,
         };
         let positions = loaded.config.max_position_embeddings;
@@ -102,6 +102,7 @@ impl Predictor {
         }
         let tokenizer =
             Tokenizer::from_dir(&dir).with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
+        super::check_tokenizer_fits(&tokenizer, loaded.config.vocab_size, &dir)?;
         let kind = match loaded.config.problem_type {
             Some(ProblemType::MultiLabelClassification) => LabelKind::MultiLabel,
             Some(ProblemType::Regression) => LabelKind::Regression,
@@ -134,6 +135,13 @@ impl Predictor {
     ) -> anyhow::Result<Vec<Prediction>> {
         let out = self.logits(rows, batch_size)?;
         let c = out.num_labels;
+        if let Some(i) = out.logits.iter().position(|x| !x.is_finite()) {
+            bail!(
+                "the model gave a non-finite score ({}) for text {:?}; its weights are probably corrupt (NaN/inf) — retrain or re-export it",
+                out.logits[i],
+                rows.get(i / c.max(1)).map(|r| r.0.as_str()).unwrap_or("")
+            );
+        }
         let names = &self.space.names;
         let rows = out.logits.chunks(c.max(1));
         Ok(match self.space.kind {
@@ -229,7 +237,7 @@ impl Prediction {
 /// Where the texts come from.
 enum Source {
     Texts(std::vec::IntoIter<String>),
-    Stdin(std::io::StdinLock<'static>, u64),
+    Stdin(ft_data::TextLines<std::io::StdinLock<'static>>),
     File(TextReader, bool),
 }
 
@@ -238,15 +246,12 @@ impl Source {
     fn next(&mut self) -> anyhow::Result<Option<(String, Option<String>)>> {
         match self {
             Source::Texts(it) => Ok(it.next().map(|t| (t, None))),
-            Source::Stdin(lock, line) => loop {
-                let mut buf = String::new();
-                *line += 1;
-                if lock.read_line(&mut buf).with_context(|| format!("reading stdin line {line}"))? == 0 {
-                    return Ok(None);
-                }
-                let text = buf.trim_end_matches(['\n', '\r']);
-                if !text.trim().is_empty() {
-                    return Ok(Some((text.to_string(), None)));
+            Source::Stdin(lines) => loop {
+                match lines.next() {
+                    None => return Ok(None),
+                    Some(Ok(row)) if ft_data::is_blank(&row.text) => continue,
+                    Some(Ok(row)) => return Ok(Some((row.text, None))),
+                    Some(Err(e)) => return Err(e.into()),
                 }
             },
             Source::File(reader, skip_bad_rows) => loop {
@@ -282,14 +287,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (Some(path), _) if !path.is_file() => bail!("{}: no such file (--data)", path.display()),
         _ => {}
     }
+    if let Some(i) = args.texts.iter().position(|t| t != "-" && ft_data::is_blank(t)) {
+        bail!("text {} is empty (or only whitespace); give it some text — training rejects empty texts too", i + 1);
+    }
+    if !stdout_is_open() {
+        bail!("stdout is closed: the predictions would go nowhere; redirect it to a file (> predictions.jsonl)");
+    }
     let predictor = Predictor::load(&args.model, &args.device, args.max_len)?;
     let mut source = match (&args.data, args.texts.as_slice()) {
         (Some(path), _) => Source::File(
-            TextReader::open(path, None, &columns(&args, predictor.run.as_ref()))
+            TextReader::open_with_limit(path, None, &columns(&args, predictor.run.as_ref()), args.max_row_bytes)
                 .with_context(|| format!("reading {}", path.display()))?,
             args.skip_bad_rows,
         ),
-        (None, [dash]) if dash == "-" => Source::Stdin(std::io::stdin().lock(), 0),
+        (None, [dash]) if dash == "-" => {
+            Source::Stdin(ft_data::TextLines::new(Path::new("<stdin>"), std::io::stdin().lock(), args.max_row_bytes))
+        }
         (None, _) => Source::Texts(args.texts.clone().into_iter()),
     };
     let stdout = std::io::stdout();
@@ -315,6 +328,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// Whether stdout was open when ft started. Rust's runtime reopens a closed descriptor 1 on
+/// `/dev/null` read-write before `main` (`ft predict … >&-`), so the predictions would vanish and ft
+/// exit 0; a shell's own `> /dev/null` opens it write-only, which is left alone.
+fn stdout_is_open() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: F_GETFL only queries the descriptor's status flags; it reads no memory of ours.
+        let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+        if flags == -1 {
+            return false;
+        }
+        let read_write = flags & libc::O_ACCMODE == libc::O_RDWR;
+        let dev_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"));
+        !(read_write && dev_null)
+    }
+    #[cfg(not(target_os = "linux"))]
+    true
 }
 
 /// Output into a closed pipe (`ft predict … | head`) ends the command quietly.

@@ -8,77 +8,17 @@ use super::thousands;
 use anyhow::{Context, bail};
 use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, Tokenizer};
 use ft_model::{LoadOptions, ProblemType};
-use ft_train::trainer::{EvalLog, Observer, StepLog, TrainSettings};
+use ft_train::run_dir::{OutputMode, RUN_TOML, RunDir};
+use ft_train::trainer::{EvalLog, Observer, StepLog};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Where the data comes from and how it is read (`[data]` in run.toml).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DataConfig {
-    /// A packaged dataset (`rt-snippets`, `sms-spam`) instead of files.
-    pub dataset: Option<String>,
-    /// Training file.
-    pub train: Option<PathBuf>,
-    /// Validation file.
-    pub validation: Option<PathBuf>,
-    /// Test file.
-    pub test: Option<PathBuf>,
-    /// Tokens per example, special tokens included.
-    pub max_len: usize,
-    /// Text column (default: `sentence`, then `text`).
-    pub text_column: Option<String>,
-    /// Second text column (pairs).
-    pub text_pair_column: Option<String>,
-    /// Label column.
-    pub label_column: String,
-    /// Force the label kind: single_label, multi_label, regression.
-    pub label_kind: Option<String>,
-    /// Separator of multi-label fields.
-    pub label_separator: String,
-    /// Skip bad rows instead of failing.
-    pub skip_bad_rows: bool,
-    /// Validation fraction split from training when there is no validation file.
-    pub validation_split: f64,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        Self {
-            dataset: None,
-            train: None,
-            validation: None,
-            test: None,
-            max_len: 128,
-            text_column: None,
-            text_pair_column: None,
-            label_column: "label".into(),
-            label_kind: None,
-            label_separator: ",".into(),
-            skip_bad_rows: false,
-            validation_split: 0.1,
-        }
-    }
-}
-
-/// The whole run, as written to `OUTPUT/run.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunConfig {
-    /// Model directory or packaged asset.
-    pub model: Option<String>,
-    /// Device.
-    pub device: Option<String>,
-    /// Replace a classifier of the wrong size.
-    pub reinit_head: bool,
-    /// Data.
-    pub data: DataConfig,
-    /// Training.
-    pub training: TrainSettings,
-}
+pub use ft_train::run_config::{DataConfig, RunConfig};
+pub use ft_train::run_dir::write_atomically;
 
 /// Arguments of `ft train`.
 #[derive(Debug, clap::Args)]
@@ -110,6 +50,10 @@ pub struct Args {
     /// Continue the run in this directory from its latest checkpoint (reads its run.toml).
     #[arg(long, conflicts_with = "overwrite")]
     resume: Option<PathBuf>,
+    /// With --resume: continue even though flags change settings the run was started with (the
+    /// resumed run then differs from an uninterrupted one).
+    #[arg(long, requires = "resume")]
+    force: bool,
     /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
     #[arg(long)]
     device: Option<String>,
@@ -205,27 +149,31 @@ pub struct Args {
     /// Fraction of training held out when there is no validation file [default: 0.1].
     #[arg(long)]
     validation_split: Option<f64>,
-}
-
-fn read_config(path: &Path) -> anyhow::Result<RunConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("{}: not a valid ft run config", path.display()))
+    /// Longest row (line) accepted in a data file, in bytes [default: 1048576].
+    #[arg(long)]
+    max_row_bytes: Option<usize>,
 }
 
 impl Args {
     /// Defaults ← config file (or the resumed run's run.toml) ← flags.
     fn resolve(&self) -> anyhow::Result<RunConfig> {
         let mut c = match (&self.resume, &self.config) {
-            (_, Some(path)) => read_config(path)?,
+            (_, Some(path)) => RunConfig::read(path)?,
             (Some(run), None) => {
-                let path = run.join("run.toml");
+                if !run.exists() {
+                    bail!(
+                        "{}: no such directory; nothing to resume — start the run with --output instead of --resume",
+                        run.display()
+                    );
+                }
+                let path = run.join(RUN_TOML);
                 if !path.is_file() {
                     bail!(
                         "{}: not an ft run directory (no run.toml); pass the --output of an earlier `ft train`",
                         run.display()
                     );
                 }
-                read_config(&path)?
+                RunConfig::read(&path)?
             }
             (None, None) => RunConfig::default(),
         };
@@ -265,6 +213,7 @@ impl Args {
         set!(d.label_separator, self.label_separator);
         d.skip_bad_rows |= self.skip_bad_rows;
         set!(d.validation_split, self.validation_split);
+        set!(d.max_row_bytes, self.max_row_bytes);
         let t = &mut c.training;
         set!(t.epochs, self.epochs);
         set_opt!(t.max_steps, self.max_steps);
@@ -293,7 +242,37 @@ impl Args {
         if self.no_cache_features {
             t.cache_features = false;
         }
-        Ok(c)
+        Ok(c.with_absolute_paths())
+    }
+}
+
+/// SIGINT/SIGTERM: the first asks the run to stop after the current step (with a checkpoint); a
+/// second of the same kind ends the process at once.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicUsize>);
+
+impl StopSignal {
+    /// Installs the handlers.
+    pub fn install() -> anyhow::Result<Self> {
+        let flag = Arc::new(AtomicUsize::new(0));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let as_bool = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // Order matters: the shutdown check runs first, so only a second signal exits.
+            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, as_bool.clone())
+                .context("installing the signal handler")?;
+            signal_hook::flag::register(signal, as_bool).context("installing the signal handler")?;
+            signal_hook::flag::register_usize(signal, flag.clone(), signal as usize)
+                .context("installing the signal handler")?;
+        }
+        Ok(Self(flag))
+    }
+
+    /// The signal received, if any.
+    pub fn received(&self) -> Option<i32> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n as i32),
+        }
     }
 }
 
@@ -303,6 +282,7 @@ struct Progress {
     log: std::fs::File,
     log_path: PathBuf,
     quiet: bool,
+    stop: Option<StopSignal>,
 }
 
 impl Progress {
@@ -351,38 +331,19 @@ impl Observer for Progress {
     }
 
     fn on_message(&mut self, message: &str) {
-        if !self.quiet {
+        if !self.quiet || message.starts_with("warning") {
             self.bar.suspend(|| eprintln!("{message}"));
         }
     }
-}
 
-fn prepare_output(out: &Path, overwrite: bool, resuming: bool) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!("{}: exists and is not a directory; choose another --output", out.display());
-    }
-    let non_empty = out.is_dir() && std::fs::read_dir(out)?.next().is_some();
-    if non_empty && !resuming {
-        if !overwrite {
-            bail!(
-                "{}: already exists and is not empty; choose another --output, pass --overwrite to replace it, or --resume {} to continue that run",
-                out.display(),
-                out.display()
-            );
+    fn stop_requested(&self) -> Option<i32> {
+        if let Some(step) = std::env::var("FT_TEST_SIGINT_AT_STEP").ok().and_then(|s| s.parse::<u64>().ok())
+            && self.bar.position() >= step
+        {
+            return Some(2);
         }
-        std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
+        self.stop.as_ref().and_then(StopSignal::received)
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", path.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 /// How [`execute`] treats the output directory, and how much it prints.
@@ -394,6 +355,8 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// Print only the final lines.
     pub quiet: bool,
+    /// Stop cleanly on SIGINT/SIGTERM (the CLI sets it; tests calling [`execute`] need not).
+    pub stop: Option<StopSignal>,
 }
 
 /// What a finished run reports back (everything is also in `OUTPUT/`).
@@ -412,8 +375,35 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         (None, Some(out)) => out.clone(),
         (None, None) => bail!("--output DIR is required (where the trained model is written)"),
     };
-    let options = RunOptions { overwrite: args.overwrite, resume: args.resume.clone(), quiet };
+    if let Some(run) = &args.resume {
+        let run_toml = run.join(RUN_TOML);
+        let saved = RunConfig::read(&run_toml)?;
+        check_resume(&config, &saved, &run_toml, args.force)?;
+    }
+    let stop = Some(StopSignal::install()?);
+    let options = RunOptions { overwrite: args.overwrite, resume: args.resume.clone(), quiet, stop };
     execute(&config, &out, &options).map(|_| ())
+}
+
+/// A resumed run must compute what the uninterrupted one would: settings that change it are refused
+/// (or, with `--force`, warned about), and the data files must still be there.
+fn check_resume(config: &RunConfig, saved: &RunConfig, run_toml: &Path, force: bool) -> anyhow::Result<()> {
+    let changes = config.changes_on_resume(&saved.clone().with_absolute_paths());
+    if !changes.is_empty() {
+        let list = changes.iter().map(|c| format!("  {c}")).collect::<Vec<_>>().join("\n");
+        if !force {
+            bail!(
+                "--resume {}: these settings differ from the run's {}:\n{list}\nresume without them to continue the same run, pass --force to continue with them anyway (the result then differs from an uninterrupted run), or start a new run with --output",
+                run_toml.parent().unwrap_or(Path::new(".")).display(),
+                RUN_TOML
+            );
+        }
+        eprintln!(
+            "warning: --force: resuming with changed settings (the result differs from an uninterrupted run):\n{list}"
+        );
+    }
+    config.check_data_files(run_toml)?;
+    Ok(())
 }
 
 /// Trains as `config` says into `out`: what `ft train` does once its flags are resolved (`ft demo` calls
@@ -466,6 +456,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
     }
     let tokenizer =
         Tokenizer::from_dir(&model_dir).with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
+    super::check_tokenizer_fits(&tokenizer, model_config.vocab_size, &model_dir)?;
     let label_kind = match &d.label_kind {
         Some(k) => Some(k.parse::<LabelKind>().map_err(|e| anyhow::anyhow!("--label-kind: {e}"))?),
         None => None,
@@ -482,10 +473,10 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         max_len: d.max_len,
         validation_split: d.validation_split,
         seed: config.training.seed,
+        max_row_bytes: d.max_row_bytes,
     };
     let t_load = Instant::now();
     let data = ft_data::dataset::load(&files, &tokenizer, &data_options).context("reading the data")?;
-    prepare_output(&out, run_options.overwrite, run_options.resume.is_some())?;
     let say = |s: String| {
         if !quiet {
             eprintln!("{s}");
@@ -521,39 +512,113 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         say(format!("model      {note}"));
     }
 
-    let toml_text = toml::to_string_pretty(config).context("serialising run.toml")?;
-    write_atomically(&out.join("run.toml"), toml_text.as_bytes())?;
-    let log_path = out.join("log.jsonl");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("opening {}", log_path.display()))?;
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, ETA {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let mut progress = Progress { bar, log, log_path, quiet };
-
     let freeze: ft_train::Freeze = config.training.freeze.parse()?;
     let (trainable, total) = ft_train::params::trainable_counts(&freeze.apply(loaded.model.clone())?);
-    say(format!(
-        "train      {} on {}: {} of {} parameters trainable (--freeze {freeze})",
-        model_spec,
-        resolved_device.describe()?,
-        thousands(trainable),
-        thousands(total)
-    ));
+
+    // Everything is checked: only now is the output directory touched.
+    let mode = match run_options.resume {
+        Some(_) => OutputMode::Resume,
+        None => OutputMode::New { overwrite: run_options.overwrite },
+    };
+    let mut inputs: Vec<&Path> = vec![model_dir.as_path(), files.train.as_path()];
+    inputs.extend(files.validation.as_deref());
+    inputs.extend(files.test.as_deref());
+    let run_dir = RunDir::open(&out, mode, &config.to_toml()?, &inputs)?;
+    if let Some(previous) = run_dir.previous_run() {
+        say(format!(
+            "output     replacing {}: the previous run waits in {} until this one finishes",
+            out.display(),
+            previous.display()
+        ));
+    }
+    if run_options.resume.is_some() {
+        // What the run continues with (`--force` may have changed settings).
+        write_atomically(&out.join(RUN_TOML), config.to_toml()?.as_bytes())?;
+    }
+    let result = (|| {
+        let log_path = out.join("log.jsonl");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps, ETA {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let progress = Progress { bar, log, log_path, quiet, stop: run_options.stop.clone() };
+        say(format!(
+            "train      {} on {}: {} of {} parameters trainable (--freeze {freeze})",
+            model_spec,
+            resolved_device.describe()?,
+            thousands(trainable),
+            thousands(total)
+        ));
+        train_and_save(
+            config,
+            &out,
+            run_options,
+            &model_spec,
+            &model_dir,
+            &data,
+            loaded,
+            progress,
+            &device,
+            &plain,
+            &resolved_device,
+        )
+    })();
+    match result {
+        Ok(summary) => {
+            run_dir.finish()?;
+            Ok(summary)
+        }
+        Err(e) => {
+            let interrupted = e
+                .downcast_ref::<ft_train::TrainError>()
+                .is_some_and(|t| matches!(t, ft_train::TrainError::Interrupted { .. }));
+            if interrupted {
+                eprintln!("stopped    resume with: ft train --resume {}", out.display());
+                if let Some(previous) = run_dir.previous_run() {
+                    eprintln!(
+                        "           (the run it replaces is kept in {} until this one finishes)",
+                        previous.display()
+                    );
+                }
+            } else if let Some(what) = run_dir.abandon() {
+                eprintln!("cleanup    {what}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The training itself and the outputs, once the output directory is ours.
+#[allow(clippy::too_many_arguments)]
+fn train_and_save(
+    config: &RunConfig,
+    out: &Path,
+    run_options: &RunOptions,
+    model_spec: &str,
+    model_dir: &Path,
+    data: &ft_data::LoadedData,
+    loaded: ft_model::PretrainedModel,
+    mut progress: Progress,
+    device: &ft_model::burn::tensor::Device,
+    plain: &ft_model::burn::tensor::Device,
+    resolved_device: &ft_model::DeviceSpec,
+) -> anyhow::Result<RunSummary> {
+    let out = out.to_path_buf();
     let t_train = Instant::now();
     let outcome = ft_train::train(
         loaded.model,
-        &data,
+        data,
         &config.training,
         &out,
         run_options.resume.as_deref(),
-        &device,
+        device,
         &mut progress,
     )?;
     let train_seconds = t_train.elapsed().as_secs_f64();
@@ -562,8 +627,8 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
     // Final metrics with the best model, on the plain device (what `evaluate_split` computes; the
     // outputs are kept for the report's confusion matrix).
     let final_eval = |examples| -> anyhow::Result<(ft_train::eval::Metrics, ft_train::eval::SplitOutputs)> {
-        let outputs = ft_train::eval::logits(&outcome.model, examples, config.training.eval_batch_size, &plain)?;
-        Ok((ft_train::eval::metrics(&outputs, data.labels.kind, &plain), outputs))
+        let outputs = ft_train::eval::logits(&outcome.model, examples, config.training.eval_batch_size, plain)?;
+        Ok((ft_train::eval::metrics(&outputs, data.labels.kind, plain), outputs))
     };
     let (validation, validation_outputs) = final_eval(&data.validation)?;
     let (test, test_outputs) = match &data.test {
@@ -596,24 +661,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         "peak_rss_kib": super::peak_rss_kib(),
     });
 
-    // The model: written to a temporary directory, then moved in, config.json last, so that OUTPUT is
-    // never a loadable-looking but incomplete model.
-    let staging = out.join(".model-staging");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
-    }
-    ft_model::save_pretrained(&outcome.model, &loaded.config, &staging, Some(&model_dir), false)
-        .with_context(|| format!("saving the model to {}", out.display()))?;
-    let mut names: Vec<String> = std::fs::read_dir(&staging)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort_by_key(|n| n == "config.json");
-    for name in names {
-        std::fs::rename(staging.join(&name), out.join(&name))
-            .with_context(|| format!("moving {name} into {}", out.display()))?;
-    }
-    std::fs::remove_dir_all(&staging).ok();
+    super::install_model(&outcome.model, &loaded.config, &out, Some(model_dir))?;
     write_atomically(&out.join("metrics.json"), serde_json::to_string_pretty(&metrics)?.as_bytes())?;
 
     let best = outcome
@@ -630,7 +678,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         Some(o) => ("test", o),
         None => ("validation", &validation_outputs),
     };
-    let report = crate::report::write_for_run(&out, &model_spec, &data.labels, split, outputs);
+    let report = crate::report::write_for_run(&out, model_spec, &data.labels, split, outputs);
     if let Err(e) = &report {
         eprintln!("warning: could not write {}: {e:#}", out.join("report.html").display());
     }

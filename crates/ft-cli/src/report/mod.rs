@@ -166,7 +166,7 @@ impl Report {
     /// Renders and writes the page to `path` (atomically).
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let page = self.render()?;
-        crate::commands::train::write_atomically(path, page.as_bytes())
+        Ok(crate::commands::train::write_atomically(path, page.as_bytes())?)
     }
 }
 
