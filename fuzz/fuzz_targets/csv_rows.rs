@@ -1,0 +1,6 @@
+//! libFuzzer target `csv_rows`: the body is [`ft_fuzz::csv_rows`].
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(init: ft_fuzz::libfuzzer_init(), |data: &[u8]| ft_fuzz::csv_rows(data));
