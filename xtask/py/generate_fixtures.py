@@ -8,6 +8,8 @@ resolves the real MiniLM model), or directly:
     python xtask/py/generate_fixtures.py verify DIR [--golden fixtures/tiny_golden.safetensors]
     python xtask/py/generate_fixtures.py train-parity [--out fixtures]   # (also part of generate)
     python xtask/py/generate_fixtures.py tokenizer-goldens --minilm DIR  # (also part of generate)
+    python xtask/py/generate_fixtures.py token-goldens [--out fixtures]  # (also part of generate)
+    python xtask/py/generate_fixtures.py verify DIR --task token-classification
 
 `tokenizer-goldens` needs only the pinned `tokenizers` package (no torch): it runs in a small venv,
 `python -m venv V && V/bin/pip install tokenizers==<pin of xtask/requirements.txt>`. Every other
@@ -1792,9 +1794,145 @@ def cmd_generate(args) -> int:
     }
     add_train_parity_to_manifest(manifest, out, train_parity_case)
     add_metrics_goldens_to_manifest(manifest, out, generate_metrics_goldens(out))
+    add_token_goldens_to_manifest(manifest, out, generate_token_goldens(out))
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     say(f"fixtures total: {total} bytes")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# token-goldens: BertForTokenClassification on the tiny encoder (forward, loss, one gradient)
+# ----------------------------------------------------------------------------------------------------
+
+TOKEN_LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
+TOKEN_GOLDEN_FILE = "tiny_token_golden.safetensors"
+# Seed of the fresh classifier and of the golden's random labels.
+TOKEN_SEED = 3
+# transformers' CrossEntropyLoss ignore_index.
+IGNORE_INDEX = -100
+
+
+def tiny_token_model(tiny: Path) -> "transformers.BertForTokenClassification":
+    """fixtures/tiny's encoder (no pooler) under a fresh 5-label token classifier, perturbed as the rest."""
+    from transformers import BertForTokenClassification
+
+    cfg = BertConfig.from_pretrained(str(tiny))
+    cfg.num_labels = len(TOKEN_LABELS)
+    cfg.id2label = dict(TOKEN_LABELS)
+    cfg.label2id = {v: k for k, v in TOKEN_LABELS.items()}
+    cfg.problem_type = None
+    cfg.architectures = ["BertForTokenClassification"]
+    torch.manual_seed(TOKEN_SEED)
+    model = BertForTokenClassification(cfg)
+    state = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    encoder = {k: v for k, v in state.items() if k.startswith("bert.") and ".pooler." not in k}
+    missing, unexpected = model.load_state_dict(encoder, strict=False)
+    assert not unexpected, unexpected
+    assert sorted(missing) == ["classifier.bias", "classifier.weight"], missing
+    gen = torch.Generator().manual_seed(TOKEN_SEED)
+    with torch.no_grad():
+        model.classifier.weight.normal_(0.0, TINY_INIT_STD, generator=gen)
+        model.classifier.bias.add_(torch.randn(model.classifier.bias.shape, generator=gen) * PERTURB_STD)
+    model.config._attn_implementation = ATTN
+    return model.eval()
+
+
+def token_labels(inputs: dict[str, torch.Tensor], special_ids: set[int]) -> torch.Tensor:
+    """Random tags with -100 on padding and special tokens, and on every third real token (as run_ner
+    ignores non-first sub-tokens)."""
+    gen = torch.Generator().manual_seed(TOKEN_SEED + 1)
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
+    labels = torch.randint(0, len(TOKEN_LABELS), ids.shape, generator=gen)
+    special = torch.tensor([[int(i) in special_ids for i in row] for row in ids.tolist()])
+    labels[(mask == 0) | special] = IGNORE_INDEX
+    positions = torch.arange(ids.shape[1]).expand_as(ids)
+    labels[(positions % 3 == 2) & (labels != IGNORE_INDEX)] = IGNORE_INDEX
+    return labels
+
+
+def generate_token_goldens(out: Path) -> dict:
+    """Writes fixtures/tiny-token (what transformers' save_pretrained writes) and the golden: logits,
+    loss and the classifier's gradient of the batch case, with and without labels."""
+    from transformers import AutoModelForTokenClassification
+
+    tiny = out / "tiny"
+    model = tiny_token_model(tiny)
+    token_dir = fresh_dir(out / "tiny-token")
+    model.save_pretrained(str(token_dir), safe_serialization=True)
+    copy_tokenizer_files(tiny, token_dir)
+    list_dir(token_dir)
+    reloaded, info = AutoModelForTokenClassification.from_pretrained(
+        str(token_dir), dtype=torch.float32, attn_implementation=ATTN, output_loading_info=True
+    )
+    problems = check_loading_info("tiny-token", info)
+    assert not problems, problems
+    assert type(reloaded).__name__ == "BertForTokenClassification"
+    assert reloaded.bert.pooler is None
+    reloaded.eval()
+
+    tok = AutoTokenizer.from_pretrained(str(tiny))
+    inputs = encode_case(tok, TINY_BATCH, pad_to=TINY_MAX_POSITIONS)
+    labels = token_labels(inputs, set(tok.all_special_ids))
+    with torch.no_grad():
+        logits = reloaded(**inputs, return_dict=True).logits
+        mem = model(**inputs, return_dict=True).logits
+    assert torch.equal(logits, mem), "save_pretrained round trip changed the logits"
+    reloaded.zero_grad()
+    out_l = reloaded(**inputs, labels=labels, return_dict=True)
+    out_l.loss.backward()
+    assert torch.equal(out_l.logits.detach(), logits)
+    # The loss by hand: mean cross-entropy over the positions whose label is not -100.
+    keep = labels != IGNORE_INDEX
+    by_hand = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
+    assert abs(float(by_hand) - float(out_l.loss.detach())) < 1e-6
+    spread = float((logits.amax((0, 1)) - logits.amin((0, 1))).min())
+    say(f"token logits: smallest spread of a label's logit across tokens {spread:.3g}; loss {float(out_l.loss):.6f}")
+    assert spread > 0.05
+
+    tensors = {f"batch.{k}": v for k, v in inputs.items()}
+    tensors["batch.labels"] = labels
+    tensors["batch.logits"] = logits.to(torch.float32)
+    tensors["batch.loss"] = out_l.loss.detach().reshape(1).to(torch.float32)
+    tensors["batch.grad.classifier.weight"] = reloaded.classifier.weight.grad.detach().clone()
+    tensors["batch.grad.classifier.bias"] = reloaded.classifier.bias.grad.detach().clone()
+    save_tensors(out / TOKEN_GOLDEN_FILE, tensors)
+    return {
+        "labels": TOKEN_LABELS,
+        "ignored_labels": int((~keep).sum()),
+        "counted_labels": int(keep.sum()),
+        "model": "fixtures/tiny's encoder (pooler dropped) + classifier N(0, 0.2) seed 3, bias += N(0, 0.02)",
+        "labels_rule": "random tags seed 4; -100 on padding, special tokens and every position p with p % 3 == 2",
+    }
+
+
+def add_token_goldens_to_manifest(manifest: dict, out: Path, info: dict) -> None:
+    manifest.setdefault("cases", {})[TOKEN_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[TOKEN_GOLDEN_FILE] = tensor_table(out / TOKEN_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    for name in [TOKEN_GOLDEN_FILE, *[f"tiny-token/{f.name}" for f in sorted((out / "tiny-token").iterdir())]]:
+        files[name] = sha256_file(out / name)
+    manifest["files"] = dict(sorted(files.items()))
+
+
+def add_token_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (reads OUT/tiny)")
+
+
+@subcommand(
+    "token-goldens",
+    "write fixtures/tiny-token and fixtures/tiny_token_golden.safetensors (also part of `generate`) and record "
+    "them in manifest.json",
+    add_token_goldens_args,
+)
+def cmd_token_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    info = generate_token_goldens(out)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    add_token_goldens_to_manifest(manifest, out, info)
+    write_json(manifest_path, manifest)
     return 0
 
 
@@ -1805,7 +1943,18 @@ def cmd_generate(args) -> int:
 
 def add_verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, help="model directory saved by ft (config.json, model.safetensors, tokenizer)")
-    p.add_argument("--golden", type=Path, default=Path("fixtures/tiny_golden.safetensors"))
+    p.add_argument(
+        "--task",
+        choices=["sequence-classification", "token-classification"],
+        default="sequence-classification",
+        help="the head transformers loads DIR as (its Auto* class)",
+    )
+    p.add_argument(
+        "--golden",
+        type=Path,
+        default=None,
+        help="default: fixtures/tiny_golden.safetensors, or fixtures/tiny_token_golden.safetensors for tokens",
+    )
     p.add_argument("--tol", type=float, default=1e-4, help="max abs logits difference (default 1e-4)")
     p.add_argument(
         "--no-tokenizer-check",
@@ -1818,8 +1967,14 @@ def add_verify_args(p: argparse.ArgumentParser) -> None:
 def cmd_verify(args) -> int:
     set_determinism()
     problems: list[str] = []
+    token = args.task == "token-classification"
+    if args.golden is None:
+        args.golden = Path("fixtures") / (TOKEN_GOLDEN_FILE if token else "tiny_golden.safetensors")
+    from transformers import AutoModelForTokenClassification
+
+    auto = AutoModelForTokenClassification if token else AutoModelForSequenceClassification
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
+        model, info = auto.from_pretrained(
             str(args.dir), dtype=torch.float32, attn_implementation=ATTN, output_loading_info=True
         )
     except Exception as e:  # noqa: BLE001
@@ -1839,7 +1994,8 @@ def cmd_verify(args) -> int:
 
     if not args.no_tokenizer_check:
         manifest_path = args.golden.parent / "manifest.json"
-        rows = json.loads(manifest_path.read_text())["cases"][args.golden.name]["batch"]["rows"]
+        # The token golden's inputs are the sequence golden's batch.
+        rows = json.loads(manifest_path.read_text())["cases"]["tiny_golden.safetensors"]["batch"]["rows"]
         items = [(r["text"], r["text_pair"], r["note"]) for r in rows]
         ids = encode_case(tok, items, pad_to=inputs["input_ids"].shape[1])["input_ids"]
         if not torch.equal(ids, inputs["input_ids"]):
