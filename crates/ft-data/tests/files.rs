@@ -85,7 +85,7 @@ fn regression_and_multi_label_files() {
 
     let joined = write(dir.path(), "j.csv", b"text,label\na,x|z\nb,y\n");
     let opts = DataOptions {
-        labels: LabelOptions { kind: Some(LabelKind::MultiLabel), separator: "|".into() },
+        labels: LabelOptions { kind: Some(LabelKind::MultiLabel), separator: "|".into(), names: None },
         ..DataOptions::default()
     };
     let (_, labels, _) = read_train(&joined, &tokenizer(), &opts).unwrap();
