@@ -279,7 +279,7 @@ pub fn lookup(
     column: &str,
 ) -> Result<RowLabel, DataError> {
     let bad = bad_label(raw, path, line, column);
-    let opts = LabelOptions { kind: Some(space.kind), separator: opts.separator.clone() };
+    let opts = LabelOptions { kind: Some(space.kind), separator: opts.separator.clone(), names: None };
     let parts = non_empty_parts(raw, &opts, &bad)?;
     match space.kind {
         LabelKind::Regression => parse_value(&parts[0]).map(RowLabel::Value).ok_or_else(|| bad("is not a number")),

@@ -34,10 +34,9 @@ impl Batch {
                 LabelTensor::MultiHot(Tensor::from_data(TensorData::new(values.clone(), [b, *num_labels]), device))
             }
             Labels::Values(v) => LabelTensor::Values(Tensor::from_data(TensorData::new(v.clone(), [b]), device)),
-            Labels::TokenClasses(v) => LabelTensor::TokenClasses(Tensor::from_data(
-                TensorData::new(v.clone(), [b, self.seq_len]),
-                device,
-            )),
+            Labels::TokenClasses(v) => {
+                LabelTensor::TokenClasses(Tensor::from_data(TensorData::new(v.clone(), [b, self.seq_len]), device))
+            }
         }
     }
 }
@@ -81,7 +80,10 @@ mod tests {
         match batch.labels_to_tensor(&Device::flex()) {
             LabelTensor::TokenClasses(t) => {
                 assert_eq!(t.dims(), [2, 3]);
-                assert_eq!(t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), [-100, 4, -100, -100, -100, -100]);
+                assert_eq!(
+                    t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(),
+                    [-100, 4, -100, -100, -100, -100]
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -125,7 +125,8 @@ fn conll_counts(path: &Path) -> (usize, usize, std::collections::BTreeSet<String
 #[test]
 fn conll2003_has_the_official_counts() {
     let dir = ensure("conll2003");
-    let expected = [("train.conll", 14_041, 203_621), ("validation.conll", 3_250, 51_362), ("test.conll", 3_453, 46_435)];
+    let expected =
+        [("train.conll", 14_041, 203_621), ("validation.conll", 3_250, 51_362), ("test.conll", 3_453, 46_435)];
     for (file, sentences, tokens) in expected {
         let (s, t, tags) = conll_counts(&dir.join(file));
         assert_eq!((s, t), (sentences, tokens), "{file}");
@@ -135,8 +136,8 @@ fn conll2003_has_the_official_counts() {
     // ft's own reader on the built files: the same sentences, nothing cut at 512 tokens.
     let asset = datasets::find_dataset("conll2003").unwrap();
     let tok = Tokenizer::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny")).unwrap();
-    let data = ft_data::dataset::load(&asset.files(), &tok, &DataOptions { max_len: 512, ..DataOptions::default() })
-        .unwrap();
+    let data =
+        ft_data::dataset::load(&asset.files(), &tok, &DataOptions { max_len: 512, ..DataOptions::default() }).unwrap();
     assert_eq!(data.labels.kind, ft_data::LabelKind::TokenClasses);
     assert_eq!(data.labels.names.len(), 9);
     let sizes = (data.train.len(), data.validation.len(), data.test.as_ref().map(|t| t.len()));
@@ -170,7 +171,8 @@ fn atis_slots_and_intents_counts_and_label_files() {
         let words: Vec<&str> = a["tokens"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
         assert_eq!(words.join(" "), b["text"].as_str().unwrap());
     }
-    let joined = lines(i_paths.0).iter().chain(&lines(i_paths.2)).filter(|r| r["label"].as_array().unwrap().len() > 1).count();
+    let joined =
+        lines(i_paths.0).iter().chain(&lines(i_paths.2)).filter(|r| r["label"].as_array().unwrap().len() > 1).count();
     eprintln!("atis-intents: {joined} multi-intent utterances in train + test");
     assert!(joined > 0);
     // Test has slots and intents that train lacks: the label files name them all.
@@ -187,7 +189,7 @@ fn atis_slots_and_intents_counts_and_label_files() {
     assert_eq!(data.test.as_ref().map(|t| t.len()), Some(893));
     let data = ft_data::dataset::load(&i, &tok, &with_names(intent_names.clone())).unwrap();
     assert_eq!((data.labels.kind, data.labels.names.len()), (ft_data::LabelKind::MultiLabel, intent_names.len()));
-    // Without the names, the test split's new labels are file:line errors.
+    // Without the names, the slots that training lacks are file:line errors (validation has some).
     let err = ft_data::dataset::load(&s, &tok, &DataOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("test.jsonl:") && err.contains("is not one of"), "{err}");
+    assert!(err.contains("validation.jsonl:53: label \"B-return_date.day_name\" is not one of"), "{err}");
 }

@@ -6,7 +6,7 @@
 use ft_data::dataset::load;
 use ft_data::tagging::{labelled_tags, word_tags};
 use ft_data::{
-    DataFiles, DataOptions, IGNORE_INDEX, LabelKind, LabelOptions, Labels, TagColumns, Tokenizer, TokenOptions,
+    DataFiles, DataOptions, IGNORE_INDEX, LabelKind, LabelOptions, Labels, TagColumns, TokenOptions, Tokenizer,
 };
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,8 @@ fn conll_and_jsonl_give_the_same_examples_and_the_task_is_detected() {
     for row in labels.chunks(batch.seq_len) {
         assert_eq!(row[0], IGNORE_INDEX);
     }
-    let per_row: Vec<usize> = labels.chunks(batch.seq_len).map(|r| r.iter().filter(|&&l| l != IGNORE_INDEX).count()).collect();
+    let per_row: Vec<usize> =
+        labels.chunks(batch.seq_len).map(|r| r.iter().filter(|&&l| l != IGNORE_INDEX).count()).collect();
     assert_eq!(per_row, [3, 2]);
     // Predictions equal to the labels give the tags back, per word.
     let preds: Vec<i64> = labels.iter().map(|&l| l.max(0)).collect();
@@ -87,7 +88,8 @@ fn unknown_tags_short_lines_and_skipping() {
     let valid = write(dir.path(), "valid.conll", "a O\nb B-LOC\n\nc\n\nd O\n");
     let tok = tokenizer();
     let strip = |s: String| s.replace(&format!("{}/", dir.path().display()), "");
-    let err = strip(load(&files(train.clone(), Some(valid.clone())), &tok, &DataOptions::default()).unwrap_err().to_string());
+    let err =
+        strip(load(&files(train.clone(), Some(valid.clone())), &tok, &DataOptions::default()).unwrap_err().to_string());
     assert_eq!(
         err,
         "valid.conll:2: label \"B-LOC\" is not one of [B-MISC, B-ORG, B-PER, I-PER, O] (the labels of the training file); fix the row or add it to the training data"
@@ -95,9 +97,13 @@ fn unknown_tags_short_lines_and_skipping() {
     let skip = DataOptions { skip_bad_rows: true, ..DataOptions::default() };
     let data = load(&files(train.clone(), Some(valid)), &tok, &skip).unwrap();
     assert_eq!((data.validation.len(), data.reports[1].skipped), (1, 2));
-    assert!(data.reports[1].first_skipped[1].starts_with(&format!("{}:4: 1 column(s)", dir.path().join("valid.conll").display())));
+    assert!(
+        data.reports[1].first_skipped[1]
+            .starts_with(&format!("{}:4: 1 column(s)", dir.path().join("valid.conll").display()))
+    );
     // Given names: their order, and the validation tag is then known.
-    let names: Vec<String> = ["O", "B-LOC", "B-MISC", "B-ORG", "B-PER", "I-PER"].iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> =
+        ["O", "B-LOC", "B-MISC", "B-ORG", "B-PER", "I-PER"].iter().map(|s| s.to_string()).collect();
     let given = DataOptions { labels: LabelOptions { names: Some(names.clone()), ..LabelOptions::default() }, ..skip };
     let valid = write(dir.path(), "valid2.conll", "a O\nb B-LOC\n");
     let data = load(&files(train, Some(valid)), &tok, &given).unwrap();
@@ -123,7 +129,10 @@ fn integer_tags_need_names_and_mismatches_are_errors() {
     assert_eq!(l.iter().filter(|&&x| x >= 0).copied().collect::<Vec<_>>(), [3, 0]);
     let bad = write(dir.path(), "bad.jsonl", "{\"tokens\": [\"a\", \"b\"], \"tags\": [\"O\"]}\n");
     let err = load(&files(bad, None), &tok, &DataOptions::default()).unwrap_err().to_string();
-    assert!(err.ends_with("bad.jsonl:1: 2 tokens but 1 tags; give one tag per token, or pass --skip-bad-rows"), "{err}");
+    assert!(
+        err.ends_with("bad.jsonl:1: 2 tokens but 1 tags; give one tag per token, or pass --skip-bad-rows"),
+        "{err}"
+    );
 }
 
 #[test]

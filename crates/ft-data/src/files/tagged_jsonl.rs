@@ -53,8 +53,12 @@ impl<R: Read> TaggedJsonlRows<R> {
         })?;
         let obj = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(obj)) => obj,
-            Ok(_) => return Err(self.bad(format!("not a JSON object; each line must be one object such as {}", example()))),
-            Err(e) => return Err(self.bad(format!("not JSON ({e}); each line must be one object such as {}", example()))),
+            Ok(_) => {
+                return Err(self.bad(format!("not a JSON object; each line must be one object such as {}", example())));
+            }
+            Err(e) => {
+                return Err(self.bad(format!("not JSON ({e}); each line must be one object such as {}", example())));
+            }
         };
         let words = match obj.get(TOKENS_KEY) {
             Some(Value::Array(items)) => items
@@ -145,7 +149,10 @@ impl<R: Read> Iterator for TaggedJsonlRows<R> {
 mod tests {
     use super::*;
 
-    fn read(input: &str) -> Vec<Result<(u64, Vec<String>, Vec<String>), String>> {
+    /// A sentence read: its line, words and tags.
+    type Sentence = (u64, Vec<String>, Vec<String>);
+
+    fn read(input: &str) -> Vec<Result<Sentence, String>> {
         TaggedJsonlRows::new(Path::new("t.jsonl"), input.as_bytes(), true, 1 << 20)
             .unwrap()
             .map(|r| {

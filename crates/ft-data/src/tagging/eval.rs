@@ -21,9 +21,11 @@ pub struct TagSequences {
 }
 
 fn name<'a>(names: &'a [String], id: i64, what: &str) -> Result<&'a str, DataError> {
-    usize::try_from(id).ok().and_then(|i| names.get(i)).map(String::as_str).ok_or_else(|| {
-        DataError::Options(format!("{what} class id {id} is not one of the {} labels", names.len()))
-    })
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| names.get(i))
+        .map(String::as_str)
+        .ok_or_else(|| DataError::Options(format!("{what} class id {id} is not one of the {} labels", names.len())))
 }
 
 /// run_ner's `compute_metrics` on one batch: `labels` and `predictions` are `[B, T]` row-major (the

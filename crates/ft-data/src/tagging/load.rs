@@ -30,12 +30,7 @@ fn open(path: &Path, options: &DataOptions) -> Result<TaggedReader, DataError> {
 }
 
 /// The name of a tag: itself, or for an integer id the given label name.
-fn tag_name<'a>(
-    tag: &'a RawTag,
-    names: Option<&'a [String]>,
-    path: &Path,
-    line: u64,
-) -> Result<&'a str, DataError> {
+fn tag_name<'a>(tag: &'a RawTag, names: Option<&'a [String]>, path: &Path, line: u64) -> Result<&'a str, DataError> {
     match (tag, names) {
         (RawTag::Name(n), _) => Ok(n),
         (RawTag::Id(i), Some(names)) => names.get(*i as usize).map(String::as_str).ok_or_else(|| DataError::BadTags {
@@ -113,8 +108,7 @@ pub fn read_tagged_with_labels(
             pending.iter().map(|(words, _)| words.iter().map(String::as_str).collect()).collect();
         let encodings = tokenizer.encode_words_batch(&sentences, max_len)?;
         for (enc, (words, ids)) in encodings.iter().zip(pending.iter()) {
-            let aligned =
-                align(&enc.word_ids, ids, options.tokens.label_all_tokens, &to_i, enc.len() >= max_len);
+            let aligned = align(&enc.word_ids, ids, options.tokens.label_all_tokens, &to_i, enc.len() >= max_len);
             report.rows += 1;
             report.tokens += enc.len();
             report.at_max_len += usize::from(enc.len() == max_len);
