@@ -10,9 +10,11 @@ resolves the real MiniLM model), or directly:
     python xtask/py/generate_fixtures.py tokenizer-goldens --minilm DIR  # (also part of generate)
     python xtask/py/generate_fixtures.py token-goldens [--out fixtures]  # (also part of generate)
     python xtask/py/generate_fixtures.py verify DIR --task token-classification
+    python xtask/py/generate_fixtures.py align-goldens --minilm DIR      # (also part of generate)
 
-`tokenizer-goldens` needs only the pinned `tokenizers` package (no torch): it runs in a small venv,
-`python -m venv V && V/bin/pip install tokenizers==<pin of xtask/requirements.txt>`. Every other
+`tokenizer-goldens` and `align-goldens` need only the pinned `tokenizers` package (no torch): they run in a small
+venv, `python -m venv V && V/bin/pip install tokenizers==<pin of xtask/requirements.txt>` (plus the pinned `numpy`
+for `align-goldens`: tokenizers' pre-split input path asks numpy whether the words are an array). Every other
 subcommand needs the whole stack of `xtask/requirements.txt`.
 
 Everything here is deterministic: seeded, CPU only, float32, `model.eval()`, deterministic torch
@@ -1261,6 +1263,138 @@ def cmd_tokenizer_goldens(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# align-goldens (ft-data tagging): pre-split words through tokenizers, labels aligned as run_ner.py
+# ----------------------------------------------------------------------------------------------------
+
+ALIGN_GOLDEN_FILE = "token_align_golden.json"
+ALIGN_LABELS = ["B-LOC", "B-MISC", "B-ORG", "B-PER", "I-LOC", "I-ORG", "I-PER", "O"]  # no I-MISC: B-MISC stays
+_ALIGN_LONG = "It was the best of times , it was the worst of times , it was the age of wisdom".split()
+
+# (words, tags, max_length, note). Tags index ALIGN_LABELS by name.
+ALIGN_CASES = [
+    (["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"], 64, "CoNLL sentence, B-MISC has no I-"),
+    (["Peter", "Blackburn"], ["B-PER", "I-PER"], 64, "two-word entity"),
+    (["BRUSSELS", "1996-08-22"], ["B-LOC", "O"], 64, "a date splits at its hyphens: one word, many tokens"),
+    (["antidisestablishmentarianism", "x"], ["B-ORG", "O"], 64, "a word of many sub-tokens"),
+    (["Café", "Zürich", "São", "Paulo", "naïve"], ["B-LOC", "B-LOC", "B-LOC", "I-LOC", "O"], 64, "accents stripped"),
+    (["ÉCOLE", "Ångström"], ["B-ORG", "O"], 64, "upper-case accents"),
+    (["U.S.", "don't", "(", "a", ")"], ["B-LOC", "O", "O", "O", "O"], 64, "punctuation inside and as words"),
+    (["a", "\u200b", "b"], ["O", "B-PER", "O"], 64, "a word the normalizer empties: no token, no label"),
+    (["東京", "is", "big"], ["B-LOC", "O", "O"], 64, "CJK: one word, one token per ideograph"),
+    (["the", "[MASK]", "movie"], ["O", "B-MISC", "O"], 64, "a special token written as a word"),
+    (["New", "York", "City", "rocks"], ["B-LOC", "I-LOC", "I-LOC", "O"], 5, "truncation: 3 tokens kept of 4 words"),
+    (["antidisestablishmentarianism", "Peter"], ["B-ORG", "B-PER"], 6, "truncation inside a word"),
+    (["one", "two", "three"], ["O", "O", "O"], 3, "max_length 3: one token"),
+    (["one", "two"], ["O", "B-PER"], 4, "exact fit: nothing cut"),
+    (_ALIGN_LONG, ["O"] * len(_ALIGN_LONG), 64, "many words"),
+    (_ALIGN_LONG, ["B-PER"] * len(_ALIGN_LONG), 12, "many words, truncated"),
+    (["x"], ["I-PER"], 64, "one word"),
+    (["ZZZqqq", "Blackburn's"], ["B-PER", "I-PER"], 64, "unknown pieces and a possessive"),
+]
+
+
+def run_ner_b_to_i(label_list: list[str]) -> list[int]:
+    """run_ner.py's `b_to_i_label`."""
+    b_to_i_label = []
+    for idx, label in enumerate(label_list):
+        if label.startswith("B-") and label.replace("B-", "I-") in label_list:
+            b_to_i_label.append(label_list.index(label.replace("B-", "I-")))
+        else:
+            b_to_i_label.append(idx)
+    return b_to_i_label
+
+
+def run_ner_align(word_ids: list, label: list[int], label_all_tokens: bool, b_to_i_label: list[int]) -> list[int]:
+    """run_ner.py's `tokenize_and_align_labels`, for one sentence, over tokenizers' `word_ids()`."""
+    previous_word_idx = None
+    label_ids = []
+    for word_idx in word_ids:
+        if word_idx is None:
+            label_ids.append(-100)
+        elif word_idx != previous_word_idx:
+            label_ids.append(label[word_idx])
+        else:
+            if label_all_tokens:
+                label_ids.append(b_to_i_label[label[word_idx]])
+            else:
+                label_ids.append(-100)
+        previous_word_idx = word_idx
+    return label_ids
+
+
+def _align_rows(raw: tokenizers.Tokenizer, cap: int) -> list[dict]:
+    raw.no_padding()
+    b_to_i_label = run_ner_b_to_i(ALIGN_LABELS)
+    rows = []
+    for words, tags, max_length, note in ALIGN_CASES:
+        m = min(max_length, cap)
+        raw.enable_truncation(m, strategy="longest_first")
+        enc = raw.encode(words, is_pretokenized=True)
+        label = [ALIGN_LABELS.index(t) for t in tags]
+        rows.append(
+            {
+                "note": note,
+                "words": words,
+                "tags": tags,
+                "max_length": m,
+                "input_ids": enc.ids,
+                "word_ids": enc.word_ids,
+                "offsets": [list(o) for o in enc.offsets],
+                "special_tokens_mask": enc.special_tokens_mask,
+                "labels_first": run_ner_align(enc.word_ids, label, False, b_to_i_label),
+                "labels_all": run_ner_align(enc.word_ids, label, True, b_to_i_label),
+            }
+        )
+    raw.no_truncation()
+    return rows
+
+
+def generate_align_goldens(out: Path, minilm: Path) -> list[str]:
+    golden = {
+        "generator": "xtask/py/generate_fixtures.py align-goldens",
+        "versions": {"python": platform.python_version(), "tokenizers": tokenizers.__version__},
+        "call": "tok = tokenizers.Tokenizer.from_file(tokenizer.json); tok.no_padding(); "
+        "tok.enable_truncation(max_length); enc = tok.encode(words, is_pretokenized=True); labels_first / "
+        "labels_all = run_ner.py's tokenize_and_align_labels over enc.word_ids with label_all_tokens False / True "
+        "(label ids index label_list; b_to_i_label as run_ner builds it)",
+        "label_list": ALIGN_LABELS,
+        "b_to_i_label": run_ner_b_to_i(ALIGN_LABELS),
+    }
+    for name, model_dir, cap in (("tiny", out / "tiny", TINY_MAX_POSITIONS), ("minilm", minilm, MINILM_MAX_LENGTH)):
+        cfg = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        rows = _align_rows(tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")), cap)
+        rows_vocab = _align_rows(_vocab_tokenizer(model_dir, cfg), cap)
+        for r, rv in zip(rows, rows_vocab):
+            assert r == rv, f"{name}: tokenizer.json and vocab.txt disagree on {r['note']!r}: {r} vs {rv}"
+        golden[f"cases_{name}"] = rows
+        multi = sum(1 for r in rows if len(set(w for w in r["word_ids"] if w is not None)) < len(r["input_ids"]) - 2)
+        say(f"align {name}: {len(rows)} cases, {multi} with multi-token words")
+    path = out / ALIGN_GOLDEN_FILE
+    write_compact_json(path, golden)
+    return [ALIGN_GOLDEN_FILE]
+
+
+@subcommand(
+    "align-goldens",
+    "write fixtures/token_align_golden.json (pre-split words + run_ner label alignment, also part of `generate`) "
+    "and update its sha256 in manifest.json; needs only `tokenizers`",
+    add_tokenizer_goldens_args,
+    tokenizers_only=True,
+)
+def cmd_align_goldens(args) -> int:
+    out: Path = args.out
+    written = generate_align_goldens(out, args.minilm)
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest.setdefault("files", {})
+        files.update({name: sha256_file(out / name) for name in written})
+        manifest["files"] = dict(sorted(files.items()))
+        write_json(manifest_path, manifest)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
 # metrics-goldens: what scikit-learn / scipy / seqeval compute, for ft-eval
 # ----------------------------------------------------------------------------------------------------
 
@@ -1768,6 +1902,7 @@ def cmd_generate(args) -> int:
     minilm_case = generate_minilm(out, args.minilm)
     train_parity_case = generate_train_parity(out)
     tokenizer_files = generate_tokenizer_goldens(out, args.minilm)
+    tokenizer_files += generate_align_goldens(out, args.minilm)
 
     generated = [
         "tiny_golden.safetensors",

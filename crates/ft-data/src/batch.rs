@@ -14,6 +14,11 @@ pub enum Labels {
     },
     /// Regression: one target per row, `[B]`.
     Values(Vec<f32>),
+    /// Token classification: a class id per token, `[B, T]` row-major, [`IGNORE_INDEX`] on the
+    /// tokens without a label (special tokens, non-first sub-tokens, padding).
+    ///
+    /// [`IGNORE_INDEX`]: crate::IGNORE_INDEX
+    TokenClasses(Vec<i64>),
 }
 
 /// A padded batch: three `[B, T]` buffers (row-major) and the labels.

@@ -1,11 +1,17 @@
 //! From files to tokenized splits: [`load`] reads the training file (deciding the label kind and the
 //! label set), the validation file or a stratified split of training, and the test file, tokenizing
 //! in parallel chunks as it streams.
+//!
+//! Token classification is chosen by `labels.kind = Some(LabelKind::TokenClasses)`, or detected when
+//! no kind is given and the training file is tagged ([`crate::files::is_tagged_file`]: `.conll`, a
+//! `.txt` with at least two columns, JSONL with a `tokens` key); the tagged files then go through
+//! [`crate::tagging`], and [`LoadedData::labels`] says `TokenClasses`.
 
 use crate::examples::ExampleLabels;
 use crate::files::{Columns, DEFAULT_MAX_ROW_BYTES, Format, RawRow, RowReader};
 use crate::labels::{self, LabelCollector, LabelOptions, LabelSpace, RowLabel};
 use crate::split::stratified_split;
+use crate::tagging::{self, TokenOptions};
 use crate::{DataError, Encoding, Examples, LabelKind, Tokenizer};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +51,8 @@ pub struct DataOptions {
     /// The longest row read (a CSV/TSV record or a JSONL line), in bytes; a longer one is an error,
     /// found before it is held in memory (`--max-row-bytes`).
     pub max_row_bytes: usize,
+    /// Token classification: CoNLL columns and `label_all_tokens`.
+    pub tokens: TokenOptions,
 }
 
 impl Default for DataOptions {
@@ -58,6 +66,7 @@ impl Default for DataOptions {
             validation_split: 0.1,
             seed: 42,
             max_row_bytes: DEFAULT_MAX_ROW_BYTES,
+            tokens: TokenOptions::default(),
         }
     }
 }
@@ -77,6 +86,14 @@ pub struct SplitReport {
     pub at_max_len: usize,
     /// Tokens kept.
     pub tokens: usize,
+    /// Token classification: words read (0 for sentence tasks).
+    pub words: usize,
+    /// Token classification: words cut off by `max_len` (no token kept, so no label and no
+    /// prediction; run_ner drops them from evaluation without a word).
+    pub words_cut: usize,
+    /// Token classification: words that gave no token although not cut (the normalizer emptied
+    /// them, e.g. a lone U+200B); their tags are lost as in run_ner.
+    pub words_empty: usize,
 }
 
 impl std::fmt::Display for SplitReport {
@@ -89,6 +106,12 @@ impl std::fmt::Display for SplitReport {
             self.tokens,
             self.at_max_len
         )?;
+        if self.words > 0 {
+            write!(f, "; {} words, {} cut off by max length", self.words, self.words_cut)?;
+            if self.words_empty > 0 {
+                write!(f, ", {} without any token", self.words_empty)?;
+            }
+        }
         if self.skipped > 0 {
             write!(f, "; skipped {} bad rows, first: {}", self.skipped, self.first_skipped.join(" | "))?;
         }
@@ -115,11 +138,23 @@ pub struct LoadedData {
 
 /// Reads and tokenizes every file of `files`.
 pub fn load(files: &DataFiles, tokenizer: &Tokenizer, options: &DataOptions) -> Result<LoadedData, DataError> {
-    let (mut train, labels, train_report) = read_train(&files.train, tokenizer, options)?;
+    let tagged = is_token_task(&files.train, options)?;
+    let (mut train, labels, train_report) = if tagged {
+        tagging::read_tagged_train(&files.train, tokenizer, options)?
+    } else {
+        read_train(&files.train, tokenizer, options)?
+    };
+    let read_other = |path: &Path| {
+        if tagged {
+            tagging::read_tagged_with_labels(path, tokenizer, options, &labels)
+        } else {
+            read_with_labels(path, tokenizer, options, &labels)
+        }
+    };
     let mut reports = vec![train_report];
     let (validation, validation_from_train) = match &files.validation {
         Some(path) => {
-            let (ex, report) = read_with_labels(path, tokenizer, options, &labels)?;
+            let (ex, report) = read_other(path)?;
             reports.push(report);
             (ex, false)
         }
@@ -132,13 +167,31 @@ pub fn load(files: &DataFiles, tokenizer: &Tokenizer, options: &DataOptions) -> 
     };
     let test = match &files.test {
         Some(path) => {
-            let (ex, report) = read_with_labels(path, tokenizer, options, &labels)?;
+            let (ex, report) = read_other(path)?;
             reports.push(report);
             Some(ex)
         }
         None => None,
     };
     Ok(LoadedData { train, validation, test, labels, validation_from_train, reports })
+}
+
+/// Whether `train` is read as token classification: asked for with `LabelKind::TokenClasses`, or
+/// (no kind given) a tagged file.
+pub fn is_token_task(train: &Path, options: &DataOptions) -> Result<bool, DataError> {
+    match options.labels.kind {
+        Some(LabelKind::TokenClasses) => Ok(true),
+        Some(_) => Ok(false),
+        None => crate::files::is_tagged_file(train, options.format, options.max_row_bytes),
+    }
+}
+
+/// Counts a skipped bad row, quoting the first few.
+pub(crate) fn note_skipped(skipped: &mut (usize, Vec<String>), e: &DataError) {
+    skipped.0 += 1;
+    if skipped.1.len() < QUOTED_BAD_ROWS {
+        skipped.1.push(e.to_string());
+    }
 }
 
 /// A chunk of rows waiting to be tokenized, with their labels already read.
@@ -193,12 +246,7 @@ fn stream(
                     pending.flush(tokenizer, max_len, &mut count)?;
                 }
             }
-            Err(e) if options.skip_bad_rows && e.is_row_error() => {
-                skipped.0 += 1;
-                if skipped.1.len() < QUOTED_BAD_ROWS {
-                    skipped.1.push(e.to_string());
-                }
-            }
+            Err(e) if options.skip_bad_rows && e.is_row_error() => note_skipped(&mut skipped, &e),
             Err(e) => return Err(e),
         }
     }
@@ -221,7 +269,13 @@ pub fn read_train(
 ) -> Result<(Examples, LabelSpace, SplitReport), DataError> {
     // Labels are interned while streaming; their final ids are known only at the end, so tokens go to
     // a provisional split whose labels are remapped afterwards.
-    let mut collector = LabelCollector::default();
+    if options.labels.kind == Some(LabelKind::TokenClasses) {
+        return Err(DataError::Options(format!(
+            "{}: token classes are read from tagged files (CoNLL, JSONL with tokens/tags); use ft_data::tagging",
+            path.display()
+        )));
+    }
+    let mut collector = LabelCollector::new(&options.labels);
     let provisional = LabelSpace { kind: LabelKind::MultiLabel, names: Vec::new() };
     let mut ex = Examples::new(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), &provisional);
     let mut values: Vec<f32> = Vec::new();
@@ -250,7 +304,7 @@ pub fn read_train(
         LabelKind::SingleLabel => {
             ExampleLabels::Single((0..ex.len()).map(|i| remap[ex.classes(i)[0] as usize]).collect())
         }
-        LabelKind::MultiLabel => {
+        LabelKind::MultiLabel | LabelKind::TokenClasses => {
             let mut offsets = vec![0u32];
             let mut ids = Vec::new();
             for i in 0..ex.len() {
@@ -271,6 +325,9 @@ pub fn read_with_labels(
     options: &DataOptions,
     space: &LabelSpace,
 ) -> Result<(Examples, SplitReport), DataError> {
+    if space.kind == LabelKind::TokenClasses {
+        return tagging::read_tagged_with_labels(path, tokenizer, options, space);
+    }
     let mut ex = Examples::new(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), space);
     let report = stream(
         path,

@@ -223,6 +223,45 @@ pub enum DataError {
         /// Fields in the header.
         expected: usize,
     },
+    /// A CoNLL line without the token or tag column.
+    #[error("{}:{line}: {found} column(s), but the token column is {token_column} and the tag column is {tag_column} ({needed} columns needed); fix the line, choose other columns (--token-column, --tag-column), or pass --skip-bad-rows", path.display())]
+    TooFewColumns {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: u64,
+        /// Whitespace-separated columns on the line.
+        found: usize,
+        /// Columns the token and tag columns need.
+        needed: usize,
+        /// The token column (0-based).
+        token_column: usize,
+        /// The tag column (0-based, or `last`).
+        tag_column: String,
+    },
+    /// A tagged sentence with a different number of tokens and tags.
+    #[error("{}:{line}: {tokens} tokens but {tags} tags; give one tag per token, or pass --skip-bad-rows", path.display())]
+    TagCountMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The sentence's line.
+        line: u64,
+        /// Tokens in the sentence.
+        tokens: usize,
+        /// Tags in the sentence.
+        tags: usize,
+    },
+    /// A tagged sentence that cannot be read (tokens or tags of the wrong type, integer tags without
+    /// label names, an empty token).
+    #[error("{}:{line}: {problem}", path.display())]
+    BadTags {
+        /// The file.
+        path: PathBuf,
+        /// The sentence's line.
+        line: u64,
+        /// What is wrong and what to do.
+        problem: String,
+    },
     /// The file is not UTF-8 text (UTF-16, or binary).
     #[error("{}: looks like {what}; {fix}", path.display())]
     NotUtf8Text {
@@ -281,7 +320,10 @@ impl DataError {
             | Self::Json { line, .. }
             | Self::RowTooLong { line, .. }
             | Self::UnclosedQuote { line, .. }
-            | Self::QuoteSpansRows { line, .. } => Some(*line),
+            | Self::QuoteSpansRows { line, .. }
+            | Self::TooFewColumns { line, .. }
+            | Self::TagCountMismatch { line, .. }
+            | Self::BadTags { line, .. } => Some(*line),
             _ => None,
         }
     }
@@ -298,6 +340,9 @@ impl DataError {
                 | Self::BadLabel { .. }
                 | Self::UnknownLabel { .. }
                 | Self::Json { .. }
+                | Self::TooFewColumns { .. }
+                | Self::TagCountMismatch { .. }
+                | Self::BadTags { .. }
         )
     }
 }

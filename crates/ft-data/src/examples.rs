@@ -1,10 +1,13 @@
 //! [`Examples`]: a tokenized split kept compactly — all token ids in one flat buffer (`u16` when the
 //! vocabulary fits, else `u32`), one byte per token type, offsets per example — plus the labels.
 //! Texts are not kept: a 1 GB CSV costs about its token count × 3 bytes. Nor are the word ids,
-//! offsets and special-tokens mask of an [`Encoding`]: sequence classification never reads them.
+//! offsets and special-tokens mask of an [`Encoding`]: sequence classification never reads them, and
+//! token classification keeps only what it needs of them — a label per token (`i16`, parallel to the
+//! ids) and the position of each word's first token, to map predictions back to words.
 
 use crate::batch::{Batch, Labels};
 use crate::labels::LabelSpace;
+use crate::tagging::{AlignedTags, IGNORE_INDEX};
 use crate::tokenizer::Encoding;
 
 /// Token ids, as narrow as the vocabulary allows.
@@ -37,6 +40,34 @@ pub enum ExampleLabels {
     },
     /// One target per example.
     Regression(Vec<f32>),
+    /// Token classification: a label per token, parallel to the token ids (a class id or
+    /// [`IGNORE_INDEX`]), and per example the positions of its words' first tokens.
+    Tokens {
+        /// A label per token of every example, flat like the ids.
+        labels: Vec<i16>,
+        /// Positions (within its example) of the first token of each word that kept a token.
+        word_starts: Vec<u32>,
+        /// Start of each example's `word_starts`, plus the end.
+        word_offsets: Vec<u32>,
+        /// Words of each example cut off by `max_len`.
+        words_cut: Vec<u32>,
+    },
+}
+
+impl ExampleLabels {
+    /// An empty store of the same kind.
+    fn empty_like(&self) -> Self {
+        match self {
+            Self::Single(_) => Self::Single(Vec::new()),
+            Self::Multi { .. } => Self::Multi { offsets: vec![0], ids: Vec::new() },
+            Self::Regression(_) => Self::Regression(Vec::new()),
+            Self::Tokens { .. } => Self::empty_tokens(),
+        }
+    }
+
+    fn empty_tokens() -> Self {
+        Self::Tokens { labels: Vec::new(), word_starts: Vec::new(), word_offsets: vec![0], words_cut: Vec::new() }
+    }
 }
 
 /// A tokenized split: ids, token types and labels, nothing else.
@@ -59,6 +90,7 @@ impl Examples {
             crate::LabelKind::SingleLabel => ExampleLabels::Single(Vec::new()),
             crate::LabelKind::MultiLabel => ExampleLabels::Multi { offsets: vec![0], ids: Vec::new() },
             crate::LabelKind::Regression => ExampleLabels::Regression(Vec::new()),
+            crate::LabelKind::TokenClasses => ExampleLabels::empty_tokens(),
         };
         Self {
             ids,
@@ -78,6 +110,39 @@ impl Examples {
     /// # Panics
     /// If the label does not match the split's kind (a bug in the caller, never user data).
     pub fn push(&mut self, enc: &Encoding, classes: &[u32], value: f32) {
+        self.push_ids(enc);
+        match &mut self.labels {
+            ExampleLabels::Single(v) => v.push(classes[0]),
+            ExampleLabels::Multi { offsets, ids } => {
+                ids.extend_from_slice(classes);
+                offsets.push(ids.len() as u32);
+            }
+            ExampleLabels::Regression(v) => v.push(value),
+            ExampleLabels::Tokens { .. } => panic!("push on a token-classification split; use push_tokens"),
+        }
+    }
+
+    /// Appends one tagged sentence: its tokens and their aligned labels (one per token of `enc`).
+    ///
+    /// # Panics
+    /// If the split is not a token-classification split, or `tags` does not have one label per
+    /// token (bugs in the caller, never user data).
+    pub fn push_tokens(&mut self, enc: &Encoding, tags: &AlignedTags) {
+        assert_eq!(tags.labels.len(), enc.len(), "one label per token");
+        self.push_ids(enc);
+        match &mut self.labels {
+            ExampleLabels::Tokens { labels, word_starts, word_offsets, words_cut } => {
+                // Class ids are below i16::MAX (checked when the label space is built).
+                labels.extend(tags.labels.iter().map(|&l| l as i16));
+                word_starts.extend_from_slice(&tags.word_starts);
+                word_offsets.push(word_starts.len() as u32);
+                words_cut.push(tags.words_cut);
+            }
+            _ => panic!("push_tokens on a sentence-level split; use push"),
+        }
+    }
+
+    fn push_ids(&mut self, enc: &Encoding) {
         let narrow = enc.ids.iter().all(|&i| u16::try_from(i).is_ok());
         if let (TokenIds::U16(v), false) = (&self.ids, narrow) {
             self.ids = TokenIds::U32(v.iter().map(|&i| u32::from(i)).collect());
@@ -89,14 +154,6 @@ impl Examples {
         }
         self.type_ids.extend_from_slice(&enc.type_ids);
         self.offsets.push(self.ids.len());
-        match &mut self.labels {
-            ExampleLabels::Single(v) => v.push(classes[0]),
-            ExampleLabels::Multi { offsets, ids } => {
-                ids.extend_from_slice(classes);
-                offsets.push(ids.len() as u32);
-            }
-            ExampleLabels::Regression(v) => v.push(value),
-        }
     }
 
     /// The same tokens with other labels (one per example, checked by the caller).
@@ -141,6 +198,9 @@ impl Examples {
             ExampleLabels::Single(v) => v.len() * 4,
             ExampleLabels::Multi { offsets, ids } => (offsets.len() + ids.len()) * 4,
             ExampleLabels::Regression(v) => v.len() * 4,
+            ExampleLabels::Tokens { labels, word_starts, word_offsets, words_cut } => {
+                labels.len() * 2 + (word_starts.len() + word_offsets.len() + words_cut.len()) * 4
+            }
         };
         ids + self.type_ids.len() + self.offsets.len() * std::mem::size_of::<usize>() + labels
     }
@@ -169,12 +229,42 @@ impl Examples {
         self.num_labels
     }
 
-    /// The class ids of example `i` (empty for regression).
+    /// The class ids of example `i` (empty for regression and token classification).
     pub fn classes(&self, i: usize) -> &[u32] {
         match &self.labels {
             ExampleLabels::Single(v) => std::slice::from_ref(&v[i]),
             ExampleLabels::Multi { offsets, ids } => &ids[offsets[i] as usize..offsets[i + 1] as usize],
-            ExampleLabels::Regression(_) => &[],
+            ExampleLabels::Regression(_) | ExampleLabels::Tokens { .. } => &[],
+        }
+    }
+
+    /// Token classification: the label of each token of example `i` (a class id or
+    /// [`IGNORE_INDEX`]); empty for sentence-level splits.
+    pub fn token_labels(&self, i: usize) -> Vec<i64> {
+        match &self.labels {
+            ExampleLabels::Tokens { labels, .. } => {
+                labels[self.offsets[i]..self.offsets[i + 1]].iter().map(|&l| i64::from(l)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Token classification: the position of the first token of each word of example `i` that kept
+    /// a token; empty for sentence-level splits.
+    pub fn word_starts(&self, i: usize) -> &[u32] {
+        match &self.labels {
+            ExampleLabels::Tokens { word_starts, word_offsets, .. } => {
+                &word_starts[word_offsets[i] as usize..word_offsets[i + 1] as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// Token classification: words of example `i` cut off by `max_len`; 0 for sentence-level splits.
+    pub fn words_cut(&self, i: usize) -> u32 {
+        match &self.labels {
+            ExampleLabels::Tokens { words_cut, .. } => words_cut[i],
+            _ => 0,
         }
     }
 
@@ -195,11 +285,7 @@ impl Examples {
             },
             type_ids: Vec::new(),
             offsets: vec![0],
-            labels: match &self.labels {
-                ExampleLabels::Single(_) => ExampleLabels::Single(Vec::new()),
-                ExampleLabels::Multi { .. } => ExampleLabels::Multi { offsets: vec![0], ids: Vec::new() },
-                ExampleLabels::Regression(_) => ExampleLabels::Regression(Vec::new()),
-            },
+            labels: self.labels.empty_like(),
             num_labels: self.num_labels,
             pad_id: self.pad_id,
         };
@@ -211,7 +297,7 @@ impl Examples {
                 (TokenIds::U32(o), TokenIds::U32(s)) => o.extend_from_slice(&s[r.clone()]),
                 _ => unreachable!("same width by construction"),
             }
-            out.type_ids.extend_from_slice(&self.type_ids[r]);
+            out.type_ids.extend_from_slice(&self.type_ids[r.clone()]);
             out.offsets.push(out.ids.len());
             match (&mut out.labels, &self.labels) {
                 (ExampleLabels::Single(o), ExampleLabels::Single(s)) => o.push(s[i]),
@@ -220,6 +306,15 @@ impl Examples {
                     offsets.push(ids.len() as u32);
                 }
                 (ExampleLabels::Regression(o), ExampleLabels::Regression(s)) => o.push(s[i]),
+                (
+                    ExampleLabels::Tokens { labels, word_starts, word_offsets, words_cut },
+                    ExampleLabels::Tokens { labels: s_labels, words_cut: s_cut, .. },
+                ) => {
+                    labels.extend_from_slice(&s_labels[r]);
+                    word_starts.extend_from_slice(self.word_starts(i));
+                    word_offsets.push(word_starts.len() as u32);
+                    words_cut.push(s_cut[i]);
+                }
                 _ => unreachable!("same kind by construction"),
             }
         }
@@ -272,6 +367,17 @@ impl Examples {
                 Labels::MultiHot { values: hot, num_labels: c }
             }
             ExampleLabels::Regression(v) => Labels::Values(indices.iter().map(|&i| v[i as usize]).collect()),
+            ExampleLabels::Tokens { labels, .. } => {
+                // [B, T], padding ignored by the loss like the special tokens.
+                let mut out = vec![IGNORE_INDEX; b * t];
+                for (row, &i) in indices.iter().enumerate() {
+                    let i = i as usize;
+                    for (k, &l) in labels[self.offsets[i]..self.offsets[i + 1]].iter().enumerate() {
+                        out[row * t + k] = i64::from(l);
+                    }
+                }
+                Labels::TokenClasses(out)
+            }
         };
         Batch { input_ids, token_type_ids, attention_mask, batch_size: b, seq_len: t, labels }
     }

@@ -1,5 +1,5 @@
-//! Labels: what kind they are (single-label classes, multi-label, regression), the label set of the
-//! training file, and each row's label in that set.
+//! Labels: what kind they are (single-label classes, multi-label, regression, one class per token),
+//! the label set of the training file (or the names given), and each row's label in that set.
 //!
 //! Detection follows transformers' `run_classification.py` on what HF datasets would infer: integers or
 //! names → single-label; numbers with a fraction or exponent (all of them numbers) → regression; JSON
@@ -20,13 +20,19 @@ pub enum LabelKind {
     MultiLabel,
     /// One number per row (`regression`).
     Regression,
+    /// One class per word of a tagged sentence (NER, slots: `BertForTokenClassification`); the
+    /// sub-tokens that carry no label are ignored ([`crate::IGNORE_INDEX`]). Read from CoNLL/JSONL
+    /// tagged files by [`crate::tagging`].
+    TokenClasses,
 }
 
 impl LabelKind {
-    /// The `problem_type` string of a HF `config.json`.
+    /// The `problem_type` string of a HF `config.json`. Token classes give
+    /// `single_label_classification` (one class per token, cross-entropy): HF's token heads ignore the
+    /// field, and transformers refuses any value outside its three.
     pub fn problem_type(self) -> &'static str {
         match self {
-            Self::SingleLabel => "single_label_classification",
+            Self::SingleLabel | Self::TokenClasses => "single_label_classification",
             Self::MultiLabel => "multi_label_classification",
             Self::Regression => "regression",
         }
@@ -41,7 +47,10 @@ impl std::str::FromStr for LabelKind {
             "single-label" | "single" | "classification" => Ok(Self::SingleLabel),
             "multi-label" | "multi" => Ok(Self::MultiLabel),
             "regression" => Ok(Self::Regression),
-            _ => Err(DataError::Options(format!("--label-kind {s:?}: use single-label, multi-label or regression"))),
+            "token-classes" | "token-classification" | "tokens" | "ner" => Ok(Self::TokenClasses),
+            _ => Err(DataError::Options(format!(
+                "--label-kind {s:?}: use single-label, multi-label, regression or token-classes"
+            ))),
         }
     }
 }
@@ -77,11 +86,15 @@ pub struct LabelOptions {
     pub kind: Option<LabelKind>,
     /// Separator of multi-label fields in CSV/TSV and JSON strings (`--label-separator`, default `,`).
     pub separator: String,
+    /// The label set, in id order (`--labels`), instead of the sorted labels of the training file.
+    /// Every label of every file must be one of them; integer tags (HF `datasets`' `ner_tags`) are
+    /// indices into them. Use it when validation or test hold labels the training file lacks.
+    pub names: Option<Vec<String>>,
 }
 
 impl Default for LabelOptions {
     fn default() -> Self {
-        Self { kind: None, separator: ",".into() }
+        Self { kind: None, separator: ",".into(), names: None }
     }
 }
 
@@ -111,12 +124,26 @@ fn parse_value(s: &str) -> Option<f32> {
 pub struct LabelCollector {
     names: Vec<String>,
     index: HashMap<String, u32>,
+    /// The names were given (`LabelOptions::names`): no others are taken, and their order is kept.
+    fixed: bool,
     any_list: bool,
     any_json_string: bool,
     any_float: bool,
 }
 
 impl LabelCollector {
+    /// A collector for `opts`: empty, or holding the given names (in their order) and no others.
+    pub fn new(opts: &LabelOptions) -> Self {
+        let mut c = Self::default();
+        if let Some(names) = &opts.names {
+            for n in names {
+                c.intern(n.trim());
+            }
+            c.fixed = true;
+        }
+        c
+    }
+
     fn intern(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.index.get(name) {
             return i;
@@ -154,6 +181,16 @@ impl LabelCollector {
                     RawLabel::Field(s) if s.contains(['.', 'e', 'E']) => self.any_float = true,
                     _ => {}
                 }
+                if self.fixed
+                    && let Some(p) = parts.iter().find(|p| !self.index.contains_key(p.as_str()))
+                {
+                    return Err(DataError::UnknownLabel {
+                        path: path.to_path_buf(),
+                        line,
+                        label: p.clone(),
+                        known: self.names.clone(),
+                    });
+                }
                 Ok(RowLabel::Classes(parts.iter().map(|p| self.intern(p)).collect()))
             }
         }
@@ -177,7 +214,9 @@ impl LabelCollector {
         // Sorted and stable: numerically when every label is an integer (so "10" comes after "9"),
         // else by the names' bytes.
         let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
-        if all_int {
+        if self.fixed {
+            // Given names keep their order.
+        } else if all_int {
             order.sort_by_key(|&i| self.names[i as usize].trim().parse::<i64>().unwrap_or(0));
         } else {
             order.sort_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
@@ -240,7 +279,7 @@ pub fn lookup(
     column: &str,
 ) -> Result<RowLabel, DataError> {
     let bad = bad_label(raw, path, line, column);
-    let opts = LabelOptions { kind: Some(space.kind), separator: opts.separator.clone() };
+    let opts = LabelOptions { kind: Some(space.kind), separator: opts.separator.clone(), names: None };
     let parts = non_empty_parts(raw, &opts, &bad)?;
     match space.kind {
         LabelKind::Regression => parse_value(&parts[0]).map(RowLabel::Value).ok_or_else(|| bad("is not a number")),
@@ -310,9 +349,22 @@ mod tests {
         let (space, rows) = detect(&raws, &LabelOptions::default());
         assert_eq!((space.kind, space.names.len()), (LabelKind::MultiLabel, 3));
         assert_eq!(rows[0], RowLabel::Classes(vec![1, 0]));
-        let opts = LabelOptions { kind: Some(LabelKind::MultiLabel), separator: "|".into() };
+        let opts = LabelOptions { kind: Some(LabelKind::MultiLabel), separator: "|".into(), names: None };
         let (space, _) = detect(&fields(&["x|y", "z"]), &opts);
         assert_eq!(space.names, ["x", "y", "z"]);
+    }
+
+    #[test]
+    fn given_names_keep_their_order_and_refuse_others() {
+        let opts = LabelOptions { names: Some(vec!["z".into(), "a".into(), "m".into()]), ..Default::default() };
+        let mut c = LabelCollector::new(&opts);
+        let row = c.add(&RawLabel::Field("a".into()), &opts, Path::new("t.csv"), 2, "label").unwrap();
+        let err = c.add(&RawLabel::Field("b".into()), &opts, Path::new("t.csv"), 3, "label").unwrap_err();
+        assert_eq!(err.line(), Some(3));
+        let (space, remap, _) = c.finish(&opts);
+        assert_eq!(space.names, ["z", "a", "m"], "given order, unused names kept");
+        assert_eq!(row, RowLabel::Classes(vec![1]));
+        assert_eq!(remap, [0, 1, 2]);
     }
 
     #[test]

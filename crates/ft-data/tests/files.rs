@@ -85,7 +85,7 @@ fn regression_and_multi_label_files() {
 
     let joined = write(dir.path(), "j.csv", b"text,label\na,x|z\nb,y\n");
     let opts = DataOptions {
-        labels: LabelOptions { kind: Some(LabelKind::MultiLabel), separator: "|".into() },
+        labels: LabelOptions { kind: Some(LabelKind::MultiLabel), separator: "|".into(), names: None },
         ..DataOptions::default()
     };
     let (_, labels, _) = read_train(&joined, &tokenizer(), &opts).unwrap();
@@ -251,7 +251,7 @@ fn endless_rows_stop_at_the_row_size_limit() {
         let header: &[u8] = match format {
             Format::Csv => b"text,label\n",
             Format::Tsv => b"text\tlabel\n",
-            Format::Jsonl => b"",
+            Format::Jsonl | Format::Conll => b"",
         };
         let endless = std::io::Read::chain(header, std::io::repeat(b'x'));
         let rows = RowReader::from_reader(Path::new("in"), endless, format, &Columns::default(), 1000);
@@ -259,6 +259,30 @@ fn endless_rows_stop_at_the_row_size_limit() {
         let line = if format == Format::Jsonl { 1 } else { 2 };
         assert!(matches!(err, DataError::RowTooLong { line: l, limit: 1000, .. } if l == line), "{format:?}: {err}");
     }
+    // Tagged files too: an endless line, and an endless sentence of short lines.
+    for (format, body) in [(Format::Conll, b"x".as_slice()), (Format::Jsonl, b"x"), (Format::Conll, b"a O\n")] {
+        let endless = std::io::Read::chain(&b""[..], std::io::Read::take(ft_data_repeat(body), u64::MAX));
+        let mut rows =
+            ft_data::TaggedReader::new(Path::new("in"), endless, format, Default::default(), true, 1000).unwrap();
+        let err = rows.next().unwrap().unwrap_err();
+        assert!(matches!(err, DataError::RowTooLong { line: 1, limit: 1000, .. }), "{format:?}: {err}");
+        assert!(rows.next().is_none());
+    }
+}
+
+/// `body` repeated forever.
+fn ft_data_repeat(body: &'static [u8]) -> impl std::io::Read {
+    struct Cycle(&'static [u8], usize);
+    impl std::io::Read for Cycle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            for b in buf.iter_mut() {
+                *b = self.0[self.1 % self.0.len()];
+                self.1 += 1;
+            }
+            Ok(buf.len())
+        }
+    }
+    Cycle(body, 0)
 }
 
 /// Regression: a 10 MB single-line row was read whole before anything looked at it.

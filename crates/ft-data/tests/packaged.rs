@@ -100,3 +100,96 @@ fn length_grouping_cuts_padding_on_rt_snippets() {
     assert_eq!(g.real_tokens, p.real_tokens);
     assert!(g.waste() * 2.0 < p.waste(), "grouped {} vs plain {}", g.waste(), p.waste());
 }
+
+/// Sentences and tokens of a CoNLL file: `(sentences, tokens, distinct tags)`, checking the
+/// two-column shape.
+fn conll_counts(path: &Path) -> (usize, usize, std::collections::BTreeSet<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let (mut sentences, mut tokens, mut in_sentence) = (0, 0, false);
+    let mut tags = std::collections::BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            sentences += usize::from(in_sentence);
+            in_sentence = false;
+            continue;
+        }
+        let cols: Vec<&str> = line.split(' ').collect();
+        assert_eq!(cols.len(), 2, "{}:{}: {line:?}", path.display(), i + 1);
+        tags.insert(cols[1].to_string());
+        tokens += 1;
+        in_sentence = true;
+    }
+    (sentences + usize::from(in_sentence), tokens, tags)
+}
+
+#[test]
+fn conll2003_has_the_official_counts() {
+    let dir = ensure("conll2003");
+    let expected =
+        [("train.conll", 14_041, 203_621), ("validation.conll", 3_250, 51_362), ("test.conll", 3_453, 46_435)];
+    for (file, sentences, tokens) in expected {
+        let (s, t, tags) = conll_counts(&dir.join(file));
+        assert_eq!((s, t), (sentences, tokens), "{file}");
+        let want = ["B-LOC", "B-MISC", "B-ORG", "B-PER", "I-LOC", "I-MISC", "I-ORG", "I-PER", "O"];
+        assert_eq!(tags.iter().map(String::as_str).collect::<Vec<_>>(), want, "{file}");
+    }
+    // ft's own reader on the built files: the same sentences, nothing cut at 512 tokens.
+    let asset = datasets::find_dataset("conll2003").unwrap();
+    let tok = Tokenizer::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny")).unwrap();
+    let data =
+        ft_data::dataset::load(&asset.files(), &tok, &DataOptions { max_len: 512, ..DataOptions::default() }).unwrap();
+    assert_eq!(data.labels.kind, ft_data::LabelKind::TokenClasses);
+    assert_eq!(data.labels.names.len(), 9);
+    let sizes = (data.train.len(), data.validation.len(), data.test.as_ref().map(|t| t.len()));
+    assert_eq!(sizes, (14_041, 3_250, Some(3_453)));
+    let words: Vec<usize> = data.reports.iter().map(|r| r.words).collect();
+    assert_eq!(words, [203_621, 51_362, 46_435]);
+    for r in &data.reports {
+        eprintln!("{r}");
+    }
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn atis_slots_and_intents_counts_and_label_files() {
+    let slots = datasets::find_dataset("atis-slots").unwrap();
+    let intents = datasets::find_dataset("atis-intents").unwrap();
+    ensure(slots.name);
+    ensure(intents.name);
+    let (s, i) = (slots.files(), intents.files());
+    let count = |f: &DataFilesRef| (lines(f.0).len(), lines(f.1).len(), lines(f.2).len());
+    type DataFilesRef<'a> = (&'a Path, &'a Path, &'a Path);
+    let s_paths = (s.train.as_path(), s.validation.as_deref().unwrap(), s.test.as_deref().unwrap());
+    let i_paths = (i.train.as_path(), i.validation.as_deref().unwrap(), i.test.as_deref().unwrap());
+    assert_eq!(count(&s_paths), (4_478, 500, 893));
+    assert_eq!(count(&i_paths), (4_478, 500, 893));
+    // The same utterances, in the same order, in both.
+    for (a, b) in lines(s_paths.1).iter().zip(lines(i_paths.1)) {
+        let words: Vec<&str> = a["tokens"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+        assert_eq!(words.join(" "), b["text"].as_str().unwrap());
+    }
+    let joined =
+        lines(i_paths.0).iter().chain(&lines(i_paths.2)).filter(|r| r["label"].as_array().unwrap().len() > 1).count();
+    eprintln!("atis-intents: {joined} multi-intent utterances in train + test");
+    assert!(joined > 0);
+    // Test has slots and intents that train lacks: the label files name them all.
+    let slot_names = slots.label_names().unwrap().unwrap();
+    let intent_names = intents.label_names().unwrap().unwrap();
+    eprintln!("atis: {} slot tags, {} intents", slot_names.len(), intent_names.len());
+    let tok = Tokenizer::from_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny")).unwrap();
+    let with_names = |names: Vec<String>| DataOptions {
+        labels: ft_data::LabelOptions { names: Some(names), ..Default::default() },
+        ..DataOptions::default()
+    };
+    let data = ft_data::dataset::load(&s, &tok, &with_names(slot_names.clone())).unwrap();
+    assert_eq!((data.labels.kind, data.labels.names.len()), (ft_data::LabelKind::TokenClasses, slot_names.len()));
+    assert_eq!(data.test.as_ref().map(|t| t.len()), Some(893));
+    let data = ft_data::dataset::load(&i, &tok, &with_names(intent_names.clone())).unwrap();
+    assert_eq!((data.labels.kind, data.labels.names.len()), (ft_data::LabelKind::MultiLabel, intent_names.len()));
+    // Without the names, the slots that training lacks are file:line errors (validation has some).
+    let err = ft_data::dataset::load(&s, &tok, &DataOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("validation.jsonl:53: label \"B-return_date.day_name\" is not one of"), "{err}");
+}

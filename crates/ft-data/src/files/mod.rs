@@ -1,5 +1,6 @@
 //! Reading the user's dataset files row by row: CSV, TSV and JSONL with named columns, streamed (one
-//! row in memory at a time), every problem reported with its file:line.
+//! row in memory at a time), every problem reported with its file:line. Token-tagged sentences (CoNLL
+//! columns, JSONL `tokens`/`tags`) are read by [`TaggedReader`] under the same rules.
 //!
 //! Columns are chosen like transformers' `run_classification.py`: the text column is `--text-column`,
 //! else `sentence`, else `text`; an optional `--text-pair-column`; the label column is `--label-column`
@@ -10,13 +11,17 @@
 //! ([`DEFAULT_MAX_ROW_BYTES`] unless told otherwise), UTF-16 or binary input, and a CSV quote left open
 //! to the end of the file.
 
+mod conll;
 mod csv_guard;
 mod csv_rows;
 mod jsonl_rows;
 mod lines;
 mod sniff;
+pub mod tagged;
+mod tagged_jsonl;
 mod text;
 
+pub use tagged::{RawTag, TagColumns, TaggedReader, TaggedRow, is_tagged_file};
 pub use text::{TextLines, TextReader, TextRow};
 
 use crate::DataError;
@@ -37,16 +42,20 @@ pub enum Format {
     Tsv,
     /// One JSON object per line.
     Jsonl,
+    /// CoNLL columns: one token per line, a blank line between sentences (token tagging only).
+    Conll,
 }
 
 impl Format {
-    /// From the file name: `.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`/`.json` (each line one object).
+    /// From the file name: `.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`/`.json` (each line one object),
+    /// `.conll`/`.txt` (CoNLL columns).
     pub fn from_path(path: &Path) -> Result<Self, DataError> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
             "csv" => Ok(Self::Csv),
             "tsv" | "tab" => Ok(Self::Tsv),
             "jsonl" | "ndjson" | "json" => Ok(Self::Jsonl),
+            "conll" | "txt" => Ok(Self::Conll),
             _ => Err(DataError::UnknownFormat { path: path.to_path_buf() }),
         }
     }
@@ -60,7 +69,8 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Self::Csv),
             "tsv" => Ok(Self::Tsv),
             "jsonl" | "json" | "ndjson" => Ok(Self::Jsonl),
-            _ => Err(DataError::Options(format!("--format {s:?}: use csv, tsv or jsonl"))),
+            "conll" => Ok(Self::Conll),
+            _ => Err(DataError::Options(format!("--format {s:?}: use csv, tsv, jsonl or conll"))),
         }
     }
 }
@@ -233,6 +243,12 @@ impl<R: Read> RowReader<R> {
             }
             Format::Jsonl => {
                 Inner::Jsonl(Box::new(jsonl_rows::JsonlRows::new(name, reader, columns, with_label, max_row_bytes)?))
+            }
+            Format::Conll => {
+                return Err(DataError::Options(format!(
+                    "{}: CoNLL columns hold token tags, not a text and a label; read it as token classification (--label-kind token-classes)",
+                    name.display()
+                )));
             }
         };
         Ok(Self { inner })

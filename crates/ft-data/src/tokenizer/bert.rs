@@ -136,6 +136,28 @@ impl BertPipeline {
         seq
     }
 
+    /// The tokens of pre-split `words`: each word tokenized on its own (it may still split into
+    /// several pieces, at punctuation too), every token of word `i` with word id `i` and offsets in
+    /// characters of its word — what tokenizers does with `is_pretokenized=True`.
+    fn sequence_words(&self, words: &[&str]) -> Sequence {
+        let mut seq = Sequence::default();
+        for (i, word) in words.iter().enumerate() {
+            let one = self.sequence(word);
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            for (&id, &offsets) in one.ids.iter().zip(&one.offsets) {
+                seq.push(id, i, offsets);
+            }
+        }
+        seq
+    }
+
+    /// `[CLS] words [SEP]` for pre-split words, at most `max_len` tokens (see [`Self::sequence_words`]).
+    pub fn encode_words(&self, words: &[&str], max_len: usize) -> Result<Encoding, DataError> {
+        let budget = max_len.checked_sub(2).ok_or(DataError::MaxLenTooSmall { max_len, needed: 2 })?;
+        let a = self.sequence_words(words);
+        Ok(self.assemble(&a, truncation::single(a.len(), budget), None))
+    }
+
     /// `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, at most `max_len` tokens.
     pub fn encode(&self, text: &str, pair: Option<&str>, max_len: usize) -> Result<Encoding, DataError> {
         let added = if pair.is_some() { 3 } else { 2 };
@@ -146,6 +168,13 @@ impl BertPipeline {
             None => (truncation::single(a.len(), budget), 0),
             Some(b) => truncation::longest_first(a.len(), b.len(), budget),
         };
+        Ok(self.assemble(&a, n1, b.as_ref().map(|b| (b, n2))))
+    }
+
+    /// `[CLS]` + the first `n1` tokens of `a` + `[SEP]` (+ the first `n2` of `b` + `[SEP]`).
+    fn assemble(&self, a: &Sequence, n1: usize, b: Option<(&Sequence, usize)>) -> Encoding {
+        let n2 = b.map_or(0, |(_, n)| n);
+        let added = if b.is_some() { 3 } else { 2 };
         let mut enc = Encoding::default();
         let len = n1 + n2 + added;
         enc.ids.reserve_exact(len);
@@ -165,12 +194,12 @@ impl BertPipeline {
         special(&mut enc, self.cls_id, 0);
         a.append_to(&mut enc, n1, 0);
         special(&mut enc, self.sep_id, 0);
-        if let Some(b) = &b {
+        if let Some((b, n2)) = b {
             b.append_to(&mut enc, n2, 1);
             special(&mut enc, self.sep_id, 1);
         }
         debug_assert!(enc.is_aligned() && enc.len() == len);
-        Ok(enc)
+        enc
     }
 }
 

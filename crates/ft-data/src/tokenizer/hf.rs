@@ -134,6 +134,39 @@ impl HfTokenizer {
             offsets::bytes_to_chars(pair, b.get_offsets_mut());
         }
         let enc = self.post_process(a, b).map_err(failed)?;
+        self.to_encoding(&enc)
+    }
+}
+
+impl HfTokenizer {
+    /// Encodes pre-split `words` as one sequence (Python's `tok.encode(words, is_pretokenized=True)`):
+    /// each word is normalized and split on its own, and every token of word `i` gets word id `i`;
+    /// offsets are characters of the token's own word. Special tokens added, truncated to `max_len`.
+    pub fn encode_words(&self, words: &[&str], max_len: usize) -> Result<Encoding, DataError> {
+        let needed = self.added_tokens(false);
+        let budget = max_len.checked_sub(needed).ok_or(DataError::MaxLenTooSmall { max_len, needed })?;
+        let failed = |e: tokenizers::Error| DataError::Encode { message: format!("{}: {e}", self.path.display()) };
+        let input = tokenizers::InputSequence::from(words);
+        let mut a = self.base.encode(input, false).map_err(failed)?;
+        a.truncate(truncation::single(a.len(), budget), 0, TruncationDirection::Right);
+        drop(a.take_overflowing());
+        // Offsets are bytes of each word: convert run by run, each run of tokens with its word.
+        let word_ids = a.get_word_ids().to_vec();
+        let offsets = a.get_offsets_mut();
+        let mut start = 0;
+        while start < word_ids.len() {
+            let end = start + word_ids[start..].iter().take_while(|&&w| w == word_ids[start]).count();
+            if let Some(word) = word_ids[start].and_then(|w| words.get(w as usize)) {
+                offsets::bytes_to_chars(word, &mut offsets[start..end]);
+            }
+            start = end;
+        }
+        let enc = self.post_process(a, None).map_err(failed)?;
+        self.to_encoding(&enc)
+    }
+
+    /// ft's [`Encoding`] of a post-processed `tokenizers` encoding.
+    fn to_encoding(&self, enc: &tokenizers::Encoding) -> Result<Encoding, DataError> {
         let narrow = |what: &str, v: usize| {
             u8::try_from(v)
                 .map_err(|_| DataError::Encode { message: format!("{}: {what} {v} > 255", self.path.display()) })

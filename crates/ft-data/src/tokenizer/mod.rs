@@ -196,6 +196,32 @@ impl Tokenizer {
         }
     }
 
+    /// Tokenizes pre-split `words` (a CoNLL sentence) as one sequence, adds the special tokens and
+    /// truncates to at most `max_len` tokens, as HF's `tokenizer(words, is_split_into_words=True,
+    /// truncation=True, max_length=max_len)`. Every token of `words[i]` has word id `i`; a word may
+    /// give several tokens (sub-words, and pieces split at punctuation) or none (a word the
+    /// normalizer empties, such as a lone U+200B); offsets are characters of the token's own word.
+    ///
+    /// ```
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+    /// let enc = ft_data::Tokenizer::from_dir(&dir)?.encode_words(&["café", "!"], 16)?;
+    /// // [CLS] c ##a ##f ##e ! [SEP]
+    /// assert_eq!(enc.word_ids, [None, Some(0), Some(0), Some(0), Some(0), Some(1), None]);
+    /// assert_eq!(enc.offsets, [(0, 0), (0, 1), (1, 2), (2, 3), (3, 4), (0, 1), (0, 0)]);
+    /// # Ok::<(), ft_data::DataError>(())
+    /// ```
+    pub fn encode_words(&self, words: &[&str], max_len: usize) -> Result<Encoding, DataError> {
+        match &self.backend {
+            Backend::Hf(t) => t.encode_words(words, max_len),
+            Backend::Bert(t) => t.encode_words(words, max_len),
+        }
+    }
+
+    /// [`encode_words`](Self::encode_words) for many sentences, in parallel, results in input order.
+    pub fn encode_words_batch(&self, sentences: &[Vec<&str>], max_len: usize) -> Result<Vec<Encoding>, DataError> {
+        sentences.par_iter().with_min_len(64).map(|words| self.encode_words(words, max_len)).collect()
+    }
+
     /// [`encode`](Self::encode) for many inputs, in parallel (rayon), results in input order.
     pub fn encode_batch(&self, inputs: &[(&str, Option<&str>)], max_len: usize) -> Result<Vec<Encoding>, DataError> {
         inputs.par_iter().with_min_len(64).map(|(text, pair)| self.encode(text, *pair, max_len)).collect()
