@@ -81,8 +81,8 @@ pub fn safetensors_header(data: &[u8]) {
     let path = Path::new("fuzz/model.safetensors");
     let mut loadable = false;
     for options in load_options() {
-        let header = check_safetensors_header(data, &config, &options, path);
-        let full = check_safetensors(data, &config, &options, path);
+        let header = check_safetensors_header::<BertForSequenceClassification>(data, &config, &options, path);
+        let full = check_safetensors::<BertForSequenceClassification>(data, &config, &options, path);
         // The data check only adds to the header check.
         assert!(header.is_ok() || full.is_err(), "check_safetensors accepted what the header check refused");
         loadable |= full.is_ok();
@@ -90,7 +90,11 @@ pub fn safetensors_header(data: &[u8]) {
     if loadable {
         scratch::with(|s| {
             let files = [("config.json", fixtures::MICRO_CONFIG_JSON.as_bytes()), ("model.safetensors", data)];
-            let _ = load_pretrained(&s.write("model", &files), &LoadOptions::default(), &fixtures::cpu());
+            let _ = load_pretrained::<BertForSequenceClassification>(
+                &s.write("model", &files),
+                &LoadOptions::default(),
+                &fixtures::cpu(),
+            );
         });
     }
 }
@@ -106,7 +110,12 @@ pub fn config_json(data: &[u8]) {
     let _ = (config.activation(), config.head_dim(), config.classifier_dropout_prob());
     // A config is compared with a checkpoint's header before it is used to build anything.
     scratch::with(|s| {
-        let _ = check_safetensors_header(s.micro_safetensors(), &config, &LoadOptions::default(), path);
+        let _ = check_safetensors_header::<BertForSequenceClassification>(
+            s.micro_safetensors(),
+            &config,
+            &LoadOptions::default(),
+            path,
+        );
     });
     // Label names are only built once a checkpoint bounds the head (the loader refuses more than
     // MAX_FRESH_VALUES fresh values); a bare config may claim any count.

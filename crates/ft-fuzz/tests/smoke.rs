@@ -215,7 +215,12 @@ fn valid_seeds_are_accepted() {
     let config = ft_fuzz::fixtures::micro_config();
     for name in ["micro", "micro-no-prefix", "micro-legacy", "micro-no-pooler", "micro-f16", "micro-extras"] {
         let bytes = seed("safetensors_header", name);
-        let checked = ft_model::check_safetensors(&bytes, &config, &Default::default(), Path::new(name));
+        let checked = ft_model::check_safetensors::<ft_model::BertForSequenceClassification>(
+            &bytes,
+            &config,
+            &Default::default(),
+            Path::new(name),
+        );
         assert!(checked.is_ok(), "safetensors seed-{name}: {checked:?}");
     }
     for name in ["tiny", "micro", "minimal"] {

@@ -37,11 +37,13 @@ pub use checkpoint::header::{SafetensorsHeader, parse_header};
 pub use checkpoint::load::{LoadOptions, LoadReport, PretrainedModel, load_pretrained};
 pub use checkpoint::names::Part;
 pub use checkpoint::plan::{check_safetensors, check_safetensors_header};
-pub use checkpoint::save::save_pretrained;
+pub use checkpoint::save::{head_config, save_pretrained};
 pub use config::{BertConfig, HiddenAct, MAX_CONFIG_BYTES, ProblemType};
 pub use device::{Adapter, DeviceSpec, compiled_backends, wgpu_adapters};
 pub use error::ModelError;
 pub use heads::sequence_classification::{BertForSequenceClassification, SequenceClassifierOutput};
+pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Task};
+pub use heads::token_classification::BertForTokenClassification;
 pub use init::Init;
 
 /// The tensor framework, re-exported so that dependents use the exact same burn.

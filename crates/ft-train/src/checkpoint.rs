@@ -9,7 +9,6 @@
 use crate::TrainError;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use ft_model::BertForSequenceClassification;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -128,9 +127,9 @@ pub fn checkpoint_dir(dir: &Path, step: usize) -> PathBuf {
 
 /// Writes a checkpoint for `state.step` under `dir`, atomically, then prunes older ones so that the
 /// last `keep_last` (and the best) remain. Returns the checkpoint's directory.
-pub fn save_checkpoint(
+pub fn save_checkpoint<M: Module>(
     dir: &Path,
-    model: &BertForSequenceClassification,
+    model: &M,
     optim: &ModuleOptimizer,
     state: &TrainerState,
     keep_last: usize,
@@ -187,11 +186,11 @@ fn prune(dir: &Path, keep_last: usize, best: Option<&Path>) -> Result<(), TrainE
 
 /// Reads a checkpoint into `model` (a skeleton of the same shape, on the training device) and
 /// `optim` (built for that model).
-pub fn load_checkpoint(
+pub fn load_checkpoint<M: Module>(
     path: &Path,
-    model: BertForSequenceClassification,
+    model: M,
     optim: ModuleOptimizer,
-) -> Result<(BertForSequenceClassification, ModuleOptimizer, TrainerState), TrainError> {
+) -> Result<(M, ModuleOptimizer, TrainerState), TrainError> {
     verify_checksums(path)?;
     let state_path = path.join(STATE);
     let text = std::fs::read(&state_path).map_err(io(&state_path))?;

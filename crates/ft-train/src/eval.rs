@@ -1,10 +1,11 @@
-//! Evaluation during training: logits for a split (in file order), the loss and the task's metrics.
+//! Evaluation during training: a split's outputs (in file order), the loss and the task's metrics,
+//! for any head: rows of logits (sequence heads) or a prediction per labelled token (token heads).
 
 use crate::TrainError;
 use crate::features::{ClassifierHead, Features};
 use burn::tensor::{Device, Tensor};
 use ft_data::{BatchOptions, Examples, LabelKind, LabelSpace, Labels, plan_epoch};
-use ft_model::BertForSequenceClassification;
+use ft_model::{Head, ModelInputs, Predictions};
 use std::collections::BTreeMap;
 
 /// Metric name → value (`loss`, `accuracy`, `macro_f1`, …).
@@ -30,47 +31,138 @@ fn to_host(t: Tensor<2>) -> Result<Vec<f32>, TrainError> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Config(format!("reading logits: {e:?}")))
 }
 
-/// Runs `model` (in eval mode: pass `model.valid()`) over `examples`.
-pub fn logits(
-    model: &BertForSequenceClassification,
+/// A token head's outputs over a split: for every example (file order), the gold and predicted class
+/// of each token that carries a label (the first sub-token of each word), and the summed loss.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenOutputs {
+    /// Gold classes per example.
+    pub gold: Vec<Vec<u32>>,
+    /// Predicted classes (arg-max) per example, aligned with `gold`.
+    pub pred: Vec<Vec<u32>>,
+    /// Sum of the cross-entropy over every labelled token.
+    pub loss_sum: f64,
+}
+
+/// What a head computed over a split.
+#[derive(Debug, Clone)]
+pub enum Outputs {
+    /// A row of logits per example (sequence heads).
+    Rows(SplitOutputs),
+    /// A prediction per labelled token (token heads).
+    Tokens(TokenOutputs),
+}
+
+/// Runs `model` (in eval mode: pass `model.valid()`) over `examples`, in batches of similar length
+/// (little padding); the outputs go back to file order.
+pub fn outputs<H: Head>(
+    model: &H,
+    examples: &Examples,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Outputs, TrainError> {
+    let n = examples.len();
+    let bs = batch_size.max(1);
+    let lengths = examples.lengths();
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by_key(|&i| lengths[i as usize]);
+    let mut rows: Option<(Vec<f32>, usize)> = None;
+    let mut tokens = TokenOutputs { gold: vec![Vec::new(); n], pred: vec![Vec::new(); n], loss_sum: 0.0 };
+    for indices in order.chunks(bs) {
+        let batch = examples.collate(indices, None);
+        let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
+        let logits = model.logits(ModelInputs { input_ids, token_type_ids, attention_mask })?;
+        match H::predictions(logits)? {
+            Predictions::Rows { logits, width } => {
+                let (all, _) = rows.get_or_insert_with(|| (vec![0f32; n * width], width));
+                for (r, &i) in indices.iter().enumerate() {
+                    let i = i as usize;
+                    all[i * width..(i + 1) * width].copy_from_slice(&logits[r * width..(r + 1) * width]);
+                }
+            }
+            Predictions::Tokens { logits, seq_len, width } => {
+                let Labels::TokenClasses(gold) = &batch.labels else {
+                    return Err(TrainError::Config(format!(
+                        "{} needs token labels; this split has sentence labels",
+                        H::TASK.architecture()
+                    )));
+                };
+                for (r, &i) in indices.iter().enumerate() {
+                    let i = i as usize;
+                    for t in 0..seq_len {
+                        let g = gold[r * seq_len + t];
+                        if g == ft_model::IGNORE_INDEX {
+                            continue;
+                        }
+                        let at = (r * seq_len + t) * width;
+                        let row = &logits[at..at + width];
+                        let p = argmax_rows(row, width)[0];
+                        let probs = softmax_rows(row, width);
+                        tokens.loss_sum -= probs[g as usize].max(f64::MIN_POSITIVE).ln();
+                        tokens.gold[i].push(g as u32);
+                        tokens.pred[i].push(p as u32);
+                    }
+                }
+            }
+        }
+    }
+    if let Some((logits, num_labels)) = rows {
+        let labels = plan_epoch(&lengths, &BatchOptions::eval(bs), 0)
+            .into_iter()
+            .map(|indices| examples.collate(&indices, None).labels)
+            .collect();
+        return Ok(Outputs::Rows(SplitOutputs { logits, num_labels, labels }));
+    }
+    Ok(Outputs::Tokens(tokens))
+}
+
+/// Runs a sequence head over `examples`: its logits `[N, C]` in file order and the labels.
+pub fn logits<H: Head>(
+    model: &H,
     examples: &Examples,
     batch_size: usize,
     device: &Device,
 ) -> Result<SplitOutputs, TrainError> {
-    let num_labels = model.classifier.weight.dims()[1];
-    let n = examples.len();
-    let bs = batch_size.max(1);
-    // Batches of similar length (stable sort) waste little padding; logits go back to file order.
-    let lengths = examples.lengths();
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by_key(|&i| lengths[i as usize]);
-    let mut logits = vec![0f32; n * num_labels];
-    for indices in order.chunks(bs) {
-        let batch = examples.collate(indices, None);
-        let (ids, types, mask) = batch.to_tensors(device);
-        let rows = to_host(model.forward(ids, Some(types), Some(mask))?.logits)?;
-        for (r, &i) in indices.iter().enumerate() {
-            let i = i as usize;
-            logits[i * num_labels..(i + 1) * num_labels].copy_from_slice(&rows[r * num_labels..(r + 1) * num_labels]);
-        }
+    match outputs(model, examples, batch_size, device)? {
+        Outputs::Rows(rows) => Ok(rows),
+        Outputs::Tokens(_) => Err(TrainError::Config(format!(
+            "{} predicts per token, not a row of logits per example",
+            H::TASK.architecture()
+        ))),
     }
-    let labels = plan_epoch(&lengths, &BatchOptions::eval(bs), 0)
-        .into_iter()
-        .map(|indices| examples.collate(&indices, None).labels)
-        .collect();
-    Ok(SplitOutputs { logits, num_labels, labels })
 }
 
 /// Metrics of `model` on `examples`.
-pub fn evaluate(
-    model: &BertForSequenceClassification,
+pub fn evaluate<H: Head>(
+    model: &H,
     examples: &Examples,
     batch_size: usize,
     labels: &LabelSpace,
     device: &Device,
 ) -> Result<Metrics, TrainError> {
-    let out = logits(model, examples, batch_size, device)?;
-    Ok(metrics(&out, labels.kind, device))
+    match outputs(model, examples, batch_size, device)? {
+        Outputs::Rows(out) => Ok(metrics(&out, labels.kind, device)),
+        Outputs::Tokens(out) => token_metrics(&out, &labels.names),
+    }
+}
+
+/// Loss, seqeval's entity-level precision/recall/F1 (micro, as `run_ner.py` reports them) and token
+/// accuracy, over the labelled tokens (the first sub-token of every word that fit in `max_len`).
+pub fn token_metrics(out: &TokenOutputs, names: &[String]) -> Result<Metrics, TrainError> {
+    let mut m = Metrics::new();
+    let counted: usize = out.gold.iter().map(Vec::len).sum();
+    if counted == 0 {
+        return Ok(m);
+    }
+    m.insert("loss".into(), out.loss_sum / counted as f64);
+    let name = |c: &u32| names.get(*c as usize).cloned().unwrap_or_else(|| "O".into());
+    let tags = |v: &[Vec<u32>]| -> Vec<Vec<String>> { v.iter().map(|s| s.iter().map(name).collect()).collect() };
+    let report = ft_eval::TaggingReport::compute(&tags(&out.gold), &tags(&out.pred))
+        .map_err(|e| TrainError::Config(format!("token metrics: {e}")))?;
+    m.insert("precision".into(), report.micro_avg.precision);
+    m.insert("recall".into(), report.micro_avg.recall);
+    m.insert("f1".into(), report.micro_avg.f1);
+    m.insert("accuracy".into(), report.token_accuracy);
+    Ok(m)
 }
 
 /// Metrics of a head over cached features.
@@ -176,6 +268,8 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics
                 m.insert("macro_f1".into(), r.macro_avg.f1);
             }
         }
+        // Token labels never come as rows of logits: `token_metrics` scores them.
+        LabelKind::TokenClasses => {}
         LabelKind::Regression => {
             let gold: Vec<f32> = out
                 .labels

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::nn::{Dropout, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::Examples;
-use ft_model::BertForSequenceClassification;
+use ft_model::Head;
 
 /// The task layer alone: `y = W·dropout(h) + b` over cached pooled features.
 #[derive(Module, Debug)]
@@ -58,13 +58,19 @@ impl Features {
 }
 
 /// Encodes `examples` once with `model` in eval mode (pass `model.valid()`), in length-sorted batches.
-pub fn encode_pooled(
-    model: &BertForSequenceClassification,
+pub fn encode_pooled<H: Head>(
+    model: &H,
     examples: &Examples,
     batch_size: usize,
     device: &Device,
 ) -> Result<Features, TrainError> {
-    let width = model.classifier.weight.dims()[0];
+    let Some(pooler) = &model.bert().pooler else {
+        return Err(TrainError::Config(format!(
+            "{} has no pooler: cached pooled features need a head that reads the pooled [CLS] state",
+            H::TASK.architecture()
+        )));
+    };
+    let width = pooler.dense.weight.dims()[1];
     let n = examples.len();
     let mut values = vec![0f32; n * width];
     // Sorting by length keeps padding (and time) low; rows are written back in original order.
@@ -75,7 +81,9 @@ pub fn encode_pooled(
     for indices in plan {
         let batch = examples.collate(&indices, None);
         let (ids, types, mask) = batch.to_tensors(device);
-        let pooled = model.bert.forward(ids, Some(types), Some(mask))?.pooler_output; // [B, H]
+        let Some(pooled) = model.bert().forward(ids, Some(types), Some(mask))?.pooler_output else {
+            return Err(TrainError::Config("the encoder returned no pooled output".into()));
+        }; // [B, H]
         let rows = pooled
             .into_data()
             .convert::<f32>()

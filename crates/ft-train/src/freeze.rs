@@ -3,7 +3,7 @@
 
 use crate::TrainError;
 use burn::module::Module;
-use ft_model::BertForSequenceClassification;
+use ft_model::Head;
 use std::fmt;
 use std::str::FromStr;
 
@@ -48,29 +48,33 @@ impl fmt::Display for Freeze {
 
 impl Freeze {
     /// Applies the freeze to `model` (which should live on an autodiff device).
-    pub fn apply(self, mut model: BertForSequenceClassification) -> Result<BertForSequenceClassification, TrainError> {
-        let layers = model.bert.encoder.layer.len();
-        match self {
-            Self::None => {}
-            Self::Encoder => model.bert = model.bert.no_grad(),
-            Self::Embeddings => model.bert.embeddings = model.bert.embeddings.no_grad(),
+    pub fn apply<H: Head>(self, model: H) -> Result<H, TrainError> {
+        let layers = model.bert().encoder.layer.len();
+        Ok(match self {
+            Self::None => model,
+            Self::Encoder => model.map_bert(|bert| bert.no_grad()),
+            Self::Embeddings => model.map_bert(|mut bert| {
+                bert.embeddings = bert.embeddings.no_grad();
+                bert
+            }),
             Self::Bottom(n) => {
                 if n > layers {
                     return Err(TrainError::Config(format!(
                         "--freeze bottom:{n}: the model has only {layers} layers; use bottom:0 … bottom:{layers}"
                     )));
                 }
-                model.bert.embeddings = model.bert.embeddings.no_grad();
-                model.bert.encoder.layer = model
-                    .bert
-                    .encoder
-                    .layer
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, l)| if i < n { l.no_grad() } else { l })
-                    .collect();
+                model.map_bert(|mut bert| {
+                    bert.embeddings = bert.embeddings.no_grad();
+                    bert.encoder.layer = bert
+                        .encoder
+                        .layer
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, l)| if i < n { l.no_grad() } else { l })
+                        .collect();
+                    bert
+                })
             }
-        }
-        Ok(model)
+        })
     }
 }

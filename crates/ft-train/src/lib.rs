@@ -2,8 +2,8 @@
 //! as an explicit burn loop that matches PyTorch + transformers step for step.
 //!
 //! Place in the pipeline: batches (from ft-data) → [`Stepper`] (forward, loss, backward, global-norm
-//! clipping, AdamW with decay/no-decay groups, learning-rate schedule) → a trained
-//! `BertForSequenceClassification` (ft-model).
+//! clipping, AdamW with decay/no-decay groups, learning-rate schedule) → a trained model of any
+//! [`ft_model::Head`] (`BertForSequenceClassification`, `BertForTokenClassification`).
 //!
 //! ```
 //! use ft_train::{Schedule, ScheduleKind};
@@ -19,7 +19,6 @@ mod error;
 pub mod eval;
 pub mod features;
 pub mod freeze;
-pub mod loss;
 pub mod optim;
 pub mod params;
 pub mod run_config;
@@ -31,7 +30,7 @@ pub mod trainer;
 
 pub use error::TrainError;
 pub use freeze::Freeze;
-pub use loss::Targets;
+pub use ft_model::Targets;
 pub use optim::{AdamWSettings, adamw};
 pub use schedule::{Schedule, ScheduleKind};
 pub use step::{Inputs, StepStats, Stepper};

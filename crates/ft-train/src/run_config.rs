@@ -35,6 +35,14 @@ pub struct DataConfig {
     pub label_separator: String,
     /// Skip bad rows instead of failing.
     pub skip_bad_rows: bool,
+    /// The label set in id order, instead of the sorted labels of the training file.
+    pub labels: Option<Vec<String>>,
+    /// Tagged files: the token column (0-based; default the first).
+    pub token_column: Option<usize>,
+    /// Tagged files: the tag column (0-based; default the last).
+    pub tag_column: Option<usize>,
+    /// Tagged files: label every sub-token, not only a word's first (`B-X` → `I-X` on the others).
+    pub label_all_tokens: bool,
     /// Validation fraction split from training when there is no validation file.
     pub validation_split: f64,
     /// Longest row (line) of a data file, in bytes.
@@ -55,6 +63,10 @@ impl Default for DataConfig {
             label_kind: None,
             label_separator: ",".into(),
             skip_bad_rows: false,
+            labels: None,
+            token_column: None,
+            tag_column: None,
+            label_all_tokens: false,
             validation_split: 0.1,
             max_row_bytes: 1 << 20,
         }
@@ -69,6 +81,8 @@ pub struct RunConfig {
     pub model: Option<String>,
     /// Device.
     pub device: Option<String>,
+    /// The task (head); `None`: from the data (tagged files → token classification).
+    pub task: Option<ft_model::Task>,
     /// Replace a classifier of the wrong size.
     pub reinit_head: bool,
     /// Data.

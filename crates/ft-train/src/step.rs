@@ -3,23 +3,14 @@
 
 use crate::TrainError;
 use crate::clip::clip_grad_norm;
-use crate::loss::{Targets, loss};
 use crate::schedule::Schedule;
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor};
-use ft_model::BertForSequenceClassification;
+use burn::tensor::{Device, Tensor};
+use ft_model::{BertForSequenceClassification, Head, ModelInputs, Targets};
 
-/// The three `[B, T]` input tensors of a batch.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    /// Token ids.
-    pub input_ids: Tensor<2, Int>,
-    /// Segment ids.
-    pub token_type_ids: Tensor<2, Int>,
-    /// 1 for real tokens, 0 for padding.
-    pub attention_mask: Tensor<2, Int>,
-}
+/// The three `[B, T]` input tensors of a batch (ft-model's type, named here as the loop names it).
+pub type Inputs = ModelInputs;
 
 /// What one optimizer step did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,19 +105,17 @@ impl<M: Module> Stepper<M> {
         self.step
     }
 
-    /// Forward (by `forward`, which returns logits `[B, C]`), loss and backward on one micro-batch;
-    /// returns the (unscaled) mean loss. After `grad_accum` micro-batches, call
+    /// Forward and loss (by `forward_loss`, which returns the mean loss `[1]`), then backward, on one
+    /// micro-batch; returns the (unscaled) mean loss. After `grad_accum` micro-batches, call
     /// [`Stepper::optimizer_step`]. `device` is where the batch lives (its RNG drives dropout).
     pub fn micro_step_with(
         &mut self,
         device: &Device,
-        targets: Targets,
-        forward: impl FnOnce(&M) -> Result<Tensor<2>, TrainError>,
+        forward_loss: impl FnOnce(&M) -> Result<Tensor<1>, TrainError>,
     ) -> Result<f32, TrainError> {
         let model = self.model.as_ref().expect("model is present between steps");
         device.seed(micro_seed(self.seed, self.step, self.micro));
-        let logits = forward(model)?;
-        let loss = loss(logits, targets);
+        let loss = forward_loss(model)?;
         let value = loss.clone().into_scalar::<f32>();
         if !value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -160,12 +149,10 @@ impl<M: Module> Stepper<M> {
     }
 }
 
-impl Stepper<BertForSequenceClassification> {
-    /// [`Stepper::micro_step_with`] for the whole classifier on one batch of inputs.
+impl<H: Head> Stepper<H> {
+    /// [`Stepper::micro_step_with`] for a whole model on one batch: the head's forward and loss.
     pub fn micro_step(&mut self, inputs: Inputs, targets: Targets) -> Result<f32, TrainError> {
         let device = inputs.input_ids.device();
-        self.micro_step_with(&device, targets, |model| {
-            Ok(model.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?.logits)
-        })
+        self.micro_step_with(&device, |model| Ok(H::loss(model.logits(inputs)?, targets)?))
     }
 }

@@ -3,14 +3,13 @@
 //! (`benches/model.rs`) and `ft bench-step` (driven by `cargo xtask bench`, side by side with PyTorch)
 //! both run these, so both measure the product's own code path.
 
-use crate::loss::Targets;
 use crate::optim::{AdamWSettings, adamw};
 use crate::schedule::{Schedule, ScheduleKind};
 use crate::step::{Inputs, Stepper};
 use crate::{Freeze, TrainError};
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use ft_model::{BertConfig, BertForSequenceClassification, Init};
+use ft_model::{BertConfig, BertForSequenceClassification, Init, Targets};
 use std::fmt;
 use std::str::FromStr;
 

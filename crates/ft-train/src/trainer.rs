@@ -5,7 +5,6 @@
 use crate::checkpoint::{Best, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
 use crate::eval::{Metrics, evaluate, evaluate_head, higher_is_better};
 use crate::features::{ClassifierHead, Features, encode_pooled};
-use crate::loss::Targets;
 use crate::optim::{AdamWSettings, adamw};
 use crate::params::trainable_counts;
 use crate::schedule::{Schedule, ScheduleKind};
@@ -14,7 +13,7 @@ use crate::{Freeze, TrainError};
 use burn::module::Module;
 use burn::tensor::Device;
 use ft_data::{BatchOptions, Examples, LabelKind, LabelTensor, LoadedData, plan_epoch};
-use ft_model::BertForSequenceClassification;
+use ft_model::{BertForSequenceClassification, Head, Targets, Task};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -188,9 +187,9 @@ impl Observer for Silent {}
 
 /// The result of a run.
 #[derive(Debug)]
-pub struct TrainOutcome {
+pub struct TrainOutcome<H = BertForSequenceClassification> {
     /// The model to keep (the best one), on the plain (inference) device.
-    pub model: BertForSequenceClassification,
+    pub model: H,
     /// The best evaluation, if any.
     pub best: Option<Best>,
     /// Optimizer steps done.
@@ -205,8 +204,8 @@ pub struct TrainOutcome {
     pub stopped_early: bool,
 }
 
-/// What the loop needs to know about the data beyond the examples.
-fn targets(labels: LabelTensor) -> Targets {
+/// A batch's labels as the model's targets: the one place ft-data's labels meet ft-model's loss.
+pub fn targets(labels: LabelTensor) -> Targets {
     match labels {
         LabelTensor::Classes(t) => Targets::Classes(t),
         LabelTensor::MultiHot(t) => Targets::MultiHot(t),
@@ -214,6 +213,39 @@ fn targets(labels: LabelTensor) -> Targets {
             let [b] = t.dims();
             Targets::Values(t.reshape([b, 1]))
         }
+        LabelTensor::TokenClasses(t) => Targets::TokenClasses(t),
+    }
+}
+
+/// The metric that picks the best model when none is given: loss for regression, entity F1 for token
+/// tags (what `run_ner.py` reports), accuracy otherwise.
+pub fn default_metric(kind: LabelKind) -> &'static str {
+    match kind {
+        LabelKind::Regression => "loss",
+        LabelKind::TokenClasses => "f1",
+        LabelKind::SingleLabel | LabelKind::MultiLabel => "accuracy",
+    }
+}
+
+/// Whether a head can learn labels of `kind`.
+fn check_task(task: Task, kind: LabelKind) -> Result<(), TrainError> {
+    let fits = match task {
+        Task::SequenceClassification => kind != LabelKind::TokenClasses,
+        Task::TokenClassification => kind == LabelKind::TokenClasses,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(TrainError::Config(format!(
+            "{} cannot learn {} labels; pick the task that matches the data (--task)",
+            task.architecture(),
+            match kind {
+                LabelKind::TokenClasses => "per-token",
+                LabelKind::SingleLabel => "single-label",
+                LabelKind::MultiLabel => "multi-label",
+                LabelKind::Regression => "regression",
+            }
+        )))
     }
 }
 
@@ -231,19 +263,20 @@ fn plan(settings: &TrainSettings, n_train: usize) -> Plan {
 
 /// Trains `model` (loaded on the autodiff `device`) on `data`; checkpoints go under `run_dir/checkpoints`.
 /// With `resume`, continues from that checkpoint (or the latest under it).
-pub fn train(
-    model: BertForSequenceClassification,
+pub fn train<H: Head>(
+    model: H,
     data: &LoadedData,
     settings: &TrainSettings,
     run_dir: &Path,
     resume: Option<&Path>,
     device: &Device,
     observer: &mut dyn Observer,
-) -> Result<TrainOutcome, TrainError> {
+) -> Result<TrainOutcome<H>, TrainError> {
     let freeze = settings.validate()?;
     if data.train.is_empty() {
         return Err(TrainError::Config("the training set is empty".into()));
     }
+    check_task(H::TASK, data.labels.kind)?;
     if data.labels.kind != LabelKind::Regression && data.labels.names.len() < 2 {
         return Err(TrainError::Config(format!(
             "the training data has a single class ({}); a classifier needs at least two",
@@ -260,14 +293,11 @@ pub fn train(
     let adam = AdamWSettings { weight_decay: settings.weight_decay, ..Default::default() };
     let max_norm = (settings.max_grad_norm > 0.0).then_some(settings.max_grad_norm);
     let ckpt_dir = run_dir.join("checkpoints");
-    let metric = settings
-        .metric_for_best
-        .clone()
-        .unwrap_or_else(|| if data.labels.kind == LabelKind::Regression { "loss".into() } else { "accuracy".into() });
+    let metric = settings.metric_for_best.clone().unwrap_or_else(|| default_metric(data.labels.kind).into());
 
     let loop_state =
         Loop { settings, data, plan, device, ckpt_dir, metric, evals: Vec::new(), best: None, stale_evals: 0 };
-    if freeze == Freeze::Encoder && settings.cache_features {
+    if freeze == Freeze::Encoder && settings.cache_features && model.pooled_classifier().is_some() {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, true)
     } else {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, false)
@@ -369,9 +399,9 @@ impl Loop<'_> {
 
     /// Both paths: resume, build the trainee, run the shared loop, keep the best model.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    fn run<H: Head>(
         mut self,
-        model: BertForSequenceClassification,
+        model: H,
         schedule: Schedule,
         adam: AdamWSettings,
         max_norm: Option<f64>,
@@ -379,7 +409,7 @@ impl Loop<'_> {
         observer: &mut dyn Observer,
         parameters: (usize, usize),
         cache_features: bool,
-    ) -> Result<TrainOutcome, TrainError> {
+    ) -> Result<TrainOutcome<H>, TrainError> {
         let mut model = model;
         let mut optim = adamw(&model, &adam)?;
         let mut start = TrainerState {
@@ -441,12 +471,17 @@ impl Loop<'_> {
                 train_features.len(),
                 val_features.len()
             ));
-            let head = ClassifierHead { dropout: model.dropout.clone(), classifier: model.classifier.clone() };
-            let stepper = self.stepper(head, optim, schedule, max_norm, start.step)?;
+            let Some((dropout, classifier)) = model.pooled_classifier() else {
+                return Err(TrainError::Config(format!(
+                    "{} does not read the pooled [CLS] state; cached features do not apply",
+                    H::TASK.architecture()
+                )));
+            };
+            let stepper =
+                self.stepper(ClassifierHead { dropout, classifier }, optim, schedule, max_norm, start.step)?;
             let mut trainee = HeadTrainee { model, train_features, val_features, plain };
             let (stepper, steps, stopped) = self.run_loop(stepper, &mut trainee, &start, observer)?;
-            let mut model = trainee.model;
-            model.classifier = stepper.into_parts().0.classifier;
+            let model = trainee.model.with_pooled_classifier(stepper.into_parts().0.classifier);
             (model, steps, stopped, Some(seconds))
         } else {
             let stepper = self.stepper(model, optim, schedule, max_norm, start.step)?;
@@ -480,7 +515,7 @@ impl Loop<'_> {
 
     /// Epochs of batches → micro-steps → optimizer steps, with logging, evaluation, checkpoints and
     /// early stopping; returns the stepper, the steps done and whether early stopping ended the run.
-    fn run_loop<M: Module, T: Trainee<M>>(
+    fn run_loop<M: Module, H: Head, T: Trainee<M, H>>(
         &mut self,
         mut stepper: Stepper<M>,
         trainee: &mut T,
@@ -573,11 +608,7 @@ impl Loop<'_> {
     /// The best checkpoint's parameters loaded into `model` (or `model` itself if there is none, or if
     /// the best checkpoint is of the last step, `steps`: then `model` holds exactly its parameters and
     /// reading them back from disk would only cost time).
-    fn best_model(
-        &self,
-        model: BertForSequenceClassification,
-        steps: usize,
-    ) -> Result<BertForSequenceClassification, TrainError> {
+    fn best_model<H: Head>(&self, model: H, steps: usize) -> Result<H, TrainError> {
         let Some(best) = &self.best else { return Ok(model) };
         // Found from its step under this run's checkpoints/, whatever path an older run.toml recorded
         // (the run may have been moved or renamed since).
@@ -599,7 +630,7 @@ impl Loop<'_> {
 }
 
 /// What differs between training the whole model and training a head on cached features.
-trait Trainee<M: Module> {
+trait Trainee<M: Module, H: Head> {
     /// Lengths that drive batching.
     fn lengths(&self, data: &LoadedData) -> Vec<u32>;
     /// Whether length grouping means anything here.
@@ -615,8 +646,8 @@ trait Trainee<M: Module> {
     ) -> Result<f32, TrainError>;
     /// Validation metrics of the module being trained.
     fn evaluate(&self, model: &M, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError>;
-    /// The full classifier to checkpoint.
-    fn checkpoint_model<'a>(&'a mut self, model: &'a M) -> &'a BertForSequenceClassification;
+    /// The whole model to checkpoint.
+    fn checkpoint_model<'a>(&'a mut self, model: &'a M) -> &'a H;
 }
 
 /// Full (or partially frozen) fine-tuning: every batch runs the encoder.
@@ -624,7 +655,7 @@ struct FullTrainee {
     plain: Device,
 }
 
-impl Trainee<BertForSequenceClassification> for FullTrainee {
+impl<H: Head> Trainee<H, H> for FullTrainee {
     fn lengths(&self, data: &LoadedData) -> Vec<u32> {
         data.train.lengths()
     }
@@ -635,7 +666,7 @@ impl Trainee<BertForSequenceClassification> for FullTrainee {
 
     fn micro_step(
         &self,
-        stepper: &mut Stepper<BertForSequenceClassification>,
+        stepper: &mut Stepper<H>,
         data: &LoadedData,
         indices: &[u32],
         settings: &TrainSettings,
@@ -647,32 +678,24 @@ impl Trainee<BertForSequenceClassification> for FullTrainee {
             .micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets(batch.labels_to_tensor(device)))
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForSequenceClassification,
-        data: &LoadedData,
-        settings: &TrainSettings,
-    ) -> Result<Metrics, TrainError> {
+    fn evaluate(&self, model: &H, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {
         evaluate(&model.valid(), &data.validation, settings.eval_batch_size, &data.labels, &self.plain)
     }
 
-    fn checkpoint_model<'a>(
-        &'a mut self,
-        model: &'a BertForSequenceClassification,
-    ) -> &'a BertForSequenceClassification {
+    fn checkpoint_model<'a>(&'a mut self, model: &'a H) -> &'a H {
         model
     }
 }
 
 /// The chapter's frozen-encoder recipe: the head trains on pooled features computed once.
-struct HeadTrainee {
-    model: BertForSequenceClassification,
+struct HeadTrainee<H> {
+    model: H,
     train_features: Features,
     val_features: Features,
     plain: Device,
 }
 
-impl Trainee<ClassifierHead> for HeadTrainee {
+impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
     fn lengths(&self, data: &LoadedData) -> Vec<u32> {
         vec![1; data.train.len()]
     }
@@ -691,7 +714,11 @@ impl Trainee<ClassifierHead> for HeadTrainee {
     ) -> Result<f32, TrainError> {
         let labels = data.train.collate(indices, None).labels_to_tensor(device);
         let features = self.train_features.rows(indices, device);
-        stepper.micro_step_with(device, targets(labels), |head| Ok(head.forward(features)))
+        let targets = targets(labels);
+        // A head on pooled features has the sequence head's losses.
+        stepper.micro_step_with(device, |head| {
+            Ok(<BertForSequenceClassification as Head>::loss(head.forward(features), targets)?)
+        })
     }
 
     fn evaluate(
@@ -710,15 +737,15 @@ impl Trainee<ClassifierHead> for HeadTrainee {
         )
     }
 
-    fn checkpoint_model<'a>(&'a mut self, head: &'a ClassifierHead) -> &'a BertForSequenceClassification {
-        self.model.classifier = head.classifier.clone();
+    fn checkpoint_model<'a>(&'a mut self, head: &'a ClassifierHead) -> &'a H {
+        self.model = self.model.clone().with_pooled_classifier(head.classifier.clone());
         &self.model
     }
 }
 
 /// Evaluates a trained model on a split (validation or test) with the same metrics as during training.
-pub fn evaluate_split(
-    model: &BertForSequenceClassification,
+pub fn evaluate_split<H: Head>(
+    model: &H,
     examples: &Examples,
     data: &LoadedData,
     batch_size: usize,

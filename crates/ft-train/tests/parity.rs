@@ -76,7 +76,12 @@ fn run_variant_on(variant: &str, freeze: Freeze, spec: &DeviceSpec, tol: f64) {
     tiny_without_dropout(&tmp.path().join("model"));
 
     let device = spec.device().unwrap_or_else(|e| panic!("{e}")).autodiff();
-    let loaded = load_pretrained(&tmp.path().join("model"), &LoadOptions::default(), &device).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &tmp.path().join("model"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
     let model = freeze.apply(loaded.model).unwrap();
     let settings = AdamWSettings {
         weight_decay: recipe["weight_decay"].as_f64().unwrap(),

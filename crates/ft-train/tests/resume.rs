@@ -41,7 +41,12 @@ const SEED: u64 = 1234;
 
 fn fresh(device: &Device, freeze: Freeze) -> Stepper {
     // fixtures/tiny keeps its dropout 0.1: the masks must be reproduced too.
-    let loaded = load_pretrained(&fixtures().join("tiny"), &LoadOptions::default(), device).unwrap();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &fixtures().join("tiny"),
+        &LoadOptions::default(),
+        device,
+    )
+    .unwrap();
     let model = freeze.apply(loaded.model).unwrap();
     let optim = adamw(&model, &AdamWSettings::default()).unwrap();
     let schedule = Schedule { base_lr: 1e-3, warmup_steps: 2, total_steps: STEPS, kind: ScheduleKind::Linear };

@@ -73,6 +73,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         labels: LabelOptions {
             kind: Some(p.space.kind),
             separator: d.map(|d| d.label_separator.clone()).unwrap_or(",".into()),
+            names: None,
         },
         max_len: p.max_len,
         max_row_bytes: args.max_row_bytes,

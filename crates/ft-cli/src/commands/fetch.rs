@@ -52,7 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(dataset) = ft_data::find_dataset(&name) {
         let dir = dataset.ensure().with_context(|| format!("fetching {}", dataset.name))?;
         println!("{}", dir.display());
-        for file in ft_data::datasets::SPLIT_FILES {
+        let label_file = dataset.has_label_file.then_some(ft_data::datasets::LABEL_FILE);
+        for file in dataset.split_files.into_iter().chain(label_file) {
             println!("  {}", dir.join(file).display());
         }
         return Ok(());

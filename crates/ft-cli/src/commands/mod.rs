@@ -44,7 +44,7 @@ impl ModelArgs {
             anyhow::bail!("--labels has an empty class name; give names like --labels negative,positive");
         }
         let options = LoadOptions { labels: self.labels.clone(), reinit_classifier: self.reinit_head, seed: self.seed };
-        let model = ft_model::load_pretrained(&dir, &options, &device)
+        let model = ft_model::load_pretrained::<ft_model::BertForSequenceClassification>(&dir, &options, &device)
             .with_context(|| format!("loading model from {}", dir.display()))?;
         Ok((model, resolved))
     }
@@ -66,8 +66,8 @@ pub fn open_device(name: &str) -> anyhow::Result<(DeviceSpec, ft_model::burn::te
 /// weights, tokenizer) and keeping everything else there (a run's metrics, logs, checkpoints). The
 /// files are written to a staging directory first and moved in with config.json last, so `out` never
 /// holds a loadable-looking but incomplete model.
-pub fn install_model(
-    model: &ft_model::BertForSequenceClassification,
+pub fn install_model<H: ft_model::Head>(
+    model: &H,
     config: &ft_model::BertConfig,
     out: &std::path::Path,
     tokenizer_from: Option<&std::path::Path>,

@@ -82,7 +82,18 @@ impl Predictor {
     pub fn load(model: &str, device: &str, max_len: Option<usize>) -> anyhow::Result<Self> {
         let (resolved, device) = super::open_device(device)?;
         let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
-        let loaded = ft_model::load_pretrained(&dir, &LoadOptions::default(), &device)
+        let config_path = dir.join("config.json");
+        if let Ok(config) = ft_model::BertConfig::from_file(&config_path)
+            && let Some(task @ ft_model::Task::TokenClassification) = ft_model::Task::of_config(&config)
+        {
+            bail!(
+                "{}: a {} model ({}); `ft predict` and `ft eval` read sequence-classification models only so far — `ft train` reports its entity F1, and transformers' pipeline(\"token-classification\") serves it",
+                dir.display(),
+                task,
+                task.architecture()
+            );
+        }
+        let loaded = ft_model::load_pretrained::<ft_model::BertForSequenceClassification>(&dir, &LoadOptions::default(), &device)
             .with_context(|| format!("loading model from {}", dir.display()))?;
         if loaded.report.fresh.iter().any(|n| n.starts_with("classifier")) {
             bail!(
@@ -173,6 +184,7 @@ impl Predictor {
                 })
                 .collect(),
             LabelKind::Regression => rows.map(|row| Prediction::Value { score: row[0] as f64 }).collect(),
+            LabelKind::TokenClasses => bail!("token classification is predicted per token, not per text"),
         })
     }
 }

@@ -6,8 +6,9 @@
 
 use super::thousands;
 use anyhow::{Context, bail};
-use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, Tokenizer};
-use ft_model::{LoadOptions, ProblemType};
+use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, TagColumns, TokenOptions, Tokenizer};
+use ft_model::{BertForSequenceClassification, BertForTokenClassification, Head, LoadOptions, ProblemType, Task};
+use ft_train::eval::Outputs;
 use ft_train::run_dir::{OutputMode, RUN_TOML, RunDir};
 use ft_train::trainer::{EvalLog, Observer, StepLog};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,7 +36,7 @@ pub struct Args {
     /// Test file, evaluated once with the best model.
     #[arg(long)]
     test: Option<PathBuf>,
-    /// A packaged dataset instead of files: rt-snippets or sms-spam.
+    /// A packaged dataset instead of files: rt-snippets, sms-spam, conll2003, atis-slots, atis-intents.
     #[arg(long, conflicts_with_all = ["train", "validation", "test"])]
     dataset: Option<String>,
     /// Output directory: becomes a HuggingFace model plus metrics.json, log.jsonl, run.toml, checkpoints/.
@@ -57,6 +58,10 @@ pub struct Args {
     /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
     #[arg(long)]
     device: Option<String>,
+    /// The task, i.e. the head put on the encoder: sequence-classification or token-classification
+    /// [default: from the data — tagged files (CoNLL, JSONL with "tokens") train a token classifier].
+    #[arg(long)]
+    task: Option<ft_model::Task>,
     /// Replace a classifier of the wrong size with a fresh one.
     #[arg(long)]
     reinit_head: bool,
@@ -146,6 +151,19 @@ pub struct Args {
     /// Skip bad rows (counted and reported) instead of stopping at the first.
     #[arg(long)]
     skip_bad_rows: bool,
+    /// The label set in id order, comma-separated [default: the sorted labels of the training file].
+    #[arg(long, value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+    /// Tagged (CoNLL) files: the token column, 0-based [default: the first].
+    #[arg(long)]
+    token_column: Option<usize>,
+    /// Tagged (CoNLL) files: the tag column, 0-based [default: the last].
+    #[arg(long)]
+    tag_column: Option<usize>,
+    /// Token classification: label every sub-token of a word, not only its first (B-X becomes I-X on
+    /// the others), as run_ner.py's --label_all_tokens.
+    #[arg(long)]
+    label_all_tokens: bool,
     /// Fraction of training held out when there is no validation file [default: 0.1].
     #[arg(long)]
     validation_split: Option<f64>,
@@ -193,6 +211,7 @@ impl Args {
         }
         set_opt!(c.model, self.model);
         set_opt!(c.device, self.device);
+        set_opt!(c.task, self.task);
         c.reinit_head |= self.reinit_head;
         let d = &mut c.data;
         if self.dataset.is_some() {
@@ -212,6 +231,10 @@ impl Args {
         set_opt!(d.label_kind, self.label_kind);
         set!(d.label_separator, self.label_separator);
         d.skip_bad_rows |= self.skip_bad_rows;
+        set_opt!(d.labels, self.labels);
+        set_opt!(d.token_column, self.token_column);
+        set_opt!(d.tag_column, self.tag_column);
+        d.label_all_tokens |= self.label_all_tokens;
         set!(d.validation_split, self.validation_split);
         set!(d.max_row_bytes, self.max_row_bytes);
         let t = &mut c.training;
@@ -418,13 +441,10 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
     let files = match (&d.dataset, &d.train) {
         (Some(name), _) => {
             let dir = ft_data::datasets::ensure(name).with_context(|| format!("fetching dataset {name}"))?;
-            let mut files = ft_data::find_dataset(name).map(|a| a.files()).unwrap_or(DataFiles {
-                train: dir.join("train.tsv"),
-                validation: Some(dir.join("validation.tsv")),
-                test: Some(dir.join("test.tsv")),
-            });
+            let asset = ft_data::find_dataset(name).with_context(|| format!("unknown dataset {name}"))?;
+            let mut files = asset.files();
             if files.train.parent() != Some(dir.as_path()) {
-                files.train = dir.join("train.tsv");
+                files.train = dir.join(asset.split_files[0]);
             }
             files
         }
@@ -432,7 +452,11 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
             DataFiles { train: train.clone(), validation: d.validation.clone(), test: d.test.clone() }
         }
         (None, None) => {
-            bail!("no training data: pass --train FILE (CSV, TSV or JSONL) or --dataset NAME (rt-snippets, sms-spam)")
+            let names: Vec<&str> = ft_data::KNOWN_DATASETS.iter().map(|a| a.name).collect();
+            bail!(
+                "no training data: pass --train FILE (CSV, TSV, JSONL or CoNLL) or --dataset NAME ({})",
+                names.join(", ")
+            )
         }
     };
 
@@ -461,6 +485,15 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         Some(k) => Some(k.parse::<LabelKind>().map_err(|e| anyhow::anyhow!("--label-kind: {e}"))?),
         None => None,
     };
+    // A packaged dataset whose splits use labels its training split lacks (ATIS) ships its label set.
+    let label_names = match (&d.labels, &d.dataset) {
+        (Some(names), _) => Some(names.clone()),
+        (None, Some(name)) => match ft_data::find_dataset(name) {
+            Some(asset) => asset.label_names().with_context(|| format!("reading the labels of dataset {name}"))?,
+            None => None,
+        },
+        (None, None) => None,
+    };
     let data_options = DataOptions {
         columns: Columns {
             text: d.text_column.clone(),
@@ -468,7 +501,11 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
             label: d.label_column.clone(),
         },
         format: None,
-        labels: LabelOptions { kind: label_kind, separator: d.label_separator.clone() },
+        labels: LabelOptions { kind: label_kind, separator: d.label_separator.clone(), names: label_names },
+        tokens: TokenOptions {
+            columns: TagColumns { token: d.token_column.unwrap_or(0), tag: d.tag_column },
+            label_all_tokens: d.label_all_tokens,
+        },
         skip_bad_rows: d.skip_bad_rows,
         max_len: d.max_len,
         validation_split: d.validation_split,
@@ -495,19 +532,78 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         t_load.elapsed().as_secs_f64()
     ));
 
+    let detected = if data.labels.kind == LabelKind::TokenClasses {
+        Task::TokenClassification
+    } else {
+        Task::SequenceClassification
+    };
+    let task = config.task.unwrap_or(detected);
+    if task != detected {
+        bail!(
+            "--task {task}: the data is for {detected} ({}); pass --task {detected} or other data",
+            if detected == Task::TokenClassification {
+                "tagged sentences"
+            } else {
+                "a label per text"
+            }
+        );
+    }
+    if config.task.is_none() && task == Task::TokenClassification {
+        say(format!("task       {task} (the training file holds tagged words)"));
+    }
+    let setup = Setup { config, out: &out, run_options, model_spec: &model_spec, model_dir: &model_dir, files: &files };
+    let devices = Devices { device: &device, plain: &plain, resolved: &resolved_device };
+    match task {
+        Task::SequenceClassification => load_and_train::<BertForSequenceClassification>(&setup, &data, &devices),
+        Task::TokenClassification => load_and_train::<BertForTokenClassification>(&setup, &data, &devices),
+    }
+}
+
+/// What `execute` resolved, for the typed part of the run.
+struct Setup<'a> {
+    config: &'a RunConfig,
+    out: &'a Path,
+    run_options: &'a RunOptions,
+    model_spec: &'a str,
+    model_dir: &'a Path,
+    files: &'a DataFiles,
+}
+
+/// The training device, the plain (inference) one, and what was asked for.
+struct Devices<'a> {
+    device: &'a ft_model::burn::tensor::Device,
+    plain: &'a ft_model::burn::tensor::Device,
+    resolved: &'a ft_model::DeviceSpec,
+}
+
+/// Loads the model as head `H`, claims the output directory and trains.
+fn load_and_train<H: Head>(
+    setup: &Setup<'_>,
+    data: &ft_data::LoadedData,
+    devices: &Devices<'_>,
+) -> anyhow::Result<RunSummary> {
+    let Setup { config, run_options, model_spec, model_dir, files, .. } = *setup;
+    let out = setup.out.to_path_buf();
+    let quiet = run_options.quiet;
+    let say = |s: String| {
+        if !quiet {
+            eprintln!("{s}");
+        }
+    };
     let labels = match data.labels.kind {
         LabelKind::Regression => vec!["LABEL_0".to_string()],
         _ => data.labels.names.clone(),
     };
     let options =
         LoadOptions { labels: Some(labels), reinit_classifier: config.reinit_head, seed: config.training.seed };
-    let mut loaded = ft_model::load_pretrained(&model_dir, &options, &device)
+    let mut loaded = ft_model::load_pretrained::<H>(model_dir, &options, devices.device)
         .with_context(|| format!("loading model from {}", model_dir.display()))?;
-    loaded.config.problem_type = Some(match data.labels.kind {
-        LabelKind::SingleLabel => ProblemType::SingleLabelClassification,
-        LabelKind::MultiLabel => ProblemType::MultiLabelClassification,
-        LabelKind::Regression => ProblemType::Regression,
-    });
+    loaded.config.problem_type = match data.labels.kind {
+        LabelKind::SingleLabel => Some(ProblemType::SingleLabelClassification),
+        LabelKind::MultiLabel => Some(ProblemType::MultiLabelClassification),
+        LabelKind::Regression => Some(ProblemType::Regression),
+        LabelKind::TokenClasses => None,
+    };
     for note in &loaded.report.notes {
         say(format!("model      {note}"));
     }
@@ -520,7 +616,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         Some(_) => OutputMode::Resume,
         None => OutputMode::New { overwrite: run_options.overwrite },
     };
-    let mut inputs: Vec<&Path> = vec![model_dir.as_path(), files.train.as_path()];
+    let mut inputs: Vec<&Path> = vec![model_dir, files.train.as_path()];
     inputs.extend(files.validation.as_deref());
     inputs.extend(files.test.as_deref());
     let run_dir = RunDir::open(&out, mode, &config.to_toml()?, &inputs)?;
@@ -550,25 +646,14 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
         );
         let progress = Progress { bar, log, log_path, quiet, stop: run_options.stop.clone() };
         say(format!(
-            "train      {} on {}: {} of {} parameters trainable (--freeze {freeze})",
+            "train      {} {} on {}: {} of {} parameters trainable (--freeze {freeze})",
+            H::TASK.architecture(),
             model_spec,
-            resolved_device.describe()?,
+            devices.resolved.describe()?,
             thousands(trainable),
             thousands(total)
         ));
-        train_and_save(
-            config,
-            &out,
-            run_options,
-            &model_spec,
-            &model_dir,
-            &data,
-            loaded,
-            progress,
-            &device,
-            &plain,
-            &resolved_device,
-        )
+        train_and_save(config, &out, run_options, model_spec, model_dir, data, loaded, progress, devices)
     })();
     match result {
         Ok(summary) => {
@@ -597,19 +682,18 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
 
 /// The training itself and the outputs, once the output directory is ours.
 #[allow(clippy::too_many_arguments)]
-fn train_and_save(
+fn train_and_save<H: Head>(
     config: &RunConfig,
     out: &Path,
     run_options: &RunOptions,
     model_spec: &str,
     model_dir: &Path,
     data: &ft_data::LoadedData,
-    loaded: ft_model::PretrainedModel,
+    loaded: ft_model::PretrainedModel<H>,
     mut progress: Progress,
-    device: &ft_model::burn::tensor::Device,
-    plain: &ft_model::burn::tensor::Device,
-    resolved_device: &ft_model::DeviceSpec,
+    devices: &Devices<'_>,
 ) -> anyhow::Result<RunSummary> {
+    let (device, plain, resolved_device) = (devices.device, devices.plain, devices.resolved);
     let out = out.to_path_buf();
     let t_train = Instant::now();
     let outcome = ft_train::train(
@@ -625,10 +709,14 @@ fn train_and_save(
     progress.bar.finish_and_clear();
 
     // Final metrics with the best model, on the plain device (what `evaluate_split` computes; the
-    // outputs are kept for the report's confusion matrix).
-    let final_eval = |examples| -> anyhow::Result<(ft_train::eval::Metrics, ft_train::eval::SplitOutputs)> {
-        let outputs = ft_train::eval::logits(&outcome.model, examples, config.training.eval_batch_size, plain)?;
-        Ok((ft_train::eval::metrics(&outputs, data.labels.kind, plain), outputs))
+    // outputs are kept for the report).
+    let final_eval = |examples| -> anyhow::Result<(ft_train::eval::Metrics, ft_train::eval::Outputs)> {
+        let outputs = ft_train::eval::outputs(&outcome.model, examples, config.training.eval_batch_size, plain)?;
+        let metrics = match &outputs {
+            Outputs::Rows(rows) => ft_train::eval::metrics(rows, data.labels.kind, plain),
+            Outputs::Tokens(tokens) => ft_train::eval::token_metrics(tokens, &data.labels.names)?,
+        };
+        Ok((metrics, outputs))
     };
     let (validation, validation_outputs) = final_eval(&data.validation)?;
     let (test, test_outputs) = match &data.test {
@@ -678,7 +766,11 @@ fn train_and_save(
         Some(o) => ("test", o),
         None => ("validation", &validation_outputs),
     };
-    let report = crate::report::write_for_run(&out, model_spec, &data.labels, split, outputs);
+    let report = match outputs {
+        Outputs::Rows(rows) => crate::report::write_for_run(&out, model_spec, &data.labels, split, rows),
+        // report.html's per-type F1 and entity confusion for token runs are not written yet.
+        Outputs::Tokens(_) => Err(anyhow::anyhow!("report.html is written for sequence classification only so far")),
+    };
     if let Err(e) = &report {
         eprintln!("warning: could not write {}: {e:#}", out.join("report.html").display());
     }

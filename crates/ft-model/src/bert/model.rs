@@ -1,5 +1,5 @@
 //! `BertPooler` and `BertModel`: embeddings → encoder → (last_hidden_state, pooler_output)
-//! (transformers' `BertModel.forward`).
+//! (transformers' `BertModel.forward`; the pooler is optional, as its `add_pooling_layer`).
 
 use super::embeddings::BertEmbeddings;
 use super::layer::BertEncoder;
@@ -30,32 +30,37 @@ impl BertPooler {
 pub struct BertOutputs {
     /// `[B, T, H]`.
     pub last_hidden_state: Tensor<3>,
-    /// `[B, H]`: the pooler applied to `[CLS]`.
-    pub pooler_output: Tensor<2>,
+    /// `[B, H]`: the pooler applied to `[CLS]` (`None` for an encoder built without one).
+    pub pooler_output: Option<Tensor<2>>,
 }
 
-/// The BERT encoder with its pooler.
+/// The BERT encoder, with or without its pooler.
 #[derive(Module, Debug)]
 pub struct BertModel {
     /// `embeddings`.
     pub embeddings: BertEmbeddings,
     /// `encoder`.
     pub encoder: BertEncoder,
-    /// `pooler`.
-    pub pooler: BertPooler,
+    /// `pooler` (absent under heads that read every token, as transformers' `add_pooling_layer=False`).
+    pub pooler: Option<BertPooler>,
     /// `max_position_embeddings`, to refuse longer inputs with a clear error.
     pub max_position_embeddings: usize,
 }
 
 impl BertModel {
-    /// Builds the encoder with weights from `init` (seeded normal, or zeros before a checkpoint load).
+    /// Builds the encoder and its pooler with weights from `init` (seeded normal, or zeros before a
+    /// checkpoint load).
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
-        Self {
-            embeddings: BertEmbeddings::new(config, init, device),
-            encoder: BertEncoder::new(config, init, device),
-            pooler: BertPooler { dense: init.linear(config.hidden_size, config.hidden_size, device) },
-            max_position_embeddings: config.max_position_embeddings,
-        }
+        Self::build(config, true, init, device)
+    }
+
+    /// Builds the encoder, with a pooler when `pooler` is set; `init` fills the weights in the order
+    /// embeddings, layers, pooler.
+    pub fn build(config: &BertConfig, pooler: bool, init: &mut Init, device: &Device) -> Self {
+        let embeddings = BertEmbeddings::new(config, init, device);
+        let encoder = BertEncoder::new(config, init, device);
+        let pooler = pooler.then(|| BertPooler { dense: init.linear(config.hidden_size, config.hidden_size, device) });
+        Self { embeddings, encoder, pooler, max_position_embeddings: config.max_position_embeddings }
     }
 
     /// Runs the encoder.
@@ -65,7 +70,7 @@ impl BertModel {
     ///
     /// # Shapes
     /// - `input_ids`, `token_type_ids`, `attention_mask`: `[B, T]`
-    /// - output: `last_hidden_state` `[B, T, H]`, `pooler_output` `[B, H]`
+    /// - output: `last_hidden_state` `[B, T, H]`, `pooler_output` `[B, H]` (when there is a pooler)
     pub fn forward(
         &self,
         input_ids: Tensor<2, Int>,
@@ -98,7 +103,7 @@ impl BertModel {
         let mask = additive_mask(attention_mask, [b, t], &device);
         let embedded = self.embeddings.forward(input_ids, token_type_ids);
         let last_hidden_state = self.encoder.forward(embedded, mask);
-        let pooler_output = self.pooler.forward(last_hidden_state.clone());
+        let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone()));
         Ok(BertOutputs { last_hidden_state, pooler_output })
     }
 }

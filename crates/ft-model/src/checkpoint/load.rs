@@ -1,5 +1,6 @@
-//! Loading a HuggingFace model directory (`config.json` + `model.safetensors`) into
-//! [`BertForSequenceClassification`], with a load report and errors that name the tensor and shapes.
+//! Loading a HuggingFace model directory (`config.json` + `model.safetensors`) into any [`Head`]
+//! (`BertForSequenceClassification`, `BertForTokenClassification`, …), with a load report and errors
+//! that name the tensor and shapes.
 //!
 //! The file's header is checked against what `config.json` implies before the data is read or the
 //! model is allocated ([`super::plan`]), so a wrong shape or a missing tensor is reported in HF's own
@@ -7,9 +8,11 @@
 //! Linear weights, mapping LayerNorm weight/bias to gamma/beta).
 
 use super::header::{LEN_PREFIX, SafetensorsHeader, header_len, parse_header};
-use super::names::Part;
+use super::names::{Part, head_modules};
 use super::plan::{Plan, check_finite, plan};
+use crate::bert::model::BertPooler;
 use crate::heads::sequence_classification::BertForSequenceClassification;
+use crate::heads::task::{Head, Task};
 use crate::init::Init;
 use crate::{BertConfig, ModelError};
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
@@ -74,24 +77,29 @@ impl LoadReport {
 
 /// A model loaded from disk with its config and report.
 #[derive(Debug)]
-pub struct PretrainedModel {
+pub struct PretrainedModel<H = BertForSequenceClassification> {
     /// The directory it came from.
     pub dir: PathBuf,
     /// The config, with the head's labels set.
     pub config: BertConfig,
     /// The model.
-    pub model: BertForSequenceClassification,
+    pub model: H,
     /// What happened while loading.
     pub report: LoadReport,
 }
 
-/// Loads `dir` onto `device`.
+/// Loads `dir` onto `device` as head `H`: the encoder from the file, the head from the file when its
+/// tensors are there with the right shapes, else fresh (as transformers' `from_pretrained`).
 ///
 /// In order: `config.json` is read and validated; the safetensors header (only its first `8 + N`
 /// bytes) is compared with the config, so a wrong or absurd config fails before anything large is
 /// allocated; then the data is read once, every applied weight is checked to be finite, and burn-store
 /// applies the tensors to a model built with placeholder zeros.
-pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Result<PretrainedModel, ModelError> {
+pub fn load_pretrained<H: Head>(
+    dir: &Path,
+    options: &LoadOptions,
+    device: &Device,
+) -> Result<PretrainedModel<H>, ModelError> {
     if !dir.is_dir() {
         return Err(ModelError::Output {
             path: dir.to_path_buf(),
@@ -109,13 +117,23 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
     let mut config = BertConfig::from_file(&config_path)?;
     let mut reader = WeightsReader::open(&weights)?;
     let header = reader.header()?;
-    let plan = plan(&header, &config, options, &weights, &config_path)?;
+    let plan = plan::<H>(&header, &config, options, &weights, &config_path)?;
     let bytes = reader.read_all()?;
     check_finite(&bytes, &header, &plan, &weights)?;
-    let Plan { num_labels, fresh_head, fresh_pooler, report } = plan;
+    let Plan { num_labels, fresh_head, fresh_pooler, mut report } = plan;
+    debug_assert!(fresh_head || Task::of_config(&config).is_none_or(|t| t == H::TASK));
+    if let Some(saved) = Task::of_config(&config)
+        && saved != H::TASK
+    {
+        report.notes.push(format!(
+            "config.json says {}; loaded as {}: the encoder carries over, the head is fresh",
+            saved.architecture(),
+            H::TASK.architecture()
+        ));
+    }
 
     // Build with placeholder weights and apply the file.
-    let mut model = BertForSequenceClassification::new_for_labels(&config, num_labels, &mut Init::Zeros, device);
+    let model = H::build(&config, num_labels, &mut Init::Zeros, device);
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
@@ -126,11 +144,14 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
         .with_key_remapping(r"\.attention\.self\.", ".attention.self_attention.")
         .with_key_remapping(r"LayerNorm\.", "layer_norm.");
     if fresh_head {
-        store = store.with_key_remapping(r"^classifier\.", "not_loaded_classifier.");
+        for module in head_modules::<H>(&config, num_labels) {
+            store = store.with_key_remapping(format!(r"^{}\.", regex_escape(&module)), format!("not_loaded_{module}."));
+        }
     }
     if fresh_pooler {
         store = store.with_key_remapping(r"^bert\.pooler\.", "not_loaded_pooler.");
     }
+    let mut model = model;
     let result = model
         .load_from(&mut store)
         .map_err(|e| ModelError::Safetensors { path: weights.clone(), reason: e.to_string() })?;
@@ -156,11 +177,15 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
     // Fresh parts (announced in the report's notes by the plan).
     let range = config.initializer_range;
     if fresh_pooler {
-        model.bert.pooler.dense =
+        let dense =
             Init::normal(options.seed.wrapping_add(1), range).linear(config.hidden_size, config.hidden_size, device);
+        model = model.map_bert(|mut bert| {
+            bert.pooler = Some(BertPooler { dense });
+            bert
+        });
     }
     if fresh_head {
-        model.classifier = Init::normal(options.seed, range).linear(config.hidden_size, num_labels, device);
+        model = model.with_fresh_head(&config, num_labels, options.seed, device);
     }
 
     // The config now describes the model in memory.
@@ -170,6 +195,18 @@ pub fn load_pretrained(dir: &Path, options: &LoadOptions, device: &Device) -> Re
         config.set_labels(&config.label_names());
     }
     Ok(PretrainedModel { dir: dir.to_path_buf(), config, model, report })
+}
+
+/// `s` with the regex metacharacters escaped (module names are identifiers; this only keeps a `.` from
+/// matching anything).
+fn regex_escape(s: &str) -> String {
+    s.chars().fold(String::new(), |mut out, c| {
+        if !c.is_ascii_alphanumeric() && c != '_' {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 /// Reads `model.safetensors` in two steps: the header first (to compare it with the config before

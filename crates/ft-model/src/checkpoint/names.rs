@@ -6,6 +6,7 @@
 //! LayerNorm `weight`/`bias` ↔ `gamma`/`beta`.
 
 use crate::BertConfig;
+use crate::heads::task::Head;
 
 /// File name segment → module path segment. Saving applies it in reverse.
 pub const REMAP: &[(&str, &str)] = &[(".attention.self.", ".attention.self_attention."), ("LayerNorm.", "layer_norm.")];
@@ -19,7 +20,7 @@ pub enum Part {
     Encoder,
     /// `bert.pooler.*`.
     Pooler,
-    /// `classifier.*`.
+    /// The head's own tensors (`classifier.*`, …).
     Head,
 }
 
@@ -35,7 +36,7 @@ impl Part {
     }
 }
 
-/// A tensor that a config implies, named as transformers' `BertForSequenceClassification` saves it.
+/// A tensor that a config implies, named as transformers' `BertFor*` class saves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedTensor {
     /// Canonical HF name (`bert.encoder.layer.0.attention.self.query.weight`).
@@ -46,8 +47,15 @@ pub struct ExpectedTensor {
     pub part: Part,
 }
 
-/// Every tensor of `BertForSequenceClassification` for `config` with `num_labels` classes.
-pub fn expected_tensors(config: &BertConfig, num_labels: usize) -> Vec<ExpectedTensor> {
+/// Every tensor of head `H` on the encoder of `config`, with `num_labels` outputs.
+pub fn expected_tensors<H: Head>(config: &BertConfig, num_labels: usize) -> Vec<ExpectedTensor> {
+    let mut out = encoder_tensors(config, H::POOLER);
+    out.extend(H::head_tensors(config, num_labels));
+    out
+}
+
+/// The encoder's tensors (`bert.*`), with the pooler's when `pooler` is set.
+pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor> {
     let (h, i) = (config.hidden_size, config.intermediate_size);
     let mut out = Vec::new();
     let mut push = |name: String, shape: &[usize], part| out.push(ExpectedTensor { name, shape: shape.to_vec(), part });
@@ -75,11 +83,21 @@ pub fn expected_tensors(config: &BertConfig, num_labels: usize) -> Vec<ExpectedT
             push(format!("{p}.{ln}.bias"), &[h], Part::Encoder);
         }
     }
-    push("bert.pooler.dense.weight".into(), &[h, h], Part::Pooler);
-    push("bert.pooler.dense.bias".into(), &[h], Part::Pooler);
-    push("classifier.weight".into(), &[num_labels, h], Part::Head);
-    push("classifier.bias".into(), &[num_labels], Part::Head);
+    if pooler {
+        push("bert.pooler.dense.weight".into(), &[h, h], Part::Pooler);
+        push("bert.pooler.dense.bias".into(), &[h], Part::Pooler);
+    }
     out
+}
+
+/// The top-level modules of the head's tensors (`classifier`, `qa_outputs`), for key remapping.
+pub fn head_modules<H: Head>(config: &BertConfig, num_labels: usize) -> Vec<String> {
+    let mut modules: Vec<String> = H::head_tensors(config, num_labels)
+        .into_iter()
+        .filter_map(|t| t.name.split('.').next().map(str::to_string))
+        .collect();
+    modules.dedup();
+    modules
 }
 
 /// What a name found in a checkpoint file is.
@@ -91,8 +109,10 @@ pub enum FileKey {
     Ignored,
 }
 
-/// Canonicalises a file key: adds the `bert.` prefix to encoder tensors that lack it and renames the
-/// legacy `LayerNorm.gamma` / `LayerNorm.beta` to `weight` / `bias`.
+/// Canonicalises a file key: adds the `bert.` prefix to encoder tensors (`embeddings.`, `encoder.`,
+/// `pooler.`) that lack it, as a bare `BertModel` checkpoint names them, and renames the legacy
+/// `LayerNorm.gamma` / `LayerNorm.beta` to `weight` / `bias`. Anything else (a head's tensors) keeps
+/// its name.
 pub fn canonical(file_key: &str) -> FileKey {
     let rest = file_key.strip_prefix("bert.").unwrap_or(file_key);
     if rest == "embeddings.position_ids" || rest.starts_with("cls.") || rest.starts_with("bert.cls.") {
@@ -105,7 +125,8 @@ pub fn canonical(file_key: &str) -> FileKey {
             None => rest.to_string(),
         },
     };
-    if rest.starts_with("classifier.") { FileKey::Tensor(rest) } else { FileKey::Tensor(format!("bert.{rest}")) }
+    let encoder = ["embeddings.", "encoder.", "pooler."].iter().any(|p| rest.starts_with(p));
+    if encoder { FileKey::Tensor(format!("bert.{rest}")) } else { FileKey::Tensor(rest) }
 }
 
 /// Canonical HF name → burn module path (before burn's LayerNorm `weight`→`gamma` adapter).
@@ -136,6 +157,8 @@ mod tests {
             FileKey::Tensor("bert.embeddings.LayerNorm.bias".into())
         );
         assert_eq!(canonical("classifier.weight"), FileKey::Tensor("classifier.weight".into()));
+        assert_eq!(canonical("qa_outputs.bias"), FileKey::Tensor("qa_outputs.bias".into()));
+        assert_eq!(canonical("pooler.dense.bias"), FileKey::Tensor("bert.pooler.dense.bias".into()));
         assert_eq!(canonical("embeddings.position_ids"), FileKey::Ignored);
         assert_eq!(canonical("cls.predictions.bias"), FileKey::Ignored);
     }
@@ -156,7 +179,7 @@ mod tests {
             "num_attention_heads": 12, "intermediate_size": 1536
         }))
         .unwrap();
-        let tensors = expected_tensors(&config, 2);
+        let tensors = expected_tensors::<crate::BertForSequenceClassification>(&config, 2);
         let count = |part| -> usize {
             tensors.iter().filter(|t| t.part == part).map(|t| t.shape.iter().product::<usize>()).sum()
         };
@@ -167,5 +190,11 @@ mod tests {
         assert_eq!(count(Part::Pooler), 147_840);
         assert_eq!(count(Part::Head), 770);
         assert_eq!(tensors.len(), 5 + 6 * 16 + 2 + 2);
+        // The token head: no pooler, a classifier per token of the same shape.
+        let tokens = expected_tensors::<crate::BertForTokenClassification>(&config, 9);
+        assert_eq!(tokens.len(), 5 + 6 * 16 + 2);
+        assert!(tokens.iter().all(|t| t.part != Part::Pooler));
+        assert_eq!(tokens.last().map(|t| t.shape.clone()), Some(vec![9]));
+        assert_eq!(head_modules::<crate::BertForTokenClassification>(&config, 9), ["classifier"]);
     }
 }

@@ -9,7 +9,8 @@
 
 use super::header::{SafetensorsHeader, count_non_finite, parse_header};
 use super::load::{LoadOptions, LoadReport};
-use super::names::{ExpectedTensor, FileKey, Part, canonical, expected_tensors};
+use super::names::{ExpectedTensor, FileKey, Part, canonical, expected_tensors, head_modules};
+use crate::heads::task::{Head, Task};
 use crate::{BertConfig, ModelError};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ pub(crate) struct Plan {
 /// would give. `path` names the file in messages (`config.json` beside it names the config).
 ///
 /// Never panics and never allocates more than the header's size, whatever `bytes` and `config` hold.
-pub fn check_safetensors_header(
+pub fn check_safetensors_header<H: Head>(
     bytes: &[u8],
     config: &BertConfig,
     options: &LoadOptions,
@@ -45,13 +46,13 @@ pub fn check_safetensors_header(
     let config_path = path.with_file_name("config.json");
     config.validate().map_err(|reason| ModelError::Config { path: config_path.clone(), reason })?;
     let header = parse_header(bytes, bytes.len() as u64, path)?;
-    Ok(plan(&header, config, options, path, &config_path)?.report)
+    Ok(plan::<H>(&header, config, options, path, &config_path)?.report)
 }
 
 /// [`check_safetensors_header`], then the tensor data too: every weight that would be applied must be
 /// finite. This is everything [`load_pretrained`](super::load::load_pretrained) checks before it
 /// builds the model.
-pub fn check_safetensors(
+pub fn check_safetensors<H: Head>(
     bytes: &[u8],
     config: &BertConfig,
     options: &LoadOptions,
@@ -60,13 +61,13 @@ pub fn check_safetensors(
     let config_path = path.with_file_name("config.json");
     config.validate().map_err(|reason| ModelError::Config { path: config_path.clone(), reason })?;
     let header = parse_header(bytes, bytes.len() as u64, path)?;
-    let plan = plan(&header, config, options, path, &config_path)?;
+    let plan = plan::<H>(&header, config, options, path, &config_path)?;
     check_finite(bytes, &header, &plan, path)?;
     Ok(plan.report)
 }
 
 /// Compares the header with `config` (validated) and decides what to load.
-pub(crate) fn plan(
+pub(crate) fn plan<H: Head>(
     header: &SafetensorsHeader,
     config: &BertConfig,
     options: &LoadOptions,
@@ -118,9 +119,12 @@ pub(crate) fn plan(
         });
     }
 
-    let expected = expected_tensors(config, num_labels);
+    let expected = expected_tensors::<H>(config, num_labels);
     let mut missing = Vec::new();
-    let (mut fresh_head, mut fresh_pooler) = (false, false);
+    // A head trained for another task (config.json names another architecture) is never reused, even
+    // when its tensors have the same names and shapes: only the encoder carries over.
+    let saved_task = Task::of_config(config).filter(|t| *t != H::TASK);
+    let (mut fresh_head, mut fresh_pooler) = (saved_task.is_some(), false);
     for tensor in &expected {
         let Some(in_file) = found.get(&tensor.name) else {
             match tensor.part {
@@ -138,7 +142,7 @@ pub(crate) fn plan(
             });
         }
         if in_file.shape != tensor.shape {
-            if tensor.part == Part::Head && options.reinit_classifier {
+            if tensor.part == Part::Head && (options.reinit_classifier || saved_task.is_some()) {
                 fresh_head = true;
                 continue;
             }
@@ -203,12 +207,26 @@ pub(crate) fn plan(
     }
 
     let expected_names: HashSet<&str> = expected.iter().map(|t| t.name.as_str()).collect();
+    let mut pooler_dropped = false;
     for tensor in file {
         if let FileKey::Tensor(name) = canonical(&tensor.key)
             && !expected_names.contains(name.as_str())
         {
-            report.unexpected.push(tensor.key.clone());
+            // A head without a pooler (transformers' add_pooling_layer=False) leaves the checkpoint's
+            // pooler unused by design, as transformers does.
+            if !H::POOLER && name.starts_with("bert.pooler.") {
+                report.ignored.push(tensor.key.clone());
+                pooler_dropped = true;
+            } else {
+                report.unexpected.push(tensor.key.clone());
+            }
         }
+    }
+    if pooler_dropped {
+        report.notes.push(format!(
+            "{} reads every token and has no pooler: the checkpoint's pooler is not used",
+            H::TASK.architecture()
+        ));
     }
     for tensor in &expected {
         // Sizes are bounded: each is in the file (checked arithmetic there) or in the fresh sum above.
@@ -229,7 +247,8 @@ pub(crate) fn plan(
     }
     if fresh_head {
         report.notes.push(format!(
-            "classifier initialised fresh for {num_labels} labels (weights N(0, {range}), bias 0, seed {}): train it before use",
+            "{} initialised fresh for {num_labels} labels (weights N(0, {range}), bias 0, seed {}): train it before use",
+            head_modules::<H>(config, num_labels).join(", "),
             options.seed
         ));
     }

@@ -1,7 +1,7 @@
 //! `save_pretrained`: a directory that transformers' `from_pretrained` loads — `config.json`,
 //! `model.safetensors` in HF names and PyTorch layouts, and the tokenizer files — written atomically.
 
-use crate::heads::sequence_classification::BertForSequenceClassification;
+use crate::heads::task::{Head, Task};
 use crate::{BertConfig, ModelError, ProblemType};
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use std::path::Path;
@@ -10,10 +10,10 @@ use std::path::Path;
 pub const TOKENIZER_FILES: &[&str] =
     &["tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"];
 
-/// The config as written next to a classification model: architecture, labels, problem type.
-pub fn classification_config(config: &BertConfig, num_labels: usize) -> BertConfig {
+/// The config as written next to a model of `task`: architecture, labels, problem type.
+pub fn head_config(config: &BertConfig, task: Task, num_labels: usize) -> BertConfig {
     let mut out = config.clone();
-    out.architectures = Some(vec!["BertForSequenceClassification".into()]);
+    out.architectures = Some(vec![task.architecture().into()]);
     let names: Vec<String> = {
         let mut probe = config.clone();
         probe.num_labels = Some(num_labels);
@@ -22,8 +22,19 @@ pub fn classification_config(config: &BertConfig, num_labels: usize) -> BertConf
     out.set_labels(&names);
     // transformers derives num_labels from id2label; writing both invites disagreement.
     out.num_labels = None;
-    out.problem_type.get_or_insert(ProblemType::SingleLabelClassification);
+    match task {
+        Task::SequenceClassification => {
+            out.problem_type.get_or_insert(ProblemType::SingleLabelClassification);
+        }
+        // transformers' other heads have one loss and read no problem_type.
+        Task::TokenClassification => out.problem_type = None,
+    }
     out
+}
+
+/// [`head_config`] for sequence classification.
+pub fn classification_config(config: &BertConfig, num_labels: usize) -> BertConfig {
+    head_config(config, Task::SequenceClassification, num_labels)
 }
 
 /// A temporary directory in `parent` that becomes the model directory: created with mode 0777 less the
@@ -45,8 +56,8 @@ fn shareable_tempdir(parent: &Path) -> Result<tempfile::TempDir, ModelError> {
 /// Everything is written into a temporary sibling directory first and renamed into place, so `out` is
 /// either the old directory or the complete new one. An existing non-empty `out` is refused unless
 /// `overwrite` is set.
-pub fn save_pretrained(
-    model: &BertForSequenceClassification,
+pub fn save_pretrained<H: Head>(
+    model: &H,
     config: &BertConfig,
     out: &Path,
     tokenizer_from: Option<&Path>,
@@ -69,8 +80,7 @@ pub fn save_pretrained(
     std::fs::create_dir_all(&parent).map_err(ModelError::io(&parent))?;
     let tmp = shareable_tempdir(&parent)?;
 
-    let num_labels = model.classifier.weight.dims()[1];
-    let config = classification_config(config, num_labels);
+    let config = head_config(config, H::TASK, model.num_labels());
     let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
         path: out.join("config.json"),
         reason: format!("could not serialise the config: {e}"),

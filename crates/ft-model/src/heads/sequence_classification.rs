@@ -1,6 +1,10 @@
 //! `BertForSequenceClassification`: the chapter's task layer `y = W·h + b` on the pooled `[CLS]` state.
 
+use super::task::{
+    Head, ModelInputs, Predictions, Targets, Task, cross_entropy, host_f32, linear_tensors, wrong_targets,
+};
 use crate::bert::model::{BertModel, BertOutputs};
+use crate::checkpoint::names::ExpectedTensor;
 use crate::init::Init;
 use crate::{BertConfig, ModelError};
 use burn::module::Module;
@@ -30,17 +34,12 @@ pub struct SequenceClassifierOutput {
 impl BertForSequenceClassification {
     /// Builds the model; `init` fills every weight (use [`Init::normal`] for a fresh model).
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
-        Self::new_for_labels(config, config.labels_count(), init, device)
+        Self::build(config, config.labels_count(), init, device)
     }
 
     /// Builds the model with a head of `num_labels` classes, whatever the config says.
     pub fn new_for_labels(config: &BertConfig, num_labels: usize, init: &mut Init, device: &Device) -> Self {
-        let bert = BertModel::new(config, init, device);
-        Self {
-            bert,
-            dropout: DropoutConfig::new(config.classifier_dropout_prob()).init(),
-            classifier: init.linear(config.hidden_size, num_labels, device),
-        }
+        Self::build(config, num_labels, init, device)
     }
 
     /// Runs encoder and head. Inputs as [`BertModel::forward`].
@@ -55,7 +54,122 @@ impl BertForSequenceClassification {
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<SequenceClassifierOutput, ModelError> {
         let bert = self.bert.forward(input_ids, token_type_ids, attention_mask)?;
-        let logits = self.classifier.forward(self.dropout.forward(bert.pooler_output.clone()));
+        let pooled = bert.pooler_output.clone().ok_or_else(|| {
+            ModelError::Input("BertForSequenceClassification needs the encoder's pooler, and this one has none".into())
+        })?;
+        let logits = self.classifier.forward(self.dropout.forward(pooled));
         Ok(SequenceClassifierOutput { logits, bert })
+    }
+}
+
+impl Head for BertForSequenceClassification {
+    const TASK: Task = Task::SequenceClassification;
+    const POOLER: bool = true;
+    type Logits = Tensor<2>;
+
+    fn build(config: &BertConfig, num_labels: usize, init: &mut Init, device: &Device) -> Self {
+        Self {
+            bert: BertModel::build(config, Self::POOLER, init, device),
+            dropout: DropoutConfig::new(config.classifier_dropout_prob()).init(),
+            classifier: init.linear(config.hidden_size, num_labels, device),
+        }
+    }
+
+    fn head_tensors(config: &BertConfig, num_labels: usize) -> Vec<ExpectedTensor> {
+        linear_tensors("classifier", num_labels, config.hidden_size)
+    }
+
+    fn bert(&self) -> &BertModel {
+        &self.bert
+    }
+
+    fn map_bert(mut self, f: impl FnOnce(BertModel) -> BertModel) -> Self {
+        self.bert = f(self.bert);
+        self
+    }
+
+    fn num_labels(&self) -> usize {
+        self.classifier.weight.dims()[1]
+    }
+
+    fn with_fresh_head(mut self, config: &BertConfig, num_labels: usize, seed: u64, device: &Device) -> Self {
+        self.classifier = Init::normal(seed, config.initializer_range).linear(config.hidden_size, num_labels, device);
+        self
+    }
+
+    fn logits(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
+        Ok(self.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?.logits)
+    }
+
+    /// As transformers' `BertForSequenceClassification.forward` picks by problem type: cross-entropy
+    /// for single-label, BCE-with-logits for multi-label, MSE for regression.
+    fn loss(logits: Tensor<2>, targets: Targets) -> Result<Tensor<1>, ModelError> {
+        Ok(match targets {
+            Targets::Classes(labels) => cross_entropy(logits, labels),
+            Targets::MultiHot(y) => {
+                // max(x, 0) − x·y + log(1 + exp(−|x|)): stable BCE-with-logits.
+                let x = logits;
+                (x.clone().clamp_min(0.0) - x.clone() * y + (x.abs().neg().exp() + 1.0).log()).mean()
+            }
+            Targets::Values(y) => (logits - y).square().mean(),
+            other @ Targets::TokenClasses(_) => return Err(wrong_targets(Self::TASK, &other)),
+        })
+    }
+
+    fn predictions(logits: Tensor<2>) -> Result<Predictions, ModelError> {
+        let [_, width] = logits.dims();
+        Ok(Predictions::Rows { logits: host_f32(logits)?, width })
+    }
+
+    fn pooled_classifier(&self) -> Option<(Dropout, Linear)> {
+        Some((self.dropout.clone(), self.classifier.clone()))
+    }
+
+    fn with_pooled_classifier(mut self, classifier: Linear) -> Self {
+        self.classifier = classifier;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DeviceSpec;
+    use burn::tensor::TensorData;
+
+    fn cpu() -> Device {
+        DeviceSpec::Cpu.device().unwrap()
+    }
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        let d = cpu();
+        // logits [[0, ln 3]], label 1: p = 3/4 → −ln(3/4)
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2]), &d);
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64], [1]), &d);
+        let l = BertForSequenceClassification::loss(logits, Targets::Classes(labels)).unwrap().into_scalar::<f32>();
+        assert!((l - (4.0f32 / 3.0).ln()).abs() < 1e-6, "{l}");
+    }
+
+    #[test]
+    fn bce_and_mse_by_hand() {
+        let d = cpu();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 2.0], [1, 2]), &d);
+        let y = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0], [1, 2]), &d);
+        // mean(ln 2, 2 + ln(1 + e^-2))
+        let want = (2f32.ln() + 2.0 + (1.0 + (-2f32).exp()).ln()) / 2.0;
+        let l = BertForSequenceClassification::loss(x.clone(), Targets::MultiHot(y.clone())).unwrap();
+        assert!((l.into_scalar::<f32>() - want).abs() < 1e-6);
+        let m = BertForSequenceClassification::loss(x, Targets::Values(y)).unwrap().into_scalar::<f32>();
+        assert!((m - 2.5).abs() < 1e-6, "{m}");
+    }
+
+    #[test]
+    fn token_targets_are_refused_with_a_message() {
+        let d = cpu();
+        let x = Tensor::<2>::zeros([1, 2], &d);
+        let t = Tensor::<2, Int>::zeros([1, 3], &d);
+        let e = BertForSequenceClassification::loss(x, Targets::TokenClasses(t)).unwrap_err().to_string();
+        assert!(e.contains("BertForSequenceClassification cannot be trained on token classes"), "{e}");
     }
 }

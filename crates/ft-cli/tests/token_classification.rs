@@ -1,0 +1,167 @@
+//! `ft train` for token classification on the tiny fixture model: tagged files (CoNLL and JSONL) make
+//! the task, the run learns a tagging the tiny vocabulary can see (names of people and places), the
+//! output is a `BertForTokenClassification` directory, and a contradicting `--task` is refused.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn ft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Sentences of filler words with a "person" (`he`, `she`, `you` → B-PER) and a "place" (`film`,
+/// `movie` → B-LOC, followed by `story` → I-LOC), in CoNLL columns `word POS tag`.
+fn write_conll(path: &Path, sentences: usize, seed: u64) {
+    let filler = ["the", "was", "good", "is", "very", "fun", "and", "so"];
+    let people = ["he", "she", "you"];
+    let places = ["film", "movie"];
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut text = String::from("-DOCSTART- -X- O\n\n");
+    for _ in 0..sentences {
+        for _ in 0..3 + next() % 5 {
+            match next() % 5 {
+                0 => text.push_str(&format!("{} PRP B-PER\n", people[next() % 3])),
+                1 => {
+                    text.push_str(&format!("{} NN B-LOC\n", places[next() % 2]));
+                    if next() % 2 == 0 {
+                        text.push_str("story NN I-LOC\n");
+                    }
+                }
+                _ => text.push_str(&format!("{} XX O\n", filler[next() % filler.len()])),
+            }
+        }
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn train_args<'a>(train: &'a str, validation: &'a str, out: &'a str, tiny: &'a str) -> Vec<&'a str> {
+    vec![
+        "train",
+        "--model",
+        tiny,
+        "--train",
+        train,
+        "--validation",
+        validation,
+        "--output",
+        out,
+        "--epochs",
+        "4",
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-3",
+        "--max-len",
+        "32",
+        "--seed",
+        "5",
+    ]
+}
+
+#[test]
+fn conll_files_train_a_token_classifier_that_transformers_can_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, dev) = (dir.path().join("train.conll"), dir.path().join("dev.conll"));
+    write_conll(&train, 160, 1);
+    write_conll(&dev, 40, 2);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&train_args(
+        train.to_str().unwrap(),
+        dev.to_str().unwrap(),
+        out.to_str().unwrap(),
+        tiny.to_str().unwrap(),
+    ));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("task       token-classification (the training file holds tagged words)"), "{err}");
+    assert!(err.contains("BertForTokenClassification"), "{err}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"], serde_json::json!(["BertForTokenClassification"]));
+    assert_eq!(
+        config["id2label"],
+        serde_json::json!({"0": "B-LOC", "1": "B-PER", "2": "I-LOC", "3": "O"}),
+        "sorted tags of the training file"
+    );
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let f1 = metrics["validation"]["f1"].as_f64().unwrap();
+    assert!(f1 > 0.9, "entity F1 {f1}: {metrics}");
+    assert_eq!(metrics["metric_for_best"], "f1");
+    // The saved weights are transformers' names for the token head: no pooler, a classifier per token.
+    let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+    let names: Vec<String> = safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect();
+    assert!(names.iter().all(|n| !n.contains("pooler")), "{names:?}");
+    assert!(names.contains(&"classifier.weight".to_string()), "{names:?}");
+    // Resume of a finished run is a no-op that keeps the task.
+    let toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
+    assert!(!toml.contains("task ="), "task detected, not forced: {toml}");
+}
+
+#[test]
+fn a_task_that_contradicts_the_data_is_refused_before_the_output_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, dev) = (dir.path().join("train.conll"), dir.path().join("dev.conll"));
+    write_conll(&train, 20, 1);
+    write_conll(&dev, 5, 2);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let mut args = train_args(train.to_str().unwrap(), dev.to_str().unwrap(), out.to_str().unwrap(), tiny.to_str().unwrap());
+    args.extend(["--task", "sequence-classification"]);
+    let o = ft(&args);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("--task sequence-classification: the data is for token-classification"), "{err}");
+    assert!(!out.exists(), "nothing written");
+    let o = ft(&["train", "--task", "ner", "--model", tiny.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("use one of sequence-classification, token-classification"), "{}", stderr(&o));
+}
+
+#[test]
+fn jsonl_tokens_and_tags_train_too_and_predict_says_what_it_cannot_do_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.jsonl");
+    let mut lines = String::new();
+    for i in 0..40 {
+        let who = ["he", "she"][i % 2];
+        lines.push_str(&format!("{{\"tokens\": [\"{who}\", \"was\", \"good\"], \"tags\": [\"B-PER\", \"O\", \"O\"]}}\n"));
+        lines.push_str("{\"tokens\": [\"the\", \"film\", \"story\"], \"tags\": [\"O\", \"B-LOC\", \"I-LOC\"]}\n");
+    }
+    std::fs::write(&train, lines).unwrap();
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--max-len",
+        "16",
+        "--label-all-tokens",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ft(&["predict", "--model", out.to_str().unwrap(), "he was good"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("a token-classification model (BertForTokenClassification)"), "{err}");
+}

@@ -1,0 +1,225 @@
+//! The task seam: what every head owns ([`Head`]), the closed list of tasks ([`Task`]), the inputs a
+//! forward takes ([`ModelInputs`]), the one type of targets from batch to loss ([`Targets`]), and the
+//! host-side predictions that reach ft-eval ([`Predictions`]).
+//!
+//! Loading, saving, checkpoints, freezing and the training loop are written against [`Head`]; a new
+//! head is a file in `heads/` that implements it, plus a row in [`Task`].
+
+use crate::bert::model::BertModel;
+use crate::checkpoint::names::{ExpectedTensor, Part};
+use crate::init::Init;
+use crate::{BertConfig, ModelError};
+use burn::module::Module;
+use burn::nn::{Dropout, Linear};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The label transformers' losses skip (`CrossEntropyLoss(ignore_index=-100)`): special tokens,
+/// padding and the non-first sub-tokens of a word in token classification.
+pub const IGNORE_INDEX: i64 = -100;
+
+/// What a model is fine-tuned for: one per head, named as the CLI's `--task` and as transformers'
+/// architecture (`config.json`'s `architectures`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// One label (or several, or a number) per text: `BertForSequenceClassification`.
+    SequenceClassification,
+    /// One label per token (NER, slots): `BertForTokenClassification`.
+    TokenClassification,
+}
+
+impl Task {
+    /// Every task, in the order the CLI lists them.
+    pub const ALL: &'static [Task] = &[Task::SequenceClassification, Task::TokenClassification];
+
+    /// The CLI's name (`sequence-classification`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SequenceClassification => "sequence-classification",
+            Self::TokenClassification => "token-classification",
+        }
+    }
+
+    /// transformers' class (`BertForSequenceClassification`).
+    pub fn architecture(self) -> &'static str {
+        match self {
+            Self::SequenceClassification => "BertForSequenceClassification",
+            Self::TokenClassification => "BertForTokenClassification",
+        }
+    }
+
+    /// The task of a `config.json` `architectures` entry, if ft has its head.
+    pub fn from_architecture(architecture: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.architecture() == architecture)
+    }
+
+    /// The task a config was saved for (`architectures[0]`), if it names a head ft has.
+    pub fn of_config(config: &BertConfig) -> Option<Self> {
+        config.architectures.as_ref()?.iter().find_map(|a| Self::from_architecture(a))
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Task {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL.iter().copied().find(|t| t.name() == s || t.architecture() == s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown task \"{s}\"; use one of {}", names.join(", "))
+        })
+    }
+}
+
+/// The three `[B, T]` inputs of every forward, in the order `BertModel::forward` takes them.
+#[derive(Debug, Clone)]
+pub struct ModelInputs {
+    /// Token ids. `[B, T]`
+    pub input_ids: Tensor<2, Int>,
+    /// Segment ids. `[B, T]`
+    pub token_type_ids: Tensor<2, Int>,
+    /// 1 on real tokens, 0 on padding. `[B, T]`
+    pub attention_mask: Tensor<2, Int>,
+}
+
+/// What the model is trained to output, on the device: the one type from a batch's labels to the loss.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    /// Single-label classification: a class index per row. `[B]`
+    Classes(Tensor<1, Int>),
+    /// Multi-label classification: multi-hot rows. `[B, C]`
+    MultiHot(Tensor<2>),
+    /// Regression: one value per row. `[B, 1]`
+    Values(Tensor<2>),
+    /// Token classification: a class index per token, [`IGNORE_INDEX`] where no loss is taken. `[B, T]`
+    TokenClasses(Tensor<2, Int>),
+}
+
+impl Targets {
+    /// A short name for errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Classes(_) => "single-label classes",
+            Self::MultiHot(_) => "multi-label classes",
+            Self::Values(_) => "regression values",
+            Self::TokenClasses(_) => "token classes",
+        }
+    }
+}
+
+/// A batch's outputs on the host, what evaluation and prediction read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predictions {
+    /// One row of `width` logits per example. `[B, width]` row-major.
+    Rows {
+        /// The logits.
+        logits: Vec<f32>,
+        /// Outputs per example.
+        width: usize,
+    },
+    /// One row of `width` logits per token. `[B, T, width]` row-major.
+    Tokens {
+        /// The logits.
+        logits: Vec<f32>,
+        /// T.
+        seq_len: usize,
+        /// Outputs per token.
+        width: usize,
+    },
+}
+
+/// A task head on the BERT encoder, as transformers' `BertFor*` classes: the encoder under `bert`, the
+/// head's own modules beside it, named as in the checkpoint.
+pub trait Head: Module + Sized {
+    /// Which task this head is.
+    const TASK: Task;
+    /// Whether the encoder keeps its pooler (transformers' `add_pooling_layer`).
+    const POOLER: bool;
+    /// The forward's output (logits) on the device.
+    type Logits: Clone;
+
+    /// The encoder plus a head of `num_labels` outputs, every weight from `init`.
+    fn build(config: &BertConfig, num_labels: usize, init: &mut Init, device: &Device) -> Self;
+
+    /// The head's tensors (canonical HF names, HF shapes), all of [`Part::Head`].
+    fn head_tensors(config: &BertConfig, num_labels: usize) -> Vec<ExpectedTensor>;
+
+    /// The encoder.
+    fn bert(&self) -> &BertModel;
+
+    /// The same model with its encoder passed through `f` (freezing).
+    fn map_bert(self, f: impl FnOnce(BertModel) -> BertModel) -> Self;
+
+    /// Outputs of the head (labels).
+    fn num_labels(&self) -> usize;
+
+    /// The same model with a fresh head of `num_labels` outputs, `N(0, initializer_range)` from `seed`.
+    fn with_fresh_head(self, config: &BertConfig, num_labels: usize, seed: u64, device: &Device) -> Self;
+
+    /// Encoder and head.
+    fn logits(&self, inputs: ModelInputs) -> Result<Self::Logits, ModelError>;
+
+    /// transformers' loss for this head (what `forward(..., labels=...)` returns).
+    fn loss(logits: Self::Logits, targets: Targets) -> Result<Tensor<1>, ModelError>;
+
+    /// The logits on the host.
+    fn predictions(logits: Self::Logits) -> Result<Predictions, ModelError>;
+
+    /// For a head that reads only the pooled `[CLS]` state: its dropout and Linear, so that a frozen
+    /// encoder's pooled features can be computed once and the head trained alone on them. `None` (the
+    /// default) for heads that read every token.
+    fn pooled_classifier(&self) -> Option<(Dropout, Linear)> {
+        None
+    }
+
+    /// The same model with the Linear of [`Head::pooled_classifier`] replaced by `classifier` (after
+    /// training it on cached features). Only called on heads whose `pooled_classifier` is `Some`.
+    fn with_pooled_classifier(self, classifier: Linear) -> Self {
+        let _ = classifier;
+        self
+    }
+}
+
+/// A head tensor pair `{name}.weight` `[out, in]` and `{name}.bias` `[out]` of a Linear.
+pub(crate) fn linear_tensors(name: &str, out_dim: usize, in_dim: usize) -> Vec<ExpectedTensor> {
+    vec![
+        ExpectedTensor { name: format!("{name}.weight"), shape: vec![out_dim, in_dim], part: Part::Head },
+        ExpectedTensor { name: format!("{name}.bias"), shape: vec![out_dim], part: Part::Head },
+    ]
+}
+
+/// Mean cross-entropy of `[N, C]` logits against `[N]` classes.
+pub(crate) fn cross_entropy(logits: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    log_softmax(logits, 1).gather(1, classes.reshape([n, 1])).mean().neg()
+}
+
+/// transformers' `CrossEntropyLoss(ignore_index=-100)` over `[N, C]` logits: the mean over the rows
+/// whose class is not [`IGNORE_INDEX`] (NaN when every row is ignored, as PyTorch gives).
+pub(crate) fn cross_entropy_ignoring(logits: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    let keep = classes.clone().not_equal_elem(IGNORE_INDEX); // [N] bool
+    let safe = classes.mask_fill(keep.clone().bool_not(), 0).reshape([n, 1]); // ignored → class 0
+    let picked = log_softmax(logits, 1).gather(1, safe).reshape([n]); // [N]
+    let keep = keep.float();
+    (picked * keep.clone()).sum().neg() / keep.sum()
+}
+
+/// A wrong kind of target for a head: a caller's bug, reported instead of a panic in a gather.
+pub(crate) fn wrong_targets(task: Task, targets: &Targets) -> ModelError {
+    ModelError::Input(format!("{} cannot be trained on {}", task.architecture(), targets.kind()))
+}
+
+/// Logits `[…]` copied to the host as f32.
+pub(crate) fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, ModelError> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| ModelError::Input(format!("reading logits: {e:?}")))
+}
