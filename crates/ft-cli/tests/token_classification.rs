@@ -79,12 +79,8 @@ fn conll_files_train_a_token_classifier_that_transformers_can_load() {
     write_conll(&dev, 40, 2);
     let out = dir.path().join("run");
     let tiny = fixtures().join("tiny");
-    let o = ft(&train_args(
-        train.to_str().unwrap(),
-        dev.to_str().unwrap(),
-        out.to_str().unwrap(),
-        tiny.to_str().unwrap(),
-    ));
+    let o =
+        ft(&train_args(train.to_str().unwrap(), dev.to_str().unwrap(), out.to_str().unwrap(), tiny.to_str().unwrap()));
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("task       token-classification (the training file holds tagged words)"), "{err}");
@@ -102,7 +98,8 @@ fn conll_files_train_a_token_classifier_that_transformers_can_load() {
     assert_eq!(metrics["metric_for_best"], "f1");
     // The saved weights are transformers' names for the token head: no pooler, a classifier per token.
     let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
-    let names: Vec<String> = safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().cloned().collect();
+    let names: Vec<String> =
+        safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().map(String::from).collect();
     assert!(names.iter().all(|n| !n.contains("pooler")), "{names:?}");
     assert!(names.contains(&"classifier.weight".to_string()), "{names:?}");
     // Resume of a finished run is a no-op that keeps the task.
@@ -118,7 +115,8 @@ fn a_task_that_contradicts_the_data_is_refused_before_the_output_exists() {
     write_conll(&dev, 5, 2);
     let out = dir.path().join("run");
     let tiny = fixtures().join("tiny");
-    let mut args = train_args(train.to_str().unwrap(), dev.to_str().unwrap(), out.to_str().unwrap(), tiny.to_str().unwrap());
+    let mut args =
+        train_args(train.to_str().unwrap(), dev.to_str().unwrap(), out.to_str().unwrap(), tiny.to_str().unwrap());
     args.extend(["--task", "sequence-classification"]);
     let o = ft(&args);
     assert!(!o.status.success());
@@ -137,7 +135,9 @@ fn jsonl_tokens_and_tags_train_too_and_predict_says_what_it_cannot_do_yet() {
     let mut lines = String::new();
     for i in 0..40 {
         let who = ["he", "she"][i % 2];
-        lines.push_str(&format!("{{\"tokens\": [\"{who}\", \"was\", \"good\"], \"tags\": [\"B-PER\", \"O\", \"O\"]}}\n"));
+        lines.push_str(&format!(
+            "{{\"tokens\": [\"{who}\", \"was\", \"good\"], \"tags\": [\"B-PER\", \"O\", \"O\"]}}\n"
+        ));
         lines.push_str("{\"tokens\": [\"the\", \"film\", \"story\"], \"tags\": [\"O\", \"B-LOC\", \"I-LOC\"]}\n");
     }
     std::fs::write(&train, lines).unwrap();

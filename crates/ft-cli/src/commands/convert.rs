@@ -1,8 +1,10 @@
 //! `ft convert`: load any supported checkpoint layout and write it the way transformers saves a
-//! `BertForSequenceClassification` (useful for legacy `gamma`/`beta` names or adding a head).
+//! `BertForSequenceClassification` or `BertForTokenClassification` (useful for legacy `gamma`/`beta`
+//! names or adding a head).
 
 use super::ModelArgs;
 use anyhow::Context;
+use ft_model::{BertForSequenceClassification, BertForTokenClassification, Head, Task};
 use std::path::PathBuf;
 
 /// Arguments of `ft convert`.
@@ -18,7 +20,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (loaded, _) = args.model.load()?;
+    match args.model.resolve()?.1 {
+        Task::SequenceClassification => convert::<BertForSequenceClassification>(&args),
+        Task::TokenClassification => convert::<BertForTokenClassification>(&args),
+    }
+}
+
+fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
+    let (loaded, _) = args.model.load::<H>()?;
     for note in &loaded.report.notes {
         log::warn!("{note}");
     }

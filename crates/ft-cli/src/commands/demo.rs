@@ -84,6 +84,7 @@ pub fn recipe(quick: bool, device: &str) -> RunConfig {
     RunConfig {
         model: Some(MODEL.into()),
         device: Some(device.into()),
+        task: Some(ft_model::Task::SequenceClassification),
         reinit_head: false,
         data: DataConfig { dataset: Some(DATASET.into()), max_len: MAX_LEN, ..Default::default() },
         training,

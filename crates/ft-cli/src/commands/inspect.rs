@@ -1,7 +1,7 @@
 //! `ft inspect`: what a checkpoint is, how big, what loaded, and where it runs.
 
 use super::{ModelArgs, thousands};
-use ft_model::Part;
+use ft_model::{BertForSequenceClassification, BertForTokenClassification, Head, Part, Task};
 
 /// Arguments of `ft inspect`.
 #[derive(Debug, clap::Args)]
@@ -11,7 +11,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (loaded, device) = args.model.load()?;
+    match args.model.resolve()?.1 {
+        Task::SequenceClassification => show::<BertForSequenceClassification>(&args),
+        Task::TokenClassification => show::<BertForTokenClassification>(&args),
+    }
+}
+
+fn show<H: Head>(args: &Args) -> anyhow::Result<()> {
+    let (loaded, device) = args.model.load::<H>()?;
     let c = &loaded.config;
     let r = &loaded.report;
     println!("model      {}", loaded.dir.display());
@@ -27,13 +34,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         c.hidden_act,
         c.layer_norm_eps
     );
+    println!("task       {} ({})", H::TASK, H::TASK.architecture());
     let labels = c.label_names();
     println!("labels     {} ({})", labels.len(), labels.join(", "));
     println!("device     {device} (compiled in: {})", ft_model::compiled_backends().join(", "));
     println!();
     println!("{:<20} {:>12}  source", "part", "parameters");
     let mut total = 0;
-    for part in [Part::Embeddings, Part::Encoder, Part::Pooler, Part::Head] {
+    let parts: &[Part] = if H::POOLER {
+        &[Part::Embeddings, Part::Encoder, Part::Pooler, Part::Head]
+    } else {
+        &[Part::Embeddings, Part::Encoder, Part::Head]
+    };
+    for &part in parts {
         let loaded_n = r.loaded_values.get(&part).copied().unwrap_or(0);
         let fresh_n = r.fresh_values.get(&part).copied().unwrap_or(0);
         total += loaded_n + fresh_n;

