@@ -21,7 +21,7 @@ commands:
   venv                      create the pinned Python reference virtualenv if missing, print its path
   fixtures [--minilm SPEC]  regenerate fixtures/ with xtask/py/generate_fixtures.py
                             (SPEC: model directory or known asset; default minilm-l6)
-  fixtures --verify DIR [--golden FILE] [--tol X] [--no-tokenizer-check]
+  fixtures --verify DIR [--task T] [--golden FILE] [--tol X] [--no-tokenizer-check]
                             load DIR (a model ft saved) with transformers and compare its logits
                             with fixtures/tiny_golden.safetensors; exit code 0 when within tolerance
   compare DATASET [options] fine-tune with ft and with PyTorch + transformers (xtask/py/reference_train.py)
@@ -211,6 +211,11 @@ fn fixtures(rest: &[String]) -> Result<i32> {
                 passthrough.push(tol.clone());
             }
             "--no-tokenizer-check" => passthrough.push(arg.clone()),
+            "--task" => {
+                let task = args.next().context("--task needs sequence-classification or token-classification")?;
+                passthrough.push(arg.clone());
+                passthrough.push(task.clone());
+            }
             other => bail!("unexpected argument `{other}` for `fixtures` (see `cargo xtask help`)"),
         }
     }
