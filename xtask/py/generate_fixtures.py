@@ -1929,7 +1929,9 @@ def cmd_generate(args) -> int:
     }
     add_train_parity_to_manifest(manifest, out, train_parity_case)
     add_metrics_goldens_to_manifest(manifest, out, generate_metrics_goldens(out))
-    add_token_goldens_to_manifest(manifest, out, generate_token_goldens(out))
+    token_info = generate_token_goldens(out)
+    token_info["pipeline"] = generate_token_pipeline_golden(out)
+    add_token_goldens_to_manifest(manifest, out, token_info)
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     say(f"fixtures total: {total} bytes")
@@ -2041,11 +2043,68 @@ def generate_token_goldens(out: Path) -> dict:
     }
 
 
+# Texts for transformers' token-classification pipeline on fixtures/tiny-token: sub-words (##), an
+# unknown token, accents, punctuation, a text longer than the model's 64 positions is not included (the
+# pipeline would chunk it; ft truncates).
+TOKEN_PIPELINE_TEXTS = [
+    "He was good in the film story.",
+    "She loved the movie, really!",
+    "Unwatchable acting by Peter Blackburn in Paris",
+    "the café was boring but fun",
+    "you watched it twice (2 times) in 10 days",
+    "x",
+]
+TOKEN_PIPELINE_FILE = "token_pipeline_golden.json"
+
+
+def generate_token_pipeline_golden(out: Path) -> dict:
+    """What transformers' pipeline("token-classification") returns on fixtures/tiny-token for each
+    aggregation strategy: entity type, character span, text and score."""
+    from transformers import AutoModelForTokenClassification, pipeline
+
+    model = AutoModelForTokenClassification.from_pretrained(
+        str(out / "tiny-token"), dtype=torch.float32, attn_implementation=ATTN
+    ).eval()
+    tok = AutoTokenizer.from_pretrained(str(out / "tiny-token"))
+    cases = []
+    for strategy in ("simple", "first", "average", "max"):
+        nlp = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy=strategy, device="cpu")
+        for text, ignore in [(t, i) for t in TOKEN_PIPELINE_TEXTS for i in (["O"], [])]:
+            entities = nlp(text, ignore_labels=ignore)
+            cases.append(
+                {
+                    "aggregation": strategy,
+                    "ignore_labels": ignore,
+                    "text": text,
+                    "entities": [
+                        {
+                            "type": e["entity_group"],
+                            "start": int(e["start"]),
+                            "end": int(e["end"]),
+                            "text": text[int(e["start"]) : int(e["end"])],
+                            "score": float(e["score"]),
+                        }
+                        for e in entities
+                    ],
+                }
+            )
+    n = sum(len(c["entities"]) for c in cases)
+    kept = sum(len(c["entities"]) for c in cases if c["ignore_labels"])
+    assert kept >= 8 and n >= 40, f"only {kept} entities ({n} with O): a weak golden"
+    write_json(out / TOKEN_PIPELINE_FILE, {"generator": "token-goldens", "model": "fixtures/tiny-token", "cases": cases})
+    say(f"token pipeline golden: {len(cases)} cases, {n} entities")
+    return {"cases": len(cases), "entities": n}
+
+
 def add_token_goldens_to_manifest(manifest: dict, out: Path, info: dict) -> None:
     manifest.setdefault("cases", {})[TOKEN_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[TOKEN_GOLDEN_FILE] = tensor_table(out / TOKEN_GOLDEN_FILE)
     files = manifest.setdefault("files", {})
-    for name in [TOKEN_GOLDEN_FILE, *[f"tiny-token/{f.name}" for f in sorted((out / "tiny-token").iterdir())]]:
+    for name in [
+        TOKEN_GOLDEN_FILE,
+        TOKEN_PIPELINE_FILE,
+        *[f"tiny-token/{f.name}" for f in sorted((out / "tiny-token").iterdir())],
+    ]:
         files[name] = sha256_file(out / name)
     manifest["files"] = dict(sorted(files.items()))
 
@@ -2064,6 +2123,7 @@ def cmd_token_goldens(args) -> int:
     set_determinism()
     out: Path = args.out
     info = generate_token_goldens(out)
+    info["pipeline"] = generate_token_pipeline_golden(out)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     add_token_goldens_to_manifest(manifest, out, info)

@@ -129,7 +129,7 @@ fn a_task_that_contradicts_the_data_is_refused_before_the_output_exists() {
 }
 
 #[test]
-fn jsonl_tokens_and_tags_train_too_and_predict_says_what_it_cannot_do_yet() {
+fn jsonl_tokens_and_tags_train_too_and_predict_gives_entities() {
     let dir = tempfile::tempdir().unwrap();
     let train = dir.path().join("train.jsonl");
     let mut lines = String::new();
@@ -151,17 +151,89 @@ fn jsonl_tokens_and_tags_train_too_and_predict_says_what_it_cannot_do_yet() {
         train.to_str().unwrap(),
         "--output",
         out.to_str().unwrap(),
-        "--max-steps",
-        "3",
+        "--epochs",
+        "6",
         "--batch-size",
         "8",
+        "--lr",
+        "3e-3",
         "--max-len",
         "16",
         "--label-all-tokens",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = ft(&["predict", "--model", out.to_str().unwrap(), "he was good"]);
+    let o = ft(&["predict", "--model", out.to_str().unwrap(), "She was good", "the film story"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let spans: Vec<Vec<(String, u64, u64, String)>> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).unwrap();
+            line["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let s = |k: &str| e[k].as_str().unwrap().to_string();
+                    (s("type"), e["start"].as_u64().unwrap(), e["end"].as_u64().unwrap(), s("text"))
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [vec![("PER".into(), 0, 3, "She".into())], vec![("LOC".into(), 4, 14, "film story".into())]],
+        "the original text and its character offsets, B-/I- words grouped"
+    );
+    // `ft eval` does not read token models yet, and says so.
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", train.to_str().unwrap()]);
     assert!(!o.status.success());
-    let err = stderr(&o);
-    assert!(err.contains("a token-classification model (BertForTokenClassification)"), "{err}");
+    assert!(stderr(&o).contains("`ft eval` reads sequence-classification models only so far"), "{}", stderr(&o));
+}
+
+/// `ft predict` on fixtures/tiny-token gives what transformers' token-classification pipeline gives,
+/// for every aggregation strategy, with and without the `O` groups
+/// (`fixtures/token_pipeline_golden.json`): the same entities, spans and texts; scores within 1e-5.
+#[test]
+fn predict_entities_equal_transformers_pipeline() {
+    let golden: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("token_pipeline_golden.json")).unwrap()).unwrap();
+    let cases = golden["cases"].as_array().unwrap();
+    let model = fixtures().join("tiny-token");
+    let mut compared = 0;
+    for aggregation in ["simple", "first", "average", "max"] {
+        for keep_o in [false, true] {
+            let group: Vec<&serde_json::Value> = cases
+                .iter()
+                .filter(|c| {
+                    c["aggregation"] == aggregation && c["ignore_labels"].as_array().unwrap().is_empty() == keep_o
+                })
+                .collect();
+            let texts: Vec<&str> = group.iter().map(|c| c["text"].as_str().unwrap()).collect();
+            let mut args = vec!["predict", "--model", model.to_str().unwrap(), "--aggregation", aggregation];
+            if keep_o {
+                args.extend(["--ignore-labels", ""]);
+            }
+            args.extend(texts.iter().copied());
+            let o = ft(&args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let lines: Vec<serde_json::Value> =
+                String::from_utf8(o.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            assert_eq!(lines.len(), group.len());
+            for (case, line) in group.iter().zip(&lines) {
+                let (want, got) = (case["entities"].as_array().unwrap(), line["entities"].as_array().unwrap());
+                let what = format!("{aggregation} keep_o={keep_o} {:?}", case["text"]);
+                assert_eq!(got.len(), want.len(), "{what}: {line} vs {case}");
+                for (g, w) in got.iter().zip(want) {
+                    for key in ["type", "start", "end", "text"] {
+                        assert_eq!(g[key], w[key], "{what}: {key}: {g} vs {w}");
+                    }
+                    let (gs, ws) = (g["score"].as_f64().unwrap(), w["score"].as_f64().unwrap());
+                    assert!((gs - ws).abs() < 1e-5, "{what}: score {gs} vs {ws}");
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared >= 40, "{compared} entities compared");
 }

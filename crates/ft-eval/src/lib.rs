@@ -41,6 +41,7 @@
 
 mod check;
 pub mod classification;
+pub mod entities;
 pub mod error;
 mod log_loss;
 pub mod multilabel;
@@ -49,6 +50,7 @@ mod roc_auc;
 pub mod tagging;
 
 pub use classification::{Averages, ClassScores, ClassificationReport, accuracy, confusion_matrix};
+pub use entities::{Aggregation, EntitySpan, ScoredToken, entity_spans};
 pub use error::EvalError;
 pub use log_loss::log_loss;
 pub use multilabel::MultilabelReport;

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod fetch;
 pub mod inspect;
 pub mod predict;
+pub mod predict_tokens;
 pub mod train;
 
 use anyhow::Context;

@@ -53,6 +53,55 @@ pub struct Args {
     /// Longest line (row) accepted from stdin or --data, in bytes.
     #[arg(long, default_value_t = ft_data::DEFAULT_MAX_ROW_BYTES)]
     max_row_bytes: usize,
+    /// Token-classification models: how the tokens of a word agree on a label — simple, first,
+    /// average or max, as transformers' pipeline `aggregation_strategy`.
+    #[arg(long, default_value = "first")]
+    aggregation: ft_eval::Aggregation,
+    /// Token-classification models: entity types left out (`--ignore-labels ""` keeps every group).
+    #[arg(long, value_delimiter = ',', default_value = "O")]
+    ignore_labels: Vec<String>,
+}
+
+/// The model `ft predict` runs: a sequence head (a prediction per text) or a token head (entities).
+enum Model {
+    Sequence(Predictor),
+    Tokens(super::predict_tokens::TokenPredictor),
+}
+
+impl Model {
+    fn run(&self) -> Option<&RunConfig> {
+        match self {
+            Self::Sequence(p) => p.run.as_ref(),
+            Self::Tokens(p) => p.run.as_ref(),
+        }
+    }
+
+    /// The output lines of a chunk of inputs.
+    fn lines(&self, chunk: &[(String, Option<String>)], args: &Args) -> anyhow::Result<Vec<String>> {
+        match self {
+            Self::Sequence(p) => {
+                let predictions = p.predict(chunk, args.batch_size, args.top_k)?;
+                Ok(chunk.iter().zip(&predictions).map(|((text, pair), p)| p.to_json(text, pair.as_deref())).collect())
+            }
+            Self::Tokens(p) => {
+                if chunk.iter().any(|(_, pair)| pair.is_some()) {
+                    bail!("a token-classification model reads one text per line, not sentence pairs");
+                }
+                let texts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
+                let entities = p.entities(&texts, args.aggregation, &args.ignore_labels)?;
+                Ok(texts.iter().zip(&entities).map(|(t, e)| super::predict_tokens::to_json(t, e)).collect())
+            }
+        }
+    }
+}
+
+/// The task a model directory was saved for (sequence classification when config.json names none).
+fn task_of(model: &str) -> anyhow::Result<ft_model::Task> {
+    let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
+    Ok(ft_model::BertConfig::from_file(&dir.join("config.json"))
+        .ok()
+        .and_then(|c| ft_model::Task::of_config(&c))
+        .unwrap_or(ft_model::Task::SequenceClassification))
 }
 
 /// A trained model ready for inference: weights, config, tokenizer, labels and the settings of the run
@@ -87,7 +136,7 @@ impl Predictor {
             && let Some(task @ ft_model::Task::TokenClassification) = ft_model::Task::of_config(&config)
         {
             bail!(
-                "{}: a {} model ({}); `ft predict` and `ft eval` read sequence-classification models only so far — `ft train` reports its entity F1, and transformers' pipeline(\"token-classification\") serves it",
+                "{}: a {} model ({}); `ft eval` reads sequence-classification models only so far (`ft train` reports its entity F1; `ft predict` gives its entities)",
                 dir.display(),
                 task,
                 task.architecture()
@@ -309,10 +358,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !stdout_is_open() {
         bail!("stdout is closed: the predictions would go nowhere; redirect it to a file (> predictions.jsonl)");
     }
-    let predictor = Predictor::load(&args.model, &args.device, args.max_len)?;
+    let model = match task_of(&args.model)? {
+        ft_model::Task::SequenceClassification => {
+            Model::Sequence(Predictor::load(&args.model, &args.device, args.max_len)?)
+        }
+        ft_model::Task::TokenClassification => {
+            Model::Tokens(super::predict_tokens::TokenPredictor::load(&args.model, &args.device, args.max_len)?)
+        }
+    };
     let mut source = match (&args.data, args.texts.as_slice()) {
         (Some(path), _) => Source::File(
-            TextReader::open_with_limit(path, None, &columns(&args, predictor.run.as_ref()), args.max_row_bytes)
+            TextReader::open_with_limit(path, None, &columns(&args, model.run()), args.max_row_bytes)
                 .with_context(|| format!("reading {}", path.display()))?,
             args.skip_bad_rows,
         ),
@@ -329,9 +385,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let end = row.is_none();
         chunk.extend(row);
         if chunk.len() == args.batch_size || (end && !chunk.is_empty()) {
-            let predictions = predictor.predict(&chunk, args.batch_size, args.top_k)?;
-            for ((text, pair), p) in chunk.iter().zip(&predictions) {
-                if let Err(e) = writeln!(out, "{}", p.to_json(text, pair.as_deref())) {
+            for line in model.lines(&chunk, &args)? {
+                if let Err(e) = writeln!(out, "{line}") {
                     return closed_pipe_is_fine(e);
                 }
             }

@@ -105,6 +105,11 @@ impl BertPipeline {
         self.wordpiece.token_to_id(token)
     }
 
+    /// The token of an id, if the vocabulary has one.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.wordpiece.id_to_token(id).map(str::to_string)
+    }
+
     /// The tokens of one text, without special tokens around it.
     fn sequence(&self, text: &str) -> Sequence {
         let mut seq = Sequence::default();

@@ -187,6 +187,15 @@ impl Tokenizer {
         }
     }
 
+    /// The token of an id (`convert_ids_to_tokens`), if the vocabulary has one: `##ing` for a
+    /// continuation piece.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        match &self.backend {
+            Backend::Hf(t) => t.inner().id_to_token(id),
+            Backend::Bert(t) => t.id_to_token(id),
+        }
+    }
+
     /// Tokenizes `text` (and `pair`), adds the special tokens and truncates to at most `max_len`
     /// tokens, longest sequence first, as HF's `tokenizer(text, pair, truncation=True, max_length=max_len)`.
     pub fn encode(&self, text: &str, pair: Option<&str>, max_len: usize) -> Result<Encoding, DataError> {

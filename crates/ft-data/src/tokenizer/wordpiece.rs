@@ -9,6 +9,9 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub struct WordPiece {
     vocab: HashMap<String, u32>,
+    /// id → token (HF's `ids_to_tokens`: the inverse of `vocab`; an id whose line repeats a later
+    /// token has none).
+    tokens: Vec<Option<String>>,
     unk_id: u32,
     prefix: String,
     /// Longer words (in characters) are `[UNK]` outright.
@@ -18,7 +21,17 @@ pub struct WordPiece {
 impl WordPiece {
     /// A vocabulary with BERT's rules: prefix `##`, at most 100 characters per word.
     pub fn new(vocab: HashMap<String, u32>, unk_id: u32) -> Self {
-        Self { vocab, unk_id, prefix: "##".into(), max_input_chars_per_word: 100 }
+        let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let mut tokens = vec![None; size];
+        for (token, &id) in &vocab {
+            tokens[id as usize] = Some(token.clone());
+        }
+        Self { vocab, tokens, unk_id, prefix: "##".into(), max_input_chars_per_word: 100 }
+    }
+
+    /// The token of an id, if the vocabulary has one.
+    pub fn id_to_token(&self, id: u32) -> Option<&str> {
+        self.tokens.get(id as usize)?.as_deref()
     }
 
     /// The id of a token, if the vocabulary has it.
