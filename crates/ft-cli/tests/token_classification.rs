@@ -102,7 +102,14 @@ fn conll_files_train_a_token_classifier_that_transformers_can_load() {
         safetensors::SafeTensors::deserialize(&bytes).unwrap().names().into_iter().map(String::from).collect();
     assert!(names.iter().all(|n| !n.contains("pooler")), "{names:?}");
     assert!(names.contains(&"classifier.weight".to_string()), "{names:?}");
-    // Resume of a finished run is a no-op that keeps the task.
+    // `ft eval` on the validation file gives the run's validation numbers exactly.
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", dev.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in ["f1", "precision", "recall", "accuracy", "loss"] {
+        let (a, b) = (v["metrics"][key].as_f64().unwrap(), metrics["validation"][key].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-9, "{key}: ft eval {a} vs ft train {b}");
+    }
     let toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
     assert!(!toml.contains("task ="), "task detected, not forced: {toml}");
 }
@@ -185,10 +192,19 @@ fn jsonl_tokens_and_tags_train_too_and_predict_gives_entities() {
         [vec![("PER".into(), 0, 3, "She".into())], vec![("LOC".into(), 4, 14, "film story".into())]],
         "the original text and its character offsets, B-/I- words grouped"
     );
-    // `ft eval` does not read token models yet, and says so.
+    // `ft eval` scores a tagged file with seqeval's per-type table; its F1 is the run's metric.
     let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", train.to_str().unwrap()]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("`ft eval` reads sequence-classification models only so far"), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    for row in ["entity", "LOC", "PER", "micro avg", "token accuracy"] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", train.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["task"], "token-classification");
+    assert_eq!(v["metrics"]["f1"], v["report"]["micro_avg"]["f1"], "{v}");
+    assert!(v["metrics"]["f1"].as_f64().unwrap() > 0.9, "{v}");
 }
 
 /// `ft predict` on fixtures/tiny-token gives what transformers' token-classification pipeline gives,

@@ -12,8 +12,9 @@ use super::predict::Predictor;
 use super::thousands;
 use crate::report::{self, Report};
 use anyhow::Context;
-use ft_data::{Columns, DataOptions, LabelKind, LabelOptions};
-use ft_eval::ClassificationReport;
+use ft_data::{Columns, DataOptions, LabelKind, LabelOptions, LabelSpace, TagColumns, TokenOptions};
+use ft_eval::{ClassificationReport, TaggingReport};
+use ft_train::eval::Outputs;
 use ft_train::eval::{argmax_rows, gold_classes, softmax_rows};
 use std::path::PathBuf;
 
@@ -57,6 +58,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+    if super::predict::task_of(&args.model)? == ft_model::Task::TokenClassification {
+        return run_tokens(&args, quiet);
+    }
     let p = Predictor::load(&args.model, &args.device, args.max_len)?;
     let run = p.run.as_ref();
     let batch_size = args.batch_size.or(run.map(|r| r.training.eval_batch_size)).unwrap_or(64);
@@ -152,6 +156,93 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         if !quiet {
             eprintln!("report     {}", path.display());
         }
+    }
+    Ok(())
+}
+
+/// `ft eval` of a token-classification model on a tagged file: seqeval's entity-level scores per
+/// type and averaged, and token accuracy, over the words that fit in `max_len` (as `ft train` scores
+/// its validation split).
+fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
+    let p = super::predict_tokens::TokenPredictor::load(&args.model, &args.device, args.max_len)?;
+    let run = p.run.as_ref();
+    let batch_size = args.batch_size.or(run.map(|r| r.training.eval_batch_size)).unwrap_or(64);
+    if batch_size == 0 {
+        anyhow::bail!("--batch-size 0: a batch needs at least one example");
+    }
+    if args.report.is_some() {
+        anyhow::bail!("--report: report.html is written for sequence classification only so far");
+    }
+    let d = run.map(|r| &r.data);
+    let space = LabelSpace { kind: LabelKind::TokenClasses, names: p.labels.clone() };
+    let options = DataOptions {
+        labels: LabelOptions {
+            kind: Some(LabelKind::TokenClasses),
+            names: Some(p.labels.clone()),
+            ..Default::default()
+        },
+        tokens: TokenOptions {
+            columns: TagColumns {
+                token: d.and_then(|d| d.token_column).unwrap_or(0),
+                tag: d.and_then(|d| d.tag_column),
+            },
+            label_all_tokens: d.is_some_and(|d| d.label_all_tokens),
+        },
+        max_len: p.max_len,
+        max_row_bytes: args.max_row_bytes,
+        ..Default::default()
+    };
+    let (examples, read) = ft_data::dataset::read_with_labels(&args.data, &p.tokenizer, &options, &space)
+        .with_context(|| {
+            format!("reading {} against the model's tags [{}]", args.data.display(), p.labels.join(", "))
+        })?;
+    if !quiet {
+        eprintln!("model      {} (token classification, {} tags: {})", args.model, p.labels.len(), p.labels.join(", "));
+        eprintln!("data       {read}");
+    }
+    let Outputs::Tokens(tokens) = ft_train::eval::outputs(&p.model, &examples, batch_size, &p.device)? else {
+        anyhow::bail!("the token head returned rows of logits");
+    };
+    let metrics = ft_train::eval::token_metrics(&tokens, &p.labels)?;
+    let tags = |v: &[Vec<u32>]| -> Vec<Vec<String>> {
+        v.iter().map(|s| s.iter().map(|&c| p.labels.get(c as usize).cloned().unwrap_or_default()).collect()).collect()
+    };
+    let rep = TaggingReport::compute(&tags(&tokens.gold), &tags(&tokens.pred))?;
+    if args.json {
+        let v = serde_json::json!({
+            "model": args.model,
+            "data": args.data,
+            "num_sentences": examples.len(),
+            "labels": p.labels,
+            "task": "token-classification",
+            "max_len": p.max_len,
+            "batch_size": batch_size,
+            "metrics": metrics,
+            "report": rep,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let w = rep.per_type.keys().map(|n| n.chars().count()).max().unwrap_or(0).max("weighted avg".len());
+    println!("{:<w$}  {:>9}  {:>9}  {:>9}  {:>9}", "entity", "precision", "recall", "f1", "support");
+    for (name, s) in &rep.per_type {
+        println!("{name:<w$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>9}", s.precision, s.recall, s.f1, thousands(s.support));
+    }
+    println!();
+    let support: usize = rep.per_type.values().map(|s| s.support).sum();
+    for (name, a) in [("micro avg", &rep.micro_avg), ("macro avg", &rep.macro_avg), ("weighted avg", &rep.weighted_avg)]
+    {
+        println!("{name:<w$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>9}", a.precision, a.recall, a.f1, thousands(support));
+    }
+    println!();
+    println!(
+        "token accuracy {:.4} over {} labelled tokens of {} sentences",
+        rep.token_accuracy,
+        thousands(rep.num_tokens),
+        thousands(rep.num_sentences)
+    );
+    if let Some(loss) = metrics.get("loss") {
+        println!("loss           {loss:.4}");
     }
     Ok(())
 }

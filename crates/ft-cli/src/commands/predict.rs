@@ -96,7 +96,7 @@ impl Model {
 }
 
 /// The task a model directory was saved for (sequence classification when config.json names none).
-fn task_of(model: &str) -> anyhow::Result<ft_model::Task> {
+pub(crate) fn task_of(model: &str) -> anyhow::Result<ft_model::Task> {
     let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
     Ok(ft_model::BertConfig::from_file(&dir.join("config.json"))
         .ok()
@@ -136,7 +136,7 @@ impl Predictor {
             && let Some(task @ ft_model::Task::TokenClassification) = ft_model::Task::of_config(&config)
         {
             bail!(
-                "{}: a {} model ({}); `ft eval` reads sequence-classification models only so far (`ft train` reports its entity F1; `ft predict` gives its entities)",
+                "{}: a {} model ({}), where a sequence-classification model is needed",
                 dir.display(),
                 task,
                 task.architecture()

@@ -11,13 +11,16 @@ use ft_model::{BertForTokenClassification, Head, LoadOptions, ModelInputs, Predi
 
 /// A token-classification model ready for inference.
 pub struct TokenPredictor {
-    model: BertForTokenClassification,
-    tokenizer: Tokenizer,
+    /// The model, on `device`.
+    pub model: BertForTokenClassification,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
     /// `id2label`.
     pub labels: Vec<String>,
     /// Tokens per text.
     pub max_len: usize,
-    device: Device,
+    /// Where it runs.
+    pub device: Device,
     /// `DIR/run.toml`, when there is one.
     pub run: Option<RunConfig>,
     unk_id: Option<u32>,

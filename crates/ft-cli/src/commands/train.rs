@@ -762,19 +762,22 @@ fn train_and_save<H: Head>(
         Some(o) => ("test", o),
         None => ("validation", &validation_outputs),
     };
+    // report.html (per-class bars, confusion matrix, curves) is written for sequence heads; a token
+    // run's per-type F1 and entity confusion are not in it yet.
     let report = match outputs {
-        Outputs::Rows(rows) => crate::report::write_for_run(&out, model_spec, &data.labels, split, rows),
-        // report.html's per-type F1 and entity confusion for token runs are not written yet.
-        Outputs::Tokens(_) => Err(anyhow::anyhow!("report.html is written for sequence classification only so far")),
+        Outputs::Rows(rows) => Some(crate::report::write_for_run(&out, model_spec, &data.labels, split, rows)),
+        Outputs::Tokens(_) => None,
     };
-    if let Err(e) = &report {
+    if let Some(Err(e)) = &report {
         eprintln!("warning: could not write {}: {e:#}", out.join("report.html").display());
     }
+    let report = report.and_then(Result::ok);
     println!(
-        "wrote      {} (HuggingFace model, metrics.json, report.html, log.jsonl, run.toml, checkpoints/)",
-        out.display()
+        "wrote      {} (HuggingFace model, metrics.json,{} log.jsonl, run.toml, checkpoints/)",
+        out.display(),
+        if report.is_some() { " report.html," } else { "" }
     );
-    Ok(RunSummary { test, report: report.ok() })
+    Ok(RunSummary { test, report })
 }
 
 fn show(m: &ft_train::eval::Metrics) -> String {
