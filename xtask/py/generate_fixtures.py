@@ -1931,6 +1931,7 @@ def cmd_generate(args) -> int:
     add_metrics_goldens_to_manifest(manifest, out, generate_metrics_goldens(out))
     token_info = generate_token_goldens(out)
     token_info["pipeline"] = generate_token_pipeline_golden(out)
+    token_info["train_parity"] = generate_token_train_parity(out)
     add_token_goldens_to_manifest(manifest, out, token_info)
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
@@ -2024,7 +2025,7 @@ def generate_token_goldens(out: Path) -> dict:
     by_hand = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
     assert abs(float(by_hand) - float(out_l.loss.detach())) < 1e-6
     spread = float((logits.amax((0, 1)) - logits.amin((0, 1))).min())
-    say(f"token logits: smallest spread of a label's logit across tokens {spread:.3g}; loss {float(out_l.loss):.6f}")
+    say(f"token logits: smallest spread of a label's logit across tokens {spread:.3g}; loss {float(out_l.loss.detach()):.6f}")
     assert spread > 0.05
 
     tensors = {f"batch.{k}": v for k, v in inputs.items()}
@@ -2096,6 +2097,75 @@ def generate_token_pipeline_golden(out: Path) -> dict:
     return {"cases": len(cases), "entities": n}
 
 
+TOKEN_TRAIN_PARITY_FILE = "token_train_parity.safetensors"
+
+
+def generate_token_train_parity(out: Path) -> dict:
+    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-token with dropout 0: the 12 micro-batches of
+    train-parity, token labels drawn per position (-100 on padding, [CLS]/[SEP] and every position
+    p % 3 == 2), accumulation 2, 6 AdamW steps with warmup, decay and clipping. Writes the labels, the
+    losses, grad norms, lrs and final parameters."""
+    from transformers import BertForTokenClassification
+
+    r = TRAIN_RECIPE
+    tiny_token = out / "tiny-token"
+    initial = safetensors.torch.load_file(str(tiny_token / "model.safetensors"))
+    vocab_size = initial["bert.embeddings.word_embeddings.weight"].shape[0]
+    batches = train_parity_batches(vocab_size)
+    gen = torch.Generator().manual_seed(TOKEN_SEED + 2)
+    for b in batches:
+        ids, mask = b["input_ids"], b["attention_mask"]
+        labels = torch.randint(0, len(TOKEN_LABELS), ids.shape, generator=gen)
+        positions = torch.arange(ids.shape[1]).expand_as(ids)
+        labels[(mask == 0) | (ids == 2) | (ids == 3) | (positions % 3 == 2)] = IGNORE_INDEX
+        b["labels"] = labels
+    torch.manual_seed(SEED)
+    model = BertForTokenClassification.from_pretrained(
+        str(tiny_token),
+        dtype=torch.float32,
+        attn_implementation=ATTN,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        classifier_dropout=0.0,
+    ).train()
+    assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    decay = train_parity_decay_names(model)
+    named = list(model.named_parameters())
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs = [], [], []
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        loss = model(**batch, return_dict=True).loss  # mean cross-entropy over labels != -100
+        losses.append(loss.detach().clone())
+        (loss / r["grad_accum"]).backward()
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_([p for _, p in named], max_norm=r["max_grad_norm"]).detach())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    losses_t, norms_t = torch.stack(losses).to(torch.float32), torch.stack(norms).to(torch.float32)
+    clipped = int((norms_t > r["max_grad_norm"]).sum())
+    say(f"token train-parity: losses {[round(float(x), 4) for x in losses_t]}")
+    say(f"token train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
+    assert torch.isfinite(losses_t).all() and 0 < clipped < r["steps"], (losses_t, norms_t)
+    tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
+    tensors["losses"] = losses_t
+    tensors["grad_norms"] = norms_t
+    tensors["lrs"] = torch.tensor(lrs, dtype=torch.float32)
+    for n, p in model.named_parameters():
+        tensors[f"final.{n}"] = p.detach().clone()
+    save_tensors(out / TOKEN_TRAIN_PARITY_FILE, tensors)
+    return {"recipe": "train_parity.json (variant none)", "clipped_steps": clipped, "losses": [float(x) for x in losses_t]}
+
+
 def add_token_goldens_to_manifest(manifest: dict, out: Path, info: dict) -> None:
     manifest.setdefault("cases", {})[TOKEN_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[TOKEN_GOLDEN_FILE] = tensor_table(out / TOKEN_GOLDEN_FILE)
@@ -2103,6 +2173,7 @@ def add_token_goldens_to_manifest(manifest: dict, out: Path, info: dict) -> None
     for name in [
         TOKEN_GOLDEN_FILE,
         TOKEN_PIPELINE_FILE,
+        TOKEN_TRAIN_PARITY_FILE,
         *[f"tiny-token/{f.name}" for f in sorted((out / "tiny-token").iterdir())],
     ]:
         files[name] = sha256_file(out / name)
@@ -2124,6 +2195,7 @@ def cmd_token_goldens(args) -> int:
     out: Path = args.out
     info = generate_token_goldens(out)
     info["pipeline"] = generate_token_pipeline_golden(out)
+    info["train_parity"] = generate_token_train_parity(out)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     add_token_goldens_to_manifest(manifest, out, info)
