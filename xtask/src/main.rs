@@ -27,7 +27,10 @@ commands:
   compare DATASET [options] fine-tune with ft and with PyTorch + transformers (xtask/py/reference_train.py)
                             on the same split with the same recipe (minilm-l6, lr 5e-5, batch 32, max_len 64,
                             warmup ratio 0.1, weight decay 0.01, seed 42, max grad norm 1.0) and print test
-                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets or sms-spam.
+                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets or sms-spam,
+                            or the token-classification datasets conll2003 and atis-slots (reference:
+                            xtask/py/reference_ner.py, run_ner.py's alignment and seqeval metrics; the
+                            verdict is on test entity F1; the issue's recipe uses --max-len 128).
                             The reference's result is cached in $FT_HOME/reference/<key>.json (key: recipe,
                             pinned versions, script and data checksums); the report goes to
                             target/compare/<run>.md and .json. Exit code 0 when ft's test accuracy is at
@@ -36,6 +39,8 @@ commands:
       --freeze SPEC           none, encoder, embeddings or bottom:N (default none)
       --lr X                  peak learning rate (default 5e-5; a linear probe wants ~1e-3)
       --max-train-examples N  train both sides on the first N training rows only (quick checks)
+      --max-len N             tokens per example (default 64)
+      --batch-size N          examples per batch (default 32)
       --threads N             torch.set_num_threads for the reference, RAYON_NUM_THREADS for ft
       --padding MODE          reference batches: dynamic (default) or max_length
       --no-cache              rerun the reference even when its result is cached
@@ -66,6 +71,8 @@ environment:
 const REQUIREMENTS: &str = "xtask/requirements.txt";
 const GENERATOR: &str = "xtask/py/generate_fixtures.py";
 const REFERENCE_SCRIPT: &str = "xtask/py/reference_train.py";
+/// The token-classification reference (run_ner.py's alignment and metrics, the same loop).
+const REFERENCE_NER_SCRIPT: &str = "xtask/py/reference_ner.py";
 const READY_MARKER: &str = ".ft-ready";
 
 fn main() {
@@ -257,7 +264,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 // `cargo xtask compare`: ft against PyTorch + transformers on real data (issue 4, "Accuracy on real data").
 
 /// Datasets `compare` knows (packaged by ft-data, fetched with `ft fetch`).
-const COMPARE_DATASETS: &[&str] = &["rt-snippets", "sms-spam"];
+const COMPARE_DATASETS: &[&str] = &["rt-snippets", "sms-spam", "conll2003", "atis-slots"];
 /// The packaged model both sides fine-tune.
 const COMPARE_MODEL: &str = "minilm-l6";
 /// How many accuracy points ft may be below the reference.
@@ -364,6 +371,12 @@ impl Recipe {
         if self.lr != Recipe::default().lr {
             name.push_str(&format!(".lr{}", self.lr));
         }
+        if self.max_len != Recipe::default().max_len {
+            name.push_str(&format!(".len{}", self.max_len));
+        }
+        if self.batch_size != Recipe::default().batch_size {
+            name.push_str(&format!(".b{}", self.batch_size));
+        }
         if self.freeze != "none" {
             name.push_str(&format!(".freeze-{}", self.freeze.replace(':', "")));
         }
@@ -415,6 +428,8 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
                     .with_context(|| format!("--lr {value}: expected a positive number"))?;
             }
             "--max-train-examples" => recipe.max_train_examples = Some(number(arg, args.next())?),
+            "--max-len" => recipe.max_len = number(arg, args.next())?,
+            "--batch-size" => recipe.batch_size = number(arg, args.next())?,
             "--threads" => recipe.threads = Some(number(arg, args.next())?),
             "--freeze" => {
                 let spec = args.next().context("--freeze needs none, encoder, embeddings or bottom:N")?;
@@ -551,12 +566,30 @@ fn dataset_dir(ft: &Path, dataset: &str) -> Result<PathBuf> {
         }
     };
     let dir = fetched.unwrap_or_else(|| ft_assets::ft_home().join("datasets").join(dataset));
-    for split in ["train.tsv", "validation.tsv", "test.tsv"] {
-        if !dir.join(split).is_file() {
-            bail!("{}: missing; run `ft fetch {dataset}` first", dir.join(split).display());
+    for split in split_files(&dir) {
+        if !split.is_file() {
+            bail!("{}: missing; run `ft fetch {dataset}` first", split.display());
         }
     }
     Ok(dir)
+}
+
+/// A packaged dataset's three files: `.tsv` for the sentence datasets, `.conll` or `.jsonl` for the
+/// tagged ones (`atis-intents` is JSONL too).
+fn split_files(dir: &Path) -> Vec<PathBuf> {
+    let ext = ["conll", "jsonl"].into_iter().find(|e| dir.join(format!("train.{e}")).is_file()).unwrap_or("tsv");
+    ["train", "validation", "test"].iter().map(|s| dir.join(format!("{s}.{ext}"))).collect()
+}
+
+/// Whether a packaged dataset is tagged sentences (CoNLL, or JSONL whose first row has `tokens`).
+fn is_token_dataset(dir: &Path) -> bool {
+    if dir.join("train.conll").is_file() {
+        return true;
+    }
+    std::fs::read_to_string(dir.join("train.jsonl"))
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| serde_json::from_str::<Value>(l).ok()))
+        .is_some_and(|v| v.get("tokens").is_some())
 }
 
 /// Writes the header and the first `n` rows of `train` to `dir/train.tsv` (rows are single lines: the
@@ -610,11 +643,22 @@ struct Row {
     total_seconds: Option<f64>,
 }
 
-fn markdown_table(rows: &[Row]) -> String {
+/// The metrics a comparison reports: (key in metrics.json, column name) for the verdict's metric,
+/// the second test metric, and the validation metric.
+struct Columns {
+    main: (&'static str, &'static str),
+    second: (&'static str, &'static str),
+}
+
+const SEQUENCE_COLUMNS: Columns = Columns { main: ("accuracy", "accuracy"), second: ("macro_f1", "macro-F1") };
+const TOKEN_COLUMNS: Columns = Columns { main: ("f1", "entity F1"), second: ("accuracy", "token accuracy") };
+
+fn markdown_table(rows: &[Row], columns: &Columns) -> String {
     let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{:.2}", 100.0 * x));
     let secs = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.1}"));
-    let mut t = String::from(
-        "| | test accuracy (%) | test macro-F1 (%) | validation accuracy (%) | train time (s) | total wall (s) |\n\
+    let (main, second) = (columns.main.1, columns.second.1);
+    let mut t = format!(
+        "| | test {main} (%) | test {second} (%) | validation {main} (%) | train time (s) | total wall (s) |\n\
          |---|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
@@ -668,7 +712,15 @@ fn compare(rest: &[String]) -> Result<i32> {
         None => build_ft(&root)?,
     };
     let data_dir = dataset_dir(&ft, &dataset)?;
-    let splits: Vec<PathBuf> = ["train.tsv", "validation.tsv", "test.tsv"].iter().map(|s| data_dir.join(s)).collect();
+    let splits: Vec<PathBuf> = split_files(&data_dir);
+    let token = is_token_dataset(&data_dir);
+    if !token && splits[0].extension().is_some_and(|e| e != "tsv") {
+        bail!("compare {dataset}: the reference reads single-label TSV datasets and tagged JSONL ones only");
+    }
+    if token && recipe.max_train_examples.is_some() {
+        bail!("--max-train-examples: not for token-classification datasets");
+    }
+    let columns = if token { TOKEN_COLUMNS } else { SEQUENCE_COLUMNS };
     let model_dir = ft_assets::resolve_model(COMPARE_MODEL)
         .with_context(|| format!("resolving the packaged model `{COMPARE_MODEL}`"))?;
     let venv = ensure_venv()?;
@@ -676,7 +728,7 @@ fn compare(rest: &[String]) -> Result<i32> {
 
     // The reference, from the cache when this exact recipe, stack, script and data ran before.
     let data_sha256 = sha256_files(&splits)?;
-    let script = root.join(REFERENCE_SCRIPT);
+    let script = root.join(if token { REFERENCE_NER_SCRIPT } else { REFERENCE_SCRIPT });
     let script_sha256 = sha256_files(std::slice::from_ref(&script))?;
     let recipe_json = recipe.to_json(&dataset);
     let versions = pinned_versions(&root)?;
@@ -761,30 +813,31 @@ fn compare(rest: &[String]) -> Result<i32> {
     let rows = [
         Row {
             name: "ft",
-            test_accuracy: number_at(&ft_metrics, &["test", "accuracy"]),
-            test_macro_f1: number_at(&ft_metrics, &["test", "macro_f1"]),
-            validation_accuracy: number_at(&ft_metrics, &["validation", "accuracy"]),
+            test_accuracy: number_at(&ft_metrics, &["test", columns.main.0]),
+            test_macro_f1: number_at(&ft_metrics, &["test", columns.second.0]),
+            validation_accuracy: number_at(&ft_metrics, &["validation", columns.main.0]),
             train_seconds: number_at(&ft_metrics, &["train_seconds"]),
             total_seconds: Some(ft_wall),
         },
         Row {
             name: "PyTorch",
-            test_accuracy: number_at(&reference, &["test", "accuracy"]),
-            test_macro_f1: number_at(&reference, &["test", "macro_f1"]),
-            validation_accuracy: number_at(&reference, &["validation", "accuracy"]),
+            test_accuracy: number_at(&reference, &["test", columns.main.0]),
+            test_macro_f1: number_at(&reference, &["test", columns.second.0]),
+            validation_accuracy: number_at(&reference, &["validation", columns.main.0]),
             train_seconds: number_at(&reference, &["train_seconds"]),
             total_seconds: number_at(&reference, &["total_seconds"]),
         },
     ];
-    let table = markdown_table(&rows);
+    let table = markdown_table(&rows, &columns);
     let (ft_acc, ref_acc) = (
-        rows[0].test_accuracy.context("ft's metrics.json has no test.accuracy")?,
-        rows[1].test_accuracy.context("the reference's result has no test.accuracy")?,
+        rows[0].test_accuracy.with_context(|| format!("ft's metrics.json has no test.{}", columns.main.0))?,
+        rows[1].test_accuracy.with_context(|| format!("the reference's result has no test.{}", columns.main.0))?,
     );
     let diff_points = 100.0 * (ft_acc - ref_acc);
     let within = diff_points >= -TOLERANCE_POINTS;
     let verdict = format!(
-        "test accuracy, ft − PyTorch: {diff_points:+.2} points; ft within {TOLERANCE_POINTS:.1} point below the reference: {}",
+        "test {}, ft − PyTorch: {diff_points:+.2} points; ft within {TOLERANCE_POINTS:.1} point below the reference: {}",
+        columns.main.1,
         if within { "yes" } else { "NO" }
     );
     let speed = match (rows[0].train_seconds, rows[1].train_seconds) {
