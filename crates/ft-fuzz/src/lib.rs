@@ -24,7 +24,7 @@ mod scratch;
 pub mod seeds;
 
 use ft_data::files::{DEFAULT_MAX_ROW_BYTES, RowReader, TextReader};
-use ft_data::{Columns, DataOptions, Format, Tokenizer};
+use ft_data::{Columns, DataOptions, Format, TagColumns, TaggedReader, TokenOptions, Tokenizer};
 use ft_model::burn::optim::ModuleOptimizer;
 use ft_model::burn::tensor::Device;
 use ft_model::checkpoint::save::classification_config;
@@ -57,6 +57,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("csv_rows", csv_rows),
     ("tsv_rows", tsv_rows),
     ("jsonl_rows", jsonl_rows),
+    ("conll_rows", conll_rows),
     ("trainer_state", trainer_state),
     ("run_toml", run_toml),
     ("checkpoint", checkpoint),
@@ -246,6 +247,40 @@ fn rows(data: &[u8], format: Format, name: &str) {
     });
 }
 
+/// Tagged sentences (token classification) in `format`: the streaming reader with and without tags,
+/// then the whole training path (label set, alignment, tokenization) through a file.
+fn tagged(data: &[u8], format: Format, name: &str) {
+    let path = Path::new(name);
+    let cap = data.len() + 2;
+    for with_tags in [true, false] {
+        if let Ok(reader) =
+            TaggedReader::new(path, data, format, TagColumns::default(), with_tags, DEFAULT_MAX_ROW_BYTES)
+        {
+            reader.take(cap).for_each(drop);
+        }
+    }
+    scratch::with(|s| {
+        let path = s.write("tagged", &[(name, data)]).join(name);
+        for label_all_tokens in [false, true] {
+            let options = DataOptions {
+                format: Some(format),
+                skip_bad_rows: true,
+                max_len: 16,
+                max_row_bytes: 256,
+                tokens: TokenOptions { columns: TagColumns::default(), label_all_tokens },
+                ..Default::default()
+            };
+            let _ = ft_data::tagging::read_tagged_train(&path, s.tokenizer(), &options);
+        }
+    });
+}
+
+/// A CoNLL training file (a word per line, whitespace-separated columns, blank lines between
+/// sentences, `-DOCSTART-` skipped): see [`tagged`].
+pub fn conll_rows(data: &[u8]) {
+    tagged(data, Format::Conll, "train.conll");
+}
+
 /// A CSV training file (RFC 4180 quoting, header row): see [`rows`].
 pub fn csv_rows(data: &[u8]) {
     rows(data, Format::Csv, "train.csv");
@@ -256,9 +291,11 @@ pub fn tsv_rows(data: &[u8]) {
     rows(data, Format::Tsv, "train.tsv");
 }
 
-/// A JSON Lines training file (one object per line): see [`rows`].
+/// A JSON Lines training file (one object per line): see [`rows`]; and the same bytes as tagged
+/// sentences (`{"tokens", "tags"}`): see [`tagged`].
 pub fn jsonl_rows(data: &[u8]) {
     rows(data, Format::Jsonl, "train.jsonl");
+    tagged(data, Format::Jsonl, "tagged.jsonl");
 }
 
 /// `trainer_state.json` as `load_checkpoint` reads it; a state that reads must write back and read

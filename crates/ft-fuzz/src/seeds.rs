@@ -57,6 +57,17 @@ pub fn all(tiny_safetensors: &[u8]) -> Vec<Seed> {
             "pairs-lists",
             "{\"sentence\": \"a\", \"pair\": \"b\", \"label\": [\"x\", \"y\"]}\n{\"sentence\": null, \"label\": []}\n[1, 2]\n{\"sentence\": \"c\", \"label\": {\"k\": 1}}\n",
         ),
+        seed(
+            "jsonl_rows",
+            "tagged",
+            "{\"tokens\": [\"Peter\", \"flew\"], \"tags\": [\"B-PER\", \"O\"]}\n{\"tokens\": [\"x\"], \"ner_tags\": [0]}\n",
+        ),
+        seed(
+            "conll_rows",
+            "basic",
+            "-DOCSTART- -X- O\n\nPeter NNP B-PER\nBlackburn NNP I-PER\nflew VBD O\n\nParis NNP B-LOC\n",
+        ),
+        seed("conll_rows", "ragged", "a B-X\nb\n\t\nc d e I-X\n\n\n\u{e9}t\u{e9} O\r\n"),
         seed("trainer_state", "fresh", state_json(None)),
         seed(
             "trainer_state",

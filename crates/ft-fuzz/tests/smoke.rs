@@ -24,6 +24,7 @@ const CASES: &[(&str, u32)] = &[
     ("csv_rows", 20_000),
     ("tsv_rows", 20_000),
     ("jsonl_rows", 20_000),
+    ("conll_rows", 20_000),
     ("trainer_state", 60_000),
     ("run_toml", 60_000),
     ("checkpoint", 3_000),
@@ -198,7 +199,9 @@ fn smoke(name: &str) {
 
 #[test]
 fn every_target_has_cases_and_a_corpus() {
+    let tested = include_str!("smoke.rs");
     for (name, _) in ft_fuzz::TARGETS {
+        assert!(tested.contains(&format!("\n    {name},\n")), "{name}: not in smoke_tests!");
         assert!(CASES.iter().any(|(n, _)| n == name), "{name}: no entry in CASES");
         assert!(corpus_dir(name).is_dir(), "{name}: no corpus directory");
     }
@@ -258,6 +261,7 @@ smoke_tests!(
     csv_rows,
     tsv_rows,
     jsonl_rows,
+    conll_rows,
     trainer_state,
     run_toml,
     checkpoint,
