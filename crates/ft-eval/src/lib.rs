@@ -56,4 +56,4 @@ pub use log_loss::log_loss;
 pub use multilabel::MultilabelReport;
 pub use regression::{RegressionReport, mean_absolute_error, mean_squared_error, pearson, ranks, spearman};
 pub use roc_auc::{roc_auc, roc_auc_binary};
-pub use tagging::{Entity, TaggingReport, entities};
+pub use tagging::{Entity, EntityConfusion, TaggingReport, entities};

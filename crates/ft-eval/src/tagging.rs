@@ -95,6 +95,50 @@ impl TaggingReport {
     }
 }
 
+/// Which type each entity was given: rows are the true types, columns the predicted ones (the types
+/// found in either, sorted, then `O`). Cell (t, p) counts true entities of type t predicted with the
+/// same boundaries as type p; column `O` counts true entities whose exact span was not predicted as any
+/// entity, row `O` predicted entities whose span is no true entity (`O`, `O` stays 0). The diagonal is
+/// seqeval's true positives per type, row sums its support, column sums its predicted counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityConfusion {
+    /// Row and column names: the entity types, then `O`.
+    pub types: Vec<String>,
+    /// `counts[true][predicted]`.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl EntityConfusion {
+    /// The confusion of sentences of tags (as [`TaggingReport::compute`] takes them, with its errors).
+    pub fn compute<S: AsRef<[T]>, T: AsRef<str>>(y_true: &[S], y_pred: &[S]) -> Result<Self, EvalError> {
+        check::same_len("y_true", y_true.len(), "y_pred", y_pred.len())?;
+        // Per sentence: span → type, for the true and the predicted entities.
+        let mut pairs: Vec<(Option<String>, Option<String>)> = Vec::new();
+        for (i, (t, p)) in y_true.iter().zip(y_pred).enumerate() {
+            let (t, p) = (t.as_ref(), p.as_ref());
+            if t.len() != p.len() {
+                return Err(EvalError::SentenceLengthMismatch { sentence: i, len_true: t.len(), len_pred: p.len() });
+            }
+            let mut predicted: BTreeMap<(usize, usize), String> =
+                extract("y_pred", i, p)?.into_iter().map(|e| ((e.start, e.end), e.entity_type)).collect();
+            for e in extract("y_true", i, t)? {
+                pairs.push((Some(e.entity_type), predicted.remove(&(e.start, e.end))));
+            }
+            pairs.extend(predicted.into_values().map(|ty| (None, Some(ty))));
+        }
+        let mut types: Vec<String> =
+            pairs.iter().flat_map(|(t, p)| [t, p]).flatten().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        let none = types.len();
+        let mut counts = vec![vec![0; none + 1]; none + 1];
+        let at = |ty: &Option<String>| ty.as_ref().and_then(|ty| types.binary_search(ty).ok()).unwrap_or(none);
+        for (t, p) in &pairs {
+            counts[at(t)][at(p)] += 1;
+        }
+        types.push("O".into());
+        Ok(EntityConfusion { types, counts })
+    }
+}
+
 /// The entity chunks of one sentence's tags, as `seqeval.metrics.sequence_labeling.get_entities`
 /// (with `end` exclusive).
 ///
@@ -208,6 +252,26 @@ mod tests {
         assert_eq!(r.macro_avg.f1, (0.0 + 1.0 + 1.0) / 3.0);
         assert_eq!(r.token_accuracy, 4.0 / 6.0);
         assert_eq!((r.num_sentences, r.num_tokens), (2, 6));
+    }
+
+    #[test]
+    fn entity_confusion_by_hand() {
+        let y_true = [vec!["B-PER", "I-PER", "O", "B-LOC"], vec!["B-ORG", "O", "B-LOC", "O"]];
+        let y_pred = [vec!["B-ORG", "I-ORG", "O", "B-LOC"], vec!["B-ORG", "I-ORG", "O", "B-PER"]];
+        let c = EntityConfusion::compute(&y_true, &y_pred).unwrap();
+        assert_eq!(c.types, ["LOC", "ORG", "PER", "O"]);
+        // PER(0..2) → ORG; LOC(3) → LOC; ORG(0..1) missed (predicted 0..2); LOC(2) missed;
+        // predicted ORG(0..2) of sentence 2 and PER(3) match nothing.
+        assert_eq!(c.counts, [[1, 0, 0, 1], [0, 0, 0, 1], [0, 1, 0, 0], [0, 1, 1, 0]]);
+        // The diagonal, row sums and column sums are seqeval's tp, support and predicted counts.
+        let r = TaggingReport::compute(&y_true, &y_pred).unwrap();
+        for (k, ty) in c.types[..3].iter().enumerate() {
+            let s = &r.per_type[ty];
+            assert_eq!(c.counts[k].iter().sum::<usize>(), s.support, "{ty}");
+            let predicted: usize = c.counts.iter().map(|row| row[k]).sum();
+            assert_eq!(ratio(c.counts[k][k], predicted), s.precision, "{ty}");
+            assert_eq!(ratio(c.counts[k][k], s.support), s.recall, "{ty}");
+        }
     }
 
     #[test]
