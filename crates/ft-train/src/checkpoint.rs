@@ -136,7 +136,7 @@ pub fn save_checkpoint<M: Module>(
 ) -> Result<PathBuf, TrainError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let dest = checkpoint_dir(dir, state.step);
-    let tmp = crate::run_dir::temp_builder(".partial-", 0o777).tempdir_in(dir).map_err(io(dir))?;
+    let tmp = crate::atomic::temp_builder(".partial-", 0o777).tempdir_in(dir).map_err(io(dir))?;
     model
         .clone()
         .save_file(tmp.path().join(MODEL))

@@ -1,5 +1,7 @@
 //! The one error type of ft-train.
 
+use std::path::PathBuf;
+
 /// Everything that can go wrong configuring or running training.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -41,4 +43,40 @@ pub enum TrainError {
         /// What was saved, and how to resume.
         checkpoint: String,
     },
+    /// A model directory could not be read.
+    #[error("loading model from {}", dir.display())]
+    Load {
+        /// The model directory.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: Box<ft_model::ModelError>,
+    },
+    /// The trained model could not be saved.
+    #[error("saving the model to {}", dir.display())]
+    Save {
+        /// The output directory.
+        dir: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: Box<ft_model::ModelError>,
+    },
+    /// The data (or a tokenizer) could not be read; `context` says which.
+    #[error("{context}")]
+    Data {
+        /// What was being read (`reading the data`, `fetching dataset conll2003`, …).
+        context: String,
+        /// What went wrong.
+        #[source]
+        source: Box<ft_data::DataError>,
+    },
+    /// Running the model for an evaluation, or opening the model, failed.
+    #[error(transparent)]
+    Infer(Box<ft_infer::InferError>),
+}
+
+impl From<ft_infer::InferError> for TrainError {
+    fn from(e: ft_infer::InferError) -> Self {
+        Self::Infer(Box::new(e))
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Place in the pipeline: batches (from ft-data) → [`Stepper`] (forward, loss, backward, global-norm
 //! clipping, AdamW with decay/no-decay groups, learning-rate schedule) → a trained model of any
-//! [`ft_model::Head`] (`BertForSequenceClassification`, `BertForTokenClassification`).
+//! [`ft_model::Head`] (`BertForSequenceClassification`, `BertForTokenClassification`). A whole run —
+//! run.toml settings in, a HuggingFace model, metrics and logs out — is one call: [`execute`].
 //!
 //! ```
 //! use ft_train::{Schedule, ScheduleKind};
@@ -13,6 +14,7 @@
 //! assert_eq!(s.lr(2), 1e-3);
 //! ```
 
+pub mod atomic;
 pub mod checkpoint;
 pub mod clip;
 mod error;
@@ -21,6 +23,7 @@ pub mod features;
 pub mod freeze;
 pub mod optim;
 pub mod params;
+pub mod run;
 pub mod run_config;
 pub mod run_dir;
 pub mod schedule;
@@ -32,6 +35,7 @@ pub use error::TrainError;
 pub use freeze::Freeze;
 pub use ft_model::Targets;
 pub use optim::{AdamWSettings, adamw};
+pub use run::{RunOptions, RunSummary, execute};
 pub use schedule::{Schedule, ScheduleKind};
 pub use step::{Inputs, StepStats, Stepper};
 pub use trainer::{EvalLog, Observer, Silent, StepLog, TrainOutcome, TrainSettings, train};

@@ -5,6 +5,7 @@
 //! processes out of one run; files are written atomically with the umask's permissions.
 
 use crate::TrainError;
+use crate::atomic::{temp_builder, write_atomically};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,34 +20,6 @@ const REPLACES_FILE: &str = ".ft-replaces";
 
 fn err(path: &Path, what: impl std::fmt::Display) -> TrainError {
     TrainError::Output(format!("{}: {what}", path.display()))
-}
-
-/// Writes `bytes` to `path` through a temporary sibling and a rename: readers see the old file or the
-/// new one, never a part. The file gets the permissions a plain create would (0666 less the umask).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = temp_builder(".ft-write-", 0o666).tempfile_in(dir).map_err(|e| err(path, e))?;
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_data()).map_err(|e| err(path, e))?;
-    tmp.persist(path).map_err(|e| err(path, e.error))?;
-    Ok(())
-}
-
-/// A `tempfile` builder whose file or directory is created with `mode` less the umask (tempfile's
-/// own default, 0600/0700, would make outputs unreadable to other users).
-pub fn temp_builder(prefix: &str, mode: u32) -> tempfile::Builder<'_, 'static> {
-    let mut b = tempfile::Builder::new();
-    b.prefix(prefix);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        b.permissions(std::fs::Permissions::from_mode(mode));
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    b
 }
 
 /// How the run uses its output directory.

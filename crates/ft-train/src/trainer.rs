@@ -172,8 +172,14 @@ pub trait Observer {
     fn on_eval(&mut self, _log: &EvalLog) {}
     /// After a checkpoint was written (`step` optimizer steps done).
     fn on_checkpoint(&mut self, _step: usize, _path: &Path) {}
-    /// A message for the user.
+    /// A message for the user (progress notes: what was read, what runs where).
     fn on_message(&mut self, _message: &str) {}
+    /// A message the user must see even when asking for quiet: why the run stopped, how to resume it,
+    /// what was put back after a failure.
+    fn on_notice(&mut self, _message: &str) {}
+    /// The run finished and its model and metrics are saved; the output directory is still locked
+    /// (the CLI writes `report.html` here).
+    fn on_finished(&mut self, _summary: &crate::run::RunSummary) {}
     /// Checked after every optimizer step: `Some(signal)` stops the run there, with a checkpoint
     /// (the CLI's SIGINT/SIGTERM handler).
     fn stop_requested(&self) -> Option<i32> {
@@ -227,13 +233,17 @@ pub fn default_metric(kind: LabelKind) -> &'static str {
     }
 }
 
+/// The task whose head learns labels of `kind`.
+pub fn task_for_labels(kind: LabelKind) -> Task {
+    match kind {
+        LabelKind::TokenClasses => Task::TokenClassification,
+        LabelKind::SingleLabel | LabelKind::MultiLabel | LabelKind::Regression => Task::SequenceClassification,
+    }
+}
+
 /// Whether a head can learn labels of `kind`.
 fn check_task(task: Task, kind: LabelKind) -> Result<(), TrainError> {
-    let fits = match task {
-        Task::SequenceClassification => kind != LabelKind::TokenClasses,
-        Task::TokenClassification => kind == LabelKind::TokenClasses,
-    };
-    if fits {
+    if task == task_for_labels(kind) {
         Ok(())
     } else {
         Err(TrainError::Config(format!(

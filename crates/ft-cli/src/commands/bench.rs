@@ -2,9 +2,9 @@
 //! one JSON object on stdout — per-iteration seconds after warm-up, the work done, peak resident
 //! memory — which xtask sets beside PyTorch's numbers for the same workload (xtask/py/bench.py).
 
-use super::peak_rss_kib;
 use anyhow::{Context, bail};
 use ft_data::{BatchOptions, Examples, LabelKind, LabelSpace, Tokenizer, TokenizerSource, plan_epoch};
+use ft_train::run::peak_rss_kib;
 use ft_train::synthetic::{Mode, ModelShape, Workload, flops};
 use serde_json::json;
 use std::io::BufRead;

@@ -42,7 +42,7 @@ fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        super::install_model(&loaded.model, &loaded.config, out, Some(&loaded.dir))?;
+        ft_train::atomic::install_model(&loaded.model, &loaded.config, out, Some(&loaded.dir))?;
     } else {
         ft_model::save_pretrained(&loaded.model, &loaded.config, out, Some(&loaded.dir), args.overwrite)
             .with_context(|| format!("saving to {}", out.display()))?;

@@ -6,10 +6,12 @@
 //! the chapter's frozen-encoder linear probe (the encoder runs once over the data, only the head
 //! trains), which takes a fraction of that and learns less.
 
-use super::predict::Predictor;
-use super::train::{self, DataConfig, RunConfig, RunOptions};
+use super::train;
 use anyhow::{Context, bail};
+use ft_infer::{Prediction, Predictor};
+use ft_train::RunOptions;
 use ft_train::TrainSettings;
+use ft_train::run_config::{DataConfig, RunConfig};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -142,9 +144,8 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     println!("model      {}", model_dir.display());
     println!("data       {}", data_dir.display());
 
-    let options =
-        RunOptions { overwrite: true, quiet, stop: Some(train::StopSignal::install()?), ..Default::default() };
-    let summary = train::execute(&config, &out, &options)?;
+    let options = RunOptions { overwrite: true, resume: None };
+    let summary = train::execute(&config, &out, &options, quiet, Some(train::StopSignal::install()?))?;
 
     let test_file = data_dir.join("test.tsv");
     if let (Some(test), Some(base)) = (&summary.test, majority_share(&test_file)) {
@@ -156,11 +157,11 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             test.get("macro_f1").copied().unwrap_or(f64::NAN)
         );
     }
-    let predictor = Predictor::load(&out.to_string_lossy(), &args.device, None)?;
+    let predictor = super::serve(&out.to_string_lossy(), &args.device, None, Predictor::load)?;
     let rows: Vec<(String, Option<String>)> = EXAMPLES.iter().map(|t| (t.to_string(), None)).collect();
     println!("\nexamples");
     for (text, p) in EXAMPLES.iter().zip(predictor.predict(&rows, rows.len(), None)?) {
-        if let super::predict::Prediction::Class { label, score, .. } = p {
+        if let Prediction::Class { label, score, .. } = p {
             println!("  {label:<7} {:>5.1}%  {text}", score * 100.0);
         }
     }

@@ -3,19 +3,17 @@
 //! as a table (or `--json`), and optionally `report.html`.
 //!
 //! It evaluates exactly as `ft train` evaluates its test split: the file is read against the model's
-//! labels by `ft_data::dataset::read_with_labels`, run in file order by `ft_train::eval::logits` and
+//! labels by `ft_data::dataset::read_with_labels`, run in file order by `ft_infer::outputs` and
 //! scored by `ft_train::eval::metrics` (ft-eval underneath). With a run directory, `max_len`, the
 //! evaluation batch size and the columns default to the run's (`run.toml`), so `ft eval` on a run's
 //! model and test file gives the run's test numbers exactly.
 
-use super::predict::Predictor;
-use super::thousands;
+use super::{Served, thousands};
 use crate::report::{self, Report};
 use anyhow::Context;
 use ft_data::{Columns, DataOptions, LabelKind, LabelOptions, LabelSpace, TagColumns, TokenOptions};
 use ft_eval::{ClassificationReport, TaggingReport};
-use ft_train::eval::Outputs;
-use ft_train::eval::{argmax_rows, gold_classes, softmax_rows};
+use ft_infer::{Outputs, Predictor, TokenPredictor, argmax_rows, gold_classes, softmax_rows};
 use std::path::PathBuf;
 
 /// Arguments of `ft eval`.
@@ -61,7 +59,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     if super::predict::task_of(&args.model)? == ft_model::Task::TokenClassification {
         return run_tokens(&args, quiet);
     }
-    let p = Predictor::load(&args.model, &args.device, args.max_len)?;
+    let p = super::serve(&args.model, &args.device, args.max_len, Predictor::load)?;
     let run = p.run.as_ref();
     let batch_size = args.batch_size.or(run.map(|r| r.training.eval_batch_size)).unwrap_or(64);
     if batch_size == 0 {
@@ -102,7 +100,7 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             if run.is_some() { " (defaults from run.toml)" } else { "" }
         );
     }
-    let outputs = ft_train::eval::logits(&p.model, &examples, batch_size, &p.device)?;
+    let outputs = ft_infer::logits(&p.model, &examples, batch_size, &p.device)?;
     let metrics = ft_train::eval::metrics(&outputs, p.space.kind, &p.device);
     let c = outputs.num_labels;
     let classes = match p.space.kind {
@@ -144,18 +142,40 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     }
 
     if let Some(path) = &args.report {
-        let mut page = if p.dir.join("log.jsonl").is_file() { Report::read_run(&p.dir)? } else { Report::default() };
-        page.title = format!("ft eval · {} on {}", p.dir.display(), args.data.display());
-        page.facts.insert(0, ("model".into(), p.dir.display().to_string()));
-        page.facts.insert(1, ("data".into(), format!("{} ({} examples)", args.data.display(), examples.len())));
-        let name = args.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("data".into());
-        page.results.retain(|(split, _)| split != &name);
-        page.results.push((name.clone(), metrics.clone()));
-        page.classes = report::class_results(&name, &p.space, &outputs);
-        page.write(path).with_context(|| format!("writing {}", path.display()))?;
-        if !quiet {
-            eprintln!("report     {}", path.display());
-        }
+        let name = split_name(&args);
+        let classes = report::class_results(&name, &p.space, &outputs);
+        write_report(&args, path, &p.dir, examples.len(), &metrics, |page| page.classes = classes, quiet)?;
+    }
+    Ok(())
+}
+
+/// The data file's name, as the page calls the split.
+fn split_name(args: &Args) -> String {
+    args.data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("data".into())
+}
+
+/// `--report PATH`: the run's page (when the model directory is a run) with this file's results;
+/// `fill` adds the class- or entity-level part.
+fn write_report(
+    args: &Args,
+    path: &std::path::Path,
+    dir: &std::path::Path,
+    examples: usize,
+    metrics: &ft_train::eval::Metrics,
+    fill: impl FnOnce(&mut Report),
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let mut page = if dir.join("log.jsonl").is_file() { Report::read_run(dir)? } else { Report::default() };
+    page.title = format!("ft eval · {} on {}", dir.display(), args.data.display());
+    page.facts.insert(0, ("model".into(), dir.display().to_string()));
+    page.facts.insert(1, ("data".into(), format!("{} ({} examples)", args.data.display(), examples)));
+    let name = split_name(args);
+    page.results.retain(|(split, _)| split != &name);
+    page.results.push((name, metrics.clone()));
+    fill(&mut page);
+    page.write(path).with_context(|| format!("writing {}", path.display()))?;
+    if !quiet {
+        eprintln!("report     {}", path.display());
     }
     Ok(())
 }
@@ -164,14 +184,11 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
 /// type and averaged, and token accuracy, over the words that fit in `max_len` (as `ft train` scores
 /// its validation split).
 fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
-    let p = super::predict_tokens::TokenPredictor::load(&args.model, &args.device, args.max_len)?;
+    let p = super::serve(&args.model, &args.device, args.max_len, TokenPredictor::load)?;
     let run = p.run.as_ref();
     let batch_size = args.batch_size.or(run.map(|r| r.training.eval_batch_size)).unwrap_or(64);
     if batch_size == 0 {
         anyhow::bail!("--batch-size 0: a batch needs at least one example");
-    }
-    if args.report.is_some() {
-        anyhow::bail!("--report: report.html is written for sequence classification only so far");
     }
     let d = run.map(|r| &r.data);
     let space = LabelSpace { kind: LabelKind::TokenClasses, names: p.labels.clone() };
@@ -200,7 +217,7 @@ fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
         eprintln!("model      {} (token classification, {} tags: {})", args.model, p.labels.len(), p.labels.join(", "));
         eprintln!("data       {read}");
     }
-    let Outputs::Tokens(tokens) = ft_train::eval::outputs(&p.model, &examples, batch_size, &p.device)? else {
+    let Outputs::Tokens(tokens) = ft_infer::outputs(&p.model, &examples, batch_size, &p.device)? else {
         anyhow::bail!("the token head returned rows of logits");
     };
     let metrics = ft_train::eval::token_metrics(&tokens, &p.labels)?;
@@ -208,6 +225,11 @@ fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
         v.iter().map(|s| s.iter().map(|&c| p.labels.get(c as usize).cloned().unwrap_or_default()).collect()).collect()
     };
     let rep = TaggingReport::compute(&tags(&tokens.gold), &tags(&tokens.pred))?;
+    let entities = report::entity_results(&split_name(args), &p.labels, &tokens);
+    if let Some(path) = &args.report {
+        let fill = |page: &mut Report| page.entities = entities.clone();
+        write_report(args, path, &p.dir, examples.len(), &metrics, fill, quiet)?;
+    }
     if args.json {
         let v = serde_json::json!({
             "model": args.model,
@@ -219,6 +241,7 @@ fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
             "batch_size": batch_size,
             "metrics": metrics,
             "report": rep,
+            "entity_confusion": entities.as_ref().map(|e| &e.confusion),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -247,7 +270,7 @@ fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn labels_line(p: &Predictor) -> String {
+fn labels_line(p: &Served<Predictor>) -> String {
     match p.space.kind {
         LabelKind::Regression => "regression".into(),
         _ => format!("{} labels: {}", p.space.names.len(), p.space.names.join(", ")),

@@ -7,7 +7,6 @@ pub mod eval;
 pub mod fetch;
 pub mod inspect;
 pub mod predict;
-pub mod predict_tokens;
 pub mod train;
 
 use anyhow::Context;
@@ -82,60 +81,41 @@ pub fn open_device(name: &str) -> anyhow::Result<(DeviceSpec, ft_model::burn::te
     Ok((resolved, device))
 }
 
-/// Writes `model` as a HuggingFace model into `out`, replacing only the model's own files (config,
-/// weights, tokenizer) and keeping everything else there (a run's metrics, logs, checkpoints). The
-/// files are written to a staging directory first and moved in with config.json last, so `out` never
-/// holds a loadable-looking but incomplete model.
-pub fn install_model<H: ft_model::Head>(
-    model: &H,
-    config: &ft_model::BertConfig,
-    out: &std::path::Path,
-    tokenizer_from: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let staging = out.join(".model-staging");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))?;
-    }
-    ft_model::save_pretrained(model, config, &staging, tokenizer_from, false)
-        .with_context(|| format!("saving the model to {}", out.display()))?;
-    let mut names: Vec<String> = std::fs::read_dir(&staging)
-        .with_context(|| format!("reading {}", staging.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort_by_key(|n| n == "config.json");
-    for name in names {
-        std::fs::rename(staging.join(&name), out.join(&name))
-            .with_context(|| format!("moving {name} into {}", out.display()))?;
-    }
-    std::fs::remove_dir_all(&staging).ok();
-    Ok(())
+/// A model opened for inference ([`ft_infer::Predictor`], [`ft_infer::TokenPredictor`]) with what the
+/// CLI adds: the settings of the run that made it and the device, resolved.
+pub struct Served<P> {
+    /// The predictor.
+    pub inner: P,
+    /// `DIR/run.toml`, when the directory is an `ft train` output.
+    pub run: Option<ft_train::run_config::RunConfig>,
+    /// Where it runs (for messages).
+    pub resolved: DeviceSpec,
 }
 
-/// A tokenizer must not emit an id the model's embedding table lacks (the backend's gather would
-/// read out of bounds).
-pub fn check_tokenizer_fits(
-    tokenizer: &ft_data::Tokenizer,
-    vocab_size: usize,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
-    let max_id = tokenizer.max_token_id() as usize;
-    if max_id >= vocab_size {
-        anyhow::bail!(
-            "{}: the tokenizer emits ids up to {max_id}, but config.json says vocab_size {vocab_size} (ids 0..{}); the tokenizer files and the model do not belong together — use the model's own tokenizer.json / vocab.txt",
-            dir.display(),
-            vocab_size - 1.min(vocab_size)
-        );
+impl<P> std::ops::Deref for Served<P> {
+    type Target = P;
+    fn deref(&self) -> &P {
+        &self.inner
     }
-    Ok(())
 }
 
-/// Peak resident set size of this process in KiB (Linux; `None` elsewhere).
-pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+/// Opens `model` on `device` with `load`; `max_len` defaults to the run's (`run.toml`), then
+/// ft-infer's default.
+pub fn serve<P>(
+    model: &str,
+    device: &str,
+    max_len: Option<usize>,
+    load: impl FnOnce(&str, ft_model::burn::tensor::Device, Option<usize>) -> Result<P, ft_infer::InferError>,
+) -> anyhow::Result<Served<P>> {
+    let (resolved, device) = open_device(device)?;
+    let dir = ft_infer::model_dir::resolve(model)?;
+    let run_toml = dir.join(ft_train::run_dir::RUN_TOML);
+    let run = match run_toml.is_file() {
+        true => Some(ft_train::run_config::RunConfig::read(&run_toml)?),
+        false => None,
+    };
+    let inner = load(model, device, max_len.or(run.as_ref().map(|r| r.data.max_len)))?;
+    Ok(Served { inner, run, resolved })
 }
 
 /// `1234567` → `1,234,567`.

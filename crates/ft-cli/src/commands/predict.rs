@@ -2,16 +2,15 @@
 //! data file (`--data`, CSV / TSV / JSONL, labels not needed) or stdin (`-`, one text per line).
 //!
 //! Input is read, tokenized and run in chunks of `--batch-size` rows and each chunk's lines are written
-//! before the next chunk is read, so a file of any length is never held in memory. [`Predictor`] (the
-//! model, its tokenizer and labels) is shared with `ft eval` and `ft demo`; it runs the model through
-//! `ft_train::eval::logits`, the function training's evaluations use.
+//! before the next chunk is read, so a file of any length is never held in memory. The models are
+//! ft-infer's `Predictor` (sequence heads) and `TokenPredictor` (entities), shared with `ft eval` and
+//! `ft demo`; they run through `ft_infer::outputs`, the function training's evaluations use.
 
-use super::train::RunConfig;
+use super::Served;
 use anyhow::{Context, bail};
-use ft_data::{Columns, Examples, LabelKind, LabelSpace, TextReader, Tokenizer};
-use ft_model::burn::tensor::Device;
-use ft_model::{BertForSequenceClassification, DeviceSpec, LoadOptions, ProblemType};
-use ft_train::eval::{SplitOutputs, softmax_rows};
+use ft_data::{Columns, TextReader};
+use ft_infer::{Prediction, Predictor, TokenPredictor};
+use ft_train::run_config::RunConfig;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use std::io::Write;
@@ -64,8 +63,8 @@ pub struct Args {
 
 /// The model `ft predict` runs: a sequence head (a prediction per text) or a token head (entities).
 enum Model {
-    Sequence(Predictor),
-    Tokens(super::predict_tokens::TokenPredictor),
+    Sequence(Served<Predictor>),
+    Tokens(Served<TokenPredictor>),
 }
 
 impl Model {
@@ -81,7 +80,11 @@ impl Model {
         match self {
             Self::Sequence(p) => {
                 let predictions = p.predict(chunk, args.batch_size, args.top_k)?;
-                Ok(chunk.iter().zip(&predictions).map(|((text, pair), p)| p.to_json(text, pair.as_deref())).collect())
+                Ok(chunk
+                    .iter()
+                    .zip(&predictions)
+                    .map(|((text, pair), p)| prediction_json(p, text, pair.as_deref()))
+                    .collect())
             }
             Self::Tokens(p) => {
                 if chunk.iter().any(|(_, pair)| pair.is_some()) {
@@ -89,7 +92,7 @@ impl Model {
                 }
                 let texts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
                 let entities = p.entities(&texts, args.aggregation, &args.ignore_labels)?;
-                Ok(texts.iter().zip(&entities).map(|(t, e)| super::predict_tokens::to_json(t, e)).collect())
+                Ok(texts.iter().zip(&entities).map(|(t, e)| entities_json(t, e)).collect())
             }
         }
     }
@@ -104,153 +107,9 @@ pub(crate) fn task_of(model: &str) -> anyhow::Result<ft_model::Task> {
         .unwrap_or(ft_model::Task::SequenceClassification))
 }
 
-/// A trained model ready for inference: weights, config, tokenizer, labels and the settings of the run
-/// that made it (when the directory is an `ft train` output).
-pub struct Predictor {
-    /// The model directory.
-    pub dir: PathBuf,
-    /// The model, on `device`.
-    pub model: BertForSequenceClassification,
-    /// Its tokenizer.
-    pub tokenizer: Tokenizer,
-    /// Label kind (from `problem_type`) and class names (from `id2label`).
-    pub space: LabelSpace,
-    /// Tokens per text.
-    pub max_len: usize,
-    /// Where it runs.
-    pub device: Device,
-    /// The device, resolved (for messages).
-    pub resolved: DeviceSpec,
-    /// `DIR/run.toml`, when there is one.
-    pub run: Option<RunConfig>,
-}
-
-impl Predictor {
-    /// Loads `model` (a directory or packaged asset) for inference. `max_len` defaults to the run's
-    /// (`run.toml`), else 128, and never exceeds the model's positions.
-    pub fn load(model: &str, device: &str, max_len: Option<usize>) -> anyhow::Result<Self> {
-        let (resolved, device) = super::open_device(device)?;
-        let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
-        let config_path = dir.join("config.json");
-        if let Ok(config) = ft_model::BertConfig::from_file(&config_path)
-            && let Some(task @ ft_model::Task::TokenClassification) = ft_model::Task::of_config(&config)
-        {
-            bail!(
-                "{}: a {} model ({}), where a sequence-classification model is needed",
-                dir.display(),
-                task,
-                task.architecture()
-            );
-        }
-        let loaded = ft_model::load_pretrained::<ft_model::BertForSequenceClassification>(
-            &dir,
-            &LoadOptions::default(),
-            &device,
-        )
-        .with_context(|| format!("loading model from {}", dir.display()))?;
-        if loaded.report.fresh.iter().any(|n| n.starts_with("classifier")) {
-            bail!(
-                "{}: has no trained classifier (no classifier weights in model.safetensors); fine-tune it first with `ft train --model {model} ...` and pass that run's --output",
-                dir.display()
-            );
-        }
-        let run_toml = dir.join("run.toml");
-        let run = match run_toml.is_file() {
-            true => Some(RunConfig::read(&run_toml)?),
-            false => None,
-        };
-        let positions = loaded.config.max_position_embeddings;
-        let max_len = max_len.or(run.as_ref().map(|r| r.data.max_len)).unwrap_or(128.min(positions));
-        if max_len > positions || max_len < 3 {
-            bail!("--max-len {max_len}: must be between 3 and the model's {positions} positions");
-        }
-        let tokenizer =
-            Tokenizer::from_dir(&dir).with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
-        super::check_tokenizer_fits(&tokenizer, loaded.config.vocab_size, &dir)?;
-        let kind = match loaded.config.problem_type {
-            Some(ProblemType::MultiLabelClassification) => LabelKind::MultiLabel,
-            Some(ProblemType::Regression) => LabelKind::Regression,
-            _ => LabelKind::SingleLabel,
-        };
-        let names = if kind == LabelKind::Regression { Vec::new() } else { loaded.config.label_names() };
-        let space = LabelSpace { kind, names };
-        Ok(Self { dir, model: loaded.model, tokenizer, space, max_len, device, resolved, run })
-    }
-
-    /// Logits of `rows` (text, optional pair), in order, in batches of `batch_size`.
-    pub fn logits(&self, rows: &[(String, Option<String>)], batch_size: usize) -> anyhow::Result<SplitOutputs> {
-        let inputs: Vec<(&str, Option<&str>)> = rows.iter().map(|(t, p)| (t.as_str(), p.as_deref())).collect();
-        let encodings = self.tokenizer.encode_batch(&inputs, self.max_len)?;
-        // The examples carry no label; a one-class space gives each a placeholder class.
-        let placeholder = LabelSpace { kind: LabelKind::SingleLabel, names: vec![String::new()] };
-        let mut examples = Examples::new(self.tokenizer.vocab_size(), self.tokenizer.pad_id(), &placeholder);
-        for enc in &encodings {
-            examples.push(enc, &[0], 0.0);
-        }
-        Ok(ft_train::eval::logits(&self.model, &examples, batch_size.max(1), &self.device)?)
-    }
-
-    /// Predictions for `rows`.
-    pub fn predict(
-        &self,
-        rows: &[(String, Option<String>)],
-        batch_size: usize,
-        top_k: Option<usize>,
-    ) -> anyhow::Result<Vec<Prediction>> {
-        let out = self.logits(rows, batch_size)?;
-        let c = out.num_labels;
-        if let Some(i) = out.logits.iter().position(|x| !x.is_finite()) {
-            bail!(
-                "the model gave a non-finite score ({}) for text {:?}; its weights are probably corrupt (NaN/inf) — retrain or re-export it",
-                out.logits[i],
-                rows.get(i / c.max(1)).map(|r| r.0.as_str()).unwrap_or("")
-            );
-        }
-        let names = &self.space.names;
-        let rows = out.logits.chunks(c.max(1));
-        Ok(match self.space.kind {
-            LabelKind::SingleLabel => {
-                let probs = softmax_rows(&out.logits, c);
-                probs
-                    .chunks(c)
-                    .map(|p| {
-                        let mut ranked: Vec<(String, f64)> = names.iter().cloned().zip(p.iter().copied()).collect();
-                        let best = (0..c).fold(0, |b, k| if p[k] > p[b] { k } else { b });
-                        if let Some(k) = top_k {
-                            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-                            ranked.truncate(k);
-                        }
-                        Prediction::Class { label: names[best].clone(), score: p[best], probs: ranked }
-                    })
-                    .collect()
-            }
-            LabelKind::MultiLabel => rows
-                .map(|row| {
-                    let p: Vec<f64> = row.iter().map(|&x| 1.0 / (1.0 + (-(x as f64)).exp())).collect();
-                    let labels = names.iter().zip(&p).filter(|(_, p)| **p > 0.5).map(|(n, _)| n.clone()).collect();
-                    let mut ranked: Vec<(String, f64)> = names.iter().cloned().zip(p).collect();
-                    if let Some(k) = top_k {
-                        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-                        ranked.truncate(k);
-                    }
-                    Prediction::Labels { labels, probs: ranked }
-                })
-                .collect(),
-            LabelKind::Regression => rows.map(|row| Prediction::Value { score: row[0] as f64 }).collect(),
-            LabelKind::TokenClasses => bail!("token classification is predicted per token, not per text"),
-        })
-    }
-}
-
-/// One prediction.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Prediction {
-    /// Single-label: the arg-max class, its probability, and the softmax probabilities.
-    Class { label: String, score: f64, probs: Vec<(String, f64)> },
-    /// Multi-label: the classes whose sigmoid exceeds 0.5, and every class's sigmoid.
-    Labels { labels: Vec<String>, probs: Vec<(String, f64)> },
-    /// Regression: the predicted value.
-    Value { score: f64 },
+/// A token model's output line: `{"text": …, "entities": [{"type", "start", "end", "text", "score"}]}`.
+pub fn entities_json(text: &str, entities: &[ft_eval::EntitySpan]) -> String {
+    serde_json::json!({ "text": text, "entities": entities }).to_string()
 }
 
 /// `{label: p, …}` in the given order.
@@ -282,11 +141,11 @@ struct Line<'a> {
     probs: Option<Probs<'a>>,
 }
 
-impl Prediction {
-    /// The JSON line of this prediction for `text` (and `pair`).
-    pub fn to_json(&self, text: &str, pair: Option<&str>) -> String {
+/// The JSON line of prediction `p` for `text` (and `pair`).
+pub fn prediction_json(p: &Prediction, text: &str, pair: Option<&str>) -> String {
+    {
         let mut line = Line { text, text_pair: pair, label: None, labels: None, score: None, probs: None };
-        match self {
+        match p {
             Prediction::Class { label, score, probs } => {
                 (line.label, line.score, line.probs) = (Some(label.as_str()), Some(*score), Some(Probs(probs)))
             }
@@ -360,10 +219,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let model = match task_of(&args.model)? {
         ft_model::Task::SequenceClassification => {
-            Model::Sequence(Predictor::load(&args.model, &args.device, args.max_len)?)
+            Model::Sequence(super::serve(&args.model, &args.device, args.max_len, Predictor::load)?)
         }
         ft_model::Task::TokenClassification => {
-            Model::Tokens(super::predict_tokens::TokenPredictor::load(&args.model, &args.device, args.max_len)?)
+            Model::Tokens(super::serve(&args.model, &args.device, args.max_len, TokenPredictor::load)?)
         }
     };
     let mut source = match (&args.data, args.texts.as_slice()) {
@@ -437,11 +296,14 @@ mod tests {
             probs: vec![("pos".into(), 0.75), ("neg".into(), 0.25)],
         };
         assert_eq!(
-            p.to_json("good \"film\"", None),
+            prediction_json(&p, "good \"film\"", None),
             r#"{"text":"good \"film\"","label":"pos","score":0.75,"probs":{"pos":0.75,"neg":0.25}}"#
         );
         let p = Prediction::Labels { labels: vec!["a".into()], probs: vec![("a".into(), 0.5)] };
-        assert_eq!(p.to_json("t", Some("u")), r#"{"text":"t","text_pair":"u","labels":["a"],"probs":{"a":0.5}}"#);
-        assert_eq!(Prediction::Value { score: 2.5 }.to_json("t", None), r#"{"text":"t","score":2.5}"#);
+        assert_eq!(
+            prediction_json(&p, "t", Some("u")),
+            r#"{"text":"t","text_pair":"u","labels":["a"],"probs":{"a":0.5}}"#
+        );
+        assert_eq!(prediction_json(&Prediction::Value { score: 2.5 }, "t", None), r#"{"text":"t","score":2.5}"#);
     }
 }

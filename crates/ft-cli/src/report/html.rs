@@ -236,6 +236,50 @@ fn classes(r: &Report, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn entities(r: &Report, out: &mut String) -> anyhow::Result<()> {
+    let Some(e) = &r.entities else { return Ok(()) };
+    let rep = &e.report;
+    let types: Vec<String> = rep.per_type.keys().cloned().collect();
+    let scores: Vec<(f64, f64, f64)> = rep.per_type.values().map(|s| (s.precision, s.recall, s.f1)).collect();
+    write!(
+        out,
+        "<section><h2>Entities ({}, {} sentences)</h2><div class=\"grid\"><div>{}</div><div>{}</div></div>\
+         <p class=\"note\">Rows: the true type of each entity; columns: the type predicted for exactly its \
+         words (O: no entity there). Row O: predicted entities that are none.</p>",
+        escape(&e.split),
+        rep.num_sentences,
+        plots::heat_map(&e.confusion.types, &e.confusion.counts)?,
+        plots::class_bars(&types, &scores)?
+    )?;
+    out.push_str("<table><thead><tr><th>type</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead><tbody>");
+    for (name, s) in &rep.per_type {
+        write!(
+            out,
+            "<tr><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
+            escape(name),
+            s.precision,
+            s.recall,
+            s.f1,
+            s.support
+        )?;
+    }
+    let support: usize = rep.per_type.values().map(|s| s.support).sum();
+    for (name, a) in [("micro avg", &rep.micro_avg), ("macro avg", &rep.macro_avg), ("weighted avg", &rep.weighted_avg)]
+    {
+        write!(
+            out,
+            "<tr class=\"avg\"><td>{name}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{support}</td></tr>",
+            a.precision, a.recall, a.f1
+        )?;
+    }
+    write!(
+        out,
+        "</tbody></table><p class=\"note\">entity-level scores as seqeval (micro avg = run_ner.py's overall) · token accuracy {:.4} over {} labelled tokens</p></section>",
+        rep.token_accuracy, rep.num_tokens
+    )?;
+    Ok(())
+}
+
 /// The whole page.
 pub fn page(r: &Report) -> anyhow::Result<String> {
     let mut out = String::with_capacity(64 * 1024);
@@ -255,6 +299,7 @@ pub fn page(r: &Report) -> anyhow::Result<String> {
     training(r, &mut out)?;
     validation(r, &mut out)?;
     classes(r, &mut out)?;
+    entities(r, &mut out)?;
     if let Some(config) = &r.config {
         write!(out, "<section><h2>Configuration (run.toml)</h2><pre>{}</pre></section>", escape(config))?;
     }
@@ -296,5 +341,26 @@ mod tests {
         for banned in ["<script", "src=", "href=\"http", "url(", "@import", "<link rel=\"stylesheet\""] {
             assert!(!html.contains(banned), "{banned}");
         }
+    }
+
+    #[test]
+    fn token_runs_show_per_type_scores_and_the_entity_confusion() {
+        let gold = [vec!["B-PER", "I-PER", "O", "B-LOC"], vec!["B-ORG", "O", "B-LOC", "O"]];
+        let pred = [vec!["B-ORG", "I-ORG", "O", "B-LOC"], vec!["B-ORG", "I-ORG", "O", "B-PER"]];
+        let entities = crate::report::EntityResults {
+            split: "test".into(),
+            report: ft_eval::TaggingReport::compute(&gold, &pred).unwrap(),
+            confusion: ft_eval::EntityConfusion::compute(&gold, &pred).unwrap(),
+        };
+        let r = Report { title: "ner".into(), entities: Some(entities), ..Default::default() };
+        let html = page(&r).unwrap();
+        assert!(html.contains("<h2>Entities (test, 2 sentences)</h2>"), "{html}");
+        assert_eq!(html.matches("<svg").count(), 2, "heat map, bars");
+        // LOC: its one prediction is right, 1 of its 2 true entities found.
+        assert!(
+            html.contains("<tr><td>LOC</td><td>1.0000</td><td>0.5000</td><td>0.6667</td><td>2</td></tr>"),
+            "{html}"
+        );
+        assert!(html.contains("token accuracy 0.3750 over 8 labelled tokens"), "{html}");
     }
 }

@@ -1,6 +1,6 @@
 //! `report.html`: one self-contained page per run or evaluation — loss and learning-rate curves,
-//! validation metrics over steps, the confusion matrix as a heat map, per-class scores and the run's
-//! configuration. `ft train` writes it next to `metrics.json`; `ft eval --report PATH` writes one too.
+//! validation metrics over steps, the confusion matrix as a heat map, per-class scores (token models:
+//! per-type entity scores and the entity confusion) and the run's configuration. `ft train` writes it next to `metrics.json`; `ft eval --report PATH` writes one too.
 //!
 //! The page has no script and loads nothing: the charts are inline SVG drawn by plotters ([`plots`]),
 //! the style sheet is inline. What it shows comes from the run directory (`log.jsonl`, `run.toml`,
@@ -9,11 +9,12 @@
 mod html;
 pub mod plots;
 
-use crate::commands::train::RunConfig;
 use anyhow::Context;
 use ft_data::{LabelKind, LabelSpace};
-use ft_eval::ClassificationReport;
-use ft_train::eval::SplitOutputs;
+use ft_eval::{ClassificationReport, EntityConfusion, TaggingReport};
+use ft_infer::{Outputs, SplitOutputs, TokenOutputs};
+use ft_train::RunSummary;
+use ft_train::run_config::RunConfig;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,17 @@ pub struct ClassResults {
     pub report: ClassificationReport,
 }
 
+/// Entity-level results of a token model on one split: per-type scores and the entity confusion.
+#[derive(Debug, Clone)]
+pub struct EntityResults {
+    /// Which data (`test`, `validation`, a file name).
+    pub split: String,
+    /// seqeval's scores, from ft-eval.
+    pub report: TaggingReport,
+    /// Which type each true entity was given.
+    pub confusion: EntityConfusion,
+}
+
 /// Everything on the page.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -68,6 +80,8 @@ pub struct Report {
     pub results: Vec<(String, Metrics)>,
     /// Class-level results, for single-label classification.
     pub classes: Option<ClassResults>,
+    /// Entity-level results, for token classification.
+    pub entities: Option<EntityResults>,
     /// The run's configuration (`run.toml`), verbatim.
     pub config: Option<String>,
 }
@@ -166,7 +180,7 @@ impl Report {
     /// Renders and writes the page to `path` (atomically).
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let page = self.render()?;
-        Ok(crate::commands::train::write_atomically(path, page.as_bytes())?)
+        Ok(ft_train::atomic::write_atomically(path, page.as_bytes())?)
     }
 }
 
@@ -175,25 +189,33 @@ pub fn class_results(split: &str, labels: &LabelSpace, outputs: &SplitOutputs) -
     if labels.kind != LabelKind::SingleLabel {
         return None;
     }
-    let gold = ft_train::eval::gold_classes(&outputs.labels);
-    let pred = ft_train::eval::argmax_rows(&outputs.logits, outputs.num_labels);
+    let gold = ft_infer::gold_classes(&outputs.labels);
+    let pred = ft_infer::argmax_rows(&outputs.logits, outputs.num_labels);
     let report = ClassificationReport::compute(&gold, &pred, outputs.num_labels).ok()?;
     Some(ClassResults { split: split.to_string(), labels: labels.names.clone(), report })
 }
 
-/// Writes `dir/report.html` at the end of `ft train`: the run directory's log, configuration and
-/// metrics, with the class-level results of `outputs` (the final evaluation of `split`).
-pub fn write_for_run(
-    dir: &Path,
-    model: &str,
-    labels: &LabelSpace,
-    split: &str,
-    outputs: &SplitOutputs,
-) -> anyhow::Result<PathBuf> {
+/// The entity-level results of a token model's outputs (`None` when no token was scored).
+pub fn entity_results(split: &str, names: &[String], outputs: &TokenOutputs) -> Option<EntityResults> {
+    let name = |c: &u32| names.get(*c as usize).map(String::as_str).unwrap_or("O");
+    let tags = |v: &[Vec<u32>]| -> Vec<Vec<&str>> { v.iter().map(|s| s.iter().map(name).collect()).collect() };
+    let (gold, pred) = (tags(&outputs.gold), tags(&outputs.pred));
+    let report = TaggingReport::compute(&gold, &pred).ok()?;
+    let confusion = EntityConfusion::compute(&gold, &pred).ok()?;
+    Some(EntityResults { split: split.to_string(), report, confusion })
+}
+
+/// Writes `report.html` into a finished run's directory: its log, configuration and metrics, with the
+/// class-level (or entity-level) results of the kept model's final outputs.
+pub fn write_for_run(summary: &RunSummary) -> anyhow::Result<PathBuf> {
+    let dir = &summary.out;
     let mut report = Report::read_run(dir)?;
     report.title = format!("ft train · {}", dir.display());
-    report.facts.insert(0, ("model".into(), model.to_string()));
-    report.classes = class_results(split, labels, outputs);
+    report.facts.insert(0, ("model".into(), summary.model_spec.clone()));
+    match &summary.outputs {
+        Outputs::Rows(rows) => report.classes = class_results(summary.final_split, &summary.labels, rows),
+        Outputs::Tokens(tokens) => report.entities = entity_results(summary.final_split, &summary.labels.names, tokens),
+    }
     let path = dir.join("report.html");
     report.write(&path)?;
     Ok(path)

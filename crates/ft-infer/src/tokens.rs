@@ -1,16 +1,18 @@
-//! `ft predict` for token-classification models: the entities of each text with character offsets,
-//! as transformers' `pipeline("token-classification", aggregation_strategy=…)` returns them (the
-//! grouping is `ft_eval::entity_spans`; checked against the pipeline's own output on the tiny model).
+//! [`TokenPredictor`]: a fine-tuned token-classification model turning raw texts into entities with
+//! character offsets, as transformers' `pipeline("token-classification", aggregation_strategy=…)`
+//! returns them (the grouping is `ft_eval::entity_spans`, checked against the pipeline's own output).
 
-use super::train::RunConfig;
-use anyhow::{Context, bail};
+use crate::{InferError, model_dir, softmax_rows};
 use ft_data::Tokenizer;
 use ft_eval::{Aggregation, EntitySpan, ScoredToken, entity_spans};
 use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
 use ft_model::{BertForTokenClassification, Head, LoadOptions, ModelInputs, Predictions};
+use std::path::PathBuf;
 
-/// A token-classification model ready for inference.
+/// A trained token-classification model ready for inference.
 pub struct TokenPredictor {
+    /// The model directory.
+    pub dir: PathBuf,
     /// The model, on `device`.
     pub model: BertForTokenClassification,
     /// Its tokenizer.
@@ -21,38 +23,28 @@ pub struct TokenPredictor {
     pub max_len: usize,
     /// Where it runs.
     pub device: Device,
-    /// `DIR/run.toml`, when there is one.
-    pub run: Option<RunConfig>,
     unk_id: Option<u32>,
 }
 
 impl TokenPredictor {
-    /// Loads `model` (a directory or packaged asset) for inference; `max_len` as `Predictor::load`.
-    pub fn load(model: &str, device: &str, max_len: Option<usize>) -> anyhow::Result<Self> {
-        let (_, device) = super::open_device(device)?;
-        let dir = ft_assets::resolve_model(model).with_context(|| format!("resolving model `{model}`"))?;
+    /// Loads `model` (a directory or packaged asset) onto `device`; `max_len` as
+    /// [`crate::Predictor::load`]. A model without a trained token classifier is refused.
+    pub fn load(model: &str, device: Device, max_len: Option<usize>) -> Result<Self, InferError> {
+        let dir = model_dir::resolve(model)?;
         let loaded = ft_model::load_pretrained::<BertForTokenClassification>(&dir, &LoadOptions::default(), &device)
-            .with_context(|| format!("loading model from {}", dir.display()))?;
+            .map_err(|source| InferError::Load { dir: dir.clone(), source: Box::new(source) })?;
         if !loaded.report.fresh.is_empty() {
-            bail!(
+            return Err(InferError::Task(format!(
                 "{}: has no trained token classifier ({} initialised fresh); fine-tune it first with `ft train --model {model} --task token-classification ...` and pass that run's --output",
                 dir.display(),
                 loaded.report.fresh.join(", ")
-            );
+            )));
         }
-        let run_toml = dir.join("run.toml");
-        let run = if run_toml.is_file() { Some(RunConfig::read(&run_toml)?) } else { None };
-        let positions = loaded.config.max_position_embeddings;
-        let max_len = max_len.or(run.as_ref().map(|r| r.data.max_len)).unwrap_or(128.min(positions));
-        if max_len > positions || max_len < 3 {
-            bail!("--max-len {max_len}: must be between 3 and the model's {positions} positions");
-        }
-        let tokenizer =
-            Tokenizer::from_dir(&dir).with_context(|| format!("loading the tokenizer of {}", dir.display()))?;
-        super::check_tokenizer_fits(&tokenizer, loaded.config.vocab_size, &dir)?;
+        let max_len = model_dir::max_len(max_len, loaded.config.max_position_embeddings)?;
+        let tokenizer = model_dir::tokenizer(&dir, loaded.config.vocab_size)?;
         let unk_id = tokenizer.token_to_id("[UNK]");
         let labels = loaded.config.label_names();
-        Ok(Self { model: loaded.model, tokenizer, labels, max_len, device, run, unk_id })
+        Ok(Self { dir, model: loaded.model, tokenizer, labels, max_len, device, unk_id })
     }
 
     /// The entities of each text, in order: the texts are tokenized (truncated to `max_len`), run
@@ -63,7 +55,7 @@ impl TokenPredictor {
         texts: &[&str],
         aggregation: Aggregation,
         ignore: &[String],
-    ) -> anyhow::Result<Vec<Vec<EntitySpan>>> {
+    ) -> Result<Vec<Vec<EntitySpan>>, InferError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -86,7 +78,7 @@ impl TokenPredictor {
             attention_mask: tensor(mask),
         })?;
         let Predictions::Tokens { logits, seq_len, width } = BertForTokenClassification::predictions(logits)? else {
-            bail!("the token head returned rows of logits");
+            return Err(InferError::Task("the token head returned rows of logits".into()));
         };
         let mut out = Vec::with_capacity(b);
         for (r, (e, text)) in encodings.iter().zip(texts).enumerate() {
@@ -96,10 +88,8 @@ impl TokenPredictor {
                     continue;
                 }
                 let row = &logits[(r * seq_len + j) * width..(r * seq_len + j + 1) * width];
-                if let Some(x) = row.iter().find(|x| !x.is_finite()) {
-                    bail!(
-                        "the model gave a non-finite score ({x}) for text {text:?}; its weights are probably corrupt (NaN/inf) — retrain or re-export it"
-                    );
+                if let Some(&value) = row.iter().find(|x| !x.is_finite()) {
+                    return Err(InferError::NonFinite { value, text: text.to_string() });
                 }
                 let (start, end) = e.offsets[j];
                 tokens.push(ScoredToken {
@@ -107,16 +97,11 @@ impl TokenPredictor {
                     unknown: Some(e.ids[j]) == self.unk_id,
                     start,
                     end,
-                    probs: ft_train::eval::softmax_rows(row, width),
+                    probs: softmax_rows(row, width),
                 });
             }
             out.push(entity_spans(text, &tokens, &self.labels, aggregation, ignore)?);
         }
         Ok(out)
     }
-}
-
-/// One output line: `{"text": …, "entities": [{"type", "start", "end", "text", "score"}]}`.
-pub fn to_json(text: &str, entities: &[EntitySpan]) -> String {
-    serde_json::json!({ "text": text, "entities": entities }).to_string()
 }

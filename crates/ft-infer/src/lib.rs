@@ -1,0 +1,29 @@
+//! ft-infer: a model's outputs over encoded examples, and predictors for saved models.
+//!
+//! Place in the pipeline: encoded examples (ft-data) → any [`ft_model::Head`] in eval mode, in
+//! length-sorted batches → host outputs in file order ([`outputs`]: rows of logits, or a prediction
+//! per labelled token) → softmax / arg-max → predictions. Training's evaluations (ft-train), `ft eval`
+//! and `ft predict` all run models through here; the metrics themselves are ft-eval's.
+//!
+//! ```
+//! // Softmax of two rows of logits, and their arg-max (the first on ties, as torch.argmax).
+//! let logits = [0.0f32, 0.0, 2.0, 1.0];
+//! let p = ft_infer::softmax_rows(&logits, 2);
+//! assert!((p[0] - 0.5).abs() < 1e-12 && p[2] > p[3]);
+//! assert_eq!(ft_infer::argmax_rows(&logits, 2), vec![0, 0]);
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod model_dir;
+mod outputs;
+mod sequence;
+mod tokens;
+
+pub use error::InferError;
+pub use outputs::{
+    Outputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, logits, outputs, softmax_rows, to_host,
+};
+pub use sequence::{Prediction, Predictor};
+pub use tokens::TokenPredictor;

@@ -1,0 +1,475 @@
+//! A whole run as one library call — `RunConfig` → [`execute`] → a trained model in `OUTPUT/` and a
+//! [`RunSummary`]: what `ft train` and `ft demo` do once their flags are resolved.
+//!
+//! Order: the model and data are resolved and checked first (nothing is written), then the output
+//! directory is claimed ([`RunDir`]: locked, a previous run kept aside until this one finishes), the
+//! loop runs with its checkpoints, and the kept model is scored on validation and test and saved as a
+//! HuggingFace model with `metrics.json` and `log.jsonl`. Messages go to the [`Observer`]; nothing here
+//! prints.
+
+use crate::TrainError;
+use crate::atomic::{install_model, write_atomically};
+use crate::checkpoint::Best;
+use crate::eval::{Metrics, token_metrics};
+use crate::run_config::RunConfig;
+use crate::run_dir::{OutputMode, RUN_TOML, RunDir};
+use crate::trainer::{EvalLog, Observer, StepLog};
+use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, LabelSpace, TagColumns, TokenOptions};
+use ft_infer::Outputs;
+use ft_model::burn::tensor::Device;
+use ft_model::{BertForSequenceClassification, BertForTokenClassification, DeviceSpec, Head, LoadOptions, Task};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How [`execute`] treats the output directory.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Replace an earlier ft run in the output directory (kept aside until the new one finishes).
+    pub overwrite: bool,
+    /// Continue the run in this directory from its latest checkpoint.
+    pub resume: Option<PathBuf>,
+}
+
+/// What a finished run reports back (everything is also in `OUTPUT/`).
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The output directory.
+    pub out: PathBuf,
+    /// The task trained.
+    pub task: Task,
+    /// The model asked for (`--model`).
+    pub model_spec: String,
+    /// The label space of the data.
+    pub labels: LabelSpace,
+    /// Optimizer steps done.
+    pub steps: usize,
+    /// Seconds in the loop.
+    pub train_seconds: f64,
+    /// The evaluation that picked the kept model (`None`: the last step's model).
+    pub best: Option<Best>,
+    /// Final validation metrics of the kept model.
+    pub validation: Metrics,
+    /// Final test metrics of the kept model, when there is a test split.
+    pub test: Option<Metrics>,
+    /// `test` when there is a test split, else `validation`: the split of [`RunSummary::outputs`].
+    pub final_split: &'static str,
+    /// The kept model's outputs on `final_split` (for a report).
+    pub outputs: Outputs,
+}
+
+/// `log.jsonl` (a JSON line per step, evaluation and final score), around the caller's observer.
+struct Logged<'a> {
+    inner: &'a mut dyn Observer,
+    log: std::fs::File,
+    log_path: PathBuf,
+}
+
+impl Logged<'_> {
+    fn write(&mut self, value: serde_json::Value) {
+        if let Err(e) = writeln!(self.log, "{value}").and_then(|_| self.log.flush()) {
+            let message = format!("warning: could not write {}: {e}", self.log_path.display());
+            self.inner.on_message(&message);
+        }
+    }
+}
+
+impl Observer for Logged<'_> {
+    fn on_start(&mut self, total_steps: usize, start_step: usize) {
+        self.inner.on_start(total_steps, start_step);
+    }
+
+    fn on_step(&mut self, log: &StepLog) {
+        self.inner.on_step(log);
+        let mut v = serde_json::to_value(log).unwrap_or_default();
+        v["kind"] = "train".into();
+        self.write(v);
+    }
+
+    fn on_eval(&mut self, log: &EvalLog) {
+        self.inner.on_eval(log);
+        let mut v = serde_json::to_value(log).unwrap_or_default();
+        v["kind"] = "eval".into();
+        self.write(v);
+    }
+
+    fn on_checkpoint(&mut self, step: usize, path: &Path) {
+        self.inner.on_checkpoint(step, path);
+    }
+
+    fn on_message(&mut self, message: &str) {
+        self.inner.on_message(message);
+    }
+
+    fn on_notice(&mut self, message: &str) {
+        self.inner.on_notice(message);
+    }
+
+    fn on_finished(&mut self, summary: &RunSummary) {
+        self.inner.on_finished(summary);
+    }
+
+    fn stop_requested(&self) -> Option<i32> {
+        self.inner.stop_requested()
+    }
+}
+
+/// The training, validation and test files the run reads: a packaged dataset's (fetched on first
+/// use) or the ones given.
+fn data_files(config: &RunConfig) -> Result<DataFiles, TrainError> {
+    let d = &config.data;
+    match (&d.dataset, &d.train) {
+        (Some(name), _) => {
+            let dir = ft_data::datasets::ensure(name).map_err(|source| TrainError::Data {
+                context: format!("fetching dataset {name}"),
+                source: Box::new(source),
+            })?;
+            let asset =
+                ft_data::find_dataset(name).ok_or_else(|| TrainError::Config(format!("unknown dataset {name}")))?;
+            let mut files = asset.files();
+            if files.train.parent() != Some(dir.as_path()) {
+                files.train = dir.join(asset.split_files[0]);
+            }
+            Ok(files)
+        }
+        (None, Some(train)) => {
+            Ok(DataFiles { train: train.clone(), validation: d.validation.clone(), test: d.test.clone() })
+        }
+        (None, None) => {
+            let names: Vec<&str> = ft_data::KNOWN_DATASETS.iter().map(|a| a.name).collect();
+            Err(TrainError::Config(format!(
+                "no training data: pass --train FILE (CSV, TSV, JSONL or CoNLL) or --dataset NAME ({})",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Trains as `config` says into `out`. Progress, messages and the final summary go to `observer`
+/// (which may also ask the run to stop, with a checkpoint); `log.jsonl` is written here.
+pub fn execute(
+    config: &RunConfig,
+    out: &Path,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    let Some(model_spec) = config.model.clone() else {
+        return Err(TrainError::Config(
+            "--model is required: a model directory or a packaged asset (minilm-l6)".into(),
+        ));
+    };
+    config.training.validate()?;
+    let files = data_files(config)?;
+    let d = &config.data;
+
+    // Model first (cheap checks), then data.
+    let spec: DeviceSpec = config.device.as_deref().unwrap_or("cpu").parse()?;
+    let resolved = spec.resolve()?;
+    if spec == DeviceSpec::Auto {
+        observer.on_message(&format!("device     {}", spec.describe()?));
+    }
+    let plain = resolved.device()?;
+    let device = plain.clone().autodiff();
+    let model_dir = ft_infer::model_dir::resolve(&model_spec)?;
+    let model_config = ft_model::BertConfig::from_file(&model_dir.join("config.json"))
+        .map_err(|source| TrainError::Load { dir: model_dir.clone(), source: Box::new(source) })?;
+    let positions = model_config.max_position_embeddings;
+    if d.max_len > positions {
+        return Err(TrainError::Config(format!(
+            "--max-len {} is longer than the model's {positions} positions (max_position_embeddings in {}); use --max-len {positions} or less",
+            d.max_len,
+            model_dir.join("config.json").display(),
+        )));
+    }
+    if d.max_len < 3 {
+        return Err(TrainError::Config(format!(
+            "--max-len {}: an example needs room for [CLS], one token and [SEP]; use 3 or more",
+            d.max_len
+        )));
+    }
+    let tokenizer = ft_infer::model_dir::tokenizer(&model_dir, model_config.vocab_size)?;
+    let label_kind = match &d.label_kind {
+        Some(k) => Some(k.parse::<LabelKind>().map_err(|e| TrainError::Config(format!("--label-kind: {e}")))?),
+        None => None,
+    };
+    // A packaged dataset whose splits use labels its training split lacks (ATIS) ships its label set.
+    let label_names = match (&d.labels, &d.dataset) {
+        (Some(names), _) => Some(names.clone()),
+        (None, Some(name)) => match ft_data::find_dataset(name) {
+            Some(asset) => asset.label_names().map_err(|source| TrainError::Data {
+                context: format!("reading the labels of dataset {name}"),
+                source: Box::new(source),
+            })?,
+            None => None,
+        },
+        (None, None) => None,
+    };
+    let data_options = DataOptions {
+        columns: Columns {
+            text: d.text_column.clone(),
+            text_pair: d.text_pair_column.clone(),
+            label: d.label_column.clone(),
+        },
+        format: None,
+        labels: LabelOptions { kind: label_kind, separator: d.label_separator.clone(), names: label_names },
+        tokens: TokenOptions {
+            columns: TagColumns { token: d.token_column.unwrap_or(0), tag: d.tag_column },
+            label_all_tokens: d.label_all_tokens,
+        },
+        skip_bad_rows: d.skip_bad_rows,
+        max_len: d.max_len,
+        validation_split: d.validation_split,
+        seed: config.training.seed,
+        max_row_bytes: d.max_row_bytes,
+    };
+    let t_load = Instant::now();
+    let data = ft_data::dataset::load(&files, &tokenizer, &data_options)
+        .map_err(|source| TrainError::Data { context: "reading the data".into(), source: Box::new(source) })?;
+    for report in &data.reports {
+        observer.on_message(&format!("data       {report}"));
+    }
+    observer.on_message(&format!(
+        "data       {} train / {} validation{} examples, {} labels ({}), tokenized in {:.1}s",
+        data.train.len(),
+        data.validation.len(),
+        data.test.as_ref().map(|t| format!(" / {} test", t.len())).unwrap_or_default(),
+        data.labels.num_labels(),
+        if data.labels.names.is_empty() { "regression".to_string() } else { data.labels.names.join(", ") },
+        t_load.elapsed().as_secs_f64()
+    ));
+
+    let detected = crate::trainer::task_for_labels(data.labels.kind);
+    let task = config.task.unwrap_or(detected);
+    if task != detected {
+        return Err(TrainError::Config(format!(
+            "--task {task}: the data is for {detected} ({}); pass --task {detected} or other data",
+            if detected == Task::TokenClassification { "tagged sentences" } else { "a label per text" }
+        )));
+    }
+    if config.task.is_none() && task == Task::TokenClassification {
+        observer.on_message(&format!("task       {task} (the training file holds tagged words)"));
+    }
+    let setup = Setup {
+        config,
+        out,
+        options,
+        model_spec: &model_spec,
+        model_dir: &model_dir,
+        files: &files,
+        device: &device,
+        plain: &plain,
+        resolved,
+    };
+    match task {
+        Task::SequenceClassification => load_and_train::<BertForSequenceClassification>(&setup, &data, observer),
+        Task::TokenClassification => load_and_train::<BertForTokenClassification>(&setup, &data, observer),
+    }
+}
+
+/// What `execute` resolved, for the typed part of the run.
+struct Setup<'a> {
+    config: &'a RunConfig,
+    out: &'a Path,
+    options: &'a RunOptions,
+    model_spec: &'a str,
+    model_dir: &'a Path,
+    files: &'a DataFiles,
+    /// The training (autodiff) device.
+    device: &'a Device,
+    /// The inference device.
+    plain: &'a Device,
+    resolved: DeviceSpec,
+}
+
+/// Loads the model as head `H`, claims the output directory and trains.
+fn load_and_train<H: Head>(
+    setup: &Setup<'_>,
+    data: &ft_data::LoadedData,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary, TrainError> {
+    let Setup { config, out, options, model_spec, model_dir, files, .. } = *setup;
+    let labels = match data.labels.kind {
+        LabelKind::Regression => vec!["LABEL_0".to_string()],
+        _ => data.labels.names.clone(),
+    };
+    let load_options =
+        LoadOptions { labels: Some(labels), reinit_classifier: config.reinit_head, seed: config.training.seed };
+    let mut loaded = ft_model::load_pretrained::<H>(model_dir, &load_options, setup.device)
+        .map_err(|source| TrainError::Load { dir: model_dir.to_path_buf(), source: Box::new(source) })?;
+    loaded.config.problem_type = match data.labels.kind {
+        LabelKind::SingleLabel => Some(ft_model::ProblemType::SingleLabelClassification),
+        LabelKind::MultiLabel => Some(ft_model::ProblemType::MultiLabelClassification),
+        LabelKind::Regression => Some(ft_model::ProblemType::Regression),
+        LabelKind::TokenClasses => None,
+    };
+    for note in &loaded.report.notes {
+        observer.on_message(&format!("model      {note}"));
+    }
+
+    let freeze: crate::Freeze = config.training.freeze.parse()?;
+    let (trainable, total) = crate::params::trainable_counts(&freeze.apply(loaded.model.clone())?);
+
+    // Everything is checked: only now is the output directory touched.
+    let mode = match options.resume {
+        Some(_) => OutputMode::Resume,
+        None => OutputMode::New { overwrite: options.overwrite },
+    };
+    let mut inputs: Vec<&Path> = vec![model_dir, files.train.as_path()];
+    inputs.extend(files.validation.as_deref());
+    inputs.extend(files.test.as_deref());
+    let run_dir = RunDir::open(out, mode, &config.to_toml()?, &inputs)?;
+    if let Some(previous) = run_dir.previous_run() {
+        observer.on_message(&format!(
+            "output     replacing {}: the previous run waits in {} until this one finishes",
+            out.display(),
+            previous.display()
+        ));
+    }
+    if options.resume.is_some() {
+        // What the run continues with (`--force` may have changed settings).
+        write_atomically(&out.join(RUN_TOML), config.to_toml()?.as_bytes())?;
+    }
+    let result = (|| {
+        let log_path = out.join("log.jsonl");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| TrainError::Output(format!("opening {}: {e}", log_path.display())))?;
+        let mut logged = Logged { inner: observer, log, log_path };
+        logged.on_message(&format!(
+            "train      {} {} on {}: {} of {} parameters trainable (--freeze {freeze})",
+            H::TASK.architecture(),
+            model_spec,
+            setup.resolved.describe()?,
+            thousands(trainable),
+            thousands(total)
+        ));
+        let summary = train_and_save(setup, data, loaded, &mut logged)?;
+        logged.on_finished(&summary);
+        Ok(summary)
+    })();
+    match result {
+        Ok(summary) => {
+            run_dir.finish()?;
+            Ok(summary)
+        }
+        Err(e) => {
+            if matches!(e, TrainError::Interrupted { .. }) {
+                observer.on_notice(&format!("stopped    resume with: ft train --resume {}", out.display()));
+                if let Some(previous) = run_dir.previous_run() {
+                    observer.on_notice(&format!(
+                        "           (the run it replaces is kept in {} until this one finishes)",
+                        previous.display()
+                    ));
+                }
+            } else if let Some(what) = run_dir.abandon() {
+                observer.on_notice(&format!("cleanup    {what}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The training itself and the outputs, once the output directory is ours.
+fn train_and_save<H: Head>(
+    setup: &Setup<'_>,
+    data: &ft_data::LoadedData,
+    loaded: ft_model::PretrainedModel<H>,
+    observer: &mut Logged<'_>,
+) -> Result<RunSummary, TrainError> {
+    let Setup { config, out, options, model_spec, model_dir, plain, .. } = *setup;
+    let t_train = Instant::now();
+    let outcome = crate::train(
+        loaded.model,
+        data,
+        &config.training,
+        out,
+        options.resume.as_deref(),
+        setup.device,
+        &mut *observer,
+    )?;
+    let train_seconds = t_train.elapsed().as_secs_f64();
+
+    // Final metrics with the best model, on the plain device (what `evaluate_split` computes; the
+    // outputs are kept for the report).
+    let final_eval = |examples| -> Result<(Metrics, Outputs), TrainError> {
+        let outputs = ft_infer::outputs(&outcome.model, examples, config.training.eval_batch_size, plain)?;
+        let metrics = match &outputs {
+            Outputs::Rows(rows) => crate::eval::metrics(rows, data.labels.kind, plain),
+            Outputs::Tokens(tokens) => token_metrics(tokens, &data.labels.names)?,
+        };
+        Ok((metrics, outputs))
+    };
+    let (validation, validation_outputs) = final_eval(&data.validation)?;
+    let (test, test_outputs) = match &data.test {
+        Some(test) => final_eval(test).map(|(m, o)| (Some(m), Some(o)))?,
+        None => (None, None),
+    };
+    for (split, metrics) in [("validation", Some(&validation)), ("test", test.as_ref())] {
+        if let Some(m) = metrics {
+            observer.write(serde_json::json!({"kind": "final", "split": split, "step": outcome.steps, "metrics": m}));
+        }
+    }
+    let metrics = serde_json::json!({
+        "validation": validation,
+        "test": test,
+        "best_step": outcome.best.as_ref().map(|b| b.step),
+        "metric_for_best": outcome.best.as_ref().map(|b| b.metric.clone()),
+        "steps": outcome.steps,
+        "stopped_early": outcome.stopped_early,
+        "train_seconds": train_seconds,
+        "feature_cache_seconds": outcome.feature_cache_seconds,
+        "parameters": {"trainable": outcome.parameters.0, "total": outcome.parameters.1},
+        "device": setup.resolved.to_string(),
+        "examples": {
+            "train": data.train.len(),
+            "validation": data.validation.len(),
+            "test": data.test.as_ref().map(|t| t.len()),
+        },
+        "epochs": config.training.epochs,
+        // Peak resident memory of the process so far (Linux; null elsewhere).
+        "peak_rss_kib": peak_rss_kib(),
+    });
+    install_model(&outcome.model, &loaded.config, out, Some(model_dir))?;
+    let metrics =
+        serde_json::to_string_pretty(&metrics).map_err(|e| TrainError::Output(format!("writing metrics.json: {e}")))?;
+    write_atomically(&out.join("metrics.json"), metrics.as_bytes())?;
+    let (final_split, outputs) = match test_outputs {
+        Some(o) => ("test", o),
+        None => ("validation", validation_outputs),
+    };
+    Ok(RunSummary {
+        out: out.to_path_buf(),
+        task: H::TASK,
+        model_spec: model_spec.to_string(),
+        labels: data.labels.clone(),
+        steps: outcome.steps,
+        train_seconds,
+        best: outcome.best,
+        validation,
+        test,
+        final_split,
+        outputs,
+    })
+}
+
+/// Peak resident set size of this process in KiB (Linux; `None` elsewhere).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
