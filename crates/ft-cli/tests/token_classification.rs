@@ -112,6 +112,10 @@ fn conll_files_train_a_token_classifier_that_transformers_can_load() {
     }
     let toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
     assert!(!toml.contains("task ="), "task detected, not forced: {toml}");
+    // report.html: per-type scores and the entity confusion of the validation split.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("<h2>Entities (validation, 40 sentences)</h2>"), "{page}");
+    assert!(page.contains("<tr><td>PER</td>") && page.contains("micro avg"), "{page}");
 }
 
 #[test]
@@ -205,6 +209,20 @@ fn jsonl_tokens_and_tags_train_too_and_predict_gives_entities() {
     assert_eq!(v["task"], "token-classification");
     assert_eq!(v["metrics"]["f1"], v["report"]["micro_avg"]["f1"], "{v}");
     assert!(v["metrics"]["f1"].as_f64().unwrap() > 0.9, "{v}");
+    // The entity confusion: rows are the true types (then O), their sums seqeval's support.
+    let confusion = &v["entity_confusion"];
+    assert_eq!(confusion["types"], serde_json::json!(["LOC", "PER", "O"]), "{v}");
+    for (k, ty) in ["LOC", "PER"].iter().enumerate() {
+        let row_sum: u64 = confusion["counts"][k].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
+        assert_eq!(row_sum, v["report"]["per_type"][ty]["support"].as_u64().unwrap(), "{ty}: {v}");
+    }
+    let page = dir.path().join("eval.html");
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", train.to_str().unwrap(), "--report"]
+        .into_iter()
+        .chain([page.to_str().unwrap()])
+        .collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&page).unwrap().contains("<h2>Entities (train.jsonl, 80 sentences)</h2>"));
 }
 
 /// `ft predict` on fixtures/tiny-token gives what transformers' token-classification pipeline gives,
