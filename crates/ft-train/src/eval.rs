@@ -117,7 +117,9 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics
             let truth: Vec<bool> = gold.iter().map(|&y| y > 0.5).collect();
             let pred: Vec<bool> = out.logits.iter().map(|&x| x > 0.0).collect();
             if let Ok(r) = ft_eval::MultilabelReport::compute(&truth, &pred, c) {
-                m.insert("subset_accuracy".into(), r.subset_accuracy);
+                // scikit-learn's accuracy_score on indicator matrices: the subset accuracy (every
+                // class of the row right). Named as single-label accuracy, the default metric_for_best.
+                m.insert("accuracy".into(), r.subset_accuracy);
                 m.insert("hamming_loss".into(), r.hamming_loss);
                 m.insert("micro_f1".into(), r.micro_avg.f1);
                 m.insert("macro_f1".into(), r.macro_avg.f1);

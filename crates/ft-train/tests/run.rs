@@ -114,6 +114,34 @@ fn a_token_run_is_the_same_call() {
     assert_eq!(config["architectures"][0], "BertForTokenClassification");
 }
 
+/// A multi-label file trains with the default settings: the best model is picked by `accuracy`, the
+/// subset accuracy (a regression test: the metric was missing for multi-label runs, which stopped them
+/// at their first evaluation).
+#[test]
+fn a_multi_label_run_picks_its_best_model_by_subset_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = tmp.path().join("train.jsonl");
+    let mut rows = String::new();
+    for i in 0..16 {
+        rows.push_str(match i % 3 {
+            0 => "{\"text\": \"a good film\", \"label\": [\"pos\"]}\n",
+            1 => "{\"text\": \"a bad one\", \"label\": [\"neg\"]}\n",
+            _ => "{\"text\": \"good and bad\", \"label\": [\"neg\", \"pos\"]}\n",
+        });
+    }
+    std::fs::write(&train, rows).unwrap();
+    let out = tmp.path().join("run");
+    let summary =
+        ft_train::execute(&config("tiny", &train, 4), &out, &RunOptions::default(), &mut Recorder::default()).unwrap();
+    assert_eq!(summary.labels.kind, ft_data::LabelKind::MultiLabel);
+    assert_eq!(summary.best.as_ref().map(|b| b.metric.as_str()), Some("accuracy"));
+    for key in ["accuracy", "hamming_loss", "micro_f1", "macro_f1", "loss"] {
+        assert!(summary.validation.contains_key(key), "{key}: {:?}", summary.validation);
+    }
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["problem_type"], "multi_label_classification");
+}
+
 fn summary_device() -> ft_model::burn::tensor::Device {
     ft_model::DeviceSpec::Cpu.device().unwrap()
 }
