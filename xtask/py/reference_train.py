@@ -23,7 +23,14 @@ Usage (normally through `cargo xtask compare <dataset>`):
          --max-train-examples N]
 
 `--data DIR` holds train.tsv, validation.tsv and test.tsv with the header `label<TAB>text`, written
-literally (no quoting). Labels are the sorted unique names of the training file (as ft does).
+literally (no quoting), or train.jsonl, validation.jsonl and test.jsonl with rows `{"text": ...,
+"label": ...}`. Labels are those of `labels.txt` when the directory has one (a packaged dataset whose
+test split has labels its training split lacks, as ATIS), else the sorted unique names of the training
+file (as ft does). A JSONL label that is a list makes the task multi-label, as in ft: transformers'
+`problem_type="multi_label_classification"` (BCE-with-logits on multi-hot targets), a class predicted
+when its logit is above 0 (sigmoid > 0.5); `accuracy` is then scikit-learn's `accuracy_score` on the
+indicator matrices (subset accuracy: every class of the row right), `macro_f1` and `micro_f1` its
+`f1_score`, and the best epoch is the one with the highest validation accuracy, as for single labels.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ import sklearn  # noqa: E402
 import tokenizers  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
+from sklearn.metrics import accuracy_score, f1_score, hamming_loss  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -66,7 +73,7 @@ from transformers import (  # noqa: E402
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()
 
-SPLITS = ("train.tsv", "validation.tsv", "test.tsv")
+SPLIT_NAMES = ("train", "validation", "test")
 NO_DECAY = ("bias", "LayerNorm.weight")
 
 
@@ -137,10 +144,40 @@ def read_tsv(path: Path) -> tuple[list[str], list[str]]:
     return labels, texts
 
 
-def data_sha256(data_dir: Path) -> str:
+def read_jsonl(path: Path) -> tuple[list, list[str]]:
+    """Returns (labels, texts) of a JSONL file of `{"text": ..., "label": ...}` rows; a label is a name or
+    a list of names (multi-label)."""
+    labels: list = []
+    texts: list[str] = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SystemExit(f"{path}:{lineno}: {e}") from None
+            if "text" not in row or "label" not in row:
+                raise SystemExit(f"{path}:{lineno}: a row needs the keys text and label")
+            labels.append(row["label"])
+            texts.append(row["text"])
+    return labels, texts
+
+
+def split_files(data_dir: Path) -> list[Path]:
+    """train/validation/test of the directory: .jsonl when it has train.jsonl, else .tsv (as xtask)."""
+    ext = "jsonl" if (data_dir / "train.jsonl").is_file() else "tsv"
+    return [data_dir / f"{name}.{ext}" for name in SPLIT_NAMES]
+
+
+def read_split(path: Path) -> tuple[list, list[str]]:
+    return read_jsonl(path) if path.suffix == ".jsonl" else read_tsv(path)
+
+
+def data_sha256(files: list[Path]) -> str:
     h = hashlib.sha256()
-    for name in SPLITS:
-        h.update((data_dir / name).read_bytes())
+    for path in files:
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -166,7 +203,7 @@ def freeze_model(model: torch.nn.Module, spec: str) -> None:
 class Encoded:
     """One split, tokenized once (truncated, unpadded)."""
 
-    def __init__(self, tokenizer, texts: list[str], label_ids: list[int], max_len: int):
+    def __init__(self, tokenizer, texts: list[str], label_ids: list, max_len: int):
         enc = tokenizer(texts, truncation=True, max_length=max_len, padding=False)
         self.input_ids: list[list[int]] = enc["input_ids"]
         self.token_type_ids: list[list[int]] = enc.get("token_type_ids") or [[0] * len(x) for x in self.input_ids]
@@ -186,13 +223,16 @@ class Encoded:
             ids[row, :n] = torch.tensor(self.input_ids[i], dtype=torch.long)
             types[row, :n] = torch.tensor(self.token_type_ids[i], dtype=torch.long)
             mask[row, :n] = 1
-        labels = torch.tensor([self.labels[i] for i in indices], dtype=torch.long)
+        rows = [self.labels[i] for i in indices]
+        # Multi-label targets are multi-hot floats (BCE-with-logits), single-label ones class ids.
+        labels = torch.tensor(rows, dtype=torch.float32 if isinstance(rows[0], list) else torch.long)
         return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "labels": labels}
 
 
 def evaluate(model, data: Encoded, batch_size: int, pad_to: int | None, num_labels: int) -> dict:
     model.eval()
-    preds: list[int] = []
+    multi_label = isinstance(data.labels[0], list)
+    preds: list = []
     total_loss = 0.0
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -200,16 +240,23 @@ def evaluate(model, data: Encoded, batch_size: int, pad_to: int | None, num_labe
             idx = list(range(start, min(start + batch_size, len(data))))
             out = model(**data.batch(idx, pad_to))
             total_loss += float(out.loss) * len(idx)
-            preds.extend(out.logits.argmax(dim=-1).tolist())
+            if multi_label:
+                preds.extend((out.logits > 0).int().tolist())
+            else:
+                preds.extend(out.logits.argmax(dim=-1).tolist())
     y = np.asarray(data.labels)
     p = np.asarray(preds)
-    return {
-        "loss": total_loss / len(data),
-        "accuracy": float(accuracy_score(y, p)),
-        "macro_f1": float(f1_score(y, p, average="macro", labels=list(range(num_labels)), zero_division=0)),
-        "examples": len(data),
-        "seconds": time.perf_counter() - t0,
-    }
+    result = {"loss": total_loss / len(data), "accuracy": float(accuracy_score(y, p))}
+    if multi_label:
+        y = y.astype(int)
+        result["macro_f1"] = float(f1_score(y, p, average="macro", zero_division=0))
+        result["micro_f1"] = float(f1_score(y, p, average="micro", zero_division=0))
+        result["hamming_loss"] = float(hamming_loss(y, p))
+    else:
+        result["macro_f1"] = float(f1_score(y, p, average="macro", labels=list(range(num_labels)), zero_division=0))
+    result["examples"] = len(data)
+    result["seconds"] = time.perf_counter() - t0
+    return result
 
 
 def versions() -> dict:
@@ -230,40 +277,66 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
 
-    for name in SPLITS:
-        if not (args.data / name).is_file():
-            raise SystemExit(f"{args.data / name}: missing")
-    sha = data_sha256(args.data)
-    train_labels, train_texts = read_tsv(args.data / "train.tsv")
+    files = split_files(args.data)
+    for path in files:
+        if not path.is_file():
+            raise SystemExit(f"{path}: missing")
+    sha = data_sha256(files)
+    train_labels, train_texts = read_split(files[0])
     if args.max_train_examples is not None:
         train_labels = train_labels[: args.max_train_examples]
         train_texts = train_texts[: args.max_train_examples]
-    val_labels, val_texts = read_tsv(args.data / "validation.tsv")
-    test_labels, test_texts = read_tsv(args.data / "test.tsv")
-    names = sorted(set(train_labels))
+    val_labels, val_texts = read_split(files[1])
+    test_labels, test_texts = read_split(files[2])
+    multi_label = any(isinstance(x, list) for x in train_labels)
+    as_sets = [[x if isinstance(x, list) else [x] for x in ls] for ls in (train_labels, val_labels, test_labels)]
+    labels_txt = args.data / "labels.txt"
+    if labels_txt.is_file():
+        names = [line.strip() for line in labels_txt.read_text(encoding="utf-8").splitlines() if line.strip()]
+        known = "labels.txt"
+    else:
+        names = sorted({n for row in as_sets[0] for n in row})
+        known = "train"
     if len(names) < 2:
         raise SystemExit(f"the training data has {len(names)} label(s) {names}; need at least 2")
     label2id = {n: i for i, n in enumerate(names)}
     id2label = {i: n for n, i in label2id.items()}
-    for split, labels in (("validation", val_labels), ("test", test_labels)):
-        unknown = sorted(set(labels) - set(names))
+    for split, rows in zip(SPLIT_NAMES, as_sets):
+        unknown = sorted({n for row in rows for n in row} - set(names))
         if unknown:
-            raise SystemExit(f"{split}: labels {unknown} do not occur in train")
+            raise SystemExit(f"{split}: labels {unknown} do not occur in {known}")
+
+    def targets(labels: list) -> list:
+        if not multi_label:
+            return [label2id[x] for x in labels]
+        hot = []
+        for x in labels:
+            row = [0.0] * len(names)
+            for n in x if isinstance(x, list) else [x]:
+                row[label2id[n]] = 1.0
+            hot.append(row)
+        return hot
 
     tokenizer = AutoTokenizer.from_pretrained(str(args.model))
     t_tok = time.perf_counter()
-    train = Encoded(tokenizer, train_texts, [label2id[x] for x in train_labels], args.max_len)
-    validation = Encoded(tokenizer, val_texts, [label2id[x] for x in val_labels], args.max_len)
-    test = Encoded(tokenizer, test_texts, [label2id[x] for x in test_labels], args.max_len)
+    train = Encoded(tokenizer, train_texts, targets(train_labels), args.max_len)
+    validation = Encoded(tokenizer, val_texts, targets(val_labels), args.max_len)
+    test = Encoded(tokenizer, test_texts, targets(test_labels), args.max_len)
     log(
-        f"data {len(train)} train / {len(validation)} validation / {len(test)} test, labels {names}, "
+        f"data {len(train)} train / {len(validation)} validation / {len(test)} test, "
+        f"{'multi-label, ' if multi_label else ''}labels {names}, "
         f"tokenized in {time.perf_counter() - t_tok:.1f}s"
     )
     pad_to = args.max_len if args.padding == "max_length" else None
 
     torch.manual_seed(args.seed)
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(args.model), num_labels=len(names), id2label=id2label, label2id=label2id, dtype=torch.float32
+        str(args.model),
+        num_labels=len(names),
+        id2label=id2label,
+        label2id=label2id,
+        problem_type="multi_label_classification" if multi_label else "single_label_classification",
+        dtype=torch.float32,
     )
     freeze_model(model, args.freeze)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -365,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         "versions": versions(),
         "data_sha256": sha,
         "labels": names,
+        "multi_label": multi_label,
         "examples": {"train": len(train), "validation": len(validation), "test": len(test)},
         "parameters": {"trainable": trainable, "total": total},
         "steps": total_steps,

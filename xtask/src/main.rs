@@ -27,8 +27,9 @@ commands:
   compare DATASET [options] fine-tune with ft and with PyTorch + transformers (xtask/py/reference_train.py)
                             on the same split with the same recipe (minilm-l6, lr 5e-5, batch 32, max_len 64,
                             warmup ratio 0.1, weight decay 0.01, seed 42, max grad norm 1.0) and print test
-                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets or sms-spam,
-                            or the token-classification datasets conll2003 and atis-slots (reference:
+                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets, sms-spam
+                            or atis-intents (multi-label: accuracy is the subset accuracy), or the
+                            token-classification datasets conll2003 and atis-slots (reference:
                             xtask/py/reference_ner.py, run_ner.py's alignment and seqeval metrics; the
                             verdict is on test entity F1; the issue's recipe uses --max-len 128).
                             The reference's result is cached in $FT_HOME/reference/<key>.json (key: recipe,
@@ -264,7 +265,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 // `cargo xtask compare`: ft against PyTorch + transformers on real data (issue 4, "Accuracy on real data").
 
 /// Datasets `compare` knows (packaged by ft-data, fetched with `ft fetch`).
-const COMPARE_DATASETS: &[&str] = &["rt-snippets", "sms-spam", "conll2003", "atis-slots"];
+const COMPARE_DATASETS: &[&str] = &["rt-snippets", "sms-spam", "atis-intents", "conll2003", "atis-slots"];
 /// The packaged model both sides fine-tune.
 const COMPARE_MODEL: &str = "minilm-l6";
 /// How many accuracy points ft may be below the reference.
@@ -714,8 +715,8 @@ fn compare(rest: &[String]) -> Result<i32> {
     let data_dir = dataset_dir(&ft, &dataset)?;
     let splits: Vec<PathBuf> = split_files(&data_dir);
     let token = is_token_dataset(&data_dir);
-    if !token && splits[0].extension().is_some_and(|e| e != "tsv") {
-        bail!("compare {dataset}: the reference reads single-label TSV datasets and tagged JSONL ones only");
+    if !token && splits[0].extension().is_some_and(|e| e != "tsv" && e != "jsonl") {
+        bail!("compare {dataset}: the reference reads TSV and JSONL datasets (and tagged CoNLL / JSONL ones)");
     }
     if token && recipe.max_train_examples.is_some() {
         bail!("--max-train-examples: not for token-classification datasets");
