@@ -1883,6 +1883,143 @@ def cmd_metrics_goldens(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# squad-goldens: SQuAD v1.1's exact match and F1, for ft-eval
+# ----------------------------------------------------------------------------------------------------
+
+SQUAD_GOLDEN_FILE = "squad_golden.json"
+
+
+def squad_v11_normalize_answer(s: str) -> str:
+    """SQuAD v1.1's official evaluation script, `normalize_answer`: lower case, drop
+    `string.punctuation`, replace `\\b(a|an|the)\\b` with a space, collapse whitespace with `str.split`.
+    The definitions of that script, restated; what they compute is Python's (`re`, `str.lower`,
+    `str.split`), which is the reference ft-eval is checked against."""
+    import re
+    import string
+
+    text = s.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def squad_v11_f1(prediction: str, truth: str) -> float:
+    """The script's `f1_score`: word multiset overlap of the normalised answers; 0 when none."""
+    from collections import Counter
+
+    p = squad_v11_normalize_answer(prediction).split()
+    t = squad_v11_normalize_answer(truth).split()
+    same = sum((Counter(p) & Counter(t)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(t)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def squad_v11_exact(prediction: str, truth: str) -> float:
+    return float(squad_v11_normalize_answer(prediction) == squad_v11_normalize_answer(truth))
+
+
+def squad_v11_evaluate(predictions: list[str], answers: list[list[str]]) -> dict:
+    """The script's `evaluate`: per question the max over its gold answers, then the mean × 100."""
+    em = sum(max(squad_v11_exact(p, g) for g in golds) for p, golds in zip(predictions, answers))
+    f1 = sum(max(squad_v11_f1(p, g) for g in golds) for p, golds in zip(predictions, answers))
+    n = len(predictions)
+    return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n, "total": n}
+
+
+def squad_cases() -> list[dict]:
+    """(prediction, gold answers) pairs: the script's edge cases and text in several scripts."""
+    pairs = [
+        ("Denver Broncos", ["Denver Broncos", "The Denver Broncos"], "exact, and with an article"),
+        ("the  DENVER broncos!", ["Denver Broncos"], "case, punctuation, article, spaces"),
+        ("Broncos", ["Denver Broncos"], "partial: P 1, R 1/2"),
+        ("Denver Broncos of Colorado", ["Denver Broncos"], "partial: P 1/2, R 1"),
+        ("", ["Denver Broncos"], "empty prediction"),
+        ("Denver", [""], "empty gold answer"),
+        ("", [""], "both empty: EM 1, F1 0 in v1.1"),
+        ("...", ["!?"], "punctuation only, both sides: EM 1, F1 0"),
+        ("the", ["a"], "articles only: EM 1, F1 0"),
+        ("an apple a day", ["apple day"], "articles removed"),
+        ("theater and anthem", ["theater anthem and"], "article-like word starts are kept; order ignored by F1"),
+        ("a-n apple", ["apple"], "punctuation removed before articles: a-n becomes an"),
+        ("don't stop", ["dont stop"], "apostrophe removed"),
+        ("state-of-the-art", ["state of the art"], "hyphens join the words"),
+        ("snake_case name", ["snakecase name"], "underscore is punctuation"),
+        ("dog dog dog", ["dog"], "repeated words: multiset overlap 1"),
+        ("dog cat", ["cat dog dog"], "multiset overlap 2 of 3"),
+        ("Café au lait", ["cafe au lait"], "accents are not stripped"),
+        ("CAFÉ", ["café"], "unicode lower case"),
+        ("ΟΔΟΣ", ["οδος", "οδός"], "Greek final sigma: lower() gives ς at the end"),
+        ("İstanbul", ["istanbul", "i̇stanbul"], "dotted capital I lower-cases to i + combining dot"),
+        ("“quoted” — dash", ["quoted dash"], "non-ASCII punctuation is kept"),
+        ("x\u00a0y\u2003z", ["x y z"], "no-break and em spaces split words"),
+        ("x\u001cy\u001fz", ["x y z"], "str.split splits at U+001C..U+001F too"),
+        ("x\u200by", ["x y", "xy"], "zero-width space is not whitespace"),
+        ("1,990", ["1990"], "digit grouping comma removed"),
+        ("3.14 meters", ["314 meters"], "decimal point removed"),
+        ("the the the", [""], "only articles: normalises to nothing"),
+        ("a_an the", ["an"], "underscore removed first: a_an becomes the one word aan"),
+        ("éa theé", ["éa theé"], "a word character before or after an article keeps it"),
+        ("北京 the city", ["北京 city"], "CJK is a word character"),
+        ("東京", ["北京"], "different CJK words"),
+        ("42", ["41", "42", "forty two"], "max over gold answers"),
+        ("in 1990s", ["1990", "the 1990s"], "max F1 from a different answer than max EM"),
+        ("\tNew\nYork\r", ["new york"], "tabs and newlines"),
+        ("A", ["a"], "capital article"),
+    ]
+    return [
+        {
+            "prediction": p,
+            "answers": golds,
+            "note": note,
+            "normalized_prediction": squad_v11_normalize_answer(p),
+            "normalized_answers": [squad_v11_normalize_answer(g) for g in golds],
+            "exact_match": max(squad_v11_exact(p, g) for g in golds),
+            "f1": max(squad_v11_f1(p, g) for g in golds),
+        }
+        for p, golds, note in pairs
+    ]
+
+
+def generate_squad_goldens(out: Path) -> dict:
+    cases = squad_cases()
+    corpus = squad_v11_evaluate([c["prediction"] for c in cases], [c["answers"] for c in cases])
+    golden = {
+        "generator": "xtask/py/generate_fixtures.py squad-goldens",
+        "reference": "SQuAD v1.1 official evaluation script (normalize_answer, f1_score, exact_match_score, "
+        "metric_max_over_ground_truths, evaluate), restated; Python " + platform.python_version(),
+        "tolerance": 1e-12,
+        "cases": cases,
+        "corpus": corpus,
+    }
+    write_json(out / SQUAD_GOLDEN_FILE, golden)
+    say(f"wrote {describe(out / SQUAD_GOLDEN_FILE)}: {len(cases)} cases, corpus EM {corpus['exact_match']:.4f} "
+        f"F1 {corpus['f1']:.4f}")
+    return {"cases": len(cases), "corpus": corpus, "python": platform.python_version()}
+
+
+@subcommand(
+    "squad-goldens",
+    "write fixtures/squad_golden.json (SQuAD v1.1 EM / F1 of the official script's definitions)",
+    add_metrics_goldens_args,
+    tokenizers_only=True,
+)
+def cmd_squad_goldens(args) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    info = generate_squad_goldens(out)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest.setdefault("cases", {})[SQUAD_GOLDEN_FILE] = info
+    files = manifest.setdefault("files", {})
+    files[SQUAD_GOLDEN_FILE] = sha256_file(out / SQUAD_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
 # generate
 # ----------------------------------------------------------------------------------------------------
 

@@ -30,6 +30,13 @@ pub enum EvalError {
         len_b: usize,
     },
 
+    /// A question has no gold answer to compare the prediction with.
+    #[error("question {question} has no gold answer: SQuAD scores a prediction against at least one")]
+    NoGoldAnswer {
+        /// Position of the question.
+        question: usize,
+    },
+
     /// A class label is not below `num_classes`.
     #[error("{what}[{index}] = {label} is not a class index: num_classes is {num_classes}, so labels must be below it")]
     LabelOutOfRange {

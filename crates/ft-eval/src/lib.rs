@@ -12,7 +12,9 @@
 //!   [`roc_auc_binary()`]): scikit-learn 1.9,
 //! - multi-label ([`MultilabelReport`]): scikit-learn,
 //! - regression ([`RegressionReport`], [`pearson`], [`spearman`]): scikit-learn and scipy,
-//! - token tagging ([`TaggingReport`], [`entities`]): seqeval's default mode.
+//! - token tagging ([`TaggingReport`], [`entities`]): seqeval's default mode,
+//! - extractive question answering ([`SquadScores`], [`normalize_answer`]): SQuAD v1.1's official
+//!   evaluation script (`fixtures/squad_golden.json`).
 //!
 //! Empty or malformed input is an [`EvalError`], never NaN. A 0/0 in precision, recall or F1 is 0
 //! (scikit-learn's `zero_division=0`).
@@ -47,6 +49,7 @@ mod log_loss;
 pub mod multilabel;
 pub mod regression;
 mod roc_auc;
+pub mod squad;
 pub mod tagging;
 
 pub use classification::{Averages, ClassScores, ClassificationReport, accuracy, confusion_matrix};
@@ -56,4 +59,5 @@ pub use log_loss::log_loss;
 pub use multilabel::MultilabelReport;
 pub use regression::{RegressionReport, mean_absolute_error, mean_squared_error, pearson, ranks, spearman};
 pub use roc_auc::{roc_auc, roc_auc_binary};
+pub use squad::{SquadScores, normalize_answer};
 pub use tagging::{Entity, EntityConfusion, TaggingReport, entities};
