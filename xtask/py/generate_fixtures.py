@@ -1883,6 +1883,187 @@ def cmd_metrics_goldens(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# qa-goldens: run_qa.py's windows (only_second truncation with a stride) and answer positions
+# ----------------------------------------------------------------------------------------------------
+
+QA_GOLDEN_FILE = "qa_windows_golden.json"
+QA_GOLDEN_SEED = 11
+
+
+def run_qa_positions(offsets, sequence_ids, cls_index: int, start_char: int | None, end_char: int | None):
+    """run_qa.py's `prepare_train_features` labels for one window (pad_on_right, no padding): [CLS]
+    when there is no answer or the window does not hold all of it, else the first and last token of
+    the answer, found by its loops over the offsets (including their quirk at a window's last token)."""
+    if start_char is None:
+        return cls_index, cls_index
+    token_start_index = 0
+    while sequence_ids[token_start_index] != 1:
+        token_start_index += 1
+    token_end_index = len(offsets) - 1
+    while sequence_ids[token_end_index] != 1:
+        token_end_index -= 1
+    if not (offsets[token_start_index][0] <= start_char and offsets[token_end_index][1] >= end_char):
+        return cls_index, cls_index
+    while token_start_index < len(offsets) and offsets[token_start_index][0] <= start_char:
+        token_start_index += 1
+    start = token_start_index - 1
+    while offsets[token_end_index][1] >= end_char:
+        token_end_index -= 1
+    return start, token_end_index + 1
+
+
+def _qa_contexts(rng) -> list[tuple[str, str, str, str]]:
+    """(question, context, answer text, note): short, unicode, and long generated contexts."""
+    words = (
+        "flight fare denver boston morning evening airline ticket seattle dallas monday friday "
+        "airport ground transportation cheapest nonstop connecting aircraft meal breakfast dinner "
+        "économie zürich café naïve façade jalapeño straße 東京 北京 🙂 12:30 1,250 o'clock e-mail"
+    ).split()
+
+    def sentence(n: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(n)).capitalize() + rng.choice([".", "!", "?", ";"])
+
+    cases = [
+        ("Where does the flight leave from?", "The flight leaves from Denver in the morning.", "Denver", "short"),
+        ("  Which café?", "We met at Café Müller in Zürich, near the naïve façade.", "Café Müller", "unicode, accents; "
+         "question with leading spaces (run_qa strips them before tokenizing; this case keeps them)"),
+        ("What time?", "Departure is at 12:30 from gate 7, o'clock sharp.", "12:30", "digits and punctuation"),
+        ("Which city?", "東京から北京まで、the flight goes on to Seattle 🙂 tomorrow.", "Seattle", "CJK and emoji"),
+        ("Is there an answer?", "This context does not hold it.", None, "no answer: [CLS]"),
+        (" ".join(["what about the long question"] * 12) + "?", " ".join(["short context words"] * 30) + ".", None,
+         "a long question: truncation fails unless everything fits"),
+    ]
+    for k in range(6):
+        long = " ".join(sentence(int(rng.integers(6, 18))) for _ in range(int(rng.integers(40, 120))))
+        cases.append((f"Question number {k} about the trip?", long, None, f"long generated context {k}"))
+    return cases
+
+
+def _qa_rows(tok: tokenizers.Tokenizer, cases, max_len: int, stride: int, rng, border: bool) -> list[dict]:
+    """Windows and labels for each case; long contexts get answers picked at window borders."""
+    tok.no_padding()
+    tok.enable_truncation(max_len, stride=stride, strategy="only_second")
+    rows = []
+    for question, context, answer, note in cases:
+        try:
+            enc = tok.encode(question, context)
+        except Exception as e:  # noqa: BLE001
+            # tokenizers refuses when the question leaves no room (or panics on the stride): ft errs too.
+            rows.append({"note": note, "question": question, "context": context, "error": str(e)})
+            continue
+        windows = [enc] + list(enc.overflowing)
+        answers: list[tuple[int, str, str]] = []
+        if answer is not None:
+            answers.append((context.index(answer), answer, "the answer"))
+        elif note.startswith("long") and border and len(windows) > 1:
+            # Answers made of the context's own words around window borders: the last context token
+            # of window 0, the first of window 1 past the overlap, a span across the border.
+            w0, w1 = windows[0], windows[1]
+            ctx0 = [i for i, s in enumerate(w0.sequence_ids) if s == 1]
+            ctx1 = [i for i, s in enumerate(w1.sequence_ids) if s == 1]
+            picks = [
+                (w0.offsets[ctx0[-1]], "last context token of window 0"),
+                (w1.offsets[ctx1[min(stride, len(ctx1) - 1)]], "first token of window 1 past the overlap"),
+                ((w0.offsets[ctx0[-3]][0], w1.offsets[ctx1[min(stride + 2, len(ctx1) - 1)]][1]), "span across the border"),
+                ((w0.offsets[ctx0[0]][0], w0.offsets[ctx0[1]][1]), "first context tokens"),
+            ]
+            last = windows[-1]
+            ctx_last = [i for i, s in enumerate(last.sequence_ids) if s == 1]
+            picks.append(((last.offsets[ctx_last[-2]][0], last.offsets[ctx_last[-1]][1]), "end of the context"))
+            for (a, b), what in picks:
+                if b > a:
+                    answers.append((a, context[a:b], what))
+        if not answers:
+            answers.append((-1, "", "no answer"))
+        rows.append(
+            {
+                "note": note,
+                "question": question,
+                "context": context,
+                "windows": [
+                    {
+                        "input_ids": w.ids,
+                        "token_type_ids": w.type_ids,
+                        "offsets": [list(o) for o in w.offsets],
+                        "sequence_ids": w.sequence_ids,
+                        "special_tokens_mask": w.special_tokens_mask,
+                    }
+                    for w in windows
+                ],
+                "answers": [
+                    {
+                        "note": what,
+                        "answer_start": a if a >= 0 else None,
+                        "answer_text": text if a >= 0 else None,
+                        "positions": [
+                            [0, 0] if a < 0 else list(run_qa_positions(w.offsets, w.sequence_ids, 0, a, a + len(text)))
+                            for w in windows
+                        ],
+                    }
+                    for a, text, what in answers
+                ],
+            }
+        )
+    return rows
+
+
+def generate_qa_goldens(out: Path, minilm: Path) -> list[str]:
+    import numpy as np
+
+    golden: dict = {
+        "generator": "xtask/py/generate_fixtures.py qa-goldens",
+        "versions": {"python": platform.python_version(), "tokenizers": tokenizers.__version__},
+        "call": "tok = tokenizers.Tokenizer.from_file(tokenizer.json); tok.no_padding(); "
+        "tok.enable_truncation(max_len, stride=stride, strategy='only_second'); enc = tok.encode(question, context); "
+        "windows = [enc] + enc.overflowing (what transformers' tokenizer(question, context, truncation='only_second', "
+        "max_length, stride, return_overflowing_tokens=True, return_offsets_mapping=True) returns per sample); "
+        "positions = run_qa.py's prepare_train_features labels per window ([CLS] = 0, no padding)",
+        "seed": QA_GOLDEN_SEED,
+    }
+    # (name, model, max_len, stride, cases): the tiny vocabulary spells most words letter by letter, so
+    # it gets the short contexts only; MiniLM all of them at run_qa's 384 / 128 and at 64 / 16.
+    settings = (("tiny", out / "tiny", 40, 4, 6), ("minilm", minilm, 384, 128, None), ("minilm_short", minilm, 64, 16, 8))
+    for name, model_dir, max_len, stride, n_cases in settings:
+        rng = np.random.default_rng(QA_GOLDEN_SEED)
+        cases = _qa_contexts(rng)[:n_cases]
+        cfg = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        rows = _qa_rows(tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")), cases, max_len, stride,
+                        np.random.default_rng(QA_GOLDEN_SEED), True)
+        rows_vocab = _qa_rows(_vocab_tokenizer(model_dir, cfg), cases, max_len, stride,
+                              np.random.default_rng(QA_GOLDEN_SEED), True)
+        for r, rv in zip(rows, rows_vocab):
+            assert r == rv, f"{name}: tokenizer.json and vocab.txt disagree on {r['note']!r}"
+        golden[name] = {"max_len": max_len, "stride": stride, "cases": rows}
+        n_windows = sum(len(r.get("windows", [])) for r in rows)
+        labels = [p for r in rows for a in r.get("answers", []) for p in a["positions"]]
+        at_cls = sum(p == [0, 0] for p in labels)
+        say(f"qa {name}: {len(rows)} contexts, {n_windows} windows, {len(labels)} labels, {at_cls} at [CLS]")
+    path = out / QA_GOLDEN_FILE
+    write_compact_json(path, golden)
+    return [QA_GOLDEN_FILE]
+
+
+@subcommand(
+    "qa-goldens",
+    "write fixtures/qa_windows_golden.json (run_qa.py's context windows and answer positions) and update "
+    "its sha256 in manifest.json; needs only `tokenizers`",
+    add_tokenizer_goldens_args,
+    tokenizers_only=True,
+)
+def cmd_qa_goldens(args) -> int:
+    out: Path = args.out
+    files = generate_qa_goldens(out, args.minilm)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    entry = manifest.setdefault("files", {})
+    for f in files:
+        entry[f] = sha256_file(out / f)
+    manifest["files"] = dict(sorted(entry.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
 # squad-goldens: SQuAD v1.1's exact match and F1, for ft-eval
 # ----------------------------------------------------------------------------------------------------
 

@@ -74,6 +74,20 @@ pub enum DataError {
         /// Special tokens needed.
         needed: usize,
     },
+    /// A question leaves the context too little room for the windows (`--max-len`, `--doc-stride`).
+    #[error(
+        "the question takes {question_tokens} tokens, which with [CLS] and two [SEP] leaves {room} of max_len {max_len} for the context: the room must be more than the stride {stride}; shorten the question, raise --max-len or lower --doc-stride"
+    )]
+    QuestionTooLong {
+        /// Tokens of the question.
+        question_tokens: usize,
+        /// The requested maximum.
+        max_len: usize,
+        /// Tokens shared by consecutive windows.
+        stride: usize,
+        /// What is left for the context.
+        room: usize,
+    },
     /// The file's format cannot be told from its name.
     #[error("{}: unknown data format; name the file *.csv, *.tsv or *.jsonl", path.display())]
     UnknownFormat {

@@ -45,6 +45,7 @@ mod error;
 pub mod examples;
 pub mod files;
 pub mod labels;
+pub mod qa;
 pub mod rng;
 pub mod split;
 pub mod tagging;

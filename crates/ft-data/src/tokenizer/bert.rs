@@ -13,6 +13,7 @@ use super::wordpiece::WordPiece;
 use super::{Encoding, offsets, truncation};
 use crate::DataError;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 /// A BERT tokenizer assembled from its parts.
@@ -160,7 +161,7 @@ impl BertPipeline {
     pub fn encode_words(&self, words: &[&str], max_len: usize) -> Result<Encoding, DataError> {
         let budget = max_len.checked_sub(2).ok_or(DataError::MaxLenTooSmall { max_len, needed: 2 })?;
         let a = self.sequence_words(words);
-        Ok(self.assemble(&a, truncation::single(a.len(), budget), None))
+        Ok(self.assemble(&a, 0..truncation::single(a.len(), budget), None))
     }
 
     /// `[CLS] text [SEP]` or `[CLS] text [SEP] pair [SEP]`, at most `max_len` tokens.
@@ -173,12 +174,28 @@ impl BertPipeline {
             None => (truncation::single(a.len(), budget), 0),
             Some(b) => truncation::longest_first(a.len(), b.len(), budget),
         };
-        Ok(self.assemble(&a, n1, b.as_ref().map(|b| (b, n2))))
+        Ok(self.assemble(&a, 0..n1, b.as_ref().map(|b| (b, 0..n2))))
     }
 
-    /// `[CLS]` + the first `n1` tokens of `a` + `[SEP]` (+ the first `n2` of `b` + `[SEP]`).
-    fn assemble(&self, a: &Sequence, n1: usize, b: Option<(&Sequence, usize)>) -> Encoding {
-        let n2 = b.map_or(0, |(_, n)| n);
+    /// `[CLS] question [SEP] window [SEP]` for every window of `context` (see
+    /// [`Tokenizer::encode_windows`](super::Tokenizer::encode_windows)).
+    pub fn encode_windows(
+        &self,
+        question: &str,
+        context: &str,
+        max_len: usize,
+        stride: usize,
+    ) -> Result<Vec<Encoding>, DataError> {
+        let a = self.sequence(question);
+        let b = self.sequence(context);
+        let ranges = truncation::context_windows(a.len(), b.len(), 3, max_len, stride)?;
+        Ok(ranges.into_iter().map(|(start, stop)| self.assemble(&a, 0..a.len(), Some((&b, start..stop)))).collect())
+    }
+
+    /// `[CLS]` + tokens `r1` of `a` + `[SEP]` (+ tokens `r2` of `b` + `[SEP]`).
+    fn assemble(&self, a: &Sequence, r1: Range<usize>, b: Option<(&Sequence, Range<usize>)>) -> Encoding {
+        let n1 = r1.len();
+        let n2 = b.as_ref().map_or(0, |(_, r)| r.len());
         let added = if b.is_some() { 3 } else { 2 };
         let mut enc = Encoding::default();
         let len = n1 + n2 + added;
@@ -197,10 +214,10 @@ impl BertPipeline {
             enc.sequence_ids.push(None);
         };
         special(&mut enc, self.cls_id, 0);
-        a.append_to(&mut enc, n1, 0);
+        a.append_to(&mut enc, r1, 0);
         special(&mut enc, self.sep_id, 0);
-        if let Some((b, n2)) = b {
-            b.append_to(&mut enc, n2, 1);
+        if let Some((b, r2)) = b {
+            b.append_to(&mut enc, r2, 1);
             special(&mut enc, self.sep_id, 1);
         }
         debug_assert!(enc.is_aligned() && enc.len() == len);
@@ -228,12 +245,13 @@ impl Sequence {
         self.offsets.push(offsets);
     }
 
-    /// Appends the first `n` tokens as sequence `seq` (its token type and sequence id).
-    fn append_to(&self, enc: &mut Encoding, n: usize, seq: u8) {
-        enc.ids.extend_from_slice(&self.ids[..n]);
+    /// Appends tokens `r` as sequence `seq` (its token type and sequence id).
+    fn append_to(&self, enc: &mut Encoding, r: Range<usize>, seq: u8) {
+        let n = r.len();
+        enc.ids.extend_from_slice(&self.ids[r.clone()]);
         enc.type_ids.extend(std::iter::repeat_n(seq, n));
-        enc.word_ids.extend(self.word_ids[..n].iter().map(|&w| Some(w)));
-        enc.offsets.extend_from_slice(&self.offsets[..n]);
+        enc.word_ids.extend(self.word_ids[r.clone()].iter().map(|&w| Some(w)));
+        enc.offsets.extend_from_slice(&self.offsets[r]);
         enc.special_tokens_mask.extend(std::iter::repeat_n(0, n));
         enc.sequence_ids.extend(std::iter::repeat_n(Some(seq), n));
     }

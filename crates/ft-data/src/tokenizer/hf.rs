@@ -139,6 +139,50 @@ impl HfTokenizer {
 }
 
 impl HfTokenizer {
+    /// `[CLS] question [SEP] window [SEP]` for every window of `context`, cut by the `tokenizers`
+    /// crate's own `truncate` with the stride (see
+    /// [`Tokenizer::encode_windows`](super::Tokenizer::encode_windows)).
+    pub fn encode_windows(
+        &self,
+        question: &str,
+        context: &str,
+        max_len: usize,
+        stride: usize,
+    ) -> Result<Vec<Encoding>, DataError> {
+        let failed = |e: tokenizers::Error| DataError::Encode { message: format!("{}: {e}", self.path.display()) };
+        let mut a = self.base.encode(question, false).map_err(failed)?;
+        let mut b = self.base.encode(context, false).map_err(failed)?;
+        offsets::bytes_to_chars(question, a.get_offsets_mut());
+        offsets::bytes_to_chars(context, b.get_offsets_mut());
+        let added = self.added_tokens(true);
+        let ranges = truncation::context_windows(a.len(), b.len(), added, max_len, stride)?;
+        let room = ranges[0].1 - ranges[0].0;
+        // The first window stays in `b`, the others become its overflowing encodings (checked
+        // against `ranges`, the rule the vocab.txt path uses).
+        b.truncate(room, stride, TruncationDirection::Right);
+        let mut windows = vec![b.clone()];
+        windows.extend(b.take_overflowing());
+        if windows.len() != ranges.len() {
+            return Err(DataError::Encode {
+                message: format!(
+                    "{}: {} context windows, expected {}",
+                    self.path.display(),
+                    windows.len(),
+                    ranges.len()
+                ),
+            });
+        }
+        drop(a.take_overflowing());
+        windows
+            .into_iter()
+            .map(|mut w| {
+                drop(w.take_overflowing());
+                let enc = self.post_process(a.clone(), Some(w)).map_err(failed)?;
+                self.to_encoding(&enc)
+            })
+            .collect()
+    }
+
     /// Encodes pre-split `words` as one sequence (Python's `tok.encode(words, is_pretokenized=True)`):
     /// each word is normalized and split on its own, and every token of word `i` gets word id `i`;
     /// offsets are characters of the token's own word. Special tokens added, truncated to `max_len`.

@@ -226,6 +226,38 @@ impl Tokenizer {
         }
     }
 
+    /// A question and its context as extractive question answering reads them (transformers'
+    /// `tokenizer(question, context, truncation="only_second", max_length=max_len, stride=stride,
+    /// return_overflowing_tokens=True, return_offsets_mapping=True)`): one `[CLS] question [SEP]
+    /// window [SEP]` encoding per window of the context, each at most `max_len` tokens, consecutive
+    /// windows sharing `stride` context tokens; the question is never cut. Offsets of the window's
+    /// tokens index the context (sequence 1).
+    ///
+    /// ```
+    /// let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny");
+    /// let tok = ft_data::Tokenizer::from_dir(&dir)?;
+    /// // "who?" is 4 tokens (w ##h ##o ?): with 3 specials, max_len 11 leaves 4 for the context's 7.
+    /// let windows = tok.encode_windows("who?", "abcdefg", 11, 2)?;
+    /// let context = |e: &ft_data::Encoding| e.offsets[6..e.len() - 1].to_vec();
+    /// assert_eq!(windows.len(), 3);
+    /// assert_eq!(context(&windows[0]), [(0, 1), (1, 2), (2, 3), (3, 4)]);
+    /// assert_eq!(context(&windows[1]), [(2, 3), (3, 4), (4, 5), (5, 6)]);
+    /// assert_eq!(context(&windows[2]), [(4, 5), (5, 6), (6, 7)]);
+    /// # Ok::<(), ft_data::DataError>(())
+    /// ```
+    pub fn encode_windows(
+        &self,
+        question: &str,
+        context: &str,
+        max_len: usize,
+        stride: usize,
+    ) -> Result<Vec<Encoding>, DataError> {
+        match &self.backend {
+            Backend::Hf(t) => t.encode_windows(question, context, max_len, stride),
+            Backend::Bert(t) => t.encode_windows(question, context, max_len, stride),
+        }
+    }
+
     /// [`encode_words`](Self::encode_words) for many sentences, in parallel, results in input order.
     pub fn encode_words_batch(&self, sentences: &[Vec<&str>], max_len: usize) -> Result<Vec<Encoding>, DataError> {
         sentences.par_iter().with_min_len(64).map(|words| self.encode_words(words, max_len)).collect()
