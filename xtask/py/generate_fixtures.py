@@ -2522,6 +2522,112 @@ def cmd_token_goldens(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# qa-model-goldens: BertForQuestionAnswering on the tiny encoder
+# ----------------------------------------------------------------------------------------------------
+
+QA_MODEL_GOLDEN_FILE = "tiny_qa_golden.safetensors"
+QA_SEED = 13
+
+
+def tiny_qa_model(tiny: Path) -> "transformers.BertForQuestionAnswering":
+    """fixtures/tiny's encoder (no pooler) under a fresh qa_outputs Linear(H, 2), perturbed as the rest."""
+    from transformers import BertForQuestionAnswering
+
+    cfg = BertConfig.from_pretrained(str(tiny))
+    cfg.num_labels = 2
+    cfg.id2label = {0: "LABEL_0", 1: "LABEL_1"}
+    cfg.label2id = {"LABEL_0": 0, "LABEL_1": 1}
+    cfg.problem_type = None
+    cfg.architectures = ["BertForQuestionAnswering"]
+    torch.manual_seed(QA_SEED)
+    model = BertForQuestionAnswering(cfg)
+    state = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    encoder = {k: v for k, v in state.items() if k.startswith("bert.") and ".pooler." not in k}
+    missing, unexpected = model.load_state_dict(encoder, strict=False)
+    assert not unexpected, unexpected
+    assert sorted(missing) == ["qa_outputs.bias", "qa_outputs.weight"], missing
+    gen = torch.Generator().manual_seed(QA_SEED)
+    with torch.no_grad():
+        model.qa_outputs.weight.normal_(0.0, TINY_INIT_STD, generator=gen)
+        model.qa_outputs.bias.add_(torch.randn(model.qa_outputs.bias.shape, generator=gen) * PERTURB_STD)
+    model.config._attn_implementation = ATTN
+    return model.eval()
+
+
+def generate_qa_model_goldens(out: Path) -> dict:
+    """Writes fixtures/tiny-qa (what transformers' save_pretrained writes) and the golden: start/end
+    logits, the loss for answer spans (positions beyond the window clamped and ignored, negative ones
+    clamped to 0) and the gradient of qa_outputs, for the tiny batch."""
+    from transformers import AutoModelForQuestionAnswering
+
+    tiny = out / "tiny"
+    model = tiny_qa_model(tiny)
+    qa_dir = fresh_dir(out / "tiny-qa")
+    model.save_pretrained(str(qa_dir), safe_serialization=True)
+    copy_tokenizer_files(tiny, qa_dir)
+    list_dir(qa_dir)
+    reloaded, info = AutoModelForQuestionAnswering.from_pretrained(
+        str(qa_dir), dtype=torch.float32, attn_implementation=ATTN, output_loading_info=True
+    )
+    problems = check_loading_info("tiny-qa", info)
+    assert not problems, problems
+    assert type(reloaded).__name__ == "BertForQuestionAnswering"
+    assert reloaded.bert.pooler is None
+    reloaded.eval()
+
+    tok = AutoTokenizer.from_pretrained(str(tiny))
+    inputs = encode_case(tok, TINY_BATCH, pad_to=TINY_MAX_POSITIONS)
+    t = inputs["input_ids"].shape[1]
+    b = inputs["input_ids"].shape[0]
+    # Row by row: inside the text, [CLS] (no answer), a start past the window (ignored), an end past
+    # it, a negative start (clamped to 0), the last position; more rows repeat the pattern.
+    pattern = [(3, 5), (0, 0), (t + 5, 2), (1, t + 1), (-4, 3), (t - 1, t - 1)]
+    starts = torch.tensor([pattern[i % len(pattern)][0] for i in range(b)], dtype=torch.long)
+    ends = torch.tensor([pattern[i % len(pattern)][1] for i in range(b)], dtype=torch.long)
+    with torch.no_grad():
+        out_plain = reloaded(**inputs, return_dict=True)
+        mem = model(**inputs, return_dict=True)
+    assert torch.equal(out_plain.start_logits, mem.start_logits), "save_pretrained round trip changed the logits"
+    reloaded.zero_grad()
+    out_l = reloaded(**inputs, start_positions=starts, end_positions=ends, return_dict=True)
+    out_l.loss.backward()
+    logits = torch.stack([out_plain.start_logits, out_plain.end_logits], dim=-1)  # [B, T, 2]
+    say(f"qa logits {list(logits.shape)}, loss {float(out_l.loss.detach()):.6f}")
+    tensors = {f"batch.{k}": v for k, v in inputs.items()}
+    tensors["batch.spans"] = torch.stack([starts, ends], dim=1)
+    tensors["batch.logits"] = logits.to(torch.float32)
+    tensors["batch.loss"] = out_l.loss.detach().reshape(1).to(torch.float32)
+    tensors["batch.grad.qa_outputs.weight"] = reloaded.qa_outputs.weight.grad.detach().clone()
+    tensors["batch.grad.qa_outputs.bias"] = reloaded.qa_outputs.bias.grad.detach().clone()
+    save_tensors(out / QA_MODEL_GOLDEN_FILE, tensors)
+    return {
+        "model": "fixtures/tiny's encoder (pooler dropped) + qa_outputs N(0, 0.2) seed 13, bias += N(0, 0.02)",
+        "spans": "rows cycle through (3, 5), (0, 0), (T + 5, 2), (1, T + 1), (-4, 3), (T - 1, T - 1); T = 64",
+    }
+
+
+@subcommand(
+    "qa-model-goldens",
+    "write fixtures/tiny-qa and fixtures/tiny_qa_golden.safetensors and record them in manifest.json",
+    add_token_goldens_args,
+)
+def cmd_qa_model_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    info = generate_qa_model_goldens(out)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest.setdefault("cases", {})[QA_MODEL_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[QA_MODEL_GOLDEN_FILE] = tensor_table(out / QA_MODEL_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    for name in [QA_MODEL_GOLDEN_FILE, *[f"tiny-qa/{f.name}" for f in sorted((out / "tiny-qa").iterdir())]]:
+        files[name] = sha256_file(out / name)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------
 # verify: transformers loads what ft saved
 # ----------------------------------------------------------------------------------------------------
 
@@ -2530,7 +2636,7 @@ def add_verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, help="model directory saved by ft (config.json, model.safetensors, tokenizer)")
     p.add_argument(
         "--task",
-        choices=["sequence-classification", "token-classification"],
+        choices=["sequence-classification", "token-classification", "question-answering"],
         default="sequence-classification",
         help="the head transformers loads DIR as (its Auto* class)",
     )
@@ -2553,11 +2659,16 @@ def cmd_verify(args) -> int:
     set_determinism()
     problems: list[str] = []
     token = args.task == "token-classification"
+    qa = args.task == "question-answering"
     if args.golden is None:
-        args.golden = Path("fixtures") / (TOKEN_GOLDEN_FILE if token else "tiny_golden.safetensors")
-    from transformers import AutoModelForTokenClassification
+        golden_file = QA_MODEL_GOLDEN_FILE if qa else TOKEN_GOLDEN_FILE if token else "tiny_golden.safetensors"
+        args.golden = Path("fixtures") / golden_file
+    from transformers import AutoModelForQuestionAnswering, AutoModelForTokenClassification
 
-    auto = AutoModelForTokenClassification if token else AutoModelForSequenceClassification
+    auto = (
+        AutoModelForQuestionAnswering if qa else AutoModelForTokenClassification if token
+        else AutoModelForSequenceClassification
+    )
     try:
         model, info = auto.from_pretrained(
             str(args.dir), dtype=torch.float32, attn_implementation=ATTN, output_loading_info=True
@@ -2593,7 +2704,9 @@ def cmd_verify(args) -> int:
         problems.append(f"num_labels {model.config.num_labels} != golden {expected.shape[-1]}")
     else:
         with torch.no_grad():
-            logits = model(**inputs, return_dict=True).logits
+            out = model(**inputs, return_dict=True)
+            # A QA model's start and end logits, stacked as ft (and the golden) hold them: [B, T, 2].
+            logits = torch.stack([out.start_logits, out.end_logits], dim=-1) if qa else out.logits
         diff = max_abs(logits, expected)
         say(f"logits max abs diff: {diff:.3g} (tol {args.tol:g}, {list(logits.shape)})")
         if not diff <= args.tol:

@@ -220,7 +220,9 @@ fn fixtures(rest: &[String]) -> Result<i32> {
             }
             "--no-tokenizer-check" => passthrough.push(arg.clone()),
             "--task" => {
-                let task = args.next().context("--task needs sequence-classification or token-classification")?;
+                let task = args
+                    .next()
+                    .context("--task needs sequence-classification, token-classification or question-answering")?;
                 passthrough.push(arg.clone());
                 passthrough.push(task.clone());
             }

@@ -56,7 +56,8 @@ impl Predictor {
     pub fn load(model: &str, device: Device, max_len: Option<usize>) -> Result<Self, InferError> {
         let dir = model_dir::resolve(model)?;
         if let Ok(config) = ft_model::BertConfig::from_file(&dir.join("config.json"))
-            && let Some(task @ Task::TokenClassification) = Task::of_config(&config)
+            && let Some(task) = Task::of_config(&config)
+            && task != Task::SequenceClassification
         {
             return Err(InferError::Task(format!(
                 "{}: a {task} model ({}), where a sequence-classification model is needed",

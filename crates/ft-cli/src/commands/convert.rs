@@ -4,7 +4,7 @@
 
 use super::ModelArgs;
 use anyhow::Context;
-use ft_model::{BertForSequenceClassification, BertForTokenClassification, Head, Task};
+use ft_model::{BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, Head, Task};
 use std::path::PathBuf;
 
 /// Arguments of `ft convert`.
@@ -23,6 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.model.resolve()?.1 {
         Task::SequenceClassification => convert::<BertForSequenceClassification>(&args),
         Task::TokenClassification => convert::<BertForTokenClassification>(&args),
+        Task::QuestionAnswering => convert::<BertForQuestionAnswering>(&args),
     }
 }
 

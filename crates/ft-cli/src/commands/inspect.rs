@@ -1,7 +1,7 @@
 //! `ft inspect`: what a checkpoint is, how big, what loaded, and where it runs.
 
 use super::{ModelArgs, thousands};
-use ft_model::{BertForSequenceClassification, BertForTokenClassification, Head, Part, Task};
+use ft_model::{BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, Head, Part, Task};
 
 /// Arguments of `ft inspect`.
 #[derive(Debug, clap::Args)]
@@ -14,6 +14,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.model.resolve()?.1 {
         Task::SequenceClassification => show::<BertForSequenceClassification>(&args),
         Task::TokenClassification => show::<BertForTokenClassification>(&args),
+        Task::QuestionAnswering => show::<BertForQuestionAnswering>(&args),
     }
 }
 

@@ -224,6 +224,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ft_model::Task::TokenClassification => {
             Model::Tokens(super::serve(&args.model, &args.device, args.max_len, TokenPredictor::load)?)
         }
+        task @ ft_model::Task::QuestionAnswering => {
+            bail!("{}: a {task} model; `ft predict` cannot run question answering yet", args.model)
+        }
     };
     let mut source = match (&args.data, args.texts.as_slice()) {
         (Some(path), _) => Source::File(

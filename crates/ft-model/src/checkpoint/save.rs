@@ -27,7 +27,7 @@ pub fn head_config(config: &BertConfig, task: Task, num_labels: usize) -> BertCo
             out.problem_type.get_or_insert(ProblemType::SingleLabelClassification);
         }
         // transformers' other heads have one loss and read no problem_type.
-        Task::TokenClassification => out.problem_type = None,
+        Task::TokenClassification | Task::QuestionAnswering => out.problem_type = None,
     }
     out
 }

@@ -112,7 +112,7 @@ impl Head for BertForSequenceClassification {
                 (x.clone().clamp_min(0.0) - x.clone() * y + (x.abs().neg().exp() + 1.0).log()).mean()
             }
             Targets::Values(y) => (logits - y).square().mean(),
-            other @ Targets::TokenClasses(_) => return Err(wrong_targets(Self::TASK, &other)),
+            other @ (Targets::TokenClasses(_) | Targets::Spans(_)) => return Err(wrong_targets(Self::TASK, &other)),
         })
     }
 

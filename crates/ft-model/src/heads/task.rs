@@ -30,17 +30,21 @@ pub enum Task {
     SequenceClassification,
     /// One label per token (NER, slots): `BertForTokenClassification`.
     TokenClassification,
+    /// The answer's span in a context (extractive QA): `BertForQuestionAnswering`.
+    QuestionAnswering,
 }
 
 impl Task {
     /// Every task, in the order the CLI lists them.
-    pub const ALL: &'static [Task] = &[Task::SequenceClassification, Task::TokenClassification];
+    pub const ALL: &'static [Task] =
+        &[Task::SequenceClassification, Task::TokenClassification, Task::QuestionAnswering];
 
     /// The CLI's name (`sequence-classification`).
     pub fn name(self) -> &'static str {
         match self {
             Self::SequenceClassification => "sequence-classification",
             Self::TokenClassification => "token-classification",
+            Self::QuestionAnswering => "question-answering",
         }
     }
 
@@ -49,6 +53,7 @@ impl Task {
         match self {
             Self::SequenceClassification => "BertForSequenceClassification",
             Self::TokenClassification => "BertForTokenClassification",
+            Self::QuestionAnswering => "BertForQuestionAnswering",
         }
     }
 
@@ -102,6 +107,9 @@ pub enum Targets {
     Values(Tensor<2>),
     /// Token classification: a class index per token, [`IGNORE_INDEX`] where no loss is taken. `[B, T]`
     TokenClasses(Tensor<2, Int>),
+    /// Extractive QA: the answer's start and end token per row (0, the `[CLS]`, when the window does
+    /// not hold it). `[B, 2]`
+    Spans(Tensor<2, Int>),
 }
 
 impl Targets {
@@ -112,6 +120,7 @@ impl Targets {
             Self::MultiHot(_) => "multi-label classes",
             Self::Values(_) => "regression values",
             Self::TokenClasses(_) => "token classes",
+            Self::Spans(_) => "answer spans",
         }
     }
 }
