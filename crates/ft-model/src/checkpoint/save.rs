@@ -22,12 +22,10 @@ pub fn head_config(config: &BertConfig, task: Task, num_labels: usize) -> BertCo
     out.set_labels(&names);
     // transformers derives num_labels from id2label; writing both invites disagreement.
     out.num_labels = None;
-    match task {
-        Task::SequenceClassification => {
-            out.problem_type.get_or_insert(ProblemType::SingleLabelClassification);
-        }
-        // transformers' other heads have one loss and read no problem_type.
-        Task::TokenClassification | Task::QuestionAnswering => out.problem_type = None,
+    if task.reads_problem_type() {
+        out.problem_type.get_or_insert(ProblemType::SingleLabelClassification);
+    } else {
+        out.problem_type = None;
     }
     out
 }

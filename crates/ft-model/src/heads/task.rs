@@ -57,6 +57,12 @@ impl Task {
         }
     }
 
+    /// Whether transformers' head picks its loss by `config.json`'s `problem_type` (sequence
+    /// classification); the other heads have one loss and read none.
+    pub fn reads_problem_type(self) -> bool {
+        matches!(self, Self::SequenceClassification)
+    }
+
     /// The task of a `config.json` `architectures` entry, if ft has its head.
     pub fn from_architecture(architecture: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|t| t.architecture() == architecture)
