@@ -2043,6 +2043,151 @@ def generate_qa_goldens(out: Path, minilm: Path) -> list[str]:
     return [QA_GOLDEN_FILE]
 
 
+QA_POST_GOLDEN_FILE = "qa_postprocess_golden.json"
+
+
+def utils_qa_postprocess(context: str, windows: list[dict], n_best_size: int, max_answer_length: int) -> list[dict]:
+    """transformers' examples/pytorch/question-answering/utils_qa.py `postprocess_qa_predictions` for one
+    example (SQuAD v1: no null answer), restated: for every window the top `n_best_size` start and end
+    logits (np.argsort, descending), pairs kept when both tokens are context tokens (offsets not None),
+    end >= start and at most `max_answer_length` tokens; score = start + end logit (float32); the best
+    `n_best_size` by score (a stable sort), text cut from the context by character offsets; "empty" when
+    nothing is left; probabilities = softmax of the scores."""
+    import numpy as np
+
+    prelim = []
+    for w_index, w in enumerate(windows):
+        start_logits = np.asarray(w["start_logits"], dtype=np.float32)
+        end_logits = np.asarray(w["end_logits"], dtype=np.float32)
+        offsets = w["offsets"]
+        start_indexes = np.argsort(start_logits)[-1 : -n_best_size - 1 : -1].tolist()
+        end_indexes = np.argsort(end_logits)[-1 : -n_best_size - 1 : -1].tolist()
+        for start_index in start_indexes:
+            for end_index in end_indexes:
+                if start_index >= len(offsets) or end_index >= len(offsets):
+                    continue
+                if offsets[start_index] is None or offsets[end_index] is None:
+                    continue
+                if end_index < start_index or end_index - start_index + 1 > max_answer_length:
+                    continue
+                prelim.append(
+                    {
+                        "offsets": (offsets[start_index][0], offsets[end_index][1]),
+                        "score": start_logits[start_index] + end_logits[end_index],
+                        "window": w_index,
+                        "start_index": start_index,
+                        "end_index": end_index,
+                    }
+                )
+    predictions = sorted(prelim, key=lambda x: x["score"], reverse=True)[:n_best_size]
+    for pred in predictions:
+        a, b = pred["offsets"]
+        pred["text"] = context[a:b]
+    if len(predictions) == 0 or (len(predictions) == 1 and predictions[0]["text"] == ""):
+        predictions.insert(0, {"text": "empty", "offsets": None, "score": np.float32(0.0), "window": None,
+                               "start_index": None, "end_index": None})
+    scores = np.array([p["score"] for p in predictions])
+    exp_scores = np.exp(scores - np.max(scores))
+    probs = exp_scores / exp_scores.sum()
+    return [
+        {
+            "text": p["text"],
+            "offsets": list(p["offsets"]) if p["offsets"] is not None else None,
+            "score": float(p["score"]),
+            "probability": float(prob),
+            "window": p["window"],
+            "start_index": p["start_index"],
+            "end_index": p["end_index"],
+        }
+        for p, prob in zip(predictions, probs)
+    ]
+
+
+def generate_qa_postprocess_goldens(out: Path, minilm: Path) -> list[str]:
+    """Random start/end logits (float32, seeded) over the windows of the MiniLM cases, some with a planted
+    answer, and what utils_qa's post-processing answers."""
+    import numpy as np
+
+    rng = np.random.default_rng(QA_GOLDEN_SEED + 1)
+    tok = tokenizers.Tokenizer.from_file(str(minilm / "tokenizer.json"))
+    cases = []
+    all_contexts = _qa_contexts(np.random.default_rng(QA_GOLDEN_SEED))
+    for max_len, stride, contexts in ((384, 128, all_contexts[:8]), (64, 16, all_contexts[:2] + all_contexts[6:7])):
+        tok.no_padding()
+        tok.enable_truncation(max_len, stride=stride, strategy="only_second")
+        for question, context, _answer, note in contexts:
+            try:
+                enc = tok.encode(question, context)
+            except Exception:  # noqa: BLE001
+                continue
+            encs = [enc] + list(enc.overflowing)
+            variants = ("random", "planted", "planted too long", "n_best 3") if len(encs) == 1 else ("random", "planted")
+            for variant in variants:
+                windows = []
+                for e in encs:
+                    n = len(e.ids)
+                    # Short in JSON (Python and Rust round the same f64 to f32), and no two logits of a
+                    # window equal (np.argsort orders ties arbitrarily): 2 decimals + a distinct 1e-5 step.
+                    start = np.round(np.round(rng.normal(0.0, 2.0, n), 2) + rng.permutation(n) * 1e-5, 5)
+                    end = np.round(np.round(rng.normal(0.0, 2.0, n), 2) + rng.permutation(n) * 1e-5, 5)
+                    assert len(set(start.tolist())) == n and len(set(end.tolist())) == n, "tied logits"
+                    windows.append(
+                        {
+                            "offsets": [list(o) if s == 1 else None for o, s in zip(e.offsets, e.sequence_ids)],
+                            "start_logits": start,
+                            "end_logits": end,
+                        }
+                    )
+                if variant.startswith("planted"):
+                    w = windows[int(rng.integers(0, len(windows)))]
+                    ctx = [i for i, o in enumerate(w["offsets"]) if o is not None]
+                    length = 40 if variant == "planted too long" else int(rng.integers(1, 6))
+                    i = ctx[int(rng.integers(0, max(1, len(ctx) - length)))]
+                    j = min(i + length - 1, ctx[-1])
+                    w["start_logits"][i] += 9.0
+                    w["end_logits"][j] += 9.0
+                    assert len(set(w["start_logits"].tolist())) == len(w["start_logits"]), "tied logits"
+                    assert len(set(w["end_logits"].tolist())) == len(w["end_logits"]), "tied logits"
+                n_best = 3 if variant == "n_best 3" else 20
+                for w in windows:
+                    w["start_logits"] = [float(x) for x in w["start_logits"]]
+                    w["end_logits"] = [float(x) for x in w["end_logits"]]
+                cases.append(
+                    {
+                        "note": f"{note} ({max_len}/{stride}): {variant}",
+                        "context": context,
+                        "n_best_size": n_best,
+                        "max_answer_length": 30,
+                        "windows": windows,
+                        "predictions": utils_qa_postprocess(context, windows, n_best, 30),
+                    }
+                )
+    # No valid span: every window's top start logits sit on the question and special tokens.
+    enc = tok.encode("Which of these words is the answer to the question?", "no answer here")
+    offsets = [list(o) if s == 1 else None for o, s in zip(enc.offsets, enc.sequence_ids)]
+    high = [10.0 if o is None else -10.0 for o in offsets]
+    windows = [{"offsets": offsets, "start_logits": high, "end_logits": high}]
+    cases.append(
+        {
+            "note": "no valid span in the top 3: 'empty'",
+            "context": "no answer here",
+            "n_best_size": 3,
+            "max_answer_length": 30,
+            "windows": windows,
+            "predictions": utils_qa_postprocess("no answer here", windows, 3, 30),
+        }
+    )
+    golden = {
+        "generator": "xtask/py/generate_fixtures.py qa-goldens",
+        "reference": "transformers' examples/pytorch/question-answering/utils_qa.py postprocess_qa_predictions "
+        "(version_2_with_negative=False), restated for one example; numpy " + np.__version__,
+        "cases": cases,
+    }
+    write_compact_json(out / QA_POST_GOLDEN_FILE, golden)
+    say(f"qa post-processing: {len(cases)} cases")
+    return [QA_POST_GOLDEN_FILE]
+
+
 @subcommand(
     "qa-goldens",
     "write fixtures/qa_windows_golden.json (run_qa.py's context windows and answer positions) and update "
@@ -2052,7 +2197,7 @@ def generate_qa_goldens(out: Path, minilm: Path) -> list[str]:
 )
 def cmd_qa_goldens(args) -> int:
     out: Path = args.out
-    files = generate_qa_goldens(out, args.minilm)
+    files = generate_qa_goldens(out, args.minilm) + generate_qa_postprocess_goldens(out, args.minilm)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     entry = manifest.setdefault("files", {})

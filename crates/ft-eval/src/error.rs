@@ -30,6 +30,17 @@ pub enum EvalError {
         len_b: usize,
     },
 
+    /// A token's character offsets fall outside the text they index.
+    #[error("offsets {start}..{end} fall outside a context of {len} characters: the offsets belong to another text")]
+    OffsetOutOfRange {
+        /// First character.
+        start: usize,
+        /// One past the last.
+        end: usize,
+        /// Characters in the context.
+        len: usize,
+    },
+
     /// A question has no gold answer to compare the prediction with.
     #[error("question {question} has no gold answer: SQuAD scores a prediction against at least one")]
     NoGoldAnswer {

@@ -14,7 +14,8 @@
 //! - regression ([`RegressionReport`], [`pearson`], [`spearman`]): scikit-learn and scipy,
 //! - token tagging ([`TaggingReport`], [`entities`]): seqeval's default mode,
 //! - extractive question answering ([`SquadScores`], [`normalize_answer`]): SQuAD v1.1's official
-//!   evaluation script (`fixtures/squad_golden.json`).
+//!   evaluation script (`fixtures/squad_golden.json`); answers from start/end logits
+//!   ([`best_answers`]): transformers' `utils_qa.py` (`fixtures/qa_postprocess_golden.json`).
 //!
 //! Empty or malformed input is an [`EvalError`], never NaN. A 0/0 in precision, recall or F1 is 0
 //! (scikit-learn's `zero_division=0`).
@@ -41,6 +42,7 @@
 
 #![warn(missing_docs)]
 
+pub mod answers;
 mod check;
 pub mod classification;
 pub mod entities;
@@ -52,6 +54,7 @@ mod roc_auc;
 pub mod squad;
 pub mod tagging;
 
+pub use answers::{Answer, AnswerWindow, best_answers};
 pub use classification::{Averages, ClassScores, ClassificationReport, accuracy, confusion_matrix};
 pub use entities::{Aggregation, EntitySpan, ScoredToken, entity_spans};
 pub use error::EvalError;
