@@ -13,6 +13,9 @@ fn golden() -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("fixtures/qa_postprocess_golden.json")).unwrap()
 }
 
+/// A window as the golden holds it: start logits, end logits, context offsets.
+type Window = (Vec<f32>, Vec<f32>, Vec<Option<(usize, usize)>>);
+
 fn f32s(v: &Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
@@ -25,7 +28,7 @@ fn answers_equal_utils_qa() {
     let mut compared = 0;
     for c in cases {
         let note = c["note"].as_str().unwrap();
-        let windows: Vec<(Vec<f32>, Vec<f32>, Vec<Option<(usize, usize)>>)> = c["windows"]
+        let windows: Vec<Window> = c["windows"]
             .as_array()
             .unwrap()
             .iter()
