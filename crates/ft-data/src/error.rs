@@ -120,6 +120,17 @@ pub enum DataError {
         /// The keys the row has.
         available: Vec<String>,
     },
+    /// A question-answering row (or SQuAD JSON entry) that cannot be used; `at` is `line N` or its
+    /// JSON path.
+    #[error("{}: {at}: {problem}", path.display())]
+    BadQa {
+        /// The file.
+        path: PathBuf,
+        /// `line 12`, or `data[0].paragraphs[3].qas[1]`.
+        at: String,
+        /// What is wrong, and the fix.
+        problem: String,
+    },
     /// A row has a different number of fields than the header.
     #[error("{}:{line}: {found} fields, but the header has {expected} ({}); quote fields that contain the delimiter, or fix the row", path.display(), list(header))]
     WrongFieldCount {
@@ -357,6 +368,7 @@ impl DataError {
                 | Self::TooFewColumns { .. }
                 | Self::TagCountMismatch { .. }
                 | Self::BadTags { .. }
+                | Self::BadQa { .. }
         )
     }
 }

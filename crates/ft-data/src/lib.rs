@@ -59,8 +59,8 @@ pub use datasets::{DatasetAsset, KNOWN_DATASETS, find_dataset};
 pub use error::DataError;
 pub use examples::Examples;
 pub use files::{
-    Columns, DEFAULT_MAX_ROW_BYTES, Format, RawTag, RowReader, TagColumns, TaggedReader, TaggedRow, TextLines,
-    TextReader, TextRow, check_text, is_blank, is_tagged_file,
+    Columns, DEFAULT_MAX_ROW_BYTES, Format, QaAnswer, QaExample, RawTag, RowReader, TagColumns, TaggedReader,
+    TaggedRow, TextLines, TextReader, TextRow, check_text, is_blank, is_tagged_file, read_squad_json,
 };
 pub use labels::{LabelKind, LabelOptions, LabelSpace};
 pub use tagging::{IGNORE_INDEX, TokenOptions};

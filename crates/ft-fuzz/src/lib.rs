@@ -58,6 +58,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tsv_rows", tsv_rows),
     ("jsonl_rows", jsonl_rows),
     ("conll_rows", conll_rows),
+    ("squad_rows", squad_rows),
     ("trainer_state", trainer_state),
     ("run_toml", run_toml),
     ("checkpoint", checkpoint),
@@ -296,6 +297,26 @@ pub fn tsv_rows(data: &[u8]) {
 pub fn jsonl_rows(data: &[u8]) {
     rows(data, Format::Jsonl, "train.jsonl");
     tagged(data, Format::Jsonl, "tagged.jsonl");
+}
+
+/// A question-answering file: the bytes as a SQuAD v1.1 JSON document ([`ft_data::read_squad_json`])
+/// and as `datasets` JSON Lines ([`ft_data::files::SquadJsonlRows`]); the first questions that read
+/// are cut into context windows with their answer positions ([`ft_data::qa::windows`]).
+pub fn squad_rows(data: &[u8]) {
+    let path = Path::new("train.json");
+    let mut examples = Vec::new();
+    if let Ok(rows) = ft_data::read_squad_json(path, data) {
+        examples.extend(rows.into_iter().flatten());
+    }
+    if let Ok(rows) = ft_data::files::SquadJsonlRows::new(Path::new("train.jsonl"), data, 256) {
+        examples.extend(rows.take(data.len() + 2).flatten());
+    }
+    scratch::with(|s| {
+        for (i, e) in examples.iter().take(4).enumerate() {
+            let answer = e.answers.first().map(|a| (a.start, a.text.as_str()));
+            let _ = ft_data::qa::windows(s.tokenizer(), i, &e.question, &e.context, answer, 24, 4);
+        }
+    });
 }
 
 /// `trainer_state.json` as `load_checkpoint` reads it; a state that reads must write back and read

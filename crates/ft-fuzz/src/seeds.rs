@@ -67,6 +67,16 @@ pub fn all(tiny_safetensors: &[u8]) -> Vec<Seed> {
             "basic",
             "-DOCSTART- -X- O\n\nPeter NNP B-PER\nBlackburn NNP I-PER\nflew VBD O\n\nParis NNP B-LOC\n",
         ),
+        seed(
+            "squad_rows",
+            "squad-json",
+            r#"{"version": "1.1", "data": [{"title": "Broncos", "paragraphs": [{"context": "The Denver Broncos won in Zürich.", "qas": [{"id": "q1", "question": "Who won?", "answers": [{"text": "Denver Broncos", "answer_start": 4}]}, {"id": "q2", "question": "Where?", "answers": [{"text": "Zürich", "answer_start": 26}, {"text": "x", "answer_start": 99}]}]}]}]}"#,
+        ),
+        seed(
+            "squad_rows",
+            "datasets-jsonl",
+            "{\"id\": \"1\", \"title\": \"t\", \"context\": \"café au lait\", \"question\": \"what?\", \"answers\": {\"text\": [\"lait\"], \"answer_start\": [8]}}\n\n{\"context\": \"no answer\", \"question\": \"q\"}\n{\"context\": \"abc\", \"question\": \"q\", \"answers\": {\"text\": [\"c\", \"d\"], \"answer_start\": [2]}}\n",
+        ),
         seed("conll_rows", "ragged", "a B-X\nb\n\t\nc d e I-X\n\n\n\u{e9}t\u{e9} O\r\n"),
         seed("trainer_state", "fresh", state_json(None)),
         seed(

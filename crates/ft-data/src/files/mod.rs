@@ -17,10 +17,12 @@ mod csv_rows;
 mod jsonl_rows;
 mod lines;
 mod sniff;
+pub mod squad;
 pub mod tagged;
 mod tagged_jsonl;
 mod text;
 
+pub use squad::{QaAnswer, QaExample, SquadJsonlRows, read_squad_json};
 pub use tagged::{RawTag, TagColumns, TaggedReader, TaggedRow, is_tagged_file};
 pub use text::{TextLines, TextReader, TextRow};
 
