@@ -193,3 +193,24 @@ fn atis_slots_and_intents_counts_and_label_files() {
     let err = ft_data::dataset::load(&s, &tok, &DataOptions::default()).unwrap_err().to_string();
     assert!(err.contains("validation.jsonl:53: label \"B-return_date.day_name\" is not one of"), "{err}");
 }
+
+/// `atis-qa`: the question counts per split, every answer at its offset (the reader checks), and the
+/// questions of an utterance all share its context.
+#[test]
+fn atis_qa_reads_as_squad_jsonl_with_valid_offsets() {
+    let dir = ensure("atis-qa");
+    let mut counts = Vec::new();
+    for split in ["train", "validation", "test"] {
+        let path = dir.join(format!("{split}.jsonl"));
+        let file = std::fs::File::open(&path).unwrap();
+        let rows: Vec<ft_data::QaExample> = ft_data::files::SquadJsonlRows::new(&path, file, 1 << 20)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(rows.iter().all(|r| r.answers.len() == 1 && r.id.starts_with(split)), "{split}");
+        counts.push(rows.len());
+    }
+    assert_eq!(counts, [13_891, 1_567, 2_730]);
+    let asset = datasets::find_dataset("atis-qa").unwrap();
+    assert_eq!(asset.rows(), 13_891 + 1_567 + 2_730);
+}

@@ -19,6 +19,8 @@ pub(super) const COUNTS: [usize; 2] = [4_978, 893];
 pub(super) const VALIDATION: usize = 500;
 /// Seed of that choice.
 pub(super) const SEED: u64 = 42;
+/// Questions of `atis-qa` per split (train, validation, test), checked when it is built.
+pub(super) const QA_COUNTS: [usize; 3] = [13_891, 1_567, 2_730];
 
 /// One utterance: words, slot tags, intents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +75,7 @@ pub(super) fn validation_mask(n: usize) -> Vec<bool> {
 }
 
 /// Both members parsed: (train, validation, test).
-fn splits(read: super::ReadMember<'_>) -> Result<[Vec<Utterance>; 3], String> {
+pub(super) fn splits(read: super::ReadMember<'_>) -> Result<[Vec<Utterance>; 3], String> {
     let train_dev = parse(MEMBERS[0], &read(MEMBERS[0])?, COUNTS[0])?;
     let test = parse(MEMBERS[1], &read(MEMBERS[1])?, COUNTS[1])?;
     let mask = validation_mask(train_dev.len());
@@ -119,6 +121,31 @@ pub(super) fn intents_files(read: super::ReadMember<'_>) -> Result<Vec<(&'static
         out.push((name, bytes));
     }
     out.push((super::LABEL_FILE, label_file(splits.iter().flatten().flat_map(|u| &u.intents))));
+    Ok(out)
+}
+
+/// `atis-qa`: `{train,validation,test}.jsonl` of questions about each utterance's slots (see
+/// [`super::atis_qa`]).
+pub(super) fn qa_files(read: super::ReadMember<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    let splits = splits(read)?;
+    let mut out: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let questions: Vec<Vec<serde_json::Value>> = splits
+        .iter()
+        .zip(["train", "validation", "test"])
+        .map(|(split, name)| super::atis_qa::questions(name, split))
+        .collect();
+    let counts: Vec<usize> = questions.iter().map(Vec::len).collect();
+    if counts != QA_COUNTS {
+        return Err(format!("atis-qa: {counts:?} questions (train, validation, test), expected {QA_COUNTS:?}"));
+    }
+    for (rows, name) in questions.into_iter().zip(super::JSONL_FILES) {
+        let mut bytes = Vec::new();
+        for row in rows {
+            bytes.extend_from_slice(row.to_string().as_bytes());
+            bytes.push(b'\n');
+        }
+        out.push((name, bytes));
+    }
     Ok(out)
 }
 

