@@ -2745,10 +2745,63 @@ def generate_qa_model_goldens(out: Path) -> dict:
     tensors["batch.grad.qa_outputs.weight"] = reloaded.qa_outputs.weight.grad.detach().clone()
     tensors["batch.grad.qa_outputs.bias"] = reloaded.qa_outputs.bias.grad.detach().clone()
     save_tensors(out / QA_MODEL_GOLDEN_FILE, tensors)
+    generate_qa_predict_golden(out, reloaded)
     return {
         "model": "fixtures/tiny's encoder (pooler dropped) + qa_outputs N(0, 0.2) seed 13, bias += N(0, 0.02)",
         "spans": "rows cycle through (3, 5), (0, 0), (T + 5, 2), (1, T + 1), (-4, 3), (T - 1, T - 1); T = 64",
     }
+
+
+QA_PREDICT_GOLDEN_FILE = "qa_predict_golden.json"
+QA_PREDICT_CASES = [
+    ("Where did they meet?", "They met at the café in Paris, near the river, after a long walk through the old town."),
+    ("  Who won the game?", "The Denver Broncos won the game 24 to 10 in the end, and the fans went home happy."),
+    ("What time?", "It leaves at 10:30 and arrives at noon; the next one is later, at 14:45, from gate 7."),
+    ("Which one?", "x"),
+    ("Where is the answer?", " ".join(["The story goes on and on, with many small words in it."] * 5) + " The answer is here."),
+]
+
+
+def generate_qa_predict_golden(out: Path, model) -> None:
+    """What fixtures/tiny-qa answers (n-best 20, at most 30 tokens) for a few questions, its context cut
+    into windows of 64 tokens sharing 16 (question left-stripped as run_qa does), each window run alone
+    by transformers, the answers chosen by utils_qa's post-processing."""
+    tok = tokenizers.Tokenizer.from_file(str(out / "tiny-qa" / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(64, stride=16, strategy="only_second")
+    cases = []
+    for question, context in QA_PREDICT_CASES:
+        enc = tok.encode(question.lstrip(), context)
+        windows = []
+        for e in [enc] + list(enc.overflowing):
+            ids = torch.tensor([e.ids])
+            with torch.no_grad():
+                o = model(input_ids=ids, token_type_ids=torch.tensor([e.type_ids]),
+                          attention_mask=torch.ones_like(ids), return_dict=True)
+            windows.append(
+                {
+                    "offsets": [list(x) if s_ == 1 else None for x, s_ in zip(e.offsets, e.sequence_ids)],
+                    "start_logits": o.start_logits[0].tolist(),
+                    "end_logits": o.end_logits[0].tolist(),
+                }
+            )
+        cases.append(
+            {
+                "question": question,
+                "context": context,
+                "windows": len(windows),
+                "predictions": utils_qa_postprocess(context, windows, 20, 30),
+            }
+        )
+    write_json(out / QA_PREDICT_GOLDEN_FILE, {
+        "generator": "xtask/py/generate_fixtures.py qa-model-goldens",
+        "model": "fixtures/tiny-qa",
+        "max_len": 64,
+        "stride": 16,
+        "n_best_size": 20,
+        "max_answer_length": 30,
+        "cases": cases,
+    })
 
 
 @subcommand(
@@ -2765,7 +2818,8 @@ def cmd_qa_model_goldens(args) -> int:
     manifest.setdefault("cases", {})[QA_MODEL_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[QA_MODEL_GOLDEN_FILE] = tensor_table(out / QA_MODEL_GOLDEN_FILE)
     files = manifest.setdefault("files", {})
-    for name in [QA_MODEL_GOLDEN_FILE, *[f"tiny-qa/{f.name}" for f in sorted((out / "tiny-qa").iterdir())]]:
+    for name in [QA_MODEL_GOLDEN_FILE, QA_PREDICT_GOLDEN_FILE,
+                 *[f"tiny-qa/{f.name}" for f in sorted((out / "tiny-qa").iterdir())]]:
         files[name] = sha256_file(out / name)
     manifest["files"] = dict(sorted(files.items()))
     write_json(manifest_path, manifest)

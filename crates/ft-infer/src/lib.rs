@@ -2,7 +2,8 @@
 //!
 //! Place in the pipeline: encoded examples (ft-data) → any [`ft_model::Head`] in eval mode, in
 //! length-sorted batches → host outputs in file order ([`outputs`]: rows of logits, or a prediction
-//! per labelled token) → softmax / arg-max → predictions. Training's evaluations (ft-train), `ft eval`
+//! per labelled token) → softmax / arg-max → predictions; extractive QA windows a context and picks
+//! the answer over its windows ([`QaPredictor`]). Training's evaluations (ft-train), `ft eval`
 //! and `ft predict` all run models through here; the metrics themselves are ft-eval's.
 //!
 //! ```
@@ -18,6 +19,7 @@
 mod error;
 pub mod model_dir;
 mod outputs;
+pub mod qa;
 mod sequence;
 mod tokens;
 
@@ -25,5 +27,6 @@ pub use error::InferError;
 pub use outputs::{
     Outputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, logits, outputs, softmax_rows, to_host,
 };
+pub use qa::QaPredictor;
 pub use sequence::{Prediction, Predictor};
 pub use tokens::TokenPredictor;

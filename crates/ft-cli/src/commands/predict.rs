@@ -59,6 +59,19 @@ pub struct Args {
     /// Token-classification models: entity types left out (`--ignore-labels ""` keeps every group).
     #[arg(long, value_delimiter = ',', default_value = "O")]
     ignore_labels: Vec<String>,
+    /// Question-answering models: the question (with --context), or use --data with a SQuAD file.
+    #[arg(long, requires = "context", conflicts_with_all = ["data", "texts"])]
+    question: Option<String>,
+    /// Question-answering models: the text the answer is cut from.
+    #[arg(long, requires = "question")]
+    context: Option<String>,
+    /// Question-answering models: context tokens shared by consecutive windows [default: 128, at most a
+    /// quarter of --max-len].
+    #[arg(long)]
+    doc_stride: Option<usize>,
+    /// Question-answering models: the longest answer, in tokens.
+    #[arg(long, default_value_t = ft_infer::qa::DEFAULT_MAX_ANSWER_LENGTH)]
+    max_answer_length: usize,
 }
 
 /// The model `ft predict` runs: a sequence head (a prediction per text) or a token head (entities).
@@ -190,6 +203,67 @@ impl Source {
     }
 }
 
+/// `ft predict` with a question-answering model: `--question` and `--context`, or every question of
+/// `--data` (SQuAD v1.1 JSON, or JSON Lines of `{"id", "context", "question"}`), one JSON line each:
+/// `{"id", "question", "answer", "start", "end", "score"}` — `start`/`end` are characters of the
+/// context, `score` the answer's probability among the n-best (utils_qa's softmax over start + end
+/// logits).
+fn run_qa(args: &Args) -> anyhow::Result<()> {
+    let mut p = super::serve(&args.model, &args.device, args.max_len, ft_infer::QaPredictor::load)?;
+    if let Some(stride) = args.doc_stride {
+        p.inner.stride = stride;
+    }
+    let questions: Vec<(String, String, String)> = match (&args.question, &args.context, &args.data) {
+        (Some(q), Some(c), _) => vec![(String::new(), q.clone(), c.clone())],
+        (None, None, Some(path)) => read_questions(path, args)?,
+        _ => bail!(
+            "a question-answering model needs --question \"…\" --context \"…\", or --data FILE (SQuAD JSON or JSONL)"
+        ),
+    };
+    if !stdout_is_open() {
+        bail!("stdout is closed: the predictions would go nowhere; redirect it to a file (> predictions.jsonl)");
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (id, question, context) in questions {
+        let answers = p.answer(&question, &context, ft_infer::qa::DEFAULT_N_BEST, args.max_answer_length)?;
+        let best = &answers[0];
+        let line = serde_json::json!({
+            "id": if id.is_empty() { serde_json::Value::Null } else { id.into() },
+            "question": question,
+            "answer": best.text,
+            "start": best.offsets.map(|o| o.0),
+            "end": best.offsets.map(|o| o.1),
+            "score": best.probability,
+        });
+        if let Err(e) = writeln!(out, "{line}") {
+            return closed_pipe_is_fine(e);
+        }
+    }
+    out.flush().or_else(closed_pipe_is_fine)
+}
+
+/// The questions of a SQuAD JSON or JSONL file: `(id, question, context)`.
+fn read_questions(path: &Path, args: &Args) -> anyhow::Result<Vec<(String, String, String)>> {
+    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let rows: Vec<Result<ft_data::QaExample, ft_data::DataError>> = if is_json {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        ft_data::read_squad_json(path, &bytes)?
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        ft_data::files::SquadJsonlRows::new(path, file, args.max_row_bytes)?.collect()
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row {
+            Ok(e) => out.push((e.id, e.question, e.context)),
+            Err(e) if args.skip_bad_rows && e.is_row_error() => eprintln!("skipped: {e}"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
 fn columns(args: &Args, run: Option<&RunConfig>) -> Columns {
     let d = run.map(|r| &r.data);
     Columns {
@@ -206,6 +280,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.top_k == Some(0) {
         bail!("--top-k 0: keep at least one class");
     }
+    let task = task_of(&args.model)?;
+    if task == ft_model::Task::QuestionAnswering {
+        return run_qa(&args);
+    }
+    if args.question.is_some() {
+        bail!("--question/--context: {} is a {task} model, not a question-answering one", args.model);
+    }
     match (&args.data, args.texts.as_slice()) {
         (None, []) => bail!("nothing to predict: give texts, `-` to read lines from stdin, or --data FILE"),
         (Some(path), _) if !path.is_file() => bail!("{}: no such file (--data)", path.display()),
@@ -217,16 +298,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !stdout_is_open() {
         bail!("stdout is closed: the predictions would go nowhere; redirect it to a file (> predictions.jsonl)");
     }
-    let model = match task_of(&args.model)? {
+    let model = match task {
         ft_model::Task::SequenceClassification => {
             Model::Sequence(super::serve(&args.model, &args.device, args.max_len, Predictor::load)?)
         }
         ft_model::Task::TokenClassification => {
             Model::Tokens(super::serve(&args.model, &args.device, args.max_len, TokenPredictor::load)?)
         }
-        task @ ft_model::Task::QuestionAnswering => {
-            bail!("{}: a {task} model; `ft predict` cannot run question answering yet", args.model)
-        }
+        ft_model::Task::QuestionAnswering => unreachable!("answered by run_qa above"),
     };
     let mut source = match (&args.data, args.texts.as_slice()) {
         (Some(path), _) => Source::File(

@@ -1,0 +1,117 @@
+//! [`QaPredictor`]: a fine-tuned extractive question-answering model answering a question from a
+//! context — the context cut into windows as in training ([`ft_data::Tokenizer::encode_windows`]),
+//! every window run in one padded batch, and the answer chosen over all windows as transformers'
+//! `utils_qa.py` does ([`ft_eval::best_answers`]).
+
+use crate::{InferError, model_dir};
+use ft_data::{Encoding, Tokenizer};
+use ft_eval::{Answer, AnswerWindow, best_answers};
+use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
+use ft_model::{BertForQuestionAnswering, Head, LoadOptions, ModelInputs, Predictions};
+use std::path::PathBuf;
+
+/// run_qa.py's defaults: windows of 384 tokens sharing 128, the 20 best starts and ends, answers of
+/// at most 30 tokens.
+pub const DEFAULT_STRIDE: usize = 128;
+/// Candidates kept per window and overall (`n_best_size`).
+pub const DEFAULT_N_BEST: usize = 20;
+/// Longest answer, in tokens (`max_answer_length`).
+pub const DEFAULT_MAX_ANSWER_LENGTH: usize = 30;
+
+/// The start and end logits of one window, one of each per token.
+pub type WindowLogits = (Vec<f32>, Vec<f32>);
+
+/// A trained question-answering model ready for inference.
+pub struct QaPredictor {
+    /// The model directory.
+    pub dir: PathBuf,
+    /// The model, on `device`.
+    pub model: BertForQuestionAnswering,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Tokens per window.
+    pub max_len: usize,
+    /// Context tokens shared by consecutive windows.
+    pub stride: usize,
+    /// Where it runs.
+    pub device: Device,
+}
+
+impl QaPredictor {
+    /// Loads `model` (a directory or packaged asset) onto `device`; `max_len` as
+    /// [`crate::Predictor::load`], the stride [`DEFAULT_STRIDE`] capped below a quarter of `max_len`
+    /// for short windows. A model without a trained `qa_outputs` is refused.
+    pub fn load(model: &str, device: Device, max_len: Option<usize>) -> Result<Self, InferError> {
+        let dir = model_dir::resolve(model)?;
+        let loaded = ft_model::load_pretrained::<BertForQuestionAnswering>(&dir, &LoadOptions::default(), &device)
+            .map_err(|source| InferError::Load { dir: dir.clone(), source: Box::new(source) })?;
+        if !loaded.report.fresh.is_empty() {
+            return Err(InferError::Task(format!(
+                "{}: has no trained question-answering head ({} initialised fresh); fine-tune it first",
+                dir.display(),
+                loaded.report.fresh.join(", ")
+            )));
+        }
+        let max_len = model_dir::max_len(max_len, loaded.config.max_position_embeddings)?;
+        let tokenizer = model_dir::tokenizer(&dir, loaded.config.vocab_size)?;
+        let stride = DEFAULT_STRIDE.min(max_len / 4);
+        Ok(Self { dir, model: loaded.model, tokenizer, max_len, stride, device })
+    }
+
+    /// Start and end logits of every window, each as long as its window.
+    pub fn window_logits(&self, windows: &[Encoding]) -> Result<Vec<WindowLogits>, InferError> {
+        let (b, t) = (windows.len(), windows.iter().map(Encoding::len).max().unwrap_or(0));
+        let pad = i64::from(self.tokenizer.pad_id());
+        let (mut ids, mut types, mut mask) = (vec![pad; b * t], vec![0i64; b * t], vec![0i64; b * t]);
+        for (r, e) in windows.iter().enumerate() {
+            for (j, &id) in e.ids.iter().enumerate() {
+                ids[r * t + j] = i64::from(id);
+                types[r * t + j] = i64::from(e.type_ids[j]);
+                mask[r * t + j] = 1;
+            }
+        }
+        let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), &self.device);
+        let logits = self.model.logits(ModelInputs {
+            input_ids: tensor(ids),
+            token_type_ids: tensor(types),
+            attention_mask: tensor(mask),
+        })?;
+        let Predictions::Tokens { logits, seq_len, width } = BertForQuestionAnswering::predictions(logits)? else {
+            return Err(InferError::Task("the QA head returned rows of logits".into()));
+        };
+        Ok(windows
+            .iter()
+            .enumerate()
+            .map(|(r, e)| {
+                let at = |j: usize, k: usize| logits[(r * seq_len + j) * width + k];
+                ((0..e.len()).map(|j| at(j, 0)).collect(), (0..e.len()).map(|j| at(j, 1)).collect())
+            })
+            .collect())
+    }
+
+    /// The best answers to `question` in `context`, best first (`n_best` of them, each at most
+    /// `max_answer_length` tokens). Leading whitespace of the question is dropped, as run_qa does.
+    pub fn answer(
+        &self,
+        question: &str,
+        context: &str,
+        n_best: usize,
+        max_answer_length: usize,
+    ) -> Result<Vec<Answer>, InferError> {
+        let windows = self.tokenizer.encode_windows(question.trim_start(), context, self.max_len, self.stride)?;
+        let logits = self.window_logits(&windows)?;
+        if let Some(&value) = logits.iter().flat_map(|(s, e)| s.iter().chain(e)).find(|x| !x.is_finite()) {
+            return Err(InferError::NonFinite { value, text: question.to_string() });
+        }
+        let offsets: Vec<Vec<Option<(usize, usize)>>> = windows
+            .iter()
+            .map(|e| e.offsets.iter().zip(&e.sequence_ids).map(|(&o, &s)| (s == Some(1)).then_some(o)).collect())
+            .collect();
+        let views: Vec<AnswerWindow<'_>> = logits
+            .iter()
+            .zip(&offsets)
+            .map(|((s, e), o)| AnswerWindow { start_logits: s, end_logits: e, offsets: o })
+            .collect();
+        Ok(best_answers(context, &views, n_best, max_answer_length)?)
+    }
+}
