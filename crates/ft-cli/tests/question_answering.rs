@@ -96,3 +96,36 @@ fn other_models_refuse_a_question() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("is a sequence-classification model, not a question-answering one"), "{err}");
 }
+
+/// `ft eval` scores a QA model's answers with SQuAD's exact match and F1: gold answers set to what the
+/// model answers for one question, and to a word its answer to the other lacks, give EM 50 and F1 50.
+#[test]
+fn eval_scores_squad_exact_match_and_f1() {
+    let model = fixtures().join("tiny-qa");
+    let model = model.to_str().unwrap();
+    let (c1, c2) = ("They met at the café in Paris.", "It leaves at ten and arrives at noon");
+    let answer =
+        |q: &str, c: &str| lines(&ft(&["predict", "--model", model, "--question", q, "--context", c]))[0].clone();
+    let (a1, a2) = (answer("Where?", c1), answer("When?", c2));
+    // A word of the second context that the model's answer does not hold: EM 0 and F1 0 there.
+    let predicted: Vec<String> = a2["answer"].as_str().unwrap().to_lowercase().split(' ').map(String::from).collect();
+    let word = c2.split(' ').find(|w| !predicted.iter().any(|p| p == &w.to_lowercase())).expect("a word left out");
+    let start = c2.find(word).unwrap() as u64;
+    let row = |id: &str, q: &str, c: &str, text: &str, start: u64| {
+        serde_json::json!({"id": id, "context": c, "question": q, "answers": {"text": [text], "answer_start": [start]}})
+            .to_string()
+    };
+    let gold1 = row("1", "Where?", c1, a1["answer"].as_str().unwrap(), a1["start"].as_u64().unwrap());
+    let gold2 = row("2", "When?", c2, word, start);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("dev.jsonl");
+    std::fs::write(&data, format!("{gold1}\n{gold2}\n")).unwrap();
+    let o = ft(&["eval", "--model", model, "--data", data.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(v["metrics"]["total"], 2);
+    assert_eq!(v["metrics"]["exact_match"], 50.0, "{v}");
+    assert_eq!(v["metrics"]["f1"], 50.0, "{v}");
+    let answered: u64 = v["answers_by_window"].as_array().unwrap().iter().map(|w| w["answers"].as_u64().unwrap()).sum();
+    assert_eq!(answered, 2);
+}

@@ -56,8 +56,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
-    if super::predict::task_of(&args.model)? == ft_model::Task::TokenClassification {
-        return run_tokens(&args, quiet);
+    match super::predict::task_of(&args.model)? {
+        ft_model::Task::TokenClassification => return run_tokens(&args, quiet),
+        ft_model::Task::QuestionAnswering => return run_qa(&args, quiet),
+        ft_model::Task::SequenceClassification => {}
     }
     let p = super::serve(&args.model, &args.device, args.max_len, Predictor::load)?;
     let run = p.run.as_ref();
@@ -266,6 +268,80 @@ fn run_tokens(args: &Args, quiet: bool) -> anyhow::Result<()> {
     );
     if let Some(loss) = metrics.get("loss") {
         println!("loss           {loss:.4}");
+    }
+    Ok(())
+}
+
+/// `ft eval` of a question-answering model on a SQuAD file (v1.1 JSON or JSONL with answers): every
+/// question answered as `ft predict` does, scored with SQuAD v1.1's exact match and F1 against its gold
+/// answers, and how many answers came from each context window.
+fn run_qa(args: &Args, quiet: bool) -> anyhow::Result<()> {
+    if args.report.is_some() {
+        anyhow::bail!("--report: report.html is not written for question-answering models yet; use --json");
+    }
+    let p = super::serve(&args.model, &args.device, args.max_len, ft_infer::QaPredictor::load)?;
+    let path = &args.data;
+    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let rows: Vec<Result<ft_data::QaExample, ft_data::DataError>> = if is_json {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        ft_data::read_squad_json(path, &bytes)?
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        ft_data::files::SquadJsonlRows::new(path, file, args.max_row_bytes)?.collect()
+    };
+    let mut examples = Vec::with_capacity(rows.len());
+    for row in rows {
+        let e = row?;
+        if e.answers.is_empty() {
+            anyhow::bail!(
+                "{}: {}: question {:?} has no gold answer; `ft eval` scores answers against them (use `ft predict` to only answer)",
+                path.display(),
+                e.at,
+                e.id
+            );
+        }
+        examples.push(e);
+    }
+    if !quiet {
+        eprintln!(
+            "model      {} (question answering, windows of {} tokens sharing {})",
+            args.model, p.max_len, p.stride
+        );
+        eprintln!("data       {}: {} questions", path.display(), thousands(examples.len()));
+    }
+    let (mut predictions, mut windows_used) = (Vec::with_capacity(examples.len()), std::collections::BTreeMap::new());
+    for e in &examples {
+        let best =
+            p.answer(&e.question, &e.context, ft_infer::qa::DEFAULT_N_BEST, ft_infer::qa::DEFAULT_MAX_ANSWER_LENGTH)?;
+        let best = best.into_iter().next().expect("best_answers returns at least the 'empty' answer");
+        *windows_used.entry(best.source.map(|s| s.0)).or_insert(0usize) += 1;
+        predictions.push(best.text);
+    }
+    let answers: Vec<Vec<&str>> =
+        examples.iter().map(|e| e.answers.iter().map(|a| a.text.as_str()).collect()).collect();
+    let scores = ft_eval::SquadScores::compute(&predictions, &answers)?;
+    let by_window: Vec<(String, usize)> = windows_used
+        .iter()
+        .map(|(w, n)| (w.map_or("none (\"empty\")".to_string(), |w| format!("window {w}")), *n))
+        .collect();
+    if args.json {
+        let v = serde_json::json!({
+            "model": args.model,
+            "data": args.data,
+            "task": "question-answering",
+            "max_len": p.max_len,
+            "doc_stride": p.stride,
+            "metrics": {"exact_match": scores.exact_match, "f1": scores.f1, "total": scores.total},
+            "answers_by_window": by_window.iter().map(|(w, n)| serde_json::json!({"window": w, "answers": n})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("exact match {:.2}", scores.exact_match);
+    println!("f1          {:.2}", scores.f1);
+    println!("questions   {}", thousands(scores.total));
+    for (w, n) in by_window {
+        println!("answers from {w}: {}", thousands(n));
     }
     Ok(())
 }
