@@ -112,6 +112,34 @@ fn conll_files_train_a_token_classifier_that_transformers_can_load() {
     }
     let toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
     assert!(!toml.contains("task ="), "task detected, not forced: {toml}");
+    // `ft predict` on a CoNLL file writes `word TAG` lines, a blank line after each sentence: the
+    // words of the file in order, tags that mostly agree with the gold ones (F1 > 0.9 above).
+    let o = ft(&["predict", "--model", out.to_str().unwrap(), "--data", dev.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let predicted = String::from_utf8(o.stdout).unwrap();
+    let gold = std::fs::read_to_string(&dev).unwrap();
+    // -DOCSTART- is a document marker, not a sentence: the predictions leave it out.
+    let gold = gold.strip_prefix("-DOCSTART- -X- O\n\n").unwrap();
+    let pairs = |text: &str| -> Vec<Option<(String, String)>> {
+        text.lines()
+            .map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                (!cols.is_empty()).then(|| (cols[0].to_string(), cols[cols.len() - 1].to_string()))
+            })
+            .collect()
+    };
+    let (p, g) = (pairs(&predicted), pairs(gold));
+    assert_eq!(p.len(), g.len(), "a line per word and per sentence break");
+    let (mut same, mut words) = (0, 0);
+    for (p, g) in p.iter().zip(&g) {
+        assert_eq!(p.is_some(), g.is_some(), "sentence breaks in place");
+        if let (Some((pw, pt)), Some((gw, gt))) = (p, g) {
+            assert_eq!(pw, gw);
+            words += 1;
+            same += usize::from(pt == gt);
+        }
+    }
+    assert!(same as f64 / words as f64 > 0.9, "{same} of {words} tags as gold");
     // report.html: per-type scores and the entity confusion of the validation split.
     let page = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(page.contains("<h2>Entities (validation, 40 sentences)</h2>"), "{page}");

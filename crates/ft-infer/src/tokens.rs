@@ -47,6 +47,53 @@ impl TokenPredictor {
         Ok(Self { dir, model: loaded.model, tokenizer, labels, max_len, device, unk_id })
     }
 
+    /// The predicted tag of every word of each pre-split sentence (a CoNLL file's words): the arg-max
+    /// label of the word's first sub-token, as token-classification training labels and scores words;
+    /// `None` for a word past `max_len` (it has no token).
+    pub fn tag_words(&self, sentences: &[Vec<&str>]) -> Result<Vec<Vec<Option<String>>>, InferError> {
+        if sentences.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self.tokenizer.encode_words_batch(sentences, self.max_len)?;
+        let (b, t) = (encodings.len(), encodings.iter().map(|e| e.len()).max().unwrap_or(0));
+        let pad = i64::from(self.tokenizer.pad_id());
+        let (mut ids, mut types, mut mask) = (vec![pad; b * t], vec![0i64; b * t], vec![0i64; b * t]);
+        for (r, e) in encodings.iter().enumerate() {
+            for (j, &id) in e.ids.iter().enumerate() {
+                ids[r * t + j] = i64::from(id);
+                types[r * t + j] = i64::from(e.type_ids[j]);
+                mask[r * t + j] = 1;
+            }
+        }
+        let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), &self.device);
+        let logits = self.model.logits(ModelInputs {
+            input_ids: tensor(ids),
+            token_type_ids: tensor(types),
+            attention_mask: tensor(mask),
+        })?;
+        let Predictions::Tokens { logits, seq_len, width } = BertForTokenClassification::predictions(logits)? else {
+            return Err(InferError::Task("the token head returned rows of logits".into()));
+        };
+        let mut out = Vec::with_capacity(b);
+        for (r, (e, words)) in encodings.iter().zip(sentences).enumerate() {
+            let mut tags = vec![None; words.len()];
+            for (j, w) in e.word_ids.iter().enumerate() {
+                let Some(w) = w.map(|w| w as usize) else { continue };
+                if w >= tags.len() || tags[w].is_some() {
+                    continue;
+                }
+                let row = &logits[(r * seq_len + j) * width..(r * seq_len + j + 1) * width];
+                if let Some(&value) = row.iter().find(|x| !x.is_finite()) {
+                    return Err(InferError::NonFinite { value, text: words.join(" ") });
+                }
+                let best = crate::argmax_rows(row, width)[0];
+                tags[w] = Some(self.labels.get(best).cloned().unwrap_or_else(|| format!("LABEL_{best}")));
+            }
+            out.push(tags);
+        }
+        Ok(out)
+    }
+
     /// The entities of each text, in order: the texts are tokenized (truncated to `max_len`), run
     /// as one padded batch, and each text's tokens grouped by `aggregation`; groups of a type in
     /// `ignore` are left out.

@@ -203,6 +203,49 @@ impl Source {
     }
 }
 
+/// `ft predict --data FILE` of tagged sentences (CoNLL columns, or JSONL `tokens`) with a token model:
+/// every word with its predicted tag, `word TAG` per line and a blank line after each sentence (the
+/// predictions file of transformers' run_ner); a word past `--max-len` gets `O`, and how many did is
+/// said on stderr.
+fn tag_conll(p: &Served<TokenPredictor>, path: &Path, args: &Args) -> anyhow::Result<()> {
+    let d = p.run.as_ref().map(|r| &r.data);
+    let columns = ft_data::TagColumns { token: d.and_then(|d| d.token_column).unwrap_or(0), tag: None };
+    let reader = ft_data::TaggedReader::open_words(path, None, columns, args.max_row_bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut cut, mut sentences) = (0usize, Vec::with_capacity(args.batch_size));
+    let mut rows = reader.peekable();
+    while rows.peek().is_some() || !sentences.is_empty() {
+        match rows.next() {
+            Some(Ok(row)) => sentences.push(row.words),
+            Some(Err(e)) if args.skip_bad_rows && e.is_row_error() => eprintln!("skipped: {e}"),
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+        if sentences.len() < args.batch_size && rows.peek().is_some() {
+            continue;
+        }
+        let words: Vec<Vec<&str>> = sentences.iter().map(|s| s.iter().map(String::as_str).collect()).collect();
+        for (sentence, tags) in words.iter().zip(p.tag_words(&words)?) {
+            for (word, tag) in sentence.iter().zip(tags) {
+                cut += usize::from(tag.is_none());
+                if let Err(e) = writeln!(out, "{word} {}", tag.as_deref().unwrap_or("O")) {
+                    return closed_pipe_is_fine(e);
+                }
+            }
+            if let Err(e) = writeln!(out) {
+                return closed_pipe_is_fine(e);
+            }
+        }
+        sentences.clear();
+    }
+    if cut > 0 {
+        eprintln!("warning: {cut} words lay past --max-len {} and were written with O; raise --max-len", p.max_len);
+    }
+    out.flush().or_else(closed_pipe_is_fine)
+}
+
 /// `ft predict` with a question-answering model: `--question` and `--context`, or every question of
 /// `--data` (SQuAD v1.1 JSON, or JSON Lines of `{"id", "context", "question"}`), one JSON line each:
 /// `{"id", "question", "answer", "start", "end", "score"}` — `start`/`end` are characters of the
@@ -307,6 +350,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         ft_model::Task::QuestionAnswering => unreachable!("answered by run_qa above"),
     };
+    if let (Model::Tokens(p), Some(path)) = (&model, &args.data)
+        && ft_data::is_tagged_file(path, None, args.max_row_bytes)?
+    {
+        return tag_conll(p, path, &args);
+    }
     let mut source = match (&args.data, args.texts.as_slice()) {
         (Some(path), _) => Source::File(
             TextReader::open_with_limit(path, None, &columns(&args, model.run()), args.max_row_bytes)
