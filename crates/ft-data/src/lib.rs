@@ -60,7 +60,7 @@ pub use error::DataError;
 pub use examples::Examples;
 pub use files::{
     Columns, DEFAULT_MAX_ROW_BYTES, Format, QaAnswer, QaExample, RawTag, RowReader, TagColumns, TaggedReader,
-    TaggedRow, TextLines, TextReader, TextRow, check_text, is_blank, is_tagged_file, read_squad_json,
+    TaggedRow, TextLines, TextReader, TextRow, check_text, is_blank, is_tagged_file, read_qa_file, read_squad_json,
 };
 pub use labels::{LabelKind, LabelOptions, LabelSpace};
 pub use tagging::{IGNORE_INDEX, TokenOptions};

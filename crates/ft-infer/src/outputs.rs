@@ -3,8 +3,8 @@
 //! host. Training's evaluations, `ft eval` and `ft predict` all run models through [`outputs`].
 
 use crate::InferError;
-use ft_data::{BatchOptions, Examples, Labels, plan_epoch};
-use ft_model::burn::tensor::{Device, Tensor};
+use ft_data::{BatchOptions, Encoding, Examples, Labels, plan_epoch};
+use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
 use ft_model::{Head, ModelInputs, Predictions};
 
 /// Logits `[N, C]` (row-major, file order) and the host labels of every example of a split.
@@ -16,6 +16,24 @@ pub struct SplitOutputs {
     pub num_labels: usize,
     /// Labels in file order, as collated.
     pub labels: Vec<Labels>,
+}
+
+/// `encodings` as one batch on `device`, right-padded with `pad_id` to the longest (mask 0 there).
+///
+/// # Shapes
+/// - output: three `[B, T]` tensors, `T` the longest encoding
+pub fn padded_inputs(encodings: &[Encoding], pad_id: u32, device: &Device) -> ModelInputs {
+    let (b, t) = (encodings.len(), encodings.iter().map(Encoding::len).max().unwrap_or(0));
+    let (mut ids, mut types, mut mask) = (vec![i64::from(pad_id); b * t], vec![0i64; b * t], vec![0i64; b * t]);
+    for (r, e) in encodings.iter().enumerate() {
+        for (j, &id) in e.ids.iter().enumerate() {
+            ids[r * t + j] = i64::from(id);
+            types[r * t + j] = i64::from(e.type_ids[j]);
+            mask[r * t + j] = 1;
+        }
+    }
+    let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), device);
+    ModelInputs { input_ids: tensor(ids), token_type_ids: tensor(types), attention_mask: tensor(mask) }
 }
 
 /// A `[N, C]` tensor's values on the host, row-major.

@@ -6,8 +6,8 @@
 use crate::{InferError, model_dir};
 use ft_data::{Encoding, Tokenizer};
 use ft_eval::{Answer, AnswerWindow, best_answers};
-use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
-use ft_model::{BertForQuestionAnswering, Head, LoadOptions, ModelInputs, Predictions};
+use ft_model::burn::tensor::Device;
+use ft_model::{BertForQuestionAnswering, Head, LoadOptions, Predictions};
 use std::path::PathBuf;
 
 /// run_qa.py's defaults: windows of 384 tokens sharing 128, the 20 best starts and ends, answers of
@@ -60,22 +60,7 @@ impl QaPredictor {
 
     /// Start and end logits of every window, each as long as its window.
     pub fn window_logits(&self, windows: &[Encoding]) -> Result<Vec<WindowLogits>, InferError> {
-        let (b, t) = (windows.len(), windows.iter().map(Encoding::len).max().unwrap_or(0));
-        let pad = i64::from(self.tokenizer.pad_id());
-        let (mut ids, mut types, mut mask) = (vec![pad; b * t], vec![0i64; b * t], vec![0i64; b * t]);
-        for (r, e) in windows.iter().enumerate() {
-            for (j, &id) in e.ids.iter().enumerate() {
-                ids[r * t + j] = i64::from(id);
-                types[r * t + j] = i64::from(e.type_ids[j]);
-                mask[r * t + j] = 1;
-            }
-        }
-        let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), &self.device);
-        let logits = self.model.logits(ModelInputs {
-            input_ids: tensor(ids),
-            token_type_ids: tensor(types),
-            attention_mask: tensor(mask),
-        })?;
+        let logits = self.model.logits(crate::padded_inputs(windows, self.tokenizer.pad_id(), &self.device))?;
         let Predictions::Tokens { logits, seq_len, width } = BertForQuestionAnswering::predictions(logits)? else {
             return Err(InferError::Task("the QA head returned rows of logits".into()));
         };

@@ -5,8 +5,8 @@
 use crate::{InferError, model_dir, softmax_rows};
 use ft_data::Tokenizer;
 use ft_eval::{Aggregation, EntitySpan, ScoredToken, entity_spans};
-use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
-use ft_model::{BertForTokenClassification, Head, LoadOptions, ModelInputs, Predictions};
+use ft_model::burn::tensor::Device;
+use ft_model::{BertForTokenClassification, Head, LoadOptions, Predictions};
 use std::path::PathBuf;
 
 /// A trained token-classification model ready for inference.
@@ -55,22 +55,8 @@ impl TokenPredictor {
             return Ok(Vec::new());
         }
         let encodings = self.tokenizer.encode_words_batch(sentences, self.max_len)?;
-        let (b, t) = (encodings.len(), encodings.iter().map(|e| e.len()).max().unwrap_or(0));
-        let pad = i64::from(self.tokenizer.pad_id());
-        let (mut ids, mut types, mut mask) = (vec![pad; b * t], vec![0i64; b * t], vec![0i64; b * t]);
-        for (r, e) in encodings.iter().enumerate() {
-            for (j, &id) in e.ids.iter().enumerate() {
-                ids[r * t + j] = i64::from(id);
-                types[r * t + j] = i64::from(e.type_ids[j]);
-                mask[r * t + j] = 1;
-            }
-        }
-        let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), &self.device);
-        let logits = self.model.logits(ModelInputs {
-            input_ids: tensor(ids),
-            token_type_ids: tensor(types),
-            attention_mask: tensor(mask),
-        })?;
+        let b = encodings.len();
+        let logits = self.model.logits(crate::padded_inputs(&encodings, self.tokenizer.pad_id(), &self.device))?;
         let Predictions::Tokens { logits, seq_len, width } = BertForTokenClassification::predictions(logits)? else {
             return Err(InferError::Task("the token head returned rows of logits".into()));
         };
@@ -108,22 +94,8 @@ impl TokenPredictor {
         }
         let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (*t, None)).collect();
         let encodings = self.tokenizer.encode_batch(&inputs, self.max_len)?;
-        let (b, t) = (encodings.len(), encodings.iter().map(|e| e.len()).max().unwrap_or(0));
-        let pad = i64::from(self.tokenizer.pad_id());
-        let (mut ids, mut types, mut mask) = (vec![pad; b * t], vec![0i64; b * t], vec![0i64; b * t]);
-        for (r, e) in encodings.iter().enumerate() {
-            for (j, &id) in e.ids.iter().enumerate() {
-                ids[r * t + j] = i64::from(id);
-                types[r * t + j] = i64::from(e.type_ids[j]);
-                mask[r * t + j] = 1;
-            }
-        }
-        let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), &self.device);
-        let logits = self.model.logits(ModelInputs {
-            input_ids: tensor(ids),
-            token_type_ids: tensor(types),
-            attention_mask: tensor(mask),
-        })?;
+        let b = encodings.len();
+        let logits = self.model.logits(crate::padded_inputs(&encodings, self.tokenizer.pad_id(), &self.device))?;
         let Predictions::Tokens { logits, seq_len, width } = BertForTokenClassification::predictions(logits)? else {
             return Err(InferError::Task("the token head returned rows of logits".into()));
         };

@@ -281,14 +281,7 @@ fn run_qa(args: &Args, quiet: bool) -> anyhow::Result<()> {
     }
     let p = super::serve(&args.model, &args.device, args.max_len, ft_infer::QaPredictor::load)?;
     let path = &args.data;
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let rows: Vec<Result<ft_data::QaExample, ft_data::DataError>> = if is_json {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        ft_data::read_squad_json(path, &bytes)?
-    } else {
-        let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        ft_data::files::SquadJsonlRows::new(path, file, args.max_row_bytes)?.collect()
-    };
+    let rows = ft_data::read_qa_file(path, args.max_row_bytes)?;
     let mut examples = Vec::with_capacity(rows.len());
     for row in rows {
         let e = row?;

@@ -288,14 +288,7 @@ fn run_qa(args: &Args) -> anyhow::Result<()> {
 
 /// The questions of a SQuAD JSON or JSONL file: `(id, question, context)`.
 fn read_questions(path: &Path, args: &Args) -> anyhow::Result<Vec<(String, String, String)>> {
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let rows: Vec<Result<ft_data::QaExample, ft_data::DataError>> = if is_json {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        ft_data::read_squad_json(path, &bytes)?
-    } else {
-        let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        ft_data::files::SquadJsonlRows::new(path, file, args.max_row_bytes)?.collect()
-    };
+    let rows = ft_data::read_qa_file(path, args.max_row_bytes)?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         match row {

@@ -213,6 +213,18 @@ pub fn read_squad_json(path: &Path, bytes: &[u8]) -> Result<Vec<Result<QaExample
     Ok(out)
 }
 
+/// Every question of a QA file, in file order, each an example or the error of that question: SQuAD
+/// v1.1 JSON for a `.json` file, else `datasets` JSON Lines (rows longer than `max_row_bytes` are errors).
+pub fn read_qa_file(path: &Path, max_row_bytes: usize) -> Result<Vec<Result<QaExample, DataError>>, DataError> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        let bytes = std::fs::read(path).map_err(DataError::io(path))?;
+        read_squad_json(path, &bytes)
+    } else {
+        let file = std::fs::File::open(path).map_err(DataError::io(path))?;
+        Ok(SquadJsonlRows::new(path, file, max_row_bytes)?.collect())
+    }
+}
+
 /// The questions of a JSON Lines file, one object per line, streamed.
 pub struct SquadJsonlRows<R: Read> {
     path: PathBuf,
