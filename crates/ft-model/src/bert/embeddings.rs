@@ -20,6 +20,9 @@ pub struct BertEmbeddings {
     pub layer_norm: LayerNorm,
     /// `hidden_dropout_prob`.
     pub dropout: Dropout,
+    /// `pad_token_id`: as transformers' `nn.Embedding(padding_idx=pad_token_id)`, its row of
+    /// `word_embeddings` gets no gradient (its value is used as it is).
+    pub pad_token_id: Option<usize>,
 }
 
 impl BertEmbeddings {
@@ -32,6 +35,7 @@ impl BertEmbeddings {
             token_type_embeddings: init.embedding(config.type_vocab_size, h, None, device),
             layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            pad_token_id: config.pad_token_id,
         }
     }
 
@@ -40,7 +44,17 @@ impl BertEmbeddings {
     /// - output: `[B, T, H]`
     pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
         let [_, t] = input_ids.dims();
-        let words = self.word_embeddings.forward(input_ids); // [B, T, H]
+        let words = self.word_embeddings.forward(input_ids.clone()); // [B, T, H]
+        // transformers' padding_idx: padding tokens add their row's value but send it no gradient. It
+        // matters where padding positions reach the loss (a QA head's softmax runs over every position).
+        let words = match self.pad_token_id {
+            Some(pad) => {
+                let [b, t, h] = words.dims();
+                let is_pad = input_ids.equal_elem(pad as i64).unsqueeze_dim::<3>(2).expand([b, t, h]);
+                words.clone().mask_where(is_pad, words.detach())
+            }
+            None => words,
+        };
         let types = self.token_type_embeddings.forward(token_type_ids); // [B, T, H]
         // Positions 0..T are the first T rows of the table: [T, H] → [1, T, H], broadcast over B.
         let positions = self.position_embeddings.weight.val().narrow(0, 0, t).unsqueeze_dim::<3>(0);
