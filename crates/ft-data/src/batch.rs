@@ -19,6 +19,9 @@ pub enum Labels {
     ///
     /// [`IGNORE_INDEX`]: crate::IGNORE_INDEX
     TokenClasses(Vec<i64>),
+    /// Question answering: the answer's start and end token of each row (window), `[B, 2]`
+    /// row-major; `(0, 0)` (the `[CLS]` token) when the window does not hold the answer.
+    Spans(Vec<i64>),
 }
 
 /// A padded batch: three `[B, T]` buffers (row-major) and the labels.

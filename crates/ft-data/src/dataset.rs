@@ -53,6 +53,8 @@ pub struct DataOptions {
     pub max_row_bytes: usize,
     /// Token classification: CoNLL columns and `label_all_tokens`.
     pub tokens: TokenOptions,
+    /// Question answering: context tokens shared by consecutive windows (run_qa's `doc_stride`).
+    pub doc_stride: usize,
 }
 
 impl Default for DataOptions {
@@ -67,6 +69,7 @@ impl Default for DataOptions {
             seed: 42,
             max_row_bytes: DEFAULT_MAX_ROW_BYTES,
             tokens: TokenOptions::default(),
+            doc_stride: crate::qa::DEFAULT_DOC_STRIDE,
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct SplitReport {
     /// Token classification: words that gave no token although not cut (the normalizer emptied
     /// them, e.g. a lone U+200B); their tags are lost as in run_ner.
     pub words_empty: usize,
+    /// Question answering: context windows (examples) of the `rows` questions (0 for other tasks).
+    pub windows: usize,
 }
 
 impl std::fmt::Display for SplitReport {
@@ -106,6 +111,9 @@ impl std::fmt::Display for SplitReport {
             self.tokens,
             self.at_max_len
         )?;
+        if self.windows > 0 {
+            write!(f, " ({} questions in {} windows)", self.rows, self.windows)?;
+        }
         if self.words > 0 {
             write!(f, "; {} words, {} cut off by max length", self.words, self.words_cut)?;
             if self.words_empty > 0 {
@@ -138,6 +146,9 @@ pub struct LoadedData {
 
 /// Reads and tokenizes every file of `files`.
 pub fn load(files: &DataFiles, tokenizer: &Tokenizer, options: &DataOptions) -> Result<LoadedData, DataError> {
+    if is_qa_task(&files.train, options)? {
+        return load_qa(files, tokenizer, options);
+    }
     let tagged = is_token_task(&files.train, options)?;
     let (mut train, labels, train_report) = if tagged {
         tagging::read_tagged_train(&files.train, tokenizer, options)?
@@ -176,12 +187,79 @@ pub fn load(files: &DataFiles, tokenizer: &Tokenizer, options: &DataOptions) -> 
     Ok(LoadedData { train, validation, test, labels, validation_from_train, reports })
 }
 
+/// Whether `train` is read as question answering: asked for with `LabelKind::Spans`, or (no kind
+/// given) a SQuAD file ([`crate::files::is_qa_file`]).
+pub fn is_qa_task(train: &Path, options: &DataOptions) -> Result<bool, DataError> {
+    match options.labels.kind {
+        Some(LabelKind::Spans) => Ok(true),
+        Some(_) => Ok(false),
+        None => crate::files::is_qa_file(train, options.max_row_bytes),
+    }
+}
+
+/// Question answering: the questions of every file cut into windows once; without a validation file,
+/// a seeded share of the training questions (all windows of a question on the same side).
+fn load_qa(files: &DataFiles, tokenizer: &Tokenizer, options: &DataOptions) -> Result<LoadedData, DataError> {
+    if options.doc_stride == 0 || options.doc_stride >= options.max_len {
+        return Err(DataError::Options(format!(
+            "--doc-stride {}: windows of --max-len {} tokens must share between 1 and {} context tokens (run_qa's defaults: --max-len 384 --doc-stride 128)",
+            options.doc_stride,
+            options.max_len,
+            options.max_len.saturating_sub(1)
+        )));
+    }
+    for path in std::iter::once(&files.train).chain(&files.validation).chain(&files.test) {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        if !matches!(ext.as_str(), "json" | "jsonl" | "ndjson") {
+            return Err(DataError::Options(format!(
+                "{}: question answering reads SQuAD files — SQuAD v1.1 JSON (.json) or JSON Lines (.jsonl) with id, context, question and answers — not .{ext} files",
+                path.display()
+            )));
+        }
+    }
+    let labels = LabelSpace { kind: LabelKind::Spans, names: Vec::new() };
+    let (questions, mut train_report) = crate::qa::read_questions(&files.train, options)?;
+    let mut reports = Vec::new();
+    let (train, validation, validation_from_train) = match &files.validation {
+        Some(path) => {
+            let train = crate::qa::window_examples(questions, tokenizer, options, false, &mut train_report)?;
+            reports.push(train_report);
+            let (validation, report) = crate::qa::read_split(path, tokenizer, options, true)?;
+            reports.push(report);
+            (train, validation, false)
+        }
+        None => {
+            let (t, v) = stratified_split(&vec![0; questions.len()], options.validation_split, options.seed)?;
+            let mut slots: Vec<Option<crate::QaExample>> = questions.into_iter().map(Some).collect();
+            let mut take = |idx: &[u32]| -> Vec<crate::QaExample> {
+                idx.iter().filter_map(|&i| slots[i as usize].take()).collect()
+            };
+            let (train_q, val_q) = (take(&t), take(&v));
+            let train = crate::qa::window_examples(train_q, tokenizer, options, false, &mut train_report)?;
+            let mut val_report = SplitReport { path: files.train.clone(), ..Default::default() };
+            let validation = crate::qa::window_examples(val_q, tokenizer, options, true, &mut val_report)?;
+            reports.push(train_report);
+            (train, validation, true)
+        }
+    };
+    let test = match &files.test {
+        Some(path) => {
+            let (ex, report) = crate::qa::read_split(path, tokenizer, options, true)?;
+            reports.push(report);
+            Some(ex)
+        }
+        None => None,
+    };
+    Ok(LoadedData { train, validation, test, labels, validation_from_train, reports })
+}
+
 /// Whether `train` is read as token classification: asked for with `LabelKind::TokenClasses`, or
 /// (no kind given) a tagged file.
 pub fn is_token_task(train: &Path, options: &DataOptions) -> Result<bool, DataError> {
     match options.labels.kind {
         Some(LabelKind::TokenClasses) => Ok(true),
         Some(_) => Ok(false),
+        None if crate::files::is_qa_file(train, options.max_row_bytes)? => Ok(false),
         None => crate::files::is_tagged_file(train, options.format, options.max_row_bytes),
     }
 }
@@ -275,6 +353,12 @@ pub fn read_train(
             path.display()
         )));
     }
+    if options.labels.kind == Some(LabelKind::Spans) {
+        return Err(DataError::Options(format!(
+            "{}: answer spans are read from SQuAD files (JSON or JSON Lines); use ft_data::qa",
+            path.display()
+        )));
+    }
     let mut collector = LabelCollector::new(&options.labels);
     let provisional = LabelSpace { kind: LabelKind::MultiLabel, names: Vec::new() };
     let mut ex = Examples::new(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), &provisional);
@@ -304,7 +388,7 @@ pub fn read_train(
         LabelKind::SingleLabel => {
             ExampleLabels::Single((0..ex.len()).map(|i| remap[ex.classes(i)[0] as usize]).collect())
         }
-        LabelKind::MultiLabel | LabelKind::TokenClasses => {
+        LabelKind::MultiLabel | LabelKind::TokenClasses | LabelKind::Spans => {
             let mut offsets = vec![0u32];
             let mut ids = Vec::new();
             for i in 0..ex.len() {
@@ -327,6 +411,9 @@ pub fn read_with_labels(
 ) -> Result<(Examples, SplitReport), DataError> {
     if space.kind == LabelKind::TokenClasses {
         return tagging::read_tagged_with_labels(path, tokenizer, options, space);
+    }
+    if space.kind == LabelKind::Spans {
+        return crate::qa::read_split(path, tokenizer, options, true);
     }
     let mut ex = Examples::new(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), space);
     let report = stream(

@@ -7,8 +7,14 @@
 
 use crate::batch::{Batch, Labels};
 use crate::labels::LabelSpace;
+use crate::qa::{QaQuestion, Window};
 use crate::tagging::{AlignedTags, IGNORE_INDEX};
 use crate::tokenizer::Encoding;
+use std::sync::Arc;
+
+/// The offsets of a token outside the context (question and special tokens) in
+/// [`ExampleLabels::Spans`].
+const NOT_CONTEXT: (u32, u32) = (u32::MAX, u32::MAX);
 
 /// Token ids, as narrow as the vocabulary allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +58,21 @@ pub enum ExampleLabels {
         /// Words of each example cut off by `max_len`.
         words_cut: Vec<u32>,
     },
+    /// Extractive question answering: every example is one window of a question's context
+    /// ([`crate::qa::windows`]).
+    Spans {
+        /// Start and end token of the answer in each window (`[0, 0]`, the `[CLS]` token, when the
+        /// window does not hold it).
+        positions: Vec<[u32; 2]>,
+        /// The question (an index into `questions`) of each window: `overflow_to_sample_mapping`.
+        window_question: Vec<u32>,
+        /// Character offsets into the question's context of every token, flat like the ids
+        /// (`(u32::MAX, u32::MAX)` outside the context); empty when not kept (training windows are
+        /// never turned back into answers).
+        offsets: Vec<(u32, u32)>,
+        /// The questions the windows come from, with their contexts and gold answers.
+        questions: Arc<Vec<QaQuestion>>,
+    },
 }
 
 impl ExampleLabels {
@@ -62,6 +83,12 @@ impl ExampleLabels {
             Self::Multi { .. } => Self::Multi { offsets: vec![0], ids: Vec::new() },
             Self::Regression(_) => Self::Regression(Vec::new()),
             Self::Tokens { .. } => Self::empty_tokens(),
+            Self::Spans { questions, .. } => Self::Spans {
+                positions: Vec::new(),
+                window_question: Vec::new(),
+                offsets: Vec::new(),
+                questions: Arc::clone(questions),
+            },
         }
     }
 
@@ -91,6 +118,12 @@ impl Examples {
             crate::LabelKind::MultiLabel => ExampleLabels::Multi { offsets: vec![0], ids: Vec::new() },
             crate::LabelKind::Regression => ExampleLabels::Regression(Vec::new()),
             crate::LabelKind::TokenClasses => ExampleLabels::empty_tokens(),
+            crate::LabelKind::Spans => ExampleLabels::Spans {
+                positions: Vec::new(),
+                window_question: Vec::new(),
+                offsets: Vec::new(),
+                questions: Arc::new(Vec::new()),
+            },
         };
         Self {
             ids,
@@ -119,7 +152,45 @@ impl Examples {
             }
             ExampleLabels::Regression(v) => v.push(value),
             ExampleLabels::Tokens { .. } => panic!("push on a token-classification split; use push_tokens"),
+            ExampleLabels::Spans { .. } => panic!("push on a question-answering split; use from_windows"),
         }
+    }
+
+    /// A question-answering split: one example per window, labelled with its answer span, and the
+    /// questions they come from (`window.example` indexes `questions`). With `keep_offsets`, the
+    /// context offsets of every token are kept too, so that predictions can be turned back into
+    /// answers ([`Examples::context_offsets`]); training windows do not need them.
+    ///
+    /// # Panics
+    /// If a window names a question beyond `questions` (a bug in the caller, never user data).
+    pub fn from_windows(
+        vocab_size: usize,
+        pad_id: u32,
+        windows: &[Window],
+        questions: Vec<QaQuestion>,
+        keep_offsets: bool,
+    ) -> Self {
+        let space = LabelSpace { kind: crate::LabelKind::Spans, names: Vec::new() };
+        let mut out = Self::new(vocab_size, pad_id, &space);
+        let (mut positions, mut window_question, mut offsets) =
+            (Vec::with_capacity(windows.len()), Vec::with_capacity(windows.len()), Vec::new());
+        for w in windows {
+            assert!(w.example < questions.len(), "window of question {} of {}", w.example, questions.len());
+            out.push_ids(&w.encoding);
+            positions.push([w.start_position as u32, w.end_position as u32]);
+            window_question.push(w.example as u32);
+            if keep_offsets {
+                offsets.extend(
+                    w.encoding
+                        .offsets
+                        .iter()
+                        .zip(&w.encoding.sequence_ids)
+                        .map(|(&(a, b), &s)| if s == Some(1) { (a as u32, b as u32) } else { NOT_CONTEXT }),
+                );
+            }
+        }
+        out.labels = ExampleLabels::Spans { positions, window_question, offsets, questions: Arc::new(questions) };
+        out
     }
 
     /// Appends one tagged sentence: its tokens and their aligned labels (one per token of `enc`).
@@ -201,6 +272,15 @@ impl Examples {
             ExampleLabels::Tokens { labels, word_starts, word_offsets, words_cut } => {
                 labels.len() * 2 + (word_starts.len() + word_offsets.len() + words_cut.len()) * 4
             }
+            ExampleLabels::Spans { positions, window_question, offsets, questions } => {
+                positions.len() * 8
+                    + window_question.len() * 4
+                    + offsets.len() * 8
+                    + questions
+                        .iter()
+                        .map(|q| q.id.len() + q.context.len() + q.answers.iter().map(String::len).sum::<usize>())
+                        .sum::<usize>()
+            }
         };
         ids + self.type_ids.len() + self.offsets.len() * std::mem::size_of::<usize>() + labels
     }
@@ -234,7 +314,46 @@ impl Examples {
         match &self.labels {
             ExampleLabels::Single(v) => std::slice::from_ref(&v[i]),
             ExampleLabels::Multi { offsets, ids } => &ids[offsets[i] as usize..offsets[i + 1] as usize],
-            ExampleLabels::Regression(_) | ExampleLabels::Tokens { .. } => &[],
+            ExampleLabels::Regression(_) | ExampleLabels::Tokens { .. } | ExampleLabels::Spans { .. } => &[],
+        }
+    }
+
+    /// Question answering: the questions the windows come from; empty for other splits.
+    pub fn questions(&self) -> &[QaQuestion] {
+        match &self.labels {
+            ExampleLabels::Spans { questions, .. } => questions,
+            _ => &[],
+        }
+    }
+
+    /// Question answering: the question (an index into [`Examples::questions`]) of window `i`.
+    pub fn window_question(&self, i: usize) -> Option<usize> {
+        match &self.labels {
+            ExampleLabels::Spans { window_question, .. } => window_question.get(i).map(|&q| q as usize),
+            _ => None,
+        }
+    }
+
+    /// Question answering: the answer's start and end token in window `i` (`(0, 0)` when the window
+    /// does not hold it).
+    pub fn span(&self, i: usize) -> Option<(usize, usize)> {
+        match &self.labels {
+            ExampleLabels::Spans { positions, .. } => positions.get(i).map(|p| (p[0] as usize, p[1] as usize)),
+            _ => None,
+        }
+    }
+
+    /// Question answering: the character offsets into its context of every token of window `i`
+    /// (`None` outside the context), when they were kept ([`Examples::from_windows`]).
+    pub fn context_offsets(&self, i: usize) -> Option<Vec<Option<(usize, usize)>>> {
+        match &self.labels {
+            ExampleLabels::Spans { offsets, .. } if !offsets.is_empty() => Some(
+                offsets[self.offsets[i]..self.offsets[i + 1]]
+                    .iter()
+                    .map(|&o| (o != NOT_CONTEXT).then_some((o.0 as usize, o.1 as usize)))
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 
@@ -315,6 +434,16 @@ impl Examples {
                     word_offsets.push(word_starts.len() as u32);
                     words_cut.push(s_cut[i]);
                 }
+                (
+                    ExampleLabels::Spans { positions, window_question, offsets, .. },
+                    ExampleLabels::Spans { positions: s_pos, window_question: s_q, offsets: s_off, .. },
+                ) => {
+                    positions.push(s_pos[i]);
+                    window_question.push(s_q[i]);
+                    if !s_off.is_empty() {
+                        offsets.extend_from_slice(&s_off[r]);
+                    }
+                }
                 _ => unreachable!("same kind by construction"),
             }
         }
@@ -377,6 +506,9 @@ impl Examples {
                     }
                 }
                 Labels::TokenClasses(out)
+            }
+            ExampleLabels::Spans { positions, .. } => {
+                Labels::Spans(indices.iter().flat_map(|&i| positions[i as usize].map(i64::from)).collect())
             }
         };
         Batch { input_ids, token_type_ids, attention_mask, batch_size: b, seq_len: t, labels }

@@ -24,6 +24,9 @@ pub enum LabelKind {
     /// sub-tokens that carry no label are ignored ([`crate::IGNORE_INDEX`]). Read from CoNLL/JSONL
     /// tagged files by [`crate::tagging`].
     TokenClasses,
+    /// An answer span (start and end token) per window of a question's context: extractive question
+    /// answering (`BertForQuestionAnswering`). Read from SQuAD files by [`crate::qa`].
+    Spans,
 }
 
 impl LabelKind {
@@ -32,7 +35,7 @@ impl LabelKind {
     /// field, and transformers refuses any value outside its three.
     pub fn problem_type(self) -> &'static str {
         match self {
-            Self::SingleLabel | Self::TokenClasses => "single_label_classification",
+            Self::SingleLabel | Self::TokenClasses | Self::Spans => "single_label_classification",
             Self::MultiLabel => "multi_label_classification",
             Self::Regression => "regression",
         }
@@ -48,8 +51,9 @@ impl std::str::FromStr for LabelKind {
             "multi-label" | "multi" => Ok(Self::MultiLabel),
             "regression" => Ok(Self::Regression),
             "token-classes" | "token-classification" | "tokens" | "ner" => Ok(Self::TokenClasses),
+            "spans" | "question-answering" | "qa" => Ok(Self::Spans),
             _ => Err(DataError::Options(format!(
-                "--label-kind {s:?}: use single-label, multi-label, regression or token-classes"
+                "--label-kind {s:?}: use single-label, multi-label, regression, token-classes or spans"
             ))),
         }
     }
@@ -65,10 +69,11 @@ pub struct LabelSpace {
 }
 
 impl LabelSpace {
-    /// Outputs of the classifier: the number of classes, or 1 for regression.
+    /// Outputs of the classifier: the number of classes, 1 for regression, 2 (start, end) for spans.
     pub fn num_labels(&self) -> usize {
         match self.kind {
             LabelKind::Regression => 1,
+            LabelKind::Spans => 2,
             _ => self.names.len(),
         }
     }

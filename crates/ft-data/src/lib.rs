@@ -13,6 +13,8 @@
 //!   `run_classification.py`; the label set comes from the training file.
 //! - [`tagging`]: token classification (NER, slots) as transformers' `run_ner.py`: CoNLL / JSONL
 //!   tagged sentences, labels aligned to sub-tokens, `[B, T]` labels, predictions back to tags.
+//! - [`qa`]: extractive question answering as transformers' `run_qa.py`: SQuAD JSON / JSON Lines,
+//!   questions with contexts cut into overlapping windows, answer spans as start and end tokens.
 //! - [`dataset::load`]: files → [`Examples`] (tokenized once, in parallel), with a stratified
 //!   validation split when there is no validation file.
 //! - [`batching`]: the batches of an epoch (optionally grouped by length), seeded; padding waste.
@@ -60,9 +62,11 @@ pub use error::DataError;
 pub use examples::Examples;
 pub use files::{
     Columns, DEFAULT_MAX_ROW_BYTES, Format, QaAnswer, QaExample, RawTag, RowReader, TagColumns, TaggedReader,
-    TaggedRow, TextLines, TextReader, TextRow, check_text, is_blank, is_tagged_file, read_qa_file, read_squad_json,
+    TaggedRow, TextLines, TextReader, TextRow, check_text, is_blank, is_qa_file, is_tagged_file, read_qa_file,
+    read_squad_json,
 };
 pub use labels::{LabelKind, LabelOptions, LabelSpace};
+pub use qa::QaQuestion;
 pub use tagging::{IGNORE_INDEX, TokenOptions};
 pub use tensors::LabelTensor;
 pub use tokenizer::{Encoding, Tokenizer, TokenizerSource};

@@ -14,6 +14,8 @@ pub enum LabelTensor {
     Values(Tensor<1>),
     /// A class id per token, [`IGNORE_INDEX`](crate::IGNORE_INDEX) where there is no label. `[B, T]`
     TokenClasses(Tensor<2, Int>),
+    /// Start and end token of the answer in each window. `[B, 2]`
+    Spans(Tensor<2, Int>),
 }
 
 impl Batch {
@@ -37,6 +39,7 @@ impl Batch {
             Labels::TokenClasses(v) => {
                 LabelTensor::TokenClasses(Tensor::from_data(TensorData::new(v.clone(), [b, self.seq_len]), device))
             }
+            Labels::Spans(v) => LabelTensor::Spans(Tensor::from_data(TensorData::new(v.clone(), [b, 2]), device)),
         }
     }
 }

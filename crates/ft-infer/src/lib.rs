@@ -25,8 +25,8 @@ mod tokens;
 
 pub use error::InferError;
 pub use outputs::{
-    Outputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, logits, outputs, padded_inputs, softmax_rows,
-    to_host,
+    Outputs, SpanOutputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, logits, outputs, padded_inputs,
+    softmax_rows, to_host,
 };
 pub use qa::QaPredictor;
 pub use sequence::{Prediction, Predictor};

@@ -53,6 +53,19 @@ pub struct TokenOutputs {
     pub loss_sum: f64,
 }
 
+/// A span head's outputs over a split of question-answering windows: the start and end logits of
+/// every token of every window (file order, each as long as its window), and the summed loss.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanOutputs {
+    /// Start logits per window.
+    pub start_logits: Vec<Vec<f32>>,
+    /// End logits per window.
+    pub end_logits: Vec<Vec<f32>>,
+    /// Sum over windows of the mean of the start and end cross-entropies (over the window's own
+    /// tokens, padding left out).
+    pub loss_sum: f64,
+}
+
 /// What a head computed over a split.
 #[derive(Debug, Clone)]
 pub enum Outputs {
@@ -60,6 +73,13 @@ pub enum Outputs {
     Rows(SplitOutputs),
     /// A prediction per labelled token (token heads).
     Tokens(TokenOutputs),
+    /// Start and end logits per window (question answering).
+    Spans(SpanOutputs),
+}
+
+/// Cross-entropy of `logits` against class `gold`, in f64.
+fn cross_entropy(logits: &[f32], gold: usize) -> f64 {
+    -softmax_rows(logits, logits.len())[gold].max(f64::MIN_POSITIVE).ln()
 }
 
 /// Runs `model` (in eval mode: pass `model.valid()`) over `examples`, in batches of similar length
@@ -77,6 +97,7 @@ pub fn outputs<H: Head>(
     order.sort_by_key(|&i| lengths[i as usize]);
     let mut rows: Option<(Vec<f32>, usize)> = None;
     let mut tokens = TokenOutputs { gold: vec![Vec::new(); n], pred: vec![Vec::new(); n], loss_sum: 0.0 };
+    let mut spans: Option<SpanOutputs> = None;
     for indices in order.chunks(bs) {
         let batch = examples.collate(indices, None);
         let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
@@ -87,6 +108,32 @@ pub fn outputs<H: Head>(
                 for (r, &i) in indices.iter().enumerate() {
                     let i = i as usize;
                     all[i * width..(i + 1) * width].copy_from_slice(&logits[r * width..(r + 1) * width]);
+                }
+            }
+            Predictions::Tokens { logits, seq_len, width } if matches!(batch.labels, Labels::Spans(_)) => {
+                let Labels::Spans(gold) = &batch.labels else { unreachable!("matched above") };
+                if width != 2 {
+                    return Err(InferError::Task(format!(
+                        "{} gives {width} logits per token; answer spans need a start and an end",
+                        H::TASK.architecture()
+                    )));
+                }
+                let out = spans.get_or_insert_with(|| SpanOutputs {
+                    start_logits: vec![Vec::new(); n],
+                    end_logits: vec![Vec::new(); n],
+                    loss_sum: 0.0,
+                });
+                for (r, &i) in indices.iter().enumerate() {
+                    let i = i as usize;
+                    let len = examples.length(i);
+                    let side = |k: usize| -> Vec<f32> { (0..len).map(|t| logits[(r * seq_len + t) * 2 + k]).collect() };
+                    let (start, end) = (side(0), side(1));
+                    let (gs, ge) = (gold[2 * r] as usize, gold[2 * r + 1] as usize);
+                    if gs < len && ge < len {
+                        out.loss_sum += (cross_entropy(&start, gs) + cross_entropy(&end, ge)) / 2.0;
+                    }
+                    out.start_logits[i] = start;
+                    out.end_logits[i] = end;
                 }
             }
             Predictions::Tokens { logits, seq_len, width } => {
@@ -122,6 +169,9 @@ pub fn outputs<H: Head>(
             .collect();
         return Ok(Outputs::Rows(SplitOutputs { logits, num_labels, labels }));
     }
+    if let Some(spans) = spans {
+        return Ok(Outputs::Spans(spans));
+    }
     Ok(Outputs::Tokens(tokens))
 }
 
@@ -134,7 +184,7 @@ pub fn logits<H: Head>(
 ) -> Result<SplitOutputs, InferError> {
     match outputs(model, examples, batch_size, device)? {
         Outputs::Rows(rows) => Ok(rows),
-        Outputs::Tokens(_) => Err(InferError::Task(format!(
+        Outputs::Tokens(_) | Outputs::Spans(_) => Err(InferError::Task(format!(
             "{} predicts per token, not a row of logits per example",
             H::TASK.architecture()
         ))),

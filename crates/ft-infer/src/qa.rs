@@ -3,8 +3,8 @@
 //! every window run in one padded batch, and the answer chosen over all windows as transformers'
 //! `utils_qa.py` does ([`ft_eval::best_answers`]).
 
-use crate::{InferError, model_dir};
-use ft_data::{Encoding, Tokenizer};
+use crate::{InferError, SpanOutputs, model_dir};
+use ft_data::{Encoding, Examples, Tokenizer};
 use ft_eval::{Answer, AnswerWindow, best_answers};
 use ft_model::burn::tensor::Device;
 use ft_model::{BertForQuestionAnswering, Head, LoadOptions, Predictions};
@@ -99,4 +99,51 @@ impl QaPredictor {
             .collect();
         Ok(best_answers(context, &views, n_best, max_answer_length)?)
     }
+}
+
+/// The best answer to every question of a split of windows (`examples`, built with its context
+/// offsets), from the windows' logits (`out`, what [`crate::outputs`] gives for a QA head): per
+/// question, utils_qa's choice over all its windows ([`best_answers`]). The answer's `source.0` is
+/// the window's number within its question.
+pub fn split_answers(
+    out: &SpanOutputs,
+    examples: &Examples,
+    n_best: usize,
+    max_answer_length: usize,
+) -> Result<Vec<Answer>, InferError> {
+    let questions = examples.questions();
+    let mut per_question: Vec<Vec<usize>> = vec![Vec::new(); questions.len()];
+    for i in 0..examples.len() {
+        let q = examples
+            .window_question(i)
+            .ok_or_else(|| InferError::Task("the split holds no question-answering windows".into()))?;
+        per_question[q].push(i);
+    }
+    per_question
+        .iter()
+        .zip(questions)
+        .map(|(windows, question)| {
+            let offsets = windows
+                .iter()
+                .map(|&i| {
+                    examples
+                        .context_offsets(i)
+                        .ok_or_else(|| InferError::Task("the windows were built without their context offsets".into()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let views: Vec<AnswerWindow<'_>> = windows
+                .iter()
+                .zip(&offsets)
+                .map(|(&i, o)| AnswerWindow {
+                    start_logits: &out.start_logits[i],
+                    end_logits: &out.end_logits[i],
+                    offsets: o,
+                })
+                .collect();
+            let best = best_answers(&question.context, &views, n_best.max(1), max_answer_length)?;
+            best.into_iter()
+                .next()
+                .ok_or_else(|| InferError::Task(format!("question {:?}: no answer candidate", question.id)))
+        })
+        .collect()
 }

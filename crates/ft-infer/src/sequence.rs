@@ -140,6 +140,9 @@ impl Predictor {
             LabelKind::TokenClasses => {
                 return Err(InferError::Task("token classification is predicted per token, not per text".into()));
             }
+            LabelKind::Spans => {
+                return Err(InferError::Task("question answering predicts answer spans, not a label per text".into()));
+            }
         })
     }
 }

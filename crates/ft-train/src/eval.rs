@@ -5,7 +5,9 @@ use crate::TrainError;
 use crate::features::{ClassifierHead, Features};
 use burn::tensor::Device;
 use ft_data::{Examples, LabelKind, LabelSpace, Labels};
-use ft_infer::{Outputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, outputs, softmax_rows, to_host};
+use ft_infer::{
+    Outputs, SpanOutputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, outputs, softmax_rows, to_host,
+};
 use ft_model::Head;
 use std::collections::BTreeMap;
 
@@ -28,7 +30,32 @@ pub fn evaluate<H: Head>(
     match outputs(model, examples, batch_size, device)? {
         Outputs::Rows(out) => Ok(metrics(&out, labels.kind, device)),
         Outputs::Tokens(out) => token_metrics(&out, &labels.names),
+        Outputs::Spans(out) => span_metrics(&out, examples),
     }
+}
+
+/// Question answering: the loss over windows and SQuAD v1.1's exact match and F1 (0–100, as
+/// `run_qa.py` reports them) of the best answer to every question, chosen over its windows as
+/// utils_qa does (the 20 best starts and ends, answers of at most 30 tokens).
+pub fn span_metrics(out: &SpanOutputs, examples: &Examples) -> Result<Metrics, TrainError> {
+    let mut m = Metrics::new();
+    if examples.is_empty() {
+        return Ok(m);
+    }
+    m.insert("loss".into(), out.loss_sum / examples.len() as f64);
+    let answers = ft_infer::qa::split_answers(
+        out,
+        examples,
+        ft_infer::qa::DEFAULT_N_BEST,
+        ft_infer::qa::DEFAULT_MAX_ANSWER_LENGTH,
+    )?;
+    let predictions: Vec<&str> = answers.iter().map(|a| a.text.as_str()).collect();
+    let gold: Vec<&[String]> = examples.questions().iter().map(|q| q.answers.as_slice()).collect();
+    let scores = ft_eval::SquadScores::compute(&predictions, &gold)
+        .map_err(|e| TrainError::Config(format!("question-answering metrics: {e}")))?;
+    m.insert("exact_match".into(), scores.exact_match);
+    m.insert("f1".into(), scores.f1);
+    Ok(m)
 }
 
 /// Loss, seqeval's entity-level precision/recall/F1 (micro, as `run_ner.py` reports them) and token
@@ -125,8 +152,9 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics
                 m.insert("macro_f1".into(), r.macro_avg.f1);
             }
         }
-        // Token labels never come as rows of logits: `token_metrics` scores them.
-        LabelKind::TokenClasses => {}
+        // Token labels and answer spans never come as rows of logits: `token_metrics` and
+        // `span_metrics` score them.
+        LabelKind::TokenClasses | LabelKind::Spans => {}
         LabelKind::Regression => {
             let gold: Vec<f32> = out
                 .labels

@@ -17,7 +17,10 @@ use crate::trainer::{EvalLog, Observer, StepLog};
 use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, LabelSpace, TagColumns, TokenOptions};
 use ft_infer::Outputs;
 use ft_model::burn::tensor::Device;
-use ft_model::{BertForSequenceClassification, BertForTokenClassification, DeviceSpec, Head, LoadOptions, Task};
+use ft_model::{
+    BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, DeviceSpec, Head, LoadOptions,
+    Task,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -190,8 +193,11 @@ pub fn execute(
     let tokenizer = ft_infer::model_dir::tokenizer(&model_dir, model_config.vocab_size)?;
     let label_kind = match &d.label_kind {
         Some(k) => Some(k.parse::<LabelKind>().map_err(|e| TrainError::Config(format!("--label-kind: {e}")))?),
+        // Questions with contexts are read as such when asked for, whatever the file looks like.
+        None if config.task == Some(Task::QuestionAnswering) => Some(LabelKind::Spans),
         None => None,
     };
+
     // A packaged dataset whose splits use labels its training split lacks (ATIS) ships its label set.
     let label_names = match (&d.labels, &d.dataset) {
         (Some(names), _) => Some(names.clone()),
@@ -217,6 +223,7 @@ pub fn execute(
             label_all_tokens: d.label_all_tokens,
         },
         skip_bad_rows: d.skip_bad_rows,
+        doc_stride: d.doc_stride,
         max_len: d.max_len,
         validation_split: d.validation_split,
         seed: config.training.seed,
@@ -234,7 +241,11 @@ pub fn execute(
         data.validation.len(),
         data.test.as_ref().map(|t| format!(" / {} test", t.len())).unwrap_or_default(),
         data.labels.num_labels(),
-        if data.labels.names.is_empty() { "regression".to_string() } else { data.labels.names.join(", ") },
+        match data.labels.kind {
+            LabelKind::Regression => "regression".to_string(),
+            LabelKind::Spans => "answer spans: start and end".to_string(),
+            _ => data.labels.names.join(", "),
+        },
         t_load.elapsed().as_secs_f64()
     ));
 
@@ -243,11 +254,18 @@ pub fn execute(
     if task != detected {
         return Err(TrainError::Config(format!(
             "--task {task}: the data is for {detected} ({}); pass --task {detected} or other data",
-            if detected == Task::TokenClassification { "tagged sentences" } else { "a label per text" }
+            match detected {
+                Task::TokenClassification => "tagged sentences",
+                Task::QuestionAnswering => "questions with contexts",
+                Task::SequenceClassification => "a label per text",
+            }
         )));
     }
     if config.task.is_none() && task == Task::TokenClassification {
         observer.on_message(&format!("task       {task} (the training file holds tagged words)"));
+    }
+    if config.task.is_none() && task == Task::QuestionAnswering {
+        observer.on_message(&format!("task       {task} (the training file holds questions with contexts)"));
     }
     let setup = Setup {
         config,
@@ -263,10 +281,7 @@ pub fn execute(
     match task {
         Task::SequenceClassification => load_and_train::<BertForSequenceClassification>(&setup, &data, observer),
         Task::TokenClassification => load_and_train::<BertForTokenClassification>(&setup, &data, observer),
-        // No data file is read as questions with contexts yet (the check above refuses the task first).
-        Task::QuestionAnswering => Err(TrainError::Config(
-            "--task question-answering: training on SQuAD-style files is not available yet".into(),
-        )),
+        Task::QuestionAnswering => load_and_train::<BertForQuestionAnswering>(&setup, &data, observer),
     }
 }
 
@@ -294,6 +309,8 @@ fn load_and_train<H: Head>(
     let Setup { config, out, options, model_spec, model_dir, files, .. } = *setup;
     let labels = match data.labels.kind {
         LabelKind::Regression => vec!["LABEL_0".to_string()],
+        // transformers' default for a QA head's config (num_labels 2: start and end).
+        LabelKind::Spans => vec!["LABEL_0".to_string(), "LABEL_1".to_string()],
         _ => data.labels.names.clone(),
     };
     let load_options =
@@ -304,7 +321,7 @@ fn load_and_train<H: Head>(
         LabelKind::SingleLabel => Some(ft_model::ProblemType::SingleLabelClassification),
         LabelKind::MultiLabel => Some(ft_model::ProblemType::MultiLabelClassification),
         LabelKind::Regression => Some(ft_model::ProblemType::Regression),
-        LabelKind::TokenClasses => None,
+        LabelKind::TokenClasses | LabelKind::Spans => None,
     };
     for note in &loaded.report.notes {
         observer.on_message(&format!("model      {note}"));
@@ -397,11 +414,12 @@ fn train_and_save<H: Head>(
 
     // Final metrics with the best model, on the plain device (what `evaluate_split` computes; the
     // outputs are kept for the report).
-    let final_eval = |examples| -> Result<(Metrics, Outputs), TrainError> {
+    let final_eval = |examples: &ft_data::Examples| -> Result<(Metrics, Outputs), TrainError> {
         let outputs = ft_infer::outputs(&outcome.model, examples, config.training.eval_batch_size, plain)?;
         let metrics = match &outputs {
             Outputs::Rows(rows) => crate::eval::metrics(rows, data.labels.kind, plain),
             Outputs::Tokens(tokens) => token_metrics(tokens, &data.labels.names)?,
+            Outputs::Spans(spans) => crate::eval::span_metrics(spans, examples)?,
         };
         Ok((metrics, outputs))
     };

@@ -47,6 +47,8 @@ pub struct DataConfig {
     pub validation_split: f64,
     /// Longest row (line) of a data file, in bytes.
     pub max_row_bytes: usize,
+    /// Question answering: context tokens shared by consecutive windows (run_qa's `doc_stride`).
+    pub doc_stride: usize,
 }
 
 impl Default for DataConfig {
@@ -69,6 +71,7 @@ impl Default for DataConfig {
             label_all_tokens: false,
             validation_split: 0.1,
             max_row_bytes: 1 << 20,
+            doc_stride: ft_data::qa::DEFAULT_DOC_STRIDE,
         }
     }
 }

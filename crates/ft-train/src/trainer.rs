@@ -220,15 +220,16 @@ pub fn targets(labels: LabelTensor) -> Targets {
             Targets::Values(t.reshape([b, 1]))
         }
         LabelTensor::TokenClasses(t) => Targets::TokenClasses(t),
+        LabelTensor::Spans(t) => Targets::Spans(t),
     }
 }
 
 /// The metric that picks the best model when none is given: loss for regression, entity F1 for token
-/// tags (what `run_ner.py` reports), accuracy otherwise.
+/// tags (what `run_ner.py` reports), SQuAD F1 for answer spans, accuracy otherwise.
 pub fn default_metric(kind: LabelKind) -> &'static str {
     match kind {
         LabelKind::Regression => "loss",
-        LabelKind::TokenClasses => "f1",
+        LabelKind::TokenClasses | LabelKind::Spans => "f1",
         LabelKind::SingleLabel | LabelKind::MultiLabel => "accuracy",
     }
 }
@@ -237,6 +238,7 @@ pub fn default_metric(kind: LabelKind) -> &'static str {
 pub fn task_for_labels(kind: LabelKind) -> Task {
     match kind {
         LabelKind::TokenClasses => Task::TokenClassification,
+        LabelKind::Spans => Task::QuestionAnswering,
         LabelKind::SingleLabel | LabelKind::MultiLabel | LabelKind::Regression => Task::SequenceClassification,
     }
 }
@@ -251,6 +253,7 @@ fn check_task(task: Task, kind: LabelKind) -> Result<(), TrainError> {
             task.architecture(),
             match kind {
                 LabelKind::TokenClasses => "per-token",
+                LabelKind::Spans => "answer-span",
                 LabelKind::SingleLabel => "single-label",
                 LabelKind::MultiLabel => "multi-label",
                 LabelKind::Regression => "regression",
@@ -287,7 +290,9 @@ pub fn train<H: Head>(
         return Err(TrainError::Config("the training set is empty".into()));
     }
     check_task(H::TASK, data.labels.kind)?;
-    if data.labels.kind != LabelKind::Regression && data.labels.names.len() < 2 {
+    if matches!(data.labels.kind, LabelKind::SingleLabel | LabelKind::MultiLabel | LabelKind::TokenClasses)
+        && data.labels.names.len() < 2
+    {
         return Err(TrainError::Config(format!(
             "the training data has a single class ({}); a classifier needs at least two",
             data.labels.names.join(", ")

@@ -53,6 +53,10 @@ pub struct Args {
     /// Longest row (line) accepted in the data file, in bytes.
     #[arg(long, default_value_t = ft_data::DEFAULT_MAX_ROW_BYTES)]
     max_row_bytes: usize,
+    /// Question-answering models: context tokens shared by consecutive windows [default: the run's
+    /// doc_stride (run.toml), else 128, at most a quarter of --max-len].
+    #[arg(long)]
+    doc_stride: Option<usize>,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -279,7 +283,10 @@ fn run_qa(args: &Args, quiet: bool) -> anyhow::Result<()> {
     if args.report.is_some() {
         anyhow::bail!("--report: report.html is not written for question-answering models yet; use --json");
     }
-    let p = super::serve(&args.model, &args.device, args.max_len, ft_infer::QaPredictor::load)?;
+    let mut p = super::serve(&args.model, &args.device, args.max_len, ft_infer::QaPredictor::load)?;
+    if let Some(stride) = args.doc_stride.or(p.run.as_ref().map(|r| r.data.doc_stride)) {
+        p.inner.stride = stride;
+    }
     let path = &args.data;
     let rows = ft_data::read_qa_file(path, args.max_row_bytes)?;
     let mut examples = Vec::with_capacity(rows.len());

@@ -65,8 +65,8 @@ pub struct Args {
     /// Question-answering models: the text the answer is cut from.
     #[arg(long, requires = "question")]
     context: Option<String>,
-    /// Question-answering models: context tokens shared by consecutive windows [default: 128, at most a
-    /// quarter of --max-len].
+    /// Question-answering models: context tokens shared by consecutive windows [default: the run's
+    /// doc_stride (run.toml), else 128, at most a quarter of --max-len].
     #[arg(long)]
     doc_stride: Option<usize>,
     /// Question-answering models: the longest answer, in tokens.
@@ -253,7 +253,7 @@ fn tag_conll(p: &Served<TokenPredictor>, path: &Path, args: &Args) -> anyhow::Re
 /// logits).
 fn run_qa(args: &Args) -> anyhow::Result<()> {
     let mut p = super::serve(&args.model, &args.device, args.max_len, ft_infer::QaPredictor::load)?;
-    if let Some(stride) = args.doc_stride {
+    if let Some(stride) = args.doc_stride.or(p.run.as_ref().map(|r| r.data.doc_stride)) {
         p.inner.stride = stride;
     }
     let questions: Vec<(String, String, String)> = match (&args.question, &args.context, &args.data) {

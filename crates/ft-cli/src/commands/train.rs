@@ -52,8 +52,9 @@ pub struct Args {
     /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
     #[arg(long)]
     device: Option<String>,
-    /// The task, i.e. the head put on the encoder: sequence-classification or token-classification
-    /// [default: from the data — tagged files (CoNLL, JSONL with "tokens") train a token classifier].
+    /// The task, i.e. the head put on the encoder: sequence-classification, token-classification or
+    /// question-answering [default: from the data — tagged files (CoNLL, JSONL with "tokens") train a
+    /// token classifier, SQuAD files (JSON, or JSONL with "question" and "context") a QA model].
     #[arg(long)]
     task: Option<ft_model::Task>,
     /// Replace a classifier of the wrong size with a fresh one.
@@ -108,7 +109,8 @@ pub struct Args {
     /// Checkpoints kept besides the best [default: 2].
     #[arg(long)]
     keep_last: Option<usize>,
-    /// Validation metric that picks the best model [default: accuracy; loss for regression].
+    /// Validation metric that picks the best model [default: accuracy; loss for regression; entity F1
+    /// for token classification; SQuAD F1 for question answering].
     #[arg(long)]
     metric_for_best: Option<String>,
     /// Stop after N evaluations without improvement.
@@ -124,7 +126,8 @@ pub struct Args {
     #[arg(long)]
     no_cache_features: bool,
 
-    /// Tokens per example, special tokens included [default: 128].
+    /// Tokens per example (a window, for question answering), special tokens included [default: 128;
+    /// 384 with --task question-answering or an atis-qa dataset, as run_qa.py].
     #[arg(long)]
     max_len: Option<usize>,
     /// Text column [default: sentence, then text].
@@ -164,6 +167,10 @@ pub struct Args {
     /// Longest row (line) accepted in a data file, in bytes [default: 1048576].
     #[arg(long)]
     max_row_bytes: Option<usize>,
+    /// Question answering: context tokens shared by consecutive windows of --max-len tokens, as
+    /// run_qa.py's --doc_stride [default: 128].
+    #[arg(long)]
+    doc_stride: Option<usize>,
 }
 
 impl Args {
@@ -231,6 +238,13 @@ impl Args {
         d.label_all_tokens |= self.label_all_tokens;
         set!(d.validation_split, self.validation_split);
         set!(d.max_row_bytes, self.max_row_bytes);
+        set!(d.doc_stride, self.doc_stride);
+        // run_qa.py's max_seq_length when the run is question answering from the start.
+        let qa = c.task == Some(ft_model::Task::QuestionAnswering)
+            || d.dataset.as_deref().is_some_and(|name| name.starts_with("atis-qa"));
+        if qa && self.max_len.is_none() && self.config.is_none() && self.resume.is_none() {
+            d.max_len = 384;
+        }
         let t = &mut c.training;
         set!(t.epochs, self.epochs);
         set_opt!(t.max_steps, self.max_steps);

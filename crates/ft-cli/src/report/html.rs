@@ -12,7 +12,8 @@ const MAX_POINTS: usize = 1500;
 /// Metrics that are losses (lower is better, unbounded): drawn on the loss chart, not the score chart.
 const LOSSES: [&str; 5] = ["loss", "log_loss", "mse", "mae", "hamming_loss"];
 /// Metrics shown first, in this order; the rest follow by name.
-const ORDER: [&str; 8] = ["accuracy", "macro_f1", "weighted_f1", "micro_f1", "mcc", "roc_auc", "log_loss", "loss"];
+const ORDER: [&str; 9] =
+    ["accuracy", "exact_match", "macro_f1", "weighted_f1", "micro_f1", "mcc", "roc_auc", "log_loss", "loss"];
 
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0; background: #f5f6f8; color: #222; }
@@ -180,6 +181,15 @@ fn results(r: &Report, out: &mut String) -> anyhow::Result<()> {
     let main = r.results.iter().rev().find_map(|(split, m)| m.get("accuracy").map(|a| (split, a)));
     if let Some((split, acc)) = main {
         write!(out, "<p><span class=\"big\">{:.2}%</span> accuracy on {}</p>", acc * 100.0, escape(split))?;
+    } else if let Some((split, em, f1)) =
+        r.results.iter().rev().find_map(|(split, m)| Some((split, m.get("exact_match")?, m.get("f1")?)))
+    {
+        // Question answering: SQuAD's scores, already 0–100.
+        write!(
+            out,
+            "<p><span class=\"big\">{em:.2}</span> exact match · <span class=\"big\">{f1:.2}</span> F1 on {}</p>",
+            escape(split)
+        )?;
     }
     out.push_str("<table><thead><tr><th>metric</th>");
     for (split, _) in &r.results {

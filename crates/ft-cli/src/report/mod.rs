@@ -215,6 +215,8 @@ pub fn write_for_run(summary: &RunSummary) -> anyhow::Result<PathBuf> {
     match &summary.outputs {
         Outputs::Rows(rows) => report.classes = class_results(summary.final_split, &summary.labels, rows),
         Outputs::Tokens(tokens) => report.entities = entity_results(summary.final_split, &summary.labels.names, tokens),
+        // Question answering: exact match and F1 are in the results and over steps; no class table.
+        Outputs::Spans(_) => {}
     }
     let path = dir.join("report.html");
     report.write(&path)?;

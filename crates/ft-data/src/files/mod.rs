@@ -22,7 +22,7 @@ pub mod tagged;
 mod tagged_jsonl;
 mod text;
 
-pub use squad::{QaAnswer, QaExample, SquadJsonlRows, read_qa_file, read_squad_json};
+pub use squad::{QaAnswer, QaExample, SquadJsonlRows, is_qa_file, read_qa_file, read_squad_json};
 pub use tagged::{RawTag, TagColumns, TaggedReader, TaggedRow, is_tagged_file};
 pub use text::{TextLines, TextReader, TextRow};
 

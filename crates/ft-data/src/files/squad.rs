@@ -213,10 +213,48 @@ pub fn read_squad_json(path: &Path, bytes: &[u8]) -> Result<Vec<Result<QaExample
     Ok(out)
 }
 
+/// Whether `head` (a file's first bytes) starts a SQuAD v1.1 JSON document: an object whose first key
+/// is `data` or `version`.
+fn is_squad_json_head(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let rest = text.trim_start_matches('\u{feff}').trim_start();
+    let Some(rest) = rest.strip_prefix('{') else { return false };
+    let rest = rest.trim_start();
+    rest.starts_with("\"data\"") || rest.starts_with("\"version\"")
+}
+
+/// Whether `path` is a SQuAD v1.1 JSON document (a `.json` file whose top-level object starts with
+/// `data` or `version`) rather than JSON Lines.
+fn is_squad_json(path: &Path) -> Result<bool, DataError> {
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        return Ok(false);
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(DataError::io(path))?;
+    Ok(is_squad_json_head(&head))
+}
+
+/// Whether `path` holds questions with contexts (extractive QA): a SQuAD v1.1 JSON document, or JSON
+/// Lines whose first row has `question` and `context` keys. A CSV, TSV or CoNLL file never does.
+pub fn is_qa_file(path: &Path, max_row_bytes: usize) -> Result<bool, DataError> {
+    if is_squad_json(path)? {
+        return Ok(true);
+    }
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if !matches!(ext.as_str(), "jsonl" | "json" | "ndjson") {
+        return Ok(false);
+    }
+    let file = std::fs::File::open(path).map_err(DataError::io(path))?;
+    Ok(super::tagged::first_data_line(path, file, max_row_bytes, false)?
+        .and_then(|line| serde_json::from_str::<Value>(&line).ok())
+        .is_some_and(|v| v.get("question").is_some() && v.get("context").is_some()))
+}
+
 /// Every question of a QA file, in file order, each an example or the error of that question: SQuAD
-/// v1.1 JSON for a `.json` file, else `datasets` JSON Lines (rows longer than `max_row_bytes` are errors).
+/// v1.1 JSON for a `.json` file whose top-level object starts with `data` (or `version`), else
+/// `datasets` JSON Lines (rows longer than `max_row_bytes` are errors).
 pub fn read_qa_file(path: &Path, max_row_bytes: usize) -> Result<Vec<Result<QaExample, DataError>>, DataError> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+    if is_squad_json(path)? {
         let bytes = std::fs::read(path).map_err(DataError::io(path))?;
         read_squad_json(path, &bytes)
     } else {

@@ -180,7 +180,7 @@ pub fn is_tagged_file(path: &Path, format: Option<Format>, max_row_bytes: usize)
 }
 
 /// The first line that is not blank (nor, for CoNLL, a `-DOCSTART-` line).
-fn first_data_line(path: &Path, file: File, max: usize, conll: bool) -> Result<Option<String>, DataError> {
+pub(crate) fn first_data_line(path: &Path, file: File, max: usize, conll: bool) -> Result<Option<String>, DataError> {
     let mut reader = BufReader::new(super::sniff::sniff(path, file)?);
     let mut buf = Vec::new();
     loop {

@@ -1,8 +1,28 @@
 //! Extractive question answering's inputs, as transformers' `run_qa.py` prepares them: a question and
 //! its context become one encoding per context window ([`Tokenizer::encode_windows`]), and the answer
 //! (character span in the context) becomes a start and an end token in each window ([`positions`]).
+//! [`read_split`] does it for a whole SQuAD file (JSON or JSON Lines): the windows are computed once,
+//! in parallel, and kept as [`Examples`] — one example per window, with the questions alongside.
 
-use crate::{DataError, Encoding, Tokenizer};
+use crate::dataset::{DataOptions, SplitReport, note_skipped};
+use crate::files::{QaExample, read_qa_file};
+use crate::{DataError, Encoding, Examples, Tokenizer};
+use rayon::prelude::*;
+use std::path::Path;
+
+/// run_qa.py's `doc_stride`: context tokens shared by consecutive windows.
+pub const DEFAULT_DOC_STRIDE: usize = 128;
+
+/// A question as kept for scoring: its id, its context and the texts of its gold answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaQuestion {
+    /// The question's id.
+    pub id: String,
+    /// The text answers are cut from.
+    pub context: String,
+    /// The gold answers' texts (SQuAD's dev set has several per question).
+    pub answers: Vec<String>,
+}
 
 /// One window of a question's context, ready to train on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,4 +103,90 @@ pub fn windows(
             Window { encoding, example, start_position, end_position }
         })
         .collect())
+}
+
+/// The questions of a QA file that can be trained on or scored: every question must have a gold
+/// answer. Bad questions are errors, or (with `skip_bad_rows`) counted in the report.
+pub fn read_questions(path: &Path, options: &DataOptions) -> Result<(Vec<QaExample>, SplitReport), DataError> {
+    let mut report = SplitReport { path: path.to_path_buf(), ..Default::default() };
+    let mut skipped = (0usize, Vec::new());
+    let mut out = Vec::new();
+    for row in read_qa_file(path, options.max_row_bytes)? {
+        let row = row.and_then(|e| {
+            if e.answers.is_empty() {
+                Err(DataError::BadQa {
+                    path: path.to_path_buf(),
+                    at: e.at.clone(),
+                    problem: format!(
+                        "question {:?} has no gold answer; training and scoring need one (answers.text and answers.answer_start), or pass --skip-bad-rows",
+                        e.id
+                    ),
+                })
+            } else {
+                Ok(e)
+            }
+        });
+        match row {
+            Ok(e) => out.push(e),
+            Err(e) if options.skip_bad_rows && e.is_row_error() => note_skipped(&mut skipped, &e),
+            Err(e) => return Err(e),
+        }
+    }
+    (report.skipped, report.first_skipped) = skipped;
+    if out.is_empty() {
+        return Err(DataError::NoRows { path: path.to_path_buf(), skipped: report.skipped });
+    }
+    if report.skipped > 0 {
+        log::warn!("{report}");
+    }
+    Ok((out, report))
+}
+
+/// Windows of every question of `questions` (labelled with the first gold answer, as run_qa trains),
+/// computed in parallel, as [`Examples`]; `report` gets the counts. With `keep_offsets` the windows
+/// can be turned back into answers (validation and test).
+pub fn window_examples(
+    questions: Vec<QaExample>,
+    tokenizer: &Tokenizer,
+    options: &DataOptions,
+    keep_offsets: bool,
+    report: &mut SplitReport,
+) -> Result<Examples, DataError> {
+    let per_question: Vec<Vec<Window>> = questions
+        .par_iter()
+        .enumerate()
+        .with_min_len(16)
+        .map(|(i, e)| {
+            let answer = e.answers.first().map(|a| (a.start, a.text.as_str()));
+            windows(tokenizer, i, &e.question, &e.context, answer, options.max_len, options.doc_stride).map_err(|err| {
+                DataError::BadQa {
+                    path: report.path.clone(),
+                    at: e.at.clone(),
+                    problem: format!("cannot cut the context into windows: {err}"),
+                }
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let all: Vec<Window> = per_question.into_iter().flatten().collect();
+    report.rows = questions.len();
+    report.windows = all.len();
+    report.tokens = all.iter().map(|w| w.encoding.len()).sum();
+    report.at_max_len = all.iter().filter(|w| w.encoding.len() == options.max_len).count();
+    let kept = questions
+        .into_iter()
+        .map(|e| QaQuestion { id: e.id, context: e.context, answers: e.answers.into_iter().map(|a| a.text).collect() })
+        .collect();
+    Ok(Examples::from_windows(tokenizer.max_token_id() as usize + 1, tokenizer.pad_id(), &all, kept, keep_offsets))
+}
+
+/// Reads a QA file ([`read_questions`]) and cuts it into windows ([`window_examples`]).
+pub fn read_split(
+    path: &Path,
+    tokenizer: &Tokenizer,
+    options: &DataOptions,
+    keep_offsets: bool,
+) -> Result<(Examples, SplitReport), DataError> {
+    let (questions, mut report) = read_questions(path, options)?;
+    let examples = window_examples(questions, tokenizer, options, keep_offsets, &mut report)?;
+    Ok((examples, report))
 }
