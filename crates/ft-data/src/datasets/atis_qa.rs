@@ -7,9 +7,23 @@
 //!
 //! Derived data: it tests span extraction on short contexts, not reading comprehension; real SQuAD
 //! files are read through the same format.
+//!
+//! `atis-qa-long` ([`long_questions`]) asks the same questions, each about a long context: the
+//! utterance with other utterances of its split around it — drawn (seeded) among those that do not hold
+//! the question's slot type, so that the answer stays the only one of its kind — until the context
+//! reaches a length drawn between 350 and 1,500 word pieces (all-MiniLM-L6-v2's WordPiece). Utterances
+//! are joined as sentences (`". "`). Most contexts then need several windows of 384, and the answer
+//! sits anywhere in them: it tests the windows, the stride and the choice over windows.
 
 use super::atis::Utterance;
-use std::collections::BTreeMap;
+use crate::rng::Rng;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Word pieces of an `atis-qa-long` context: drawn uniformly in this range (the utterance that would
+/// push it past the upper end is not added).
+pub const LONG_PIECES: (usize, usize) = (350, 1_500);
+/// Seed of the `atis-qa-long` draws (split `k` uses stream `k`).
+pub const LONG_SEED: u64 = 42;
 
 /// A question per slot type (ATIS's most frequent ones); the others get the generic template.
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -86,12 +100,19 @@ fn chunks(u: &Utterance) -> BTreeMap<String, Vec<(usize, usize)>> {
     out
 }
 
-/// The questions of one split: `(id, context, question, answer text, answer start)` rows in utterance
-/// order, then slot-type order.
-pub fn questions(split: &str, utterances: &[Utterance]) -> Vec<serde_json::Value> {
+/// One question about an utterance: its slot type, the answer's words and its character start in the
+/// utterance (words joined by spaces).
+struct Asked {
+    utterance: usize,
+    slot: String,
+    text: String,
+    start: usize,
+}
+
+/// Every question of a split, in utterance order, then slot-type order.
+fn asked(utterances: &[Utterance]) -> Vec<Asked> {
     let mut out = Vec::new();
     for (n, u) in utterances.iter().enumerate() {
-        let context = u.words.join(" ");
         // Character start of each word in the context.
         let mut starts = Vec::with_capacity(u.words.len());
         let mut at = 0;
@@ -101,17 +122,86 @@ pub fn questions(split: &str, utterances: &[Utterance]) -> Vec<serde_json::Value
         }
         for (slot, spans) in chunks(u) {
             let [(a, b)] = spans.as_slice() else { continue };
-            let text = u.words[*a..*b].join(" ");
-            out.push(serde_json::json!({
-                "id": format!("{split}-{n}-{slot}"),
-                "title": "atis",
-                "context": context,
-                "question": question(&slot),
-                "answers": {"text": [text], "answer_start": [starts[*a]]},
-            }));
+            out.push(Asked { utterance: n, slot, text: u.words[*a..*b].join(" "), start: starts[*a] });
         }
     }
     out
+}
+
+fn row(split: &str, q: &Asked, context: &str, start: usize) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("{split}-{}-{}", q.utterance, q.slot),
+        "title": "atis",
+        "context": context,
+        "question": question(&q.slot),
+        "answers": {"text": [q.text], "answer_start": [start]},
+    })
+}
+
+/// The questions of one split: `(id, context, question, answer text, answer start)` rows in utterance
+/// order, then slot-type order.
+pub fn questions(split: &str, utterances: &[Utterance]) -> Vec<serde_json::Value> {
+    asked(utterances).iter().map(|q| row(split, q, &utterances[q.utterance].words.join(" "), q.start)).collect()
+}
+
+/// `atis-qa-long`: the questions of [`questions`], each context grown with other utterances of the split
+/// (see the module's documentation). `pieces[i]` is the number of word pieces of utterance `i` (its words
+/// joined by spaces, no special tokens); `stream` seeds the draws. Errors when a slot type leaves no
+/// utterance to draw from.
+pub fn long_questions(
+    split: &str,
+    utterances: &[Utterance],
+    pieces: &[usize],
+    stream: u64,
+) -> Result<Vec<serde_json::Value>, String> {
+    let texts: Vec<String> = utterances.iter().map(|u| u.words.join(" ")).collect();
+    let types: Vec<BTreeSet<String>> = utterances.iter().map(|u| chunks(u).into_keys().collect()).collect();
+    let mut rng = Rng::with_stream(LONG_SEED, stream);
+    let (low, high) = LONG_PIECES;
+    let mut out = Vec::new();
+    for q in asked(utterances) {
+        let own = pieces[q.utterance];
+        let target = low + rng.below((high - low + 1) as u64) as usize;
+        let budget = target.saturating_sub(own);
+        let before_budget = rng.below(budget as u64 + 1) as usize;
+        let mut draw = |have: &mut usize, goal: usize, total: &mut usize| -> Result<Vec<usize>, String> {
+            let mut picked = Vec::new();
+            let mut tries = 0usize;
+            while *have < goal {
+                tries += 1;
+                if tries > 100_000 {
+                    return Err(format!("atis-qa-long: no utterance of {split} without slot type {}", q.slot));
+                }
+                let j = rng.below(utterances.len() as u64) as usize;
+                if j == q.utterance || types[j].contains(&q.slot) {
+                    continue;
+                }
+                if *total + pieces[j] > high {
+                    break;
+                }
+                picked.push(j);
+                *have += pieces[j];
+                *total += pieces[j];
+            }
+            Ok(picked)
+        };
+        let mut total = own;
+        let before = draw(&mut 0, before_budget, &mut total)?;
+        let after = draw(&mut 0, target.saturating_sub(total), &mut total)?;
+        let mut context = String::new();
+        for &j in &before {
+            context.push_str(&texts[j]);
+            context.push_str(". ");
+        }
+        let start = context.chars().count() + q.start;
+        context.push_str(&texts[q.utterance]);
+        for &j in &after {
+            context.push_str(". ");
+            context.push_str(&texts[j]);
+        }
+        out.push(row(split, &q, &context, start));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -161,5 +251,54 @@ mod tests {
         let context = q[0]["context"].as_str().unwrap();
         assert_eq!(&context[45..51], "monday");
         assert_eq!(generic_question("return_date.day_number"), "What is the return date day number?");
+    }
+
+    /// atis-qa-long: the same questions in the same order; contexts between the bounds; the answer's
+    /// start points at it; the utterances added around it never hold the question's slot type.
+    #[test]
+    fn long_contexts_keep_the_question_and_stay_in_bounds() {
+        let mut utts = vec![u(
+            "flights from denver to boston on monday",
+            "O O B-fromloc.city_name O B-toloc.city_name O B-depart_date.day_name",
+        )];
+        for k in 0..40 {
+            if k % 2 == 0 {
+                utts.push(u("show me fares to atlanta please", "O O O O B-toloc.city_name O"));
+            } else {
+                utts.push(u("from dallas in the morning", "O B-fromloc.city_name O O B-depart_time.period_of_day"));
+            }
+        }
+        // Pretend every word is 7 word pieces: contexts of 350-1,500 pieces need 10-43 utterances.
+        let pieces: Vec<usize> = utts.iter().map(|u| u.words.len() * 7).collect();
+        let short = questions("train", &utts);
+        let long = long_questions("train", &utts, &pieces, 0).unwrap();
+        assert_eq!(short.len(), long.len());
+        let again = long_questions("train", &utts, &pieces, 0).unwrap();
+        assert_eq!(long, again, "seeded");
+        for (s, l) in short.iter().zip(&long) {
+            assert_eq!(
+                (&s["id"], &s["question"], &s["answers"]["text"]),
+                (&l["id"], &l["question"], &l["answers"]["text"])
+            );
+            let context = l["context"].as_str().unwrap();
+            let (text, start) =
+                (l["answers"]["text"][0].as_str().unwrap(), l["answers"]["answer_start"][0].as_u64().unwrap() as usize);
+            let at: String = context.chars().skip(start).take(text.chars().count()).collect();
+            assert_eq!(at, text);
+            let sentences: Vec<&str> = context.split(". ").collect();
+            let total: usize = sentences.iter().map(|t| t.split(' ').count() * 7).sum();
+            assert!((LONG_PIECES.0..=LONG_PIECES.1).contains(&total), "{total}");
+            let own = utts[0].words.join(" ");
+            if l["id"].as_str().unwrap().starts_with("train-0-") {
+                assert_eq!(sentences.iter().filter(|t| **t == own).count(), 1);
+                let slot = l["id"].as_str().unwrap().trim_start_matches("train-0-");
+                let others_have = |t: &&&str| {
+                    **t != own
+                        && ((slot == "fromloc.city_name" && t.contains("dallas"))
+                            || (slot == "toloc.city_name" && t.contains("atlanta")))
+                };
+                assert!(!sentences.iter().any(|t| others_have(&t)), "{slot}: {context}");
+            }
+        }
     }
 }

