@@ -690,11 +690,13 @@ def train_parity_decay_names(model) -> set[str]:
     return decay
 
 
-def train_parity_run(tiny: Path, batches, frozen_prefixes: list[str], fused: bool | None = None, keep_grad0=False):
-    """One run of the recipe in TRAIN_RECIPE. Returns (losses, grad_norms, lrs, final params, grad0)."""
+def train_parity_run(build, batches, frozen_prefixes: list[str], fused: bool | None = None, keep_grad0=False):
+    """One run of the recipe in TRAIN_RECIPE on the model `build()` returns (called after
+    `torch.manual_seed(SEED)`), every head: the batches hold the head's targets. Returns (losses,
+    grad_norms, lrs, final params, grad0)."""
     r = TRAIN_RECIPE
     torch.manual_seed(SEED)
-    model = train_parity_model(tiny)
+    model = build()
     for name, p in model.named_parameters():
         if name.startswith(tuple(frozen_prefixes)):
             p.requires_grad_(False)
@@ -712,7 +714,7 @@ def train_parity_run(tiny: Path, batches, frozen_prefixes: list[str], fused: boo
     losses, norms, lrs, grad0 = [], [], [], {}
     optimizer.zero_grad()
     for i, batch in enumerate(batches):
-        out = model(**batch, return_dict=True)  # `labels` in the batch: mean cross-entropy
+        out = model(**batch, return_dict=True)  # the head's loss for the targets in the batch
         losses.append(out.loss.detach().clone())
         (out.loss / r["grad_accum"]).backward()
         if keep_grad0 and i == 0:
@@ -757,7 +759,7 @@ def generate_train_parity(out: Path) -> dict:
     summary = {}
     key_bias_drift = 0.0
     for variant, frozen in r["variants"].items():
-        losses, norms, lrs, final, grad0 = train_parity_run(tiny, batches, frozen, keep_grad0=variant == "none")
+        losses, norms, lrs, final, grad0 = train_parity_run(lambda: train_parity_model(tiny), batches, frozen, keep_grad0=variant == "none")
         say(f"train-parity {variant}: losses {[round(float(x), 4) for x in losses]}")
         say(f"train-parity {variant}: grad norms {[round(float(x), 4) for x in norms]}, lrs {lrs.tolist()}")
         clipped = int((norms > r["max_grad_norm"]).sum())
@@ -786,7 +788,7 @@ def generate_train_parity(out: Path) -> dict:
         if variant == "none":
             # Trainer's default optimizer (`adamw_torch_fused`) agrees with the for-loop AdamW used here.
             # Except the attention key biases: see TRAIN_ZERO_GRAD.
-            _, fused_norms, _, fused_final, _ = train_parity_run(tiny, batches, frozen, fused=True)
+            _, fused_norms, _, fused_final, _ = train_parity_run(lambda: train_parity_model(tiny), batches, frozen, fused=True)
             d = max(max_abs(fused_final[n], final[n]) for n in final if not n.endswith(TRAIN_ZERO_GRAD))
             d_key = max(max_abs(fused_final[n], final[n]) for n in final if n.endswith(TRAIN_ZERO_GRAD))
             say(f"train-parity {variant}: fused vs for-loop AdamW final params max abs diff {d:.3g}")
@@ -2582,39 +2584,19 @@ def generate_token_train_parity(out: Path) -> dict:
         positions = torch.arange(ids.shape[1]).expand_as(ids)
         labels[(mask == 0) | (ids == 2) | (ids == 3) | (positions % 3 == 2)] = IGNORE_INDEX
         b["labels"] = labels
-    torch.manual_seed(SEED)
-    model = BertForTokenClassification.from_pretrained(
-        str(tiny_token),
-        dtype=torch.float32,
-        attn_implementation=ATTN,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-        classifier_dropout=0.0,
-    ).train()
-    assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
-    decay = train_parity_decay_names(model)
-    named = list(model.named_parameters())
-    groups = [
-        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
-        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
-    scheduler = transformers.get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
-    )
-    losses, norms, lrs = [], [], []
-    optimizer.zero_grad()
-    for i, batch in enumerate(batches):
-        loss = model(**batch, return_dict=True).loss  # mean cross-entropy over labels != -100
-        losses.append(loss.detach().clone())
-        (loss / r["grad_accum"]).backward()
-        if (i + 1) % r["grad_accum"] == 0:
-            lrs.append(scheduler.get_last_lr()[0])
-            norms.append(torch.nn.utils.clip_grad_norm_([p for _, p in named], max_norm=r["max_grad_norm"]).detach())
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-    losses_t, norms_t = torch.stack(losses).to(torch.float32), torch.stack(norms).to(torch.float32)
+    def build():
+        model = BertForTokenClassification.from_pretrained(
+            str(tiny_token),
+            dtype=torch.float32,
+            attn_implementation=ATTN,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            classifier_dropout=0.0,
+        ).train()
+        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+        return model
+
+    losses_t, norms_t, lrs, final, _ = train_parity_run(build, batches, [])
     clipped = int((norms_t > r["max_grad_norm"]).sum())
     say(f"token train-parity: losses {[round(float(x), 4) for x in losses_t]}")
     say(f"token train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
@@ -2622,9 +2604,9 @@ def generate_token_train_parity(out: Path) -> dict:
     tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
     tensors["losses"] = losses_t
     tensors["grad_norms"] = norms_t
-    tensors["lrs"] = torch.tensor(lrs, dtype=torch.float32)
-    for n, p in model.named_parameters():
-        tensors[f"final.{n}"] = p.detach().clone()
+    tensors["lrs"] = lrs
+    for n, p in final.items():
+        tensors[f"final.{n}"] = p
     save_tensors(out / TOKEN_TRAIN_PARITY_FILE, tensors)
     return {"recipe": "train_parity.json (variant none)", "clipped_steps": clipped, "losses": [float(x) for x in losses_t]}
 
@@ -2752,6 +2734,69 @@ def generate_qa_model_goldens(out: Path) -> dict:
     }
 
 
+QA_TRAIN_PARITY_FILE = "qa_train_parity.safetensors"
+
+
+def generate_qa_train_parity(out: Path) -> dict:
+    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-qa with dropout 0: the 12 micro-batches of
+    train-parity, an answer span drawn per row inside its real tokens (every fourth row (0, 0), the
+    [CLS] label of a window without the answer; one row per batch starting past the window, which
+    transformers clamps and ignores), accumulation 2, 6 AdamW steps with warmup and decay (this head's
+    grad norms, 1.4-2.6, stay under the recipe's clipping threshold 4.0; the other heads' runs clip).
+    Writes the spans, the losses, grad norms, lrs and final parameters."""
+    from transformers import BertForQuestionAnswering
+
+    r = TRAIN_RECIPE
+    tiny_qa = out / "tiny-qa"
+    initial = safetensors.torch.load_file(str(tiny_qa / "model.safetensors"))
+    vocab_size = initial["bert.embeddings.word_embeddings.weight"].shape[0]
+    batches = train_parity_batches(vocab_size)
+    gen = torch.Generator().manual_seed(QA_SEED + 2)
+    for bi, b in enumerate(batches):
+        del b["labels"]  # the sequence labels of train-parity; a QA head takes spans
+        lengths = b["attention_mask"].sum(dim=1).tolist()
+        t = b["input_ids"].shape[1]
+        spans = []
+        for row, n in enumerate(lengths):
+            start = int(torch.randint(1, max(2, n - 1), (1,), generator=gen))
+            end = min(n - 2, start + int(torch.randint(0, 5, (1,), generator=gen)))
+            if row % 4 == 3:
+                start, end = 0, 0
+            elif row == bi % len(lengths):
+                start, end = t + 3, end
+            spans.append((start, max(end, 0)))
+        b["start_positions"] = torch.tensor([s_ for s_, _ in spans], dtype=torch.long)
+        b["end_positions"] = torch.tensor([e for _, e in spans], dtype=torch.long)
+    def build():
+        model = BertForQuestionAnswering.from_pretrained(
+            str(tiny_qa),
+            dtype=torch.float32,
+            attn_implementation=ATTN,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+        ).train()
+        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+        return model
+
+    losses_t, norms_t, lrs, final, _ = train_parity_run(build, batches, [])
+    clipped = int((norms_t > r["max_grad_norm"]).sum())
+    say(f"qa train-parity: losses {[round(float(x), 4) for x in losses_t]}")
+    say(f"qa train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
+    assert torch.isfinite(losses_t).all(), losses_t
+    tensors = {}
+    for i, b in enumerate(batches):
+        for k in ("input_ids", "token_type_ids", "attention_mask"):
+            tensors[f"batch{i}.{k}"] = b[k]
+        tensors[f"batch{i}.spans"] = torch.stack([b["start_positions"], b["end_positions"]], dim=1)
+    tensors["losses"] = losses_t
+    tensors["grad_norms"] = norms_t
+    tensors["lrs"] = lrs
+    for n, p in final.items():
+        tensors[f"final.{n}"] = p
+    save_tensors(out / QA_TRAIN_PARITY_FILE, tensors)
+    return {"recipe": "train_parity.json (variant none)", "clipped_steps": clipped, "losses": [float(x) for x in losses_t]}
+
+
 QA_PREDICT_GOLDEN_FILE = "qa_predict_golden.json"
 QA_PREDICT_CASES = [
     ("Where did they meet?", "They met at the café in Paris, near the river, after a long walk through the old town."),
@@ -2813,12 +2858,13 @@ def cmd_qa_model_goldens(args) -> int:
     set_determinism()
     out: Path = args.out
     info = generate_qa_model_goldens(out)
+    info["train_parity"] = generate_qa_train_parity(out)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     manifest.setdefault("cases", {})[QA_MODEL_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[QA_MODEL_GOLDEN_FILE] = tensor_table(out / QA_MODEL_GOLDEN_FILE)
     files = manifest.setdefault("files", {})
-    for name in [QA_MODEL_GOLDEN_FILE, QA_PREDICT_GOLDEN_FILE,
+    for name in [QA_MODEL_GOLDEN_FILE, QA_PREDICT_GOLDEN_FILE, QA_TRAIN_PARITY_FILE,
                  *[f"tiny-qa/{f.name}" for f in sorted((out / "tiny-qa").iterdir())]]:
         files[name] = sha256_file(out / name)
     manifest["files"] = dict(sorted(files.items()))
