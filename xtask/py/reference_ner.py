@@ -19,10 +19,7 @@ Usage: python xtask/py/reference_ner.py --model DIR --data DIR --out result.json
 
 from __future__ import annotations
 
-import copy
 import json
-import math
-import os
 import resource
 import sys
 import time
@@ -34,7 +31,7 @@ import reference_train as base  # noqa: E402  (argument parsing, seeding rules, 
 import numpy as np  # noqa: E402
 import seqeval.metrics  # noqa: E402
 import torch  # noqa: E402
-from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup  # noqa: E402
+from transformers import AutoModelForTokenClassification, AutoTokenizer  # noqa: E402
 
 IGNORE = -100
 
@@ -171,46 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         label2id=label2id,
         dtype=torch.float32,
     )
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for n, p in named if not any(nd in n for nd in base.NO_DECAY)], "weight_decay": args.weight_decay},
-        {"params": [p for n, p in named if any(nd in n for nd in base.NO_DECAY)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
-    steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    warmup_steps = math.ceil(total_steps * args.warmup_ratio)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
-    params = [p for _, p in named]
-    history, best_state, best_f1, best_epoch = [], None, -math.inf, None
-    step_seconds = 0.0
-    model.zero_grad(set_to_none=True)
-    t_train = time.perf_counter()
-    for epoch in range(args.epochs):
-        generator = torch.Generator()
-        generator.manual_seed(args.seed + epoch)
-        order = torch.randperm(len(train), generator=generator).tolist()
-        model.train()
-        t_epoch = time.perf_counter()
-        loss_sum = 0.0
-        for start in range(0, len(order), args.batch_size):
-            loss = model(**train.batch(order[start : start + args.batch_size])).loss
-            loss.backward()
-            if args.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            model.zero_grad(set_to_none=True)
-            loss_sum += float(loss.detach())
-        epoch_seconds = time.perf_counter() - t_epoch
-        step_seconds += epoch_seconds
-        metrics = evaluate(model, validation, args.eval_batch_size, names)
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / steps_per_epoch, "validation": metrics})
-        base.log(f"epoch {epoch + 1}: train loss {loss_sum / steps_per_epoch:.4f} in {epoch_seconds:.1f}s, validation F1 {metrics['f1']:.4f}")
-        if metrics["f1"] > best_f1:
-            best_f1, best_epoch, best_state = metrics["f1"], epoch + 1, copy.deepcopy(model.state_dict())
-    train_seconds = time.perf_counter() - t_train
-    model.load_state_dict(best_state)
+    run = base.fine_tune(
+        model, args, len(train), train.batch, lambda: evaluate(model, validation, args.eval_batch_size, names), "f1", lambda m: f"validation F1 {m['f1']:.4f}"
+    )
+    history, best_epoch, train_seconds = run["history"], run["best_epoch"], run["train_seconds"]
+    total_steps, warmup_steps, step_seconds = run["steps"], run["warmup_steps"], run["train_step_seconds"]
     final_test = evaluate(model, test, args.eval_batch_size, names)
     base.log(f"best epoch {best_epoch}: test F1 {final_test['f1']:.4f}; train {train_seconds:.1f}s")
     result = {
@@ -232,10 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+    base.write_result(args.out, result)
     return 0
 
 

@@ -271,6 +271,85 @@ def versions() -> dict:
     }
 
 
+def fine_tune(model, args, n_train: int, batch_of, evaluate_fn, metric: str, describe) -> dict:
+    """The loop every reference runs (this script's, reference_ner.py's, reference_qa.py's): AdamW over the
+    trainable parameters in two groups (no decay on NO_DECAY names), a linear schedule with
+    `ceil(warmup_ratio * steps)` warmup steps, each epoch a permutation seeded with `seed + epoch` cut into
+    batches (`batch_of(indices)` → model inputs with labels), clipping, then `evaluate_fn()` on validation;
+    the epoch with the highest `metric` (strictly greater: a tie keeps the earlier) is loaded back into
+    `model` at the end. Returns the history, the best epoch, step counts and times."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if not any(nd in n for nd in NO_DECAY)], "weight_decay": args.weight_decay},
+        {"params": [p for n, p in named if any(nd in n for nd in NO_DECAY)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+    steps_per_epoch = math.ceil(n_train / args.batch_size)
+    total_steps = steps_per_epoch * args.epochs
+    warmup_steps = math.ceil(total_steps * args.warmup_ratio)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+    params = [p for _, p in named]
+    history, best_state, best_value, best_epoch = [], None, -math.inf, None
+    step_seconds = 0.0
+    step = 0
+    model.zero_grad(set_to_none=True)
+    t_train = time.perf_counter()
+    for epoch in range(args.epochs):
+        generator = torch.Generator()
+        generator.manual_seed(args.seed + epoch)
+        order = torch.randperm(n_train, generator=generator).tolist()
+        model.train()
+        t_epoch = time.perf_counter()
+        loss_sum = 0.0
+        for start in range(0, len(order), args.batch_size):
+            loss = model(**batch_of(order[start : start + args.batch_size])).loss
+            loss.backward()
+            if args.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            model.zero_grad(set_to_none=True)
+            step += 1
+            loss_sum += float(loss.detach())
+        epoch_seconds = time.perf_counter() - t_epoch
+        step_seconds += epoch_seconds
+        metrics = evaluate_fn()
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "step": step,
+                "train_loss": loss_sum / steps_per_epoch,
+                "train_seconds": epoch_seconds,
+                "validation": metrics,
+            }
+        )
+        log(
+            f"epoch {epoch + 1}/{args.epochs}: train loss {loss_sum / steps_per_epoch:.4f} in {epoch_seconds:.1f}s "
+            f"({n_train / epoch_seconds:.1f} ex/s), {describe(metrics)}"
+        )
+        if metrics[metric] > best_value:
+            best_value, best_epoch, best_state = metrics[metric], epoch + 1, copy.deepcopy(model.state_dict())
+    train_seconds = time.perf_counter() - t_train
+    model.load_state_dict(best_state)
+    return {
+        "history": history,
+        "best_epoch": best_epoch,
+        "steps": total_steps,
+        "warmup_steps": warmup_steps,
+        "train_seconds": train_seconds,
+        "train_step_seconds": step_seconds,
+    }
+
+
+def write_result(out: Path, result: dict) -> None:
+    """Writes the result JSON atomically (temp file + rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+    log(f"wrote {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
@@ -347,67 +426,20 @@ def main(argv: list[str] | None = None) -> int:
         f"fresh classifier, {threads} threads"
     )
 
-    groups = [
-        {"params": [p for n, p in named if not any(nd in n for nd in NO_DECAY)], "weight_decay": args.weight_decay},
-        {"params": [p for n, p in named if any(nd in n for nd in NO_DECAY)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
-    steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    warmup_steps = math.ceil(total_steps * args.warmup_ratio)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+    def describe(m: dict) -> str:
+        return f"validation accuracy {m['accuracy']:.4f} macro-F1 {m['macro_f1']:.4f}"
 
-    params = [p for _, p in named]
-    history = []
-    best_state = None
-    best_acc = -math.inf
-    best_epoch = None
-    step_seconds = 0.0
-    step = 0
-    model.zero_grad(set_to_none=True)
-    t_train = time.perf_counter()
-    for epoch in range(args.epochs):
-        generator = torch.Generator()
-        generator.manual_seed(args.seed + epoch)
-        order = torch.randperm(len(train), generator=generator).tolist()
-        model.train()
-        t_epoch = time.perf_counter()
-        loss_sum = 0.0
-        for start in range(0, len(order), args.batch_size):
-            batch = train.batch(order[start : start + args.batch_size], pad_to)
-            loss = model(**batch).loss
-            loss.backward()
-            if args.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            model.zero_grad(set_to_none=True)
-            step += 1
-            loss_sum += float(loss.detach())
-        epoch_seconds = time.perf_counter() - t_epoch
-        step_seconds += epoch_seconds
-        metrics = evaluate(model, validation, args.eval_batch_size, pad_to, len(names))
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "step": step,
-                "train_loss": loss_sum / steps_per_epoch,
-                "train_seconds": epoch_seconds,
-                "validation": metrics,
-            }
-        )
-        log(
-            f"epoch {epoch + 1}/{args.epochs}: train loss {loss_sum / steps_per_epoch:.4f} in {epoch_seconds:.1f}s "
-            f"({len(train) / epoch_seconds:.1f} ex/s), validation accuracy {metrics['accuracy']:.4f} "
-            f"macro-F1 {metrics['macro_f1']:.4f}"
-        )
-        if metrics["accuracy"] > best_acc:
-            best_acc = metrics["accuracy"]
-            best_epoch = epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
-    train_seconds = time.perf_counter() - t_train
-
-    model.load_state_dict(best_state)
+    run = fine_tune(
+        model,
+        args,
+        len(train),
+        lambda idx: train.batch(idx, pad_to),
+        lambda: evaluate(model, validation, args.eval_batch_size, pad_to, len(names)),
+        "accuracy",
+        describe,
+    )
+    history, best_epoch, total_steps, warmup_steps = run["history"], run["best_epoch"], run["steps"], run["warmup_steps"]
+    train_seconds, step_seconds = run["train_seconds"], run["train_step_seconds"]
     # Evaluation is deterministic: the best epoch's validation metrics are those of the kept model.
     final_validation = history[best_epoch - 1]["validation"]
     final_test = evaluate(model, test, args.eval_batch_size, pad_to, len(names))
@@ -457,11 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": threads,
         "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
-    log(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

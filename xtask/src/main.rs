@@ -31,7 +31,11 @@ commands:
                             or atis-intents (multi-label: accuracy is the subset accuracy), or the
                             token-classification datasets conll2003 and atis-slots (reference:
                             xtask/py/reference_ner.py, run_ner.py's alignment and seqeval metrics; the
-                            verdict is on test entity F1; the issue's recipe uses --max-len 128).
+                            verdict is on test entity F1; the issue's recipe uses --max-len 128), and the
+                            question-answering datasets atis-qa and atis-qa-long (reference:
+                            xtask/py/reference_qa.py, run_qa.py's windows and utils_qa's answers; --max-len 384,
+                            --doc-stride 128 and for atis-qa-long --batch-size 16 unless given; the verdict is
+                            on test SQuAD F1, in points; --max-train-examples N keeps the first N questions).
                             The reference's result is cached in $FT_HOME/reference/<key>.json (key: recipe,
                             pinned versions, script and data checksums); the report goes to
                             target/compare/<run>.md and .json. Exit code 0 when ft's test accuracy is at
@@ -74,6 +78,7 @@ const GENERATOR: &str = "xtask/py/generate_fixtures.py";
 const REFERENCE_SCRIPT: &str = "xtask/py/reference_train.py";
 /// The token-classification reference (run_ner.py's alignment and metrics, the same loop).
 const REFERENCE_NER_SCRIPT: &str = "xtask/py/reference_ner.py";
+const REFERENCE_QA_SCRIPT: &str = "xtask/py/reference_qa.py";
 const READY_MARKER: &str = ".ft-ready";
 
 fn main() {
@@ -267,7 +272,8 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 // `cargo xtask compare`: ft against PyTorch + transformers on real data (issue 4, "Accuracy on real data").
 
 /// Datasets `compare` knows (packaged by ft-data, fetched with `ft fetch`).
-const COMPARE_DATASETS: &[&str] = &["rt-snippets", "sms-spam", "atis-intents", "conll2003", "atis-slots"];
+const COMPARE_DATASETS: &[&str] =
+    &["rt-snippets", "sms-spam", "atis-intents", "conll2003", "atis-slots", "atis-qa", "atis-qa-long"];
 /// The packaged model both sides fine-tune.
 const COMPARE_MODEL: &str = "minilm-l6";
 /// How many accuracy points ft may be below the reference.
@@ -289,6 +295,8 @@ struct Recipe {
     padding: String,
     threads: Option<usize>,
     max_train_examples: Option<usize>,
+    /// Question answering: context tokens shared by consecutive windows (run_qa's `doc_stride`).
+    doc_stride: Option<usize>,
 }
 
 impl Default for Recipe {
@@ -307,6 +315,7 @@ impl Default for Recipe {
             padding: "dynamic".into(),
             threads: None,
             max_train_examples: None,
+            doc_stride: None,
         }
     }
 }
@@ -330,6 +339,7 @@ impl Recipe {
             "padding": self.padding,
             "threads": self.threads,
             "max_train_examples": self.max_train_examples,
+            "doc_stride": self.doc_stride,
         })
     }
 
@@ -348,6 +358,7 @@ impl Recipe {
             ("--freeze", self.freeze.clone()),
         ]
         .into_iter()
+        .chain(self.doc_stride.map(|n| ("--doc-stride", n.to_string())))
         .flat_map(|(k, v)| [k.to_string(), v])
         .collect()
     }
@@ -434,6 +445,7 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
             "--max-len" => recipe.max_len = number(arg, args.next())?,
             "--batch-size" => recipe.batch_size = number(arg, args.next())?,
             "--threads" => recipe.threads = Some(number(arg, args.next())?),
+            "--doc-stride" => recipe.doc_stride = Some(number(arg, args.next())?),
             "--freeze" => {
                 let spec = args.next().context("--freeze needs none, encoder, embeddings or bottom:N")?;
                 let ok = matches!(spec.as_str(), "none" | "encoder" | "embeddings")
@@ -614,6 +626,20 @@ fn truncated_train(train: &Path, n: usize, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes the first `n` lines of a JSON Lines `train` file to `dir/train.jsonl` (no header).
+fn truncated_jsonl(train: &Path, n: usize, dir: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(train).with_context(|| format!("reading {}", train.display()))?;
+    let mut out = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()).take(n) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("train.jsonl");
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 fn read_json(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))
@@ -655,9 +681,20 @@ struct Columns {
 
 const SEQUENCE_COLUMNS: Columns = Columns { main: ("accuracy", "accuracy"), second: ("macro_f1", "macro-F1") };
 const TOKEN_COLUMNS: Columns = Columns { main: ("f1", "entity F1"), second: ("accuracy", "token accuracy") };
+/// SQuAD's scores, already ×100 on both sides.
+const QA_COLUMNS: Columns = Columns { main: ("f1", "F1"), second: ("exact_match", "exact match") };
 
-fn markdown_table(rows: &[Row], columns: &Columns) -> String {
-    let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{:.2}", 100.0 * x));
+/// Whether a dataset directory holds questions with contexts (SQuAD JSON Lines).
+fn is_qa_dataset(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("train.jsonl"))
+        .ok()
+        .and_then(|t| t.lines().next().and_then(|l| serde_json::from_str::<Value>(l).ok()))
+        .is_some_and(|v| v.get("question").is_some() && v.get("context").is_some())
+}
+
+/// `scale`: 100 for metrics that are fractions, 1 for those already in points (SQuAD's).
+fn markdown_table(rows: &[Row], columns: &Columns, scale: f64) -> String {
+    let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{:.2}", scale * x));
     let secs = |x: Option<f64>| x.map_or("n/a".to_string(), |x| format!("{x:.1}"));
     let (main, second) = (columns.main.1, columns.second.1);
     let mut t = format!(
@@ -717,13 +754,34 @@ fn compare(rest: &[String]) -> Result<i32> {
     let data_dir = dataset_dir(&ft, &dataset)?;
     let splits: Vec<PathBuf> = split_files(&data_dir);
     let token = is_token_dataset(&data_dir);
+    let qa = is_qa_dataset(&data_dir);
+    let mut recipe = recipe;
+    if qa {
+        // run_qa.py's windows unless asked otherwise.
+        if recipe.max_len == Recipe::default().max_len {
+            recipe.max_len = 384;
+        }
+        recipe.doc_stride.get_or_insert(128);
+        // The issue's recipe for long contexts: batches of 16 windows.
+        if dataset == "atis-qa-long" && recipe.batch_size == Recipe::default().batch_size {
+            recipe.batch_size = 16;
+        }
+    }
+    let recipe = recipe;
     if !token && splits[0].extension().is_some_and(|e| e != "tsv" && e != "jsonl") {
         bail!("compare {dataset}: the reference reads TSV and JSONL datasets (and tagged CoNLL / JSONL ones)");
     }
     if token && recipe.max_train_examples.is_some() {
         bail!("--max-train-examples: not for token-classification datasets");
     }
-    let columns = if token { TOKEN_COLUMNS } else { SEQUENCE_COLUMNS };
+    if !qa && recipe.doc_stride.is_some() {
+        bail!("--doc-stride: only for question-answering datasets");
+    }
+    let (columns, scale) = match (token, qa) {
+        (_, true) => (QA_COLUMNS, 1.0),
+        (true, false) => (TOKEN_COLUMNS, 100.0),
+        (false, false) => (SEQUENCE_COLUMNS, 100.0),
+    };
     let model_dir = ft_assets::resolve_model(COMPARE_MODEL)
         .with_context(|| format!("resolving the packaged model `{COMPARE_MODEL}`"))?;
     let venv = ensure_venv()?;
@@ -731,7 +789,13 @@ fn compare(rest: &[String]) -> Result<i32> {
 
     // The reference, from the cache when this exact recipe, stack, script and data ran before.
     let data_sha256 = sha256_files(&splits)?;
-    let script = root.join(if token { REFERENCE_NER_SCRIPT } else { REFERENCE_SCRIPT });
+    let script = root.join(if qa {
+        REFERENCE_QA_SCRIPT
+    } else if token {
+        REFERENCE_NER_SCRIPT
+    } else {
+        REFERENCE_SCRIPT
+    });
     let script_sha256 = sha256_files(std::slice::from_ref(&script))?;
     let recipe_json = recipe.to_json(&dataset);
     let versions = pinned_versions(&root)?;
@@ -791,7 +855,8 @@ fn compare(rest: &[String]) -> Result<i32> {
     match recipe.max_train_examples {
         None => ft_args.extend(["--dataset".to_string(), dataset.clone()]),
         Some(n) => {
-            let train = truncated_train(&splits[0], n, &out_dir.join(format!("{run_name}.data")))?;
+            let dir = out_dir.join(format!("{run_name}.data"));
+            let train = if qa { truncated_jsonl(&splits[0], n, &dir)? } else { truncated_train(&splits[0], n, &dir)? };
             for (flag, file) in [("--train", &train), ("--validation", &splits[1]), ("--test", &splits[2])] {
                 ft_args.extend([flag.to_string(), file.display().to_string()]);
             }
@@ -831,12 +896,12 @@ fn compare(rest: &[String]) -> Result<i32> {
             total_seconds: number_at(&reference, &["total_seconds"]),
         },
     ];
-    let table = markdown_table(&rows, &columns);
+    let table = markdown_table(&rows, &columns, scale);
     let (ft_acc, ref_acc) = (
         rows[0].test_accuracy.with_context(|| format!("ft's metrics.json has no test.{}", columns.main.0))?,
         rows[1].test_accuracy.with_context(|| format!("the reference's result has no test.{}", columns.main.0))?,
     );
-    let diff_points = 100.0 * (ft_acc - ref_acc);
+    let diff_points = scale * (ft_acc - ref_acc);
     let within = diff_points >= -TOLERANCE_POINTS;
     let verdict = format!(
         "test {}, ft − PyTorch: {diff_points:+.2} points; ft within {TOLERANCE_POINTS:.1} point below the reference: {}",
