@@ -296,3 +296,50 @@ fn train_refuses_bad_qa_inputs_before_writing() {
     assert!(stderr(&o).contains("train.csv"), "{}", stderr(&o));
     assert!(!out.exists(), "nothing written");
 }
+
+/// SQuAD v1.1 JSON trains as JSONL does (detected from the file): the same questions, nested.
+#[test]
+fn train_reads_squad_v1_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("train.jsonl");
+    learnable_squad(&jsonl, 24, 5);
+    let qas: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| {
+            let answers =
+                serde_json::json!([{"text": r["answers"]["text"][0], "answer_start": r["answers"]["answer_start"][0]}]);
+            serde_json::json!({"id": r["id"], "question": r["question"], "context": r["context"], "answers": answers})
+        })
+        .collect();
+    let paragraphs: Vec<serde_json::Value> =
+        qas.into_iter().map(|q| serde_json::json!({"context": q["context"].clone(), "qas": [q]})).collect();
+    let json = dir.path().join("train.json");
+    let doc = serde_json::json!({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]});
+    std::fs::write(&json, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        json.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-len",
+        "32",
+        "--doc-stride",
+        "8",
+        "--max-steps",
+        "2",
+        "--validation-split",
+        "0.25",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("(18 questions in"), "24 questions, a quarter held out: {stderr}");
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["validation"]["f1"].is_number(), "{metrics}");
+}
