@@ -62,7 +62,46 @@ impl HfTokenizer {
             path: path.to_path_buf(),
             message: "the vocabulary is empty".into(),
         })?;
+        tok.check_template()?;
         Ok(tok)
+    }
+
+    /// Checks that the post-processor keeps each text once, as sequence 0 (and 1 for a pair), and
+    /// adds only special tokens: a template that repeats or drops a sequence (`[CLS] $A [SEP] $B
+    /// [SEP] $B [SEP]`) gives longer encodings than the truncation budget allows for, with text
+    /// offsets on tokens that belong to no sequence. Probed with a one-token text on each side.
+    fn check_template(&self) -> Result<(), DataError> {
+        let token = |offsets| tokenizers::Token::new(self.max_token_id, "x".into(), offsets);
+        for is_pair in [false, true] {
+            let a = tokenizers::Encoding::from_tokens(vec![token((0, 1))], 0);
+            let b = is_pair.then(|| tokenizers::Encoding::from_tokens(vec![token((0, 1))], 1));
+            let texts = 1 + usize::from(is_pair);
+            let Ok(enc) = self.post_process(a, b) else { continue };
+            let per_seq = |s| enc.get_sequence_ids().iter().filter(|&&id| id == Some(s)).count();
+            let in_texts = enc.get_sequence_ids().iter().filter(|id| id.is_some()).count();
+            let with_offsets = enc.get_offsets().iter().filter(|&&o| o != (0, 0)).count();
+            let ok = enc.len() == texts + self.added_tokens(is_pair)
+                && per_seq(0) == 1
+                && per_seq(1) == usize::from(is_pair)
+                && in_texts == texts
+                && with_offsets == texts;
+            if !ok {
+                let which = if is_pair { "pair" } else { "single" };
+                return Err(DataError::TokenizerFile {
+                    path: self.path.clone(),
+                    message: format!(
+                        "its post_processor's `{which}` template does not hold each text exactly once \
+                         (a one-token text became {} tokens, {} of them text, with {} special tokens declared); \
+                         a BERT template is `[CLS] $A [SEP]` and `[CLS] $A [SEP] $B [SEP]`: fix the \
+                         template or delete tokenizer.json to use vocab.txt",
+                        enc.len(),
+                        in_texts,
+                        self.added_tokens(is_pair)
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The largest id this tokenizer can emit: of the model's vocabulary, the added tokens, and the
@@ -260,5 +299,33 @@ mod tests {
         let enc = HfTokenizer::from_file(&path).unwrap().encode("a b", Some("c"), 16).unwrap();
         assert_eq!(enc.sequence_ids, [None, Some(0), Some(0), None, Some(1), None]);
         assert_eq!(enc.special_tokens_mask, [1, 0, 0, 1, 0, 1]);
+    }
+
+    /// Regression (found by the `tokenizer_json` fuzz target): a pair template that repeats `$B`
+    /// loaded, and its encodings had text offsets on tokens of no sequence, more tokens than the
+    /// truncation budget allowed for. Now refused at load, naming the template; the fixture's
+    /// own template still loads.
+    #[test]
+    fn a_template_that_repeats_a_sequence_is_refused() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tiny/tokenizer.json");
+        let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+        let pair = json["post_processor"]["pair"].as_array().unwrap().clone();
+        assert_eq!(pair.len(), 5, "fixture's pair template: [CLS] $A [SEP] $B [SEP]");
+        let repeated: Vec<_> = pair.iter().chain(&pair[3..]).cloned().collect();
+        json["post_processor"]["pair"] = serde_json::Value::Array(repeated);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        std::fs::write(&path, json.to_string()).unwrap();
+        let err = HfTokenizer::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("`pair` template does not hold each text exactly once"), "{err}");
+        assert!(err.contains("tokenizer.json"), "{err}");
+        // Same file with the single template broken the same way instead.
+        json["post_processor"]["pair"] = serde_json::Value::Array(pair);
+        let single = json["post_processor"]["single"].as_array().unwrap().clone();
+        let doubled: Vec<_> = single.iter().chain(&single[1..]).cloned().collect();
+        json["post_processor"]["single"] = serde_json::Value::Array(doubled);
+        std::fs::write(&path, json.to_string()).unwrap();
+        let err = HfTokenizer::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("`single` template"), "{err}");
     }
 }
