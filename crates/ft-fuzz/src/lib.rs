@@ -220,83 +220,96 @@ pub fn vocab_txt(data: &[u8]) {
     });
 }
 
-/// Reads `data` as a data file of `format`: every row of a [`RowReader`] (default columns, default row
-/// size limit) and every text of a [`TextReader`] (with a pair column, a 64-byte row limit), both from
-/// memory; then [`ft_data::dataset::read_train`] on the file (labels detected, bad rows skipped, texts
-/// tokenized by the fixture tokenizer, a 256-byte row limit).
-fn rows(data: &[u8], format: Format, name: &str) {
+/// Reads `data` as a data file of `format`, one of three ways chosen by `pick % 3` (callers pass the
+/// input's length, so the mutator reaches all three): every row of a [`RowReader`] (default columns,
+/// default row size limit) from memory; every text of a [`TextReader`] (with a pair column, a 64-byte
+/// row limit) from memory; or [`ft_data::dataset::read_train`] on the file (labels detected, bad rows
+/// skipped, texts tokenized by the fixture tokenizer, a 256-byte row limit). One reader per input:
+/// building a CSV reader (the `csv` crate's DFA) was most of an execution, three per input ran at
+/// 1,400 executions a second.
+fn rows(data: &[u8], format: Format, name: &str, pick: usize) {
     let path = Path::new(name);
     // The readers stop after an error; the cap only guards against one that would not.
     let cap = data.len() + 2;
-    if let Ok(reader) = RowReader::from_reader(path, data, format, &Columns::default(), DEFAULT_MAX_ROW_BYTES) {
-        reader.take(cap).for_each(drop);
-    }
-    let pair = Columns { text: Some("text".into()), text_pair: Some("pair".into()), label: "label".into() };
-    if let Ok(reader) = TextReader::from_reader(path, data, format, &pair, 64) {
-        reader.take(cap).for_each(drop);
-    }
-    scratch::with(|s| {
-        let path = s.write("rows", &[(name, data)]).join(name);
-        let options = DataOptions {
-            format: Some(format),
-            skip_bad_rows: true,
-            max_len: 16,
-            max_row_bytes: 256,
-            ..Default::default()
-        };
-        let _ = ft_data::dataset::read_train(&path, s.tokenizer(), &options);
-    });
-}
-
-/// Tagged sentences (token classification) in `format`: the streaming reader with and without tags,
-/// then the whole training path (label set, alignment, tokenization) through a file.
-fn tagged(data: &[u8], format: Format, name: &str) {
-    let path = Path::new(name);
-    let cap = data.len() + 2;
-    for with_tags in [true, false] {
-        if let Ok(reader) =
-            TaggedReader::new(path, data, format, TagColumns::default(), with_tags, DEFAULT_MAX_ROW_BYTES)
-        {
-            reader.take(cap).for_each(drop);
+    match pick % 3 {
+        0 => {
+            if let Ok(reader) = RowReader::from_reader(path, data, format, &Columns::default(), DEFAULT_MAX_ROW_BYTES) {
+                reader.take(cap).for_each(drop);
+            }
         }
-    }
-    scratch::with(|s| {
-        let path = s.write("tagged", &[(name, data)]).join(name);
-        for label_all_tokens in [false, true] {
+        1 => {
+            let pair = Columns { text: Some("text".into()), text_pair: Some("pair".into()), label: "label".into() };
+            if let Ok(reader) = TextReader::from_reader(path, data, format, &pair, 64) {
+                reader.take(cap).for_each(drop);
+            }
+        }
+        _ => scratch::with(|s| {
+            let path = s.write("rows", &[(name, data)]).join(name);
             let options = DataOptions {
                 format: Some(format),
                 skip_bad_rows: true,
                 max_len: 16,
                 max_row_bytes: 256,
-                tokens: TokenOptions { columns: TagColumns::default(), label_all_tokens },
+                ..Default::default()
+            };
+            let _ = ft_data::dataset::read_train(&path, s.tokenizer(), &options);
+        }),
+    }
+}
+
+/// Tagged sentences (token classification) in `format`, one of four ways chosen by `pick % 4` (as in
+/// [`rows`]): the streaming reader with or without tags, or the whole training path (label set,
+/// alignment, tokenization) through a file, with or without `label_all_tokens`.
+fn tagged(data: &[u8], format: Format, name: &str, pick: usize) {
+    let path = Path::new(name);
+    let cap = data.len() + 2;
+    match pick % 4 {
+        p @ (0 | 1) => {
+            let with_tags = p == 0;
+            if let Ok(reader) =
+                TaggedReader::new(path, data, format, TagColumns::default(), with_tags, DEFAULT_MAX_ROW_BYTES)
+            {
+                reader.take(cap).for_each(drop);
+            }
+        }
+        p => scratch::with(|s| {
+            let path = s.write("tagged", &[(name, data)]).join(name);
+            let options = DataOptions {
+                format: Some(format),
+                skip_bad_rows: true,
+                max_len: 16,
+                max_row_bytes: 256,
+                tokens: TokenOptions { columns: TagColumns::default(), label_all_tokens: p == 3 },
                 ..Default::default()
             };
             let _ = ft_data::tagging::read_tagged_train(&path, s.tokenizer(), &options);
-        }
-    });
+        }),
+    }
 }
 
 /// A CoNLL training file (a word per line, whitespace-separated columns, blank lines between
 /// sentences, `-DOCSTART-` skipped): see [`tagged`].
 pub fn conll_rows(data: &[u8]) {
-    tagged(data, Format::Conll, "train.conll");
+    tagged(data, Format::Conll, "train.conll", data.len());
 }
 
 /// A CSV training file (RFC 4180 quoting, header row): see [`rows`].
 pub fn csv_rows(data: &[u8]) {
-    rows(data, Format::Csv, "train.csv");
+    rows(data, Format::Csv, "train.csv", data.len());
 }
 
 /// A TSV training file (no quoting, header row): see [`rows`].
 pub fn tsv_rows(data: &[u8]) {
-    rows(data, Format::Tsv, "train.tsv");
+    rows(data, Format::Tsv, "train.tsv", data.len());
 }
 
-/// A JSON Lines training file (one object per line): see [`rows`]; and the same bytes as tagged
-/// sentences (`{"tokens", "tags"}`): see [`tagged`].
+/// A JSON Lines training file (one object per line), by the input's parity: as rows (see [`rows`])
+/// or as tagged sentences (`{"tokens", "tags"}`: see [`tagged`]).
 pub fn jsonl_rows(data: &[u8]) {
-    rows(data, Format::Jsonl, "train.jsonl");
-    tagged(data, Format::Jsonl, "tagged.jsonl");
+    match data.len() % 2 {
+        0 => rows(data, Format::Jsonl, "train.jsonl", data.len() / 2),
+        _ => tagged(data, Format::Jsonl, "tagged.jsonl", data.len() / 2),
+    }
 }
 
 /// A question-answering file: the bytes as a SQuAD v1.1 JSON document ([`ft_data::read_squad_json`])
