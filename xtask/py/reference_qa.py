@@ -153,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         k = argv.index("--doc-stride")
         stride = int(argv[k + 1])
         del argv[k : k + 2]
+    max_eval = None  # the first N validation and test questions (xtask's --max-eval-examples)
+    if "--max-eval-examples" in argv:
+        k = argv.index("--max-eval-examples")
+        max_eval = int(argv[k + 1])
+        del argv[k : k + 2]
     args = base.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(str(args.model))
     train_rows = read_rows(files[0])[: args.max_train_examples]  # the first N questions, as ft's file
     train, validation, test = (
-        Windows(tokenizer, rows, args.max_len, stride) for rows in (train_rows, read_rows(files[1]), read_rows(files[2]))
+        Windows(tokenizer, rows, args.max_len, stride) for rows in (train_rows, read_rows(files[1])[:max_eval], read_rows(files[2])[:max_eval])
     )
     base.log(
         f"data {len(train.rows)} / {len(validation.rows)} / {len(test.rows)} questions in "
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     base.log(f"best epoch {best_epoch}: test EM {final_test['exact_match']:.2f} F1 {final_test['f1']:.2f}; train {train_seconds:.1f}s")
     result = {
         "task": "question-answering",
-        "recipe": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "doc_stride": stride},
+        "recipe": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "doc_stride": stride, "max_eval_examples": max_eval},
         "versions": base.versions(),
         "data_sha256": sha,
         "examples": {"train": len(train.rows), "validation": len(validation.rows), "test": len(test.rows)},

@@ -44,6 +44,8 @@ commands:
       --freeze SPEC           none, encoder, embeddings or bottom:N (default none)
       --lr X                  peak learning rate (default 5e-5; a linear probe wants ~1e-3)
       --max-train-examples N  train both sides on the first N training rows only (quick checks)
+      --max-eval-examples N   question answering: validate and test both sides on the first N
+                              questions of each file only
       --max-len N             tokens per example (default 64)
       --batch-size N          examples per batch (default 32)
       --threads N             torch.set_num_threads for the reference, RAYON_NUM_THREADS for ft
@@ -295,6 +297,8 @@ struct Recipe {
     padding: String,
     threads: Option<usize>,
     max_train_examples: Option<usize>,
+    /// Question answering: evaluate both sides on the first N validation and test questions only.
+    max_eval_examples: Option<usize>,
     /// Question answering: context tokens shared by consecutive windows (run_qa's `doc_stride`).
     doc_stride: Option<usize>,
 }
@@ -315,6 +319,7 @@ impl Default for Recipe {
             padding: "dynamic".into(),
             threads: None,
             max_train_examples: None,
+            max_eval_examples: None,
             doc_stride: None,
         }
     }
@@ -339,6 +344,7 @@ impl Recipe {
             "padding": self.padding,
             "threads": self.threads,
             "max_train_examples": self.max_train_examples,
+            "max_eval_examples": self.max_eval_examples,
             "doc_stride": self.doc_stride,
         })
     }
@@ -373,6 +379,9 @@ impl Recipe {
         if let Some(n) = self.max_train_examples {
             v.extend(["--max-train-examples".to_string(), n.to_string()]);
         }
+        if let Some(n) = self.max_eval_examples {
+            v.extend(["--max-eval-examples".to_string(), n.to_string()]);
+        }
         v
     }
 
@@ -396,6 +405,9 @@ impl Recipe {
         }
         if let Some(n) = self.max_train_examples {
             name.push_str(&format!(".n{n}"));
+        }
+        if let Some(n) = self.max_eval_examples {
+            name.push_str(&format!(".v{n}"));
         }
         if self.padding != "dynamic" {
             name.push_str(&format!(".pad-{}", self.padding.replace('_', "-")));
@@ -442,6 +454,7 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
                     .with_context(|| format!("--lr {value}: expected a positive number"))?;
             }
             "--max-train-examples" => recipe.max_train_examples = Some(number(arg, args.next())?),
+            "--max-eval-examples" => recipe.max_eval_examples = Some(number(arg, args.next())?),
             "--max-len" => recipe.max_len = number(arg, args.next())?,
             "--batch-size" => recipe.batch_size = number(arg, args.next())?,
             "--threads" => recipe.threads = Some(number(arg, args.next())?),
@@ -486,6 +499,9 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
     }
     if recipe.max_train_examples == Some(0) {
         bail!("--max-train-examples 0: keep at least one example");
+    }
+    if recipe.max_eval_examples == Some(0) {
+        bail!("--max-eval-examples 0: keep at least one question");
     }
     if recipe.threads == Some(0) {
         bail!("--threads 0: use at least one thread");
@@ -626,16 +642,16 @@ fn truncated_train(train: &Path, n: usize, dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Writes the first `n` lines of a JSON Lines `train` file to `dir/train.jsonl` (no header).
-fn truncated_jsonl(train: &Path, n: usize, dir: &Path) -> Result<PathBuf> {
-    let text = std::fs::read_to_string(train).with_context(|| format!("reading {}", train.display()))?;
+/// Writes the first `n` lines of a JSON Lines split file to `dir/<its name>` (no header).
+fn truncated_jsonl(file: &Path, n: usize, dir: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut out = String::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()).take(n) {
         out.push_str(line);
         out.push('\n');
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("train.jsonl");
+    let path = dir.join(file.file_name().context("a split file has a name")?);
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
@@ -777,6 +793,9 @@ fn compare(rest: &[String]) -> Result<i32> {
     if !qa && recipe.doc_stride.is_some() {
         bail!("--doc-stride: only for question-answering datasets");
     }
+    if !qa && recipe.max_eval_examples.is_some() {
+        bail!("--max-eval-examples: only for question-answering datasets");
+    }
     let (columns, scale) = match (token, qa) {
         (_, true) => (QA_COLUMNS, 1.0),
         (true, false) => (TOKEN_COLUMNS, 100.0),
@@ -852,12 +871,20 @@ fn compare(rest: &[String]) -> Result<i32> {
     // ft, on the same files.
     let ft_out = out_dir.join(&run_name);
     let mut ft_args: Vec<String> = vec!["train".into(), "--model".into(), COMPARE_MODEL.into()];
-    match recipe.max_train_examples {
-        None => ft_args.extend(["--dataset".to_string(), dataset.clone()]),
-        Some(n) => {
+    match (recipe.max_train_examples, recipe.max_eval_examples) {
+        (None, None) => ft_args.extend(["--dataset".to_string(), dataset.clone()]),
+        (train_n, eval_n) => {
             let dir = out_dir.join(format!("{run_name}.data"));
-            let train = if qa { truncated_jsonl(&splits[0], n, &dir)? } else { truncated_train(&splits[0], n, &dir)? };
-            for (flag, file) in [("--train", &train), ("--validation", &splits[1]), ("--test", &splits[2])] {
+            let train = match train_n {
+                Some(n) if qa => truncated_jsonl(&splits[0], n, &dir)?,
+                Some(n) => truncated_train(&splits[0], n, &dir)?,
+                None => splits[0].clone(),
+            };
+            let (validation, test) = match eval_n {
+                Some(n) => (truncated_jsonl(&splits[1], n, &dir)?, truncated_jsonl(&splits[2], n, &dir)?),
+                None => (splits[1].clone(), splits[2].clone()),
+            };
+            for (flag, file) in [("--train", &train), ("--validation", &validation), ("--test", &test)] {
                 ft_args.extend([flag.to_string(), file.display().to_string()]);
             }
         }
@@ -916,7 +943,11 @@ fn compare(rest: &[String]) -> Result<i32> {
     let recipe_line = format!(
         "{COMPARE_MODEL} on {dataset}{}: --freeze {}, {} epoch(s), lr {}, batch {}, max_len {}, warmup ratio {}, \
          weight decay {}, seed {}, max grad norm {}; reference padding {}, {threads} torch thread(s); ft's batches: {}",
-        recipe.max_train_examples.map(|n| format!(" (first {n} training rows)")).unwrap_or_default(),
+        recipe.max_train_examples.map(|n| format!(" (first {n} training rows)")).unwrap_or_default()
+            + &recipe
+                .max_eval_examples
+                .map(|n| format!(" (first {n} validation and test questions)"))
+                .unwrap_or_default(),
         recipe.freeze,
         recipe.epochs,
         recipe.lr,
