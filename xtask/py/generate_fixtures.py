@@ -873,6 +873,79 @@ def cmd_train_parity(args) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Pooling goldens (ft-model): sentence-transformers' pooling of the tiny encoder's padded batch
+# ----------------------------------------------------------------------------------------------------
+
+
+def st_pool(mode: str, token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """sentence-transformers' `Pooling.forward` (models/Pooling.py) for one mode, its lines as written
+    there: `cls` takes token 0; `max` sets padding to -1e9 and takes the max over tokens; `mean` sums
+    the masked embeddings and divides by the clamped mask sum."""
+    if mode == "cls":
+        return token_embeddings[:, 0]
+    mask = attention_mask.unsqueeze(-1).expand(token_embeddings.size()).to(token_embeddings.dtype)
+    if mode == "max":
+        token_embeddings = token_embeddings.clone()
+        token_embeddings[mask == 0] = -1e9
+        return torch.max(token_embeddings, 1)[0]
+    assert mode == "mean", mode
+    sum_embeddings = torch.sum(token_embeddings * mask, 1)
+    sum_mask = torch.clamp(mask.sum(1), min=1e-9)
+    return sum_embeddings / sum_mask
+
+
+def add_pooling_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "pooling-goldens",
+    "write pooling_golden.safetensors (cls / mean / max of OUT/tiny on tiny_golden's padded batch) and add it to manifest.json",
+    add_pooling_goldens_args,
+)
+def cmd_pooling_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating pooling goldens into {out} with {versions()}")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    add_pooling_golden_to_manifest(manifest, out, generate_pooling_golden(out))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+POOLING_GOLDEN_FILE = "pooling_golden.safetensors"
+
+
+def generate_pooling_golden(out: Path) -> dict:
+    """Writes fixtures/pooling_golden.safetensors: tiny_golden's padded batch through OUT/tiny's encoder,
+    pooled by `st_pool` in each mode. Returns the case info for manifest.json."""
+    model = BertForSequenceClassification.from_pretrained(str(out / "tiny"), dtype=torch.float32).eval()
+    batch = safetensors.torch.load_file(str(out / "tiny_golden.safetensors"))
+    inputs = {k: batch[f"batch.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    assert (inputs["attention_mask"] == 0).any(), "the batch must have padding"
+    with torch.no_grad():
+        hidden = model.bert(**inputs).last_hidden_state
+        tensors = dict(inputs)
+        for mode in ("cls", "mean", "max"):
+            tensors[f"pooled.{mode}"] = st_pool(mode, hidden, inputs["attention_mask"])
+    save_tensors(out / POOLING_GOLDEN_FILE, tensors)
+    return {
+        "model": "tiny",
+        "inputs": "tiny_golden.safetensors batch.* (6 rows padded to 64)",
+        "pooling": "sentence-transformers Pooling.forward (cls, mean, max), transcribed in st_pool()",
+    }
+
+
+def add_pooling_golden_to_manifest(manifest: dict, out: Path, info: dict) -> None:
+    manifest.setdefault("cases", {})[POOLING_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[POOLING_GOLDEN_FILE] = tensor_table(out / POOLING_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[POOLING_GOLDEN_FILE] = sha256_file(out / POOLING_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+
+
+# ----------------------------------------------------------------------------------------------------
 # Tokenizer goldens (ft-data): what HF tokenizers produce for tricky strings, both vocabularies
 # ----------------------------------------------------------------------------------------------------
 
@@ -2398,6 +2471,7 @@ def cmd_generate(args) -> int:
     token_info["pipeline"] = generate_token_pipeline_golden(out)
     token_info["train_parity"] = generate_token_train_parity(out)
     add_token_goldens_to_manifest(manifest, out, token_info)
+    add_pooling_golden_to_manifest(manifest, out, generate_pooling_golden(out))
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     say(f"fixtures total: {total} bytes")

@@ -303,7 +303,8 @@ pub fn bench(rest: &[String]) -> Result<i32> {
     let run_ft = |name: &str, extra: &[&str]| -> Result<Side> {
         let dir = out_dir.join(name);
         let mut args: Vec<&str> =
-            vec!["train", "--model", "minilm-l6", "--dataset", "rt-snippets", "--quiet", "--overwrite"];
+            // The reference's BertForSequenceClassification reads the pooler: so does ft here.
+            vec!["train", "--model", "minilm-l6", "--dataset", "rt-snippets", "--pooling", "pooler", "--quiet", "--overwrite"];
         let d = dir.display().to_string();
         args.extend(["--output", &d]);
         args.extend(extra);

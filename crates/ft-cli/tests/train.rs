@@ -306,3 +306,98 @@ fn train_on_wgpu_writes_a_model_that_learned() {
     let o = ft(&["inspect", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// `--pooling mean` end to end: printed with where it came from and the transformers note, saved as
+/// `config.json`'s `ft_pooling`, honoured by the cached-feature path (frozen encoder), and read back by
+/// `ft eval`, whose test metrics equal the run's exactly (a pooler-reading eval would not).
+#[test]
+fn mean_pooling_is_trained_saved_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 120);
+    let tiny = fixtures().join("tiny");
+    for (name, extra) in [("full", vec![]), ("frozen", vec!["--freeze", "encoder"])] {
+        let out = dir.path().join(name);
+        let mut args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+        args.extend(["--pooling", "mean", "--test", test.to_str().unwrap()].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = run(&args);
+        let err = stderr(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("pooling    mean (--pooling)"), "{err}");
+        assert!(err.contains("has only the pooler"), "{err}");
+        if name == "frozen" {
+            assert!(err.contains("pooled features"), "{err}");
+        }
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["ft_pooling"], "mean", "{config}");
+        assert!(std::fs::read_to_string(out.join("run.toml")).unwrap().contains("pooling = \"mean\""));
+        let metrics: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+        // The tiny model is random: only the fine-tuned one must learn; the linear probe only runs.
+        if name == "full" {
+            assert!(metrics["test"]["accuracy"].as_f64().unwrap() > 0.6, "{name}: {metrics}");
+        }
+        let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(eval["metrics"], metrics["test"], "{name}: eval {eval}\nrun {metrics}");
+        // Without the key, the same weights are read through the pooler, and predict otherwise.
+        let mut plain = config.clone();
+        plain.as_object_mut().unwrap().remove("ft_pooling");
+        std::fs::write(out.join("config.json"), plain.to_string()).unwrap();
+        let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let pooler: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_ne!(pooler["metrics"]["loss"], metrics["test"]["loss"], "{name}");
+    }
+}
+
+/// `--pooling auto` (the default) reads sentence-transformers' files beside the checkpoint, as the
+/// packaged all-MiniLM-L6-v2 has them; without them it is the pooler, as transformers.
+#[test]
+fn auto_pooling_follows_sentence_transformers_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 40);
+    let model = dir.path().join("st-tiny");
+    std::fs::create_dir_all(model.join("1_Pooling")).unwrap();
+    for f in std::fs::read_dir(fixtures().join("tiny")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, model.join(f.file_name().unwrap())).unwrap();
+    }
+    let trained = |out: &str| {
+        let out = dir.path().join(out);
+        let args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), model.to_str().unwrap());
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (stderr(&o), std::fs::read_to_string(out.join("config.json")).unwrap())
+    };
+    let (err, config) = trained("plain");
+    assert!(err.contains("pooling    pooler (transformers' BertForSequenceClassification)"), "{err}");
+    assert!(!config.contains("ft_pooling"), "{config}");
+    std::fs::write(
+        model.join("modules.json"),
+        r#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        model.join("1_Pooling/config.json"),
+        r#"{"word_embedding_dimension": 32, "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true,
+            "pooling_mode_max_tokens": false, "pooling_mode_mean_sqrt_len_tokens": false}"#,
+    )
+    .unwrap();
+    let (err, config) = trained("st");
+    assert!(err.contains("pooling    mean (sentence-transformers'"), "{err}");
+    assert!(config.contains("\"ft_pooling\": \"mean\""), "{config}");
+    // A pooling only the sequence head has is refused for the others, before anything is written.
+    let out = dir.path().join("token");
+    let conll = dir.path().join("train.conll");
+    std::fs::write(&conll, "good O\nmovie B-X\n\nbad O\nfun B-X\n\n".repeat(10)).unwrap();
+    let mut args = with_tiny(base_args(conll.to_str().unwrap(), out.to_str().unwrap()), model.to_str().unwrap());
+    args.extend(["--pooling", "max"].map(String::from));
+    let o = run(&args);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("pooling `max` is for sequence classification"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

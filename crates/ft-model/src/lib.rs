@@ -41,6 +41,7 @@ pub use checkpoint::save::{head_config, save_pretrained};
 pub use config::{BertConfig, HiddenAct, MAX_CONFIG_BYTES, ProblemType};
 pub use device::{Adapter, DeviceSpec, compiled_backends, wgpu_adapters};
 pub use error::ModelError;
+pub use heads::pooling::Pooling;
 pub use heads::question_answering::BertForQuestionAnswering;
 pub use heads::sequence_classification::{BertForSequenceClassification, SequenceClassifierOutput};
 pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Task};

@@ -197,7 +197,7 @@ fn head_of_the_wrong_size_needs_reinit() {
     assert!(err.contains("classifier.weight") && err.contains("--reinit-head") && err.contains("3 labels"), "{err}");
     let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
         &dir,
-        &LoadOptions { labels, reinit_classifier: true, seed: 7 },
+        &LoadOptions { labels, reinit_classifier: true, seed: 7, pooling: None },
         &cpu(),
     )
     .unwrap();
@@ -209,7 +209,7 @@ fn head_of_the_wrong_size_needs_reinit() {
 #[test]
 fn fresh_head_is_seeded_and_scaled_like_transformers() {
     let device = cpu();
-    let options = |seed| LoadOptions { labels: None, reinit_classifier: false, seed };
+    let options = |seed| LoadOptions { labels: None, reinit_classifier: false, seed, pooling: None };
     let head = |seed| {
         let m = load_pretrained::<ft_model::BertForSequenceClassification>(
             &fixtures().join("tiny-no-pooler"),

@@ -165,3 +165,29 @@ fn minilm_matches_transformers() {
     let b = assert_close("minilm pooler_output", &values(out.pooler_output.expect("a pooler")), &pooled, TOL);
     eprintln!("minilm: max abs diff last_hidden_state {a:.2e}, pooler_output {b:.2e}");
 }
+
+/// `--pooling cls|mean|max` against sentence-transformers' `Pooling.forward` on the tiny encoder's
+/// padded batch (`pooling_golden.safetensors`: rows of 3 to 64 real tokens in 64 positions, so the mask
+/// matters), through `Head::pooled`, what the head and the cached features read. Same tolerance.
+#[test]
+fn pooling_matches_sentence_transformers() {
+    use ft_model::{Head, ModelInputs, Pooling};
+    let device = cpu();
+    let golden = Golden::open("pooling_golden.safetensors");
+    for pooling in [Pooling::Cls, Pooling::Mean, Pooling::Max] {
+        let options = LoadOptions { pooling: Some(pooling), ..Default::default() };
+        let loaded =
+            load_pretrained::<ft_model::BertForSequenceClassification>(&fixtures().join("tiny"), &options, &device)
+                .unwrap();
+        assert_eq!(loaded.report.pooling.as_ref().map(|p| p.0), Some(pooling));
+        let inputs = ModelInputs {
+            input_ids: golden.ids("input_ids", &device),
+            token_type_ids: golden.ids("token_type_ids", &device),
+            attention_mask: golden.ids("attention_mask", &device),
+        };
+        let got = values(loaded.model.pooled(inputs).unwrap());
+        let (want, _) = golden.f32(&format!("pooled.{pooling}"));
+        let worst = assert_close(&format!("pooled.{pooling}"), &got, &want, TOL);
+        eprintln!("{pooling}: max abs diff {worst:.2e}");
+    }
+}

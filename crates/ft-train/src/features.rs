@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::nn::{Dropout, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::Examples;
-use ft_model::Head;
+use ft_model::{Head, ModelInputs};
 
 /// The task layer alone: `y = W·dropout(h) + b` over cached pooled features.
 #[derive(Module, Debug)]
@@ -64,13 +64,13 @@ pub fn encode_pooled<H: Head>(
     batch_size: usize,
     device: &Device,
 ) -> Result<Features, TrainError> {
-    let Some(pooler) = &model.bert().pooler else {
+    if model.pooled_classifier().is_none() {
         return Err(TrainError::Config(format!(
-            "{} has no pooler: cached pooled features need a head that reads the pooled [CLS] state",
+            "{} reads every token: cached pooled features need a head that reads one pooled vector",
             H::TASK.architecture()
         )));
-    };
-    let width = pooler.dense.weight.dims()[1];
+    }
+    let width = model.bert().embeddings.word_embeddings.weight.dims()[1];
     let n = examples.len();
     let mut values = vec![0f32; n * width];
     // Sorting by length keeps padding (and time) low; rows are written back in original order.
@@ -81,9 +81,8 @@ pub fn encode_pooled<H: Head>(
     for indices in plan {
         let batch = examples.collate(&indices, None);
         let (ids, types, mask) = batch.to_tensors(device);
-        let Some(pooled) = model.bert().forward(ids, Some(types), Some(mask))?.pooler_output else {
-            return Err(TrainError::Config("the encoder returned no pooled output".into()));
-        }; // [B, H]
+        // The head's pooling (pooler, [CLS], mean or max), as its forward reads it.
+        let pooled = model.pooled(ModelInputs { input_ids: ids, token_type_ids: types, attention_mask: mask })?; // [B, H]
         let rows = pooled
             .into_data()
             .convert::<f32>()

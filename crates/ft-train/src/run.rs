@@ -313,10 +313,24 @@ fn load_and_train<H: Head>(
         LabelKind::Spans => vec!["LABEL_0".to_string(), "LABEL_1".to_string()],
         _ => data.labels.names.clone(),
     };
-    let load_options =
-        LoadOptions { labels: Some(labels), reinit_classifier: config.reinit_head, seed: config.training.seed };
+    let load_options = LoadOptions {
+        labels: Some(labels),
+        reinit_classifier: config.reinit_head,
+        seed: config.training.seed,
+        pooling: config.pooling,
+    };
     let mut loaded = ft_model::load_pretrained::<H>(model_dir, &load_options, setup.device)
         .map_err(|source| TrainError::Load { dir: model_dir.to_path_buf(), source: Box::new(source) })?;
+    if let Some((pooling, why)) = &loaded.report.pooling {
+        observer.on_message(&format!("pooling    {pooling} ({why})"));
+        if !pooling.transformers_compatible() {
+            observer.on_message(&format!(
+                "pooling    note: transformers' BertForSequenceClassification has only the pooler; the saved \
+                 model records `ft_pooling = {pooling}` in config.json and predicts as trained in ft, not in \
+                 transformers (train with --pooling pooler for a model transformers serves as is)"
+            ));
+        }
+    }
     loaded.config.problem_type = match data.labels.kind {
         LabelKind::SingleLabel => Some(ft_model::ProblemType::SingleLabelClassification),
         LabelKind::MultiLabel => Some(ft_model::ProblemType::MultiLabelClassification),

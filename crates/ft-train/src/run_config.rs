@@ -86,6 +86,9 @@ pub struct RunConfig {
     pub device: Option<String>,
     /// The task (head); `None`: from the data (tagged files → token classification).
     pub task: Option<ft_model::Task>,
+    /// What the sequence head reads (`--pooling`); `None`: what the model directory says
+    /// (`ft_model::Pooling::detect`).
+    pub pooling: Option<ft_model::Pooling>,
     /// Replace a classifier of the wrong size.
     pub reinit_head: bool,
     /// Data.

@@ -87,6 +87,10 @@ pub fn recipe(quick: bool, device: &str) -> RunConfig {
         model: Some(MODEL.into()),
         device: Some(device.into()),
         task: Some(ft_model::Task::SequenceClassification),
+        // The pooler, as transformers' BertForSequenceClassification: the demo's model is served by
+        // transformers as is (`--pooling auto` would read the mean MiniLM's sentence-transformers
+        // files name; see README "Pooling").
+        pooling: Some(ft_model::Pooling::Pooler),
         reinit_head: false,
         data: DataConfig { dataset: Some(DATASET.into()), max_len: MAX_LEN, ..Default::default() },
         training,

@@ -36,6 +36,9 @@ fn show<H: Head>(args: &Args) -> anyhow::Result<()> {
         c.layer_norm_eps
     );
     println!("task       {} ({})", H::TASK, H::TASK.architecture());
+    if let Some((pooling, why)) = &loaded.report.pooling {
+        println!("pooling    {pooling} ({why})");
+    }
     let labels = c.label_names();
     println!("labels     {} ({})", labels.len(), labels.join(", "));
     println!("device     {device} (compiled in: {})", ft_model::compiled_backends().join(", "));

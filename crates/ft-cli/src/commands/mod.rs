@@ -34,6 +34,10 @@ pub struct ModelArgs {
     /// config.json's `architectures` names, else sequence-classification].
     #[arg(long)]
     pub task: Option<ft_model::Task>,
+    /// What a sequence head reads: auto, pooler, cls, mean or max [default: auto — config.json's
+    /// `ft_pooling` for a model ft saved, sentence-transformers' pooling files, else the pooler].
+    #[arg(long, value_parser = train::parse_pooling)]
+    pub pooling: Option<train::PoolingArg>,
 }
 
 impl ModelArgs {
@@ -62,7 +66,12 @@ impl ModelArgs {
         {
             anyhow::bail!("--labels has an empty class name; give names like --labels negative,positive");
         }
-        let options = LoadOptions { labels: self.labels.clone(), reinit_classifier: self.reinit_head, seed: self.seed };
+        let options = LoadOptions {
+            labels: self.labels.clone(),
+            reinit_classifier: self.reinit_head,
+            seed: self.seed,
+            pooling: self.pooling.and_then(|p| p.0),
+        };
         let model = ft_model::load_pretrained::<H>(&dir, &options, &device)
             .with_context(|| format!("loading model from {}", dir.display()))?;
         Ok((model, resolved))

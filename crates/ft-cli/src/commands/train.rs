@@ -57,6 +57,11 @@ pub struct Args {
     /// token classifier, SQuAD files (JSON, or JSONL with "question" and "context") a QA model].
     #[arg(long)]
     task: Option<ft_model::Task>,
+    /// What the sequence head reads: auto, pooler, cls, mean or max [default: auto — mean when the
+    /// model directory has sentence-transformers' mean-pooling files (all-MiniLM-L6-v2 has), the
+    /// model's own choice for a model ft saved, else the pooler, as transformers].
+    #[arg(long, value_parser = parse_pooling)]
+    pooling: Option<PoolingArg>,
     /// Replace a classifier of the wrong size with a fresh one.
     #[arg(long)]
     reinit_head: bool,
@@ -213,6 +218,9 @@ impl Args {
         set_opt!(c.model, self.model);
         set_opt!(c.device, self.device);
         set_opt!(c.task, self.task);
+        if let Some(PoolingArg(pooling)) = self.pooling {
+            c.pooling = pooling;
+        }
         c.reinit_head |= self.reinit_head;
         let d = &mut c.data;
         if self.dataset.is_some() {
@@ -461,4 +469,17 @@ pub fn execute(
 
 fn show(m: &ft_train::eval::Metrics) -> String {
     m.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `--pooling`: `auto` (`None`: what the model directory says) or a pooling.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolingArg(pub Option<ft_model::Pooling>);
+
+/// Parses `--pooling`.
+pub(crate) fn parse_pooling(s: &str) -> Result<PoolingArg, String> {
+    if s == "auto" {
+        Ok(PoolingArg(None))
+    } else {
+        s.parse().map(|p| PoolingArg(Some(p))).map_err(|e: String| format!("{e}, or auto"))
+    }
 }

@@ -11,6 +11,7 @@ use super::header::{LEN_PREFIX, SafetensorsHeader, header_len, parse_header};
 use super::names::{Part, head_modules};
 use super::plan::{Plan, check_finite, plan};
 use crate::bert::model::BertPooler;
+use crate::heads::pooling::Pooling;
 use crate::heads::sequence_classification::BertForSequenceClassification;
 use crate::heads::task::{Head, Task};
 use crate::init::Init;
@@ -30,11 +31,15 @@ pub struct LoadOptions {
     pub reinit_classifier: bool,
     /// Seed of freshly initialised parts (head, pooler).
     pub seed: u64,
+    /// What the sequence head reads (`--pooling`). `None`: what the directory says
+    /// ([`Pooling::detect`]: ft's `config.json` key, sentence-transformers' files, else the pooler).
+    /// Other heads accept only `None` or the pooler.
+    pub pooling: Option<Pooling>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { labels: None, reinit_classifier: false, seed: 42 }
+        Self { labels: None, reinit_classifier: false, seed: 42, pooling: None }
     }
 }
 
@@ -61,6 +66,9 @@ pub struct LoadReport {
     pub fresh_values: BTreeMap<Part, usize>,
     /// Things the user should know (fresh pooler, re-initialised head, …).
     pub notes: Vec<String>,
+    /// The sequence head's pooling and why (`--pooling`, the directory's files, transformers'
+    /// default); `None` for the other heads.
+    pub pooling: Option<(Pooling, String)>,
 }
 
 impl LoadReport {
@@ -186,6 +194,17 @@ pub fn load_pretrained<H: Head>(
     }
     if fresh_head {
         model = model.with_fresh_head(&config, num_labels, options.seed, device);
+    }
+    if H::TASK == Task::SequenceClassification {
+        let (pooling, why) = match options.pooling {
+            Some(p) => (p, "--pooling".to_string()),
+            None => Pooling::detect(dir, &config)?,
+        };
+        model = model.with_pooling(pooling)?;
+        pooling.write_to(&mut config);
+        report.pooling = Some((pooling, why));
+    } else if let Some(p) = options.pooling {
+        model = model.with_pooling(p)?;
     }
 
     // The config now describes the model in memory.

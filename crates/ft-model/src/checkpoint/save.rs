@@ -49,7 +49,10 @@ fn shareable_tempdir(parent: &Path) -> Result<tempfile::TempDir, ModelError> {
     builder.tempdir_in(parent).map_err(ModelError::io(parent))
 }
 
-/// Writes `model` and `config` to `out` (plus tokenizer files from `tokenizer_from`).
+/// Writes `model` and `config` to `out` (plus tokenizer files from `tokenizer_from`). The model's
+/// [`Pooling`](crate::Pooling) is written as `config.json`'s `ft_pooling` (no key for the pooler):
+/// transformers' `BertForSequenceClassification` has only the pooler, so a model trained with another
+/// pooling gives other predictions there (callers warn; see [`crate::Pooling::transformers_compatible`]).
 ///
 /// Everything is written into a temporary sibling directory first and renamed into place, so `out` is
 /// either the old directory or the complete new one. An existing non-empty `out` is refused unless
@@ -78,7 +81,9 @@ pub fn save_pretrained<H: Head>(
     std::fs::create_dir_all(&parent).map_err(ModelError::io(&parent))?;
     let tmp = shareable_tempdir(&parent)?;
 
-    let config = head_config(config, H::TASK, model.num_labels());
+    let mut config = head_config(config, H::TASK, model.num_labels());
+    // ft's pooling, read back by ft; transformers keeps the key and reads the pooler regardless.
+    model.pooling().write_to(&mut config);
     let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
         path: out.join("config.json"),
         reason: format!("could not serialise the config: {e}"),

@@ -1,5 +1,7 @@
-//! `BertForSequenceClassification`: the chapter's task layer `y = W·h + b` on the pooled `[CLS]` state.
+//! `BertForSequenceClassification`: the chapter's task layer `y = W·h + b` on the pooled `[CLS]` state
+//! (transformers' pooler), or on the `[CLS]` state, mean or max of the tokens ([`Pooling`]).
 
+use super::pooling::Pooling;
 use super::task::{
     Head, ModelInputs, Predictions, Targets, Task, cross_entropy, host_f32, linear_tensors, wrong_targets,
 };
@@ -20,6 +22,9 @@ pub struct BertForSequenceClassification {
     pub dropout: Dropout,
     /// `classifier`: `y = W·h + b`.
     pub classifier: Linear,
+    /// What `h` is (not a weight: saved as `config.json`'s `ft_pooling`).
+    #[module(skip)]
+    pub pooling: Pooling,
 }
 
 /// What [`BertForSequenceClassification::forward`] returns.
@@ -53,10 +58,9 @@ impl BertForSequenceClassification {
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<SequenceClassifierOutput, ModelError> {
-        let bert = self.bert.forward(input_ids, token_type_ids, attention_mask)?;
-        let pooled = bert.pooler_output.clone().ok_or_else(|| {
-            ModelError::Input("BertForSequenceClassification needs the encoder's pooler, and this one has none".into())
-        })?;
+        let mask = attention_mask.unwrap_or_else(|| input_ids.ones_like());
+        let bert = self.bert.forward(input_ids, token_type_ids, Some(mask.clone()))?;
+        let pooled = self.pooling.pool(&bert, mask)?;
         let logits = self.classifier.forward(self.dropout.forward(pooled));
         Ok(SequenceClassifierOutput { logits, bert })
     }
@@ -72,6 +76,7 @@ impl Head for BertForSequenceClassification {
             bert: BertModel::build(config, Self::POOLER, init, device),
             dropout: DropoutConfig::new(config.classifier_dropout_prob()).init(),
             classifier: init.linear(config.hidden_size, num_labels, device),
+            pooling: Pooling::Pooler,
         }
     }
 
@@ -128,6 +133,21 @@ impl Head for BertForSequenceClassification {
     fn with_pooled_classifier(mut self, classifier: Linear) -> Self {
         self.classifier = classifier;
         self
+    }
+
+    fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    fn with_pooling(mut self, pooling: Pooling) -> Result<Self, ModelError> {
+        self.pooling = pooling;
+        Ok(self)
+    }
+
+    fn pooled(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
+        let mask = inputs.attention_mask;
+        let bert = self.bert.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(mask.clone()))?;
+        self.pooling.pool(&bert, mask)
     }
 }
 

@@ -5,6 +5,7 @@
 //! Loading, saving, checkpoints, freezing and the training loop are written against [`Head`]; a new
 //! head is a file in `heads/` that implements it, plus a row in [`Task`].
 
+use super::pooling::Pooling;
 use crate::bert::model::BertModel;
 use crate::checkpoint::names::{ExpectedTensor, Part};
 use crate::init::Init;
@@ -201,6 +202,32 @@ pub trait Head: Module + Sized {
     fn with_pooled_classifier(self, classifier: Linear) -> Self {
         let _ = classifier;
         self
+    }
+
+    /// What the head reads from the encoder (see [`Pooling`]); heads that read every token say
+    /// [`Pooling::Pooler`], which saving writes as no key at all.
+    fn pooling(&self) -> Pooling {
+        Pooling::Pooler
+    }
+
+    /// The same model reading `pooling`. Only the sequence head pools: the default accepts the
+    /// pooler alone (a no-op) and refuses anything else.
+    fn with_pooling(self, pooling: Pooling) -> Result<Self, ModelError> {
+        match pooling {
+            Pooling::Pooler => Ok(self),
+            other => Err(ModelError::Input(format!(
+                "pooling `{other}` is for sequence classification; {} reads every token",
+                Self::TASK.architecture()
+            ))),
+        }
+    }
+
+    /// The `[B, H]` vector the classifier of [`Head::pooled_classifier`] reads (the encoder and the
+    /// pooling, no dropout, no classifier): what cached features hold. Heads without a pooled
+    /// classifier refuse.
+    fn pooled(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
+        let _ = inputs;
+        Err(ModelError::Input(format!("{} reads every token: it has no pooled vector", Self::TASK.architecture())))
     }
 }
 
