@@ -28,7 +28,9 @@ commands:
                             on the same split with the same recipe (minilm-l6, lr 5e-5, batch 32, max_len 64,
                             warmup ratio 0.1, weight decay 0.01, seed 42, max grad norm 1.0) and print test
                             accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets, sms-spam
-                            or atis-intents (multi-label: accuracy is the subset accuracy), or the
+                            or atis-intents (multi-label: accuracy is the subset accuracy), stsb
+                            (sentence-pair regression: reference xtask/py/reference_sts.py, --max-len 128,
+                            the verdict on test Pearson ×100, so 1.0 point is 0.01), or the
                             token-classification datasets conll2003 and atis-slots (reference:
                             xtask/py/reference_ner.py, run_ner.py's alignment and seqeval metrics; the
                             verdict is on test entity F1; the issue's recipe uses --max-len 128), and the
@@ -80,6 +82,7 @@ const GENERATOR: &str = "xtask/py/generate_fixtures.py";
 const REFERENCE_SCRIPT: &str = "xtask/py/reference_train.py";
 /// The token-classification reference (run_ner.py's alignment and metrics, the same loop).
 const REFERENCE_NER_SCRIPT: &str = "xtask/py/reference_ner.py";
+const REFERENCE_STS_SCRIPT: &str = "xtask/py/reference_sts.py";
 const REFERENCE_QA_SCRIPT: &str = "xtask/py/reference_qa.py";
 const READY_MARKER: &str = ".ft-ready";
 
@@ -275,7 +278,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 /// Datasets `compare` knows (packaged by ft-data, fetched with `ft fetch`).
 const COMPARE_DATASETS: &[&str] =
-    &["rt-snippets", "sms-spam", "atis-intents", "conll2003", "atis-slots", "atis-qa", "atis-qa-long"];
+    &["rt-snippets", "sms-spam", "atis-intents", "stsb", "conll2003", "atis-slots", "atis-qa", "atis-qa-long"];
 /// The packaged model both sides fine-tune.
 const COMPARE_MODEL: &str = "minilm-l6";
 /// How many accuracy points ft may be below the reference.
@@ -697,8 +700,18 @@ struct Columns {
 
 const SEQUENCE_COLUMNS: Columns = Columns { main: ("accuracy", "accuracy"), second: ("macro_f1", "macro-F1") };
 const TOKEN_COLUMNS: Columns = Columns { main: ("f1", "entity F1"), second: ("accuracy", "token accuracy") };
+/// Sentence-pair regression (STS-B): correlations, shown ×100 as GLUE reports them, so that the 1.0
+/// point tolerance is the 0.01.
+const STS_COLUMNS: Columns = Columns { main: ("pearson", "Pearson ×100"), second: ("spearman", "Spearman ×100") };
 /// SQuAD's scores, already ×100 on both sides.
 const QA_COLUMNS: Columns = Columns { main: ("f1", "F1"), second: ("exact_match", "exact match") };
+
+/// Whether a dataset directory holds scored sentence pairs (`label<TAB>text<TAB>text_pair`, stsb).
+fn is_sts_dataset(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("train.tsv"))
+        .ok()
+        .is_some_and(|t| t.lines().next() == Some("label\ttext\ttext_pair"))
+}
 
 /// Whether a dataset directory holds questions with contexts (SQuAD JSON Lines).
 fn is_qa_dataset(dir: &Path) -> bool {
@@ -771,7 +784,12 @@ fn compare(rest: &[String]) -> Result<i32> {
     let splits: Vec<PathBuf> = split_files(&data_dir);
     let token = is_token_dataset(&data_dir);
     let qa = is_qa_dataset(&data_dir);
+    let sts = is_sts_dataset(&data_dir);
     let mut recipe = recipe;
+    // The STS-B recipe: pairs of up to 128 tokens.
+    if sts && recipe.max_len == Recipe::default().max_len {
+        recipe.max_len = 128;
+    }
     if qa {
         // run_qa.py's windows unless asked otherwise.
         if recipe.max_len == Recipe::default().max_len {
@@ -797,6 +815,7 @@ fn compare(rest: &[String]) -> Result<i32> {
         bail!("--max-eval-examples: only for question-answering datasets");
     }
     let (columns, scale) = match (token, qa) {
+        _ if sts => (STS_COLUMNS, 100.0),
         (_, true) => (QA_COLUMNS, 1.0),
         (true, false) => (TOKEN_COLUMNS, 100.0),
         (false, false) => (SEQUENCE_COLUMNS, 100.0),
@@ -810,6 +829,8 @@ fn compare(rest: &[String]) -> Result<i32> {
     let data_sha256 = sha256_files(&splits)?;
     let script = root.join(if qa {
         REFERENCE_QA_SCRIPT
+    } else if sts {
+        REFERENCE_STS_SCRIPT
     } else if token {
         REFERENCE_NER_SCRIPT
     } else {

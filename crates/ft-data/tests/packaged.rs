@@ -214,3 +214,26 @@ fn atis_qa_reads_as_squad_jsonl_with_valid_offsets() {
     let asset = datasets::find_dataset("atis-qa").unwrap();
     assert_eq!(asset.rows(), 13_891 + 1_567 + 2_730);
 }
+
+/// STS Benchmark: the official split's pair counts, the header, and scores in [0, 5] (a regression
+/// target: floats such as `2.500` beside integers).
+#[test]
+fn stsb_counts_and_scores() {
+    let dir = ensure("stsb");
+    for (file, expected) in [("train.tsv", 5_749), ("validation.tsv", 1_500), ("test.tsv", 1_379)] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("label\ttext\ttext_pair"), "{}", path.display());
+        let mut rows = 0;
+        for line in lines {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 3, "{}: {line}", path.display());
+            let score: f64 = fields[0].parse().unwrap();
+            assert!((0.0..=5.0).contains(&score) && !fields[1].is_empty() && !fields[2].is_empty(), "{line}");
+            rows += 1;
+        }
+        assert_eq!(rows, expected, "{}", path.display());
+    }
+    assert_eq!(datasets::find_dataset("stsb").unwrap().text_pair_column, Some("text_pair"));
+}

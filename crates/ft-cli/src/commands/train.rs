@@ -247,6 +247,13 @@ impl Args {
         set!(d.validation_split, self.validation_split);
         set!(d.max_row_bytes, self.max_row_bytes);
         set!(d.doc_stride, self.doc_stride);
+        // A packaged sentence-pair dataset (stsb) names its second column; run.toml keeps it for
+        // `ft eval` / `ft predict` on the run.
+        if d.text_pair_column.is_none()
+            && let Some(pair) = d.dataset.as_deref().and_then(ft_data::find_dataset).and_then(|a| a.text_pair_column)
+        {
+            d.text_pair_column = Some(pair.to_string());
+        }
         // run_qa.py's max_seq_length when the run is question answering from the start.
         let qa = c.task == Some(ft_model::Task::QuestionAnswering)
             || d.dataset.as_deref().is_some_and(|name| name.starts_with("atis-qa"));

