@@ -98,6 +98,63 @@ pub fn evaluate_head(
     Ok(metrics(&out, labels.kind, device))
 }
 
+/// The classes that occur in a split's gold labels but that the model never predicts there (single
+/// label: never the argmax; multi-label: never above 0), each with its number of gold examples: a rare
+/// class the model has learned to ignore, which accuracy hides (macro-F1 counts it as 0). Empty for
+/// the other kinds.
+pub fn never_predicted(out: &SplitOutputs, kind: LabelKind) -> Vec<(usize, usize)> {
+    let c = out.num_labels;
+    let mut gold = vec![0usize; c];
+    let mut predicted = vec![0usize; c];
+    match kind {
+        LabelKind::SingleLabel => {
+            for g in gold_classes(&out.labels) {
+                gold[g] += 1;
+            }
+            for p in argmax_rows(&out.logits, c) {
+                predicted[p] += 1;
+            }
+        }
+        LabelKind::MultiLabel => {
+            let values = out.labels.iter().flat_map(|l| match l {
+                Labels::MultiHot { values, .. } => values.clone(),
+                _ => Vec::new(),
+            });
+            for (i, y) in values.enumerate() {
+                gold[i % c.max(1)] += usize::from(y > 0.5);
+            }
+            for (i, &x) in out.logits.iter().enumerate() {
+                predicted[i % c.max(1)] += usize::from(x > 0.0);
+            }
+        }
+        LabelKind::Regression | LabelKind::TokenClasses | LabelKind::Spans => return Vec::new(),
+    }
+    (0..c).filter(|&k| gold[k] > 0 && predicted[k] == 0).map(|k| (k, gold[k])).collect()
+}
+
+/// `never_predicted` as one line for the user, `None` when every class is predicted somewhere.
+pub fn never_predicted_warning(out: &SplitOutputs, kind: LabelKind, names: &[String], split: &str) -> Option<String> {
+    let missing = never_predicted(out, kind);
+    if missing.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = missing
+        .iter()
+        .map(|&(k, n)| {
+            format!(
+                "{} ({n} {split} example{})",
+                names.get(k).map_or("?", String::as_str),
+                if n == 1 { "" } else { "s" }
+            )
+        })
+        .collect();
+    Some(format!(
+        "warning    {split}: the model never predicts {}: its F1 is 0 there; more epochs, more examples of it, or \
+         a higher --lr may help",
+        list.join(", ")
+    ))
+}
+
 /// Loss and task metrics from logits and labels, computed by ft-eval (scikit-learn's definitions).
 pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics {
     let c = out.num_labels;
@@ -179,4 +236,29 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics
         }
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_never_predicted_is_named_with_its_support() {
+        // 4 rows, 3 classes; gold 0, 2, 2, 1; the argmax is always 0 or 1.
+        let logits = vec![2.0, 0.0, 0.0, 0.0, 1.0, 0.5, 1.0, 0.0, 0.9, 0.0, 3.0, 0.0];
+        let out = SplitOutputs { logits, num_labels: 3, labels: vec![Labels::Classes(vec![0, 2, 2, 1])] };
+        assert_eq!(never_predicted(&out, LabelKind::SingleLabel), [(2, 2)]);
+        let names = ["ham".to_string(), "spam".to_string(), "rare".to_string()];
+        let line = never_predicted_warning(&out, LabelKind::SingleLabel, &names, "test").unwrap();
+        assert!(line.contains("never predicts rare (2 test examples)"), "{line}");
+        // Multi-label: class 1 is present twice, never above 0; class 2 never present (not named).
+        let values = vec![1.0, 1.0, 0.0, 0.0, 1.0, 0.0];
+        let out = SplitOutputs {
+            logits: vec![1.0, -1.0, -2.0, -1.0, -0.5, -3.0],
+            num_labels: 3,
+            labels: vec![Labels::MultiHot { values, num_labels: 3 }],
+        };
+        assert_eq!(never_predicted(&out, LabelKind::MultiLabel), [(1, 2)]);
+        assert!(never_predicted(&out, LabelKind::Regression).is_empty());
+    }
 }

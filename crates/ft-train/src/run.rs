@@ -442,6 +442,14 @@ fn train_and_save<H: Head>(
         Some(test) => final_eval(test).map(|(m, o)| (Some(m), Some(o)))?,
         None => (None, None),
     };
+    for (split, outputs) in [("validation", Some(&validation_outputs)), ("test", test_outputs.as_ref())] {
+        if let Some(Outputs::Rows(rows)) = outputs
+            && let Some(warning) =
+                crate::eval::never_predicted_warning(rows, data.labels.kind, &data.labels.names, split)
+        {
+            observer.on_message(&warning);
+        }
+    }
     for (split, metrics) in [("validation", Some(&validation)), ("test", test.as_ref())] {
         if let Some(m) = metrics {
             observer.write(serde_json::json!({"kind": "final", "split": split, "step": outcome.steps, "metrics": m}));

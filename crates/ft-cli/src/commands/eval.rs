@@ -108,6 +108,9 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
     }
     let outputs = ft_infer::logits(&p.model, &examples, batch_size, &p.device)?;
     let metrics = ft_train::eval::metrics(&outputs, p.space.kind, &p.device);
+    if let Some(warning) = ft_train::eval::never_predicted_warning(&outputs, p.space.kind, &p.space.names, "data") {
+        eprintln!("{warning}");
+    }
     let c = outputs.num_labels;
     let classes = match p.space.kind {
         LabelKind::SingleLabel => {
