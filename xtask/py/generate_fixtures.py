@@ -946,6 +946,72 @@ def add_pooling_golden_to_manifest(manifest: dict, out: Path, info: dict) -> Non
 
 
 # ----------------------------------------------------------------------------------------------------
+# Class-weight goldens (ft-model losses, ft-train's `balanced` weights)
+# ----------------------------------------------------------------------------------------------------
+
+CLASS_WEIGHTS_GOLDEN_FILE = "class_weights_golden.json"
+
+
+def add_class_weight_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "class-weight-goldens",
+    "write class_weights_golden.json (weighted CrossEntropyLoss / BCEWithLogitsLoss(pos_weight) values, "
+    "scikit-learn's balanced class weights) and add it to manifest.json",
+    add_class_weight_goldens_args,
+)
+def cmd_class_weight_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating class-weight goldens into {out} with {versions()}")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    generate_class_weight_goldens(out)
+    add_class_weight_goldens_to_manifest(manifest, out)
+    write_json(manifest_path, manifest)
+    return 0
+
+
+def add_class_weight_goldens_to_manifest(manifest: dict, out: Path) -> None:
+    manifest.setdefault("cases", {})[CLASS_WEIGHTS_GOLDEN_FILE] = {
+        "losses": "torch.nn.CrossEntropyLoss(weight=w), torch.nn.BCEWithLogitsLoss(pos_weight=p), f32 on CPU",
+        "balanced": "sklearn.utils.class_weight.compute_class_weight('balanced')",
+    }
+    files = manifest.setdefault("files", {})
+    files[CLASS_WEIGHTS_GOLDEN_FILE] = sha256_file(out / CLASS_WEIGHTS_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+
+
+def generate_class_weight_goldens(out: Path) -> None:
+    from sklearn.utils.class_weight import compute_class_weight
+
+    gen = torch.Generator().manual_seed(SEED)
+    logits = torch.randn(7, 3, generator=gen) * 2
+    classes = torch.tensor([0, 2, 2, 1, 0, 2, 2])
+    weights = torch.tensor([0.5, 3.0, 1.25])
+    ce = torch.nn.CrossEntropyLoss(weight=weights)(logits, classes)
+    x = torch.randn(5, 4, generator=gen) * 3
+    y = (torch.rand(5, 4, generator=gen) > 0.6).float()
+    pos_weight = torch.tensor([1.0, 4.0, 0.25, 2.5])
+    bce = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)(x, y)
+    labels = [0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 0, 1]
+    balanced = compute_class_weight("balanced", classes=np.arange(3), y=np.asarray(labels))
+    golden = {
+        "single": {
+            "logits": logits.tolist(),
+            "classes": classes.tolist(),
+            "weights": weights.tolist(),
+            "loss": float(ce),
+        },
+        "multi": {"logits": x.tolist(), "targets": y.tolist(), "pos_weight": pos_weight.tolist(), "loss": float(bce)},
+        "balanced": {"labels": labels, "num_classes": 3, "weights": balanced.tolist()},
+    }
+    write_json(out / CLASS_WEIGHTS_GOLDEN_FILE, golden)
+
+
+# ----------------------------------------------------------------------------------------------------
 # Tokenizer goldens (ft-data): what HF tokenizers produce for tricky strings, both vocabularies
 # ----------------------------------------------------------------------------------------------------
 
@@ -2472,6 +2538,8 @@ def cmd_generate(args) -> int:
     token_info["train_parity"] = generate_token_train_parity(out)
     add_token_goldens_to_manifest(manifest, out, token_info)
     add_pooling_golden_to_manifest(manifest, out, generate_pooling_golden(out))
+    generate_class_weight_goldens(out)
+    add_class_weight_goldens_to_manifest(manifest, out)
     write_json(out / "manifest.json", manifest)
     total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     say(f"fixtures total: {total} bytes")

@@ -401,3 +401,39 @@ fn auto_pooling_follows_sentence_transformers_files() {
     assert!(stderr(&o).contains("pooling `max` is for sequence classification"), "{}", stderr(&o));
     assert!(!out.exists());
 }
+
+/// `--class-weights balanced` and `FILE`: the weights are printed with the loss they enter, kept in
+/// run.toml (a file as an absolute path); a bad file or a regression run is refused before the
+/// output directory exists.
+#[test]
+fn class_weights_are_resolved_printed_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 60);
+    let tiny = fixtures().join("tiny");
+    let go = |out: &str, weights: &str| {
+        let out = dir.path().join(out);
+        let mut args = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), tiny.to_str().unwrap());
+        args.extend(["--class-weights".to_string(), weights.to_string()]);
+        (run(&args), out)
+    };
+    let (o, out) = go("balanced", "balanced");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("loss       class weights (balanced): negative "), "{err}");
+    assert!(std::fs::read_to_string(out.join("run.toml")).unwrap().contains("class_weights = \"balanced\""));
+
+    let file = dir.path().join("weights.txt");
+    std::fs::write(&file, "positive 1\nnegative 2.5\n").unwrap();
+    let (o, out) = go("file", file.to_str().unwrap());
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("negative 2.5000, positive 1.0000"), "{err}");
+    let toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
+    assert!(toml.contains(&format!("class_weights = \"{}\"", file.display())), "{toml}");
+
+    std::fs::write(&file, "positive 1\n").unwrap();
+    let (o, out) = go("missing", file.to_str().unwrap());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no weight for class(es) negative"), "{}", stderr(&o));
+    assert!(!out.exists());
+}

@@ -16,6 +16,7 @@
 
 pub mod atomic;
 pub mod checkpoint;
+pub mod class_weights;
 pub mod clip;
 mod error;
 pub mod eval;

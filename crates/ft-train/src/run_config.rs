@@ -129,6 +129,11 @@ impl RunConfig {
         {
             self.model = Some(abs(&PathBuf::from(model)).display().to_string());
         }
+        // A class-weights file, like the data, is read again on --resume from anywhere.
+        let weights = &mut self.training.class_weights;
+        if !matches!(weights.as_str(), "none" | "balanced" | "") {
+            *weights = abs(&PathBuf::from(&*weights)).display().to_string();
+        }
         self
     }
 

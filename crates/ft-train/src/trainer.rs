@@ -3,6 +3,7 @@
 //! encoder is frozen, training the head on cached features.
 
 use crate::checkpoint::{Best, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
+use crate::class_weights::ClassWeights;
 use crate::eval::{Metrics, evaluate, evaluate_head, higher_is_better};
 use crate::features::{ClassifierHead, Features, encode_pooled};
 use crate::optim::{AdamWSettings, adamw};
@@ -11,7 +12,7 @@ use crate::schedule::{Schedule, ScheduleKind};
 use crate::step::{Inputs, Stepper};
 use crate::{Freeze, TrainError};
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::{BatchOptions, Examples, LabelKind, LabelTensor, LoadedData, plan_epoch};
 use ft_model::{BertForSequenceClassification, Head, Targets, Task};
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,9 @@ pub struct TrainSettings {
     pub pad_to_multiple_of: Option<usize>,
     /// With `freeze = encoder`, encode once and train the head on cached features.
     pub cache_features: bool,
+    /// `none`, `balanced` or a `label weight` file: class weights in the loss (see
+    /// [`crate::class_weights`]).
+    pub class_weights: String,
 }
 
 impl Default for TrainSettings {
@@ -90,6 +94,7 @@ impl Default for TrainSettings {
             group_by_length: true,
             pad_to_multiple_of: None,
             cache_features: true,
+            class_weights: "none".into(),
         }
     }
 }
@@ -211,8 +216,22 @@ pub struct TrainOutcome<H = BertForSequenceClassification> {
 }
 
 /// A batch's labels as the model's targets: the one place ft-data's labels meet ft-model's loss.
-pub fn targets(labels: LabelTensor) -> Targets {
+/// `class_weights` (`--class-weights`, in label order) weigh single-label classes, or multi-label
+/// positives.
+pub fn targets(labels: LabelTensor, class_weights: Option<&[f32]>, device: &Device) -> Targets {
+    let weights = || {
+        Tensor::<1>::from_data(
+            TensorData::new(class_weights.unwrap_or(&[]).to_vec(), [class_weights.map_or(0, <[f32]>::len)]),
+            device,
+        )
+    };
     match labels {
+        LabelTensor::Classes(t) if class_weights.is_some() => {
+            Targets::WeightedClasses { classes: t, weights: weights() }
+        }
+        LabelTensor::MultiHot(t) if class_weights.is_some() => {
+            Targets::WeightedMultiHot { targets: t, pos_weight: weights() }
+        }
         LabelTensor::Classes(t) => Targets::Classes(t),
         LabelTensor::MultiHot(t) => Targets::MultiHot(t),
         LabelTensor::Values(t) => {
@@ -298,6 +317,12 @@ pub fn train<H: Head>(
             data.labels.names.join(", ")
         )));
     }
+    let class_weights = ClassWeights::parse(&settings.class_weights).resolve(data)?;
+    if let Some(w) = &class_weights {
+        let list: Vec<String> = data.labels.names.iter().zip(w).map(|(n, w)| format!("{n} {w:.4}")).collect();
+        let what = if data.labels.kind == LabelKind::MultiLabel { "pos_weight" } else { "class weights" };
+        observer.on_message(&format!("loss       {what} ({}): {}", settings.class_weights, list.join(", ")));
+    }
     let model = freeze.apply(model)?;
     let parameters = trainable_counts(&model);
     let plan = plan(settings, data.train.len());
@@ -310,8 +335,18 @@ pub fn train<H: Head>(
     let ckpt_dir = run_dir.join("checkpoints");
     let metric = settings.metric_for_best.clone().unwrap_or_else(|| default_metric(data.labels.kind).into());
 
-    let loop_state =
-        Loop { settings, data, plan, device, ckpt_dir, metric, evals: Vec::new(), best: None, stale_evals: 0 };
+    let loop_state = Loop {
+        settings,
+        data,
+        plan,
+        device,
+        ckpt_dir,
+        metric,
+        evals: Vec::new(),
+        best: None,
+        stale_evals: 0,
+        class_weights,
+    };
     if freeze == Freeze::Encoder && settings.cache_features && model.pooled_classifier().is_some() {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, true)
     } else {
@@ -329,6 +364,8 @@ struct Loop<'a> {
     evals: Vec<EvalLog>,
     best: Option<Best>,
     stale_evals: usize,
+    /// Resolved `--class-weights`, in label order.
+    class_weights: Option<Vec<f32>>,
 }
 
 /// The checkpoints a resumed run may start from, newest first: `resume` itself when it is a
@@ -551,7 +588,14 @@ impl Loop<'_> {
             let (mut losses, mut examples, mut t0) = (Vec::new(), 0usize, Instant::now());
             for (bi, indices) in batches.iter().enumerate().skip(skip) {
                 let loss = trainee
-                    .micro_step(&mut stepper, self.data, indices, self.settings, self.device)
+                    .micro_step(
+                        &mut stepper,
+                        self.data,
+                        indices,
+                        self.settings,
+                        self.class_weights.as_deref(),
+                        self.device,
+                    )
                     .map_err(|e| self.with_last_good(e))?;
                 losses.push(loss as f64);
                 examples += indices.len();
@@ -657,6 +701,7 @@ trait Trainee<M: Module, H: Head> {
         data: &LoadedData,
         indices: &[u32],
         settings: &TrainSettings,
+        class_weights: Option<&[f32]>,
         device: &Device,
     ) -> Result<f32, TrainError>;
     /// Validation metrics of the module being trained.
@@ -685,12 +730,13 @@ impl<H: Head> Trainee<H, H> for FullTrainee {
         data: &LoadedData,
         indices: &[u32],
         settings: &TrainSettings,
+        class_weights: Option<&[f32]>,
         device: &Device,
     ) -> Result<f32, TrainError> {
         let batch = data.train.collate(indices, settings.pad_to_multiple_of);
         let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
-        stepper
-            .micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets(batch.labels_to_tensor(device)))
+        let targets = targets(batch.labels_to_tensor(device), class_weights, device);
+        stepper.micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets)
     }
 
     fn evaluate(&self, model: &H, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {
@@ -725,11 +771,12 @@ impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
         data: &LoadedData,
         indices: &[u32],
         _settings: &TrainSettings,
+        class_weights: Option<&[f32]>,
         device: &Device,
     ) -> Result<f32, TrainError> {
         let labels = data.train.collate(indices, None).labels_to_tensor(device);
         let features = self.train_features.rows(indices, device);
-        let targets = targets(labels);
+        let targets = targets(labels, class_weights, device);
         // A head on pooled features has the sequence head's losses.
         stepper.micro_step_with(device, |head| {
             Ok(<BertForSequenceClassification as Head>::loss(head.forward(features), targets)?)

@@ -130,6 +130,11 @@ pub struct Args {
     /// With --freeze encoder, recompute the encoder every epoch instead of caching its features.
     #[arg(long)]
     no_cache_features: bool,
+    /// Class weights in the loss, for rare classes: none, balanced (scikit-learn's n / (classes ·
+    /// count); multi-label: negatives / positives as BCE's pos_weight) or a file of `label weight`
+    /// lines [default: none].
+    #[arg(long, value_name = "none|balanced|FILE")]
+    class_weights: Option<String>,
 
     /// Tokens per example (a window, for question answering), special tokens included [default: 128;
     /// 384 with --task question-answering or an atis-qa dataset, as run_qa.py].
@@ -288,6 +293,7 @@ impl Args {
         if self.no_cache_features {
             t.cache_features = false;
         }
+        set!(t.class_weights, self.class_weights);
         Ok(c.with_absolute_paths())
     }
 }

@@ -3,7 +3,8 @@
 
 use super::pooling::Pooling;
 use super::task::{
-    Head, ModelInputs, Predictions, Targets, Task, cross_entropy, host_f32, linear_tensors, wrong_targets,
+    Head, ModelInputs, Predictions, Targets, Task, bce_with_logits, cross_entropy, host_f32, linear_tensors,
+    weighted_cross_entropy, wrong_targets,
 };
 use crate::bert::model::{BertModel, BertOutputs};
 use crate::checkpoint::names::ExpectedTensor;
@@ -111,11 +112,9 @@ impl Head for BertForSequenceClassification {
     fn loss(logits: Tensor<2>, targets: Targets) -> Result<Tensor<1>, ModelError> {
         Ok(match targets {
             Targets::Classes(labels) => cross_entropy(logits, labels),
-            Targets::MultiHot(y) => {
-                // max(x, 0) − x·y + log(1 + exp(−|x|)): stable BCE-with-logits.
-                let x = logits;
-                (x.clone().clamp_min(0.0) - x.clone() * y + (x.abs().neg().exp() + 1.0).log()).mean()
-            }
+            Targets::WeightedClasses { classes, weights } => weighted_cross_entropy(logits, classes, weights),
+            Targets::MultiHot(y) => bce_with_logits(logits, y, None),
+            Targets::WeightedMultiHot { targets, pos_weight } => bce_with_logits(logits, targets, Some(pos_weight)),
             Targets::Values(y) => (logits - y).square().mean(),
             other @ (Targets::TokenClasses(_) | Targets::Spans(_)) => return Err(wrong_targets(Self::TASK, &other)),
         })
@@ -182,6 +181,58 @@ mod tests {
         assert!((l.into_scalar::<f32>() - want).abs() < 1e-6);
         let m = BertForSequenceClassification::loss(x, Targets::Values(y)).unwrap().into_scalar::<f32>();
         assert!((m - 2.5).abs() < 1e-6, "{m}");
+    }
+
+    /// `--class-weights` losses against PyTorch's `CrossEntropyLoss(weight=…)` and
+    /// `BCEWithLogitsLoss(pos_weight=…)` (`fixtures/class_weights_golden.json`, f32 on CPU).
+    #[test]
+    fn weighted_losses_match_pytorch() {
+        let d = cpu();
+        let golden: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../fixtures/class_weights_golden.json")).unwrap();
+        let matrix = |v: &serde_json::Value| {
+            let rows: Vec<Vec<f32>> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+                .collect();
+            let shape = [rows.len(), rows[0].len()];
+            Tensor::<2>::from_data(TensorData::new(rows.concat(), shape), &d)
+        };
+        let vector = |v: &serde_json::Value| {
+            let x: Vec<f32> = v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+            let n = x.len();
+            Tensor::<1>::from_data(TensorData::new(x, [n]), &d)
+        };
+        let close = |got: f32, want: &serde_json::Value| {
+            let want = want.as_f64().unwrap() as f32;
+            assert!((got - want).abs() <= 1e-6 * want.abs().max(1.0), "{got} vs PyTorch {want}");
+        };
+        let single = &golden["single"];
+        let classes: Vec<i64> = single["classes"].as_array().unwrap().iter().map(|c| c.as_i64().unwrap()).collect();
+        let n = classes.len();
+        let targets = Targets::WeightedClasses {
+            classes: Tensor::<1, Int>::from_data(TensorData::new(classes, [n]), &d),
+            weights: vector(&single["weights"]),
+        };
+        let l = BertForSequenceClassification::loss(matrix(&single["logits"]), targets).unwrap();
+        close(l.into_scalar::<f32>(), &single["loss"]);
+        let multi = &golden["multi"];
+        let targets =
+            Targets::WeightedMultiHot { targets: matrix(&multi["targets"]), pos_weight: vector(&multi["pos_weight"]) };
+        let l = BertForSequenceClassification::loss(matrix(&multi["logits"]), targets).unwrap();
+        close(l.into_scalar::<f32>(), &multi["loss"]);
+        // All weights 1 is the unweighted loss.
+        let x = matrix(&multi["logits"]);
+        let ones = Tensor::<1>::ones([4], &d);
+        let a = BertForSequenceClassification::loss(x.clone(), Targets::MultiHot(matrix(&multi["targets"]))).unwrap();
+        let b = BertForSequenceClassification::loss(
+            x,
+            Targets::WeightedMultiHot { targets: matrix(&multi["targets"]), pos_weight: ones },
+        )
+        .unwrap();
+        assert!((a.into_scalar::<f32>() - b.into_scalar::<f32>()).abs() < 1e-6);
     }
 
     #[test]

@@ -110,6 +110,22 @@ pub enum Targets {
     Classes(Tensor<1, Int>),
     /// Multi-label classification: multi-hot rows. `[B, C]`
     MultiHot(Tensor<2>),
+    /// Single-label classes with a weight per class (`--class-weights`): PyTorch's
+    /// `CrossEntropyLoss(weight=weights)`, the weighted mean `Σ w[y]·nll / Σ w[y]`.
+    WeightedClasses {
+        /// A class index per row. `[B]`
+        classes: Tensor<1, Int>,
+        /// A weight per class. `[C]`
+        weights: Tensor<1>,
+    },
+    /// Multi-hot rows with a positive weight per class: PyTorch's
+    /// `BCEWithLogitsLoss(pos_weight=pos_weight)`.
+    WeightedMultiHot {
+        /// Multi-hot rows. `[B, C]`
+        targets: Tensor<2>,
+        /// The weight of a positive of each class. `[C]`
+        pos_weight: Tensor<1>,
+    },
     /// Regression: one value per row. `[B, 1]`
     Values(Tensor<2>),
     /// Token classification: a class index per token, [`IGNORE_INDEX`] where no loss is taken. `[B, T]`
@@ -125,6 +141,8 @@ impl Targets {
         match self {
             Self::Classes(_) => "single-label classes",
             Self::MultiHot(_) => "multi-label classes",
+            Self::WeightedClasses { .. } => "weighted single-label classes",
+            Self::WeightedMultiHot { .. } => "weighted multi-label classes",
             Self::Values(_) => "regression values",
             Self::TokenClasses(_) => "token classes",
             Self::Spans(_) => "answer spans",
@@ -243,6 +261,31 @@ pub(crate) fn linear_tensors(name: &str, out_dim: usize, in_dim: usize) -> Vec<E
 pub(crate) fn cross_entropy(logits: Tensor<2>, classes: Tensor<1, Int>) -> Tensor<1> {
     let [n, _] = logits.dims();
     log_softmax(logits, 1).gather(1, classes.reshape([n, 1])).mean().neg()
+}
+
+/// PyTorch's `CrossEntropyLoss(weight=weights)` over `[N, C]` logits against `[N]` classes: the
+/// weighted mean `Σ w[y]·(−log p[y]) / Σ w[y]`.
+pub(crate) fn weighted_cross_entropy(logits: Tensor<2>, classes: Tensor<1, Int>, weights: Tensor<1>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    let picked = log_softmax(logits, 1).gather(1, classes.clone().reshape([n, 1])).reshape([n]);
+    let w = weights.select(0, classes); // [N]
+    (picked * w.clone()).sum().neg() / w.sum()
+}
+
+/// BCE-with-logits, mean over every value: `max(x, 0) − x·y + log(1 + e^−|x|)`, stable. With
+/// `pos_weight` `[C]` (PyTorch's `BCEWithLogitsLoss(pos_weight=…)`), a positive's term is scaled by
+/// its class's weight: `(1 − y)·x + (1 + (p − 1)·y)·(log(1 + e^−|x|) + max(−x, 0))`.
+pub(crate) fn bce_with_logits(x: Tensor<2>, y: Tensor<2>, pos_weight: Option<Tensor<1>>) -> Tensor<1> {
+    match pos_weight {
+        None => (x.clone().clamp_min(0.0) - x.clone() * y + (x.abs().neg().exp() + 1.0).log()).mean(),
+        Some(p) => {
+            let [_, c] = x.dims();
+            let p = p.reshape([1, c]);
+            let log_sig_neg = (x.clone().abs().neg().exp() + 1.0).log() + x.clone().neg().clamp_min(0.0);
+            let scale = (p - 1.0) * y.clone() + 1.0;
+            ((y.neg() + 1.0) * x + scale * log_sig_neg).mean()
+        }
+    }
 }
 
 /// transformers' `CrossEntropyLoss(ignore_index=-100)` over `[N, C]` logits: the mean over the rows
