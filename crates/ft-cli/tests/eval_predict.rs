@@ -255,3 +255,85 @@ fn predict_refuses_bad_input_with_a_message() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Sentence pairs end to end: `ft train --text-pair-column` (the label is the sentiment of the second
+/// text, so the pair matters), `ft eval` on the pair test file reproducing the run's test metrics
+/// exactly and writing a report, `ft predict --data` on the same file giving each pair's text and
+/// text_pair and the same predictions as eval — all with the pair column taken from run.toml.
+#[test]
+fn sentence_pairs_train_evaluate_predict_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let pos = ["good", "great", "fun", "love"];
+    let neg = ["bad", "awful", "boring", "hate"];
+    let (mut train, mut test) = (String::from("premise,reply,label\n"), String::from("premise,reply,label\n"));
+    for i in 0..160usize {
+        let (first, second) = (if i % 3 == 0 { pos } else { neg }, if i % 2 == 0 { pos } else { neg });
+        let label = if i % 2 == 0 { "agree" } else { "object" };
+        let line = format!("{} movie,{} {},{label}\n", first[i % 4], second[(i / 2) % 4], second[(i / 3) % 4]);
+        if i % 5 == 0 { test.push_str(&line) } else { train.push_str(&line) }
+    }
+    let (train_csv, test_csv) = (dir.path().join("train.csv"), dir.path().join("test.csv"));
+    std::fs::write(&train_csv, train).unwrap();
+    std::fs::write(&test_csv, test).unwrap();
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train_csv.to_str().unwrap(),
+        "--test",
+        test_csv.to_str().unwrap(),
+        "--text-column",
+        "premise",
+        "--text-pair-column",
+        "reply",
+        "--output",
+        out.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--lr",
+        "2e-3",
+        "--max-len",
+        "16",
+        "--reinit-head",
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["test"]["accuracy"].as_f64().unwrap() > 0.6, "{metrics}");
+    let toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
+    assert!(toml.contains("text_pair_column = \"reply\""), "{toml}");
+
+    let report = dir.path().join("report.html");
+    let o = ft(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        test_csv.to_str().unwrap(),
+        "--json",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(eval["metrics"], metrics["test"], "eval: {eval}\nrun: {metrics}");
+    assert!(std::fs::read_to_string(&report).unwrap().contains("<html"));
+
+    let predictions = lines(&ft(&["predict", "--model", out.to_str().unwrap(), "--data", test_csv.to_str().unwrap()]));
+    assert_eq!(predictions.len(), 32);
+    assert_eq!(predictions[0]["text"], "good movie");
+    assert!(predictions[0]["text_pair"].as_str().is_some_and(|t| t.split(' ').count() == 2), "{}", predictions[0]);
+    let right = predictions
+        .iter()
+        .zip(std::fs::read_to_string(&test_csv).unwrap().lines().skip(1))
+        .filter(|(p, line)| line.ends_with(&format!(",{}", p["label"].as_str().unwrap())))
+        .count();
+    let accuracy = right as f64 / predictions.len() as f64;
+    assert!((accuracy - metrics["test"]["accuracy"].as_f64().unwrap()).abs() < 1e-12, "{accuracy} vs {metrics}");
+}
