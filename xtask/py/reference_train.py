@@ -252,8 +252,12 @@ def evaluate(model, data: Encoded, batch_size: int, pad_to: int | None, num_labe
         result["macro_f1"] = float(f1_score(y, p, average="macro", zero_division=0))
         result["micro_f1"] = float(f1_score(y, p, average="micro", zero_division=0))
         result["hamming_loss"] = float(hamming_loss(y, p))
+        per_class = f1_score(y, p, average=None, zero_division=0)
     else:
         result["macro_f1"] = float(f1_score(y, p, average="macro", labels=list(range(num_labels)), zero_division=0))
+        per_class = f1_score(y, p, average=None, labels=list(range(num_labels)), zero_division=0)
+    # Each class's F1 in label-id order (`labels` of the result names them).
+    result["per_class_f1"] = [float(x) for x in per_class]
     result["examples"] = len(data)
     result["seconds"] = time.perf_counter() - t0
     return result

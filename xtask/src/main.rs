@@ -56,6 +56,12 @@ commands:
       --group-by-length       let ft group batches by length (its default); without this flag ft draws
                               random batches like the reference (Trainer's default sampler)
       --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`
+      --seed N                the seed of both sides (default 42)
+      --seeds N               run N seeds per side (seed, seed + 1, ...), each reported as above
+                              (target/compare/<run>.s<seed>.md past the first), then mean ± sd over the
+                              seeds of the test metrics and of each class's test F1
+                              (target/compare/<run>.seeds<N>.md and .json); the verdict compares the
+                              means, with the standard error of their difference as the seed noise
       -- ARGS...              extra arguments for `ft train` (recorded in the report, not in the key)
   bench [options]           ft against PyTorch + transformers on identical workloads (rows 1-7 of
                             benches/README.md), alternating the two, medians and ft/PyTorch ratios as a
@@ -427,11 +433,15 @@ impl Recipe {
         if let Some(n) = self.threads {
             name.push_str(&format!(".t{n}"));
         }
+        if self.seed != Recipe::default().seed {
+            name.push_str(&format!(".s{}", self.seed));
+        }
         name
     }
 }
 
 /// Parsed `compare` arguments.
+#[derive(Debug, Clone)]
 struct CompareArgs {
     dataset: String,
     recipe: Recipe,
@@ -440,6 +450,8 @@ struct CompareArgs {
     ft_extra: Vec<String>,
     /// Let ft group batches by length (its default) instead of the reference's random batches.
     group_by_length: bool,
+    /// Seeds per side (`seed`, `seed + 1`, …).
+    seeds: usize,
 }
 
 fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
@@ -449,6 +461,7 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
     let mut ft_bin = None;
     let mut ft_extra = Vec::new();
     let mut group_by_length = false;
+    let mut seeds = 1;
     let mut args = rest.iter();
     fn number(flag: &str, value: Option<&String>) -> Result<usize> {
         let value = value.with_context(|| format!("{flag} needs a number"))?;
@@ -471,6 +484,8 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
             "--batch-size" => recipe.batch_size = number(arg, args.next())?,
             "--threads" => recipe.threads = Some(number(arg, args.next())?),
             "--doc-stride" => recipe.doc_stride = Some(number(arg, args.next())?),
+            "--seed" => recipe.seed = number(arg, args.next())? as u64,
+            "--seeds" => seeds = number(arg, args.next())?,
             "--freeze" => {
                 let spec = args.next().context("--freeze needs none, encoder, embeddings or bottom:N")?;
                 let ok = matches!(spec.as_str(), "none" | "encoder" | "embeddings")
@@ -518,7 +533,10 @@ fn parse_compare_args(rest: &[String]) -> Result<CompareArgs> {
     if recipe.threads == Some(0) {
         bail!("--threads 0: use at least one thread");
     }
-    Ok(CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra, group_by_length })
+    if seeds == 0 {
+        bail!("--seeds 0: run at least one seed");
+    }
+    Ok(CompareArgs { dataset, recipe, no_cache, ft_bin, ft_extra, group_by_length, seeds })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -702,6 +720,7 @@ struct Row {
 
 /// The metrics a comparison reports: (key in metrics.json, column name) for the verdict's metric,
 /// the second test metric, and the validation metric.
+#[derive(Debug, Clone, Copy)]
 struct Columns {
     main: (&'static str, &'static str),
     second: (&'static str, &'static str),
@@ -753,10 +772,174 @@ fn markdown_table(rows: &[Row], columns: &Columns, scale: f64) -> String {
     t
 }
 
+/// What one comparison (one seed per side) found.
+struct Outcome {
+    run_name: String,
+    recipe_line: String,
+    columns: Columns,
+    /// 100 for fractions, 1 for SQuAD's points.
+    scale: f64,
+    ft_metrics: Value,
+    reference: Value,
+    /// Single- and multi-label datasets: the label names and each one's test F1 on both sides (ft's
+    /// from `ft eval --json` on the test file, the reference's from its result).
+    per_class: Option<PerClass>,
+    within: bool,
+}
+
+/// Each class's test F1 on both sides, in label-id order.
+struct PerClass {
+    labels: Vec<String>,
+    ft: Vec<f64>,
+    reference: Vec<f64>,
+}
+
 /// `cargo xtask compare DATASET [...]`.
 fn compare(rest: &[String]) -> Result<i32> {
     let args = parse_compare_args(rest)?;
-    let CompareArgs { dataset, recipe, no_cache, ft_bin, mut ft_extra, group_by_length } = args;
+    if args.seeds > 1 {
+        return compare_seeds(&args);
+    }
+    Ok(if compare_once(&args)?.within { 0 } else { 1 })
+}
+
+/// ft's per-class test F1: `ft eval --json` on the test file of the finished run.
+fn ft_per_class(ft: &Path, run: &Path, test: &Path, root: &Path) -> Result<(Vec<String>, Vec<f64>)> {
+    let out = Command::new(ft)
+        .args(["eval", "--model"])
+        .arg(run)
+        .arg("--data")
+        .arg(test)
+        .arg("--json")
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running ft eval")?;
+    if !out.status.success() {
+        bail!("ft eval --model {} --data {} failed ({})", run.display(), test.display(), out.status);
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).context("reading ft eval's JSON")?;
+    let labels: Vec<String> = v["labels"]
+        .as_array()
+        .context("ft eval's JSON has no labels")?
+        .iter()
+        .map(|l| l.as_str().unwrap_or("?").to_string())
+        .collect();
+    let scores = v["report"]["per_class"].as_array().or_else(|| v["report"]["per_label"].as_array());
+    let f1: Vec<f64> =
+        scores.context("ft eval's JSON has no per-class report")?.iter().filter_map(|c| c["f1"].as_f64()).collect();
+    if f1.len() != labels.len() {
+        bail!("ft eval's JSON: {} labels but {} per-class scores", labels.len(), f1.len());
+    }
+    Ok((labels, f1))
+}
+
+/// Mean and sample standard deviation (n − 1; 0 for one value).
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 { values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+/// `cargo xtask compare DATASET --seeds N`: one comparison per seed, then mean ± sd per side.
+fn compare_seeds(args: &CompareArgs) -> Result<i32> {
+    let t_all = Instant::now();
+    let mut outcomes = Vec::new();
+    let mut seeds = Vec::new();
+    for i in 0..args.seeds {
+        let mut one = args.clone();
+        one.recipe.seed = args.recipe.seed + i as u64;
+        seeds.push(one.recipe.seed);
+        println!("\n== seed {} ({} of {})", one.recipe.seed, i + 1, args.seeds);
+        outcomes.push(compare_once(&one)?);
+    }
+    let first = &outcomes[0];
+    let (columns, scale) = (first.columns, first.scale);
+    let name = format!("{}.seeds{}", first.run_name, args.seeds);
+    let pick = |side: &dyn Fn(&Outcome) -> Option<f64>| -> Result<Vec<f64>> {
+        outcomes.iter().map(|o| side(o).map(|x| scale * x).context("a seed's result lacks a test metric")).collect()
+    };
+    let ft_main = pick(&|o| number_at(&o.ft_metrics, &["test", columns.main.0]))?;
+    let ref_main = pick(&|o| number_at(&o.reference, &["test", columns.main.0]))?;
+    let ft_second = pick(&|o| number_at(&o.ft_metrics, &["test", columns.second.0]))?;
+    let ref_second = pick(&|o| number_at(&o.reference, &["test", columns.second.0]))?;
+    let fmt = |v: &[f64]| {
+        let (m, sd) = mean_sd(v);
+        format!("{m:.2} ± {sd:.2}")
+    };
+    let mut header = format!("| | test {} | test {}", columns.main.1, columns.second.1);
+    let mut ft_row = format!("| ft | {} | {}", fmt(&ft_main), fmt(&ft_second));
+    let mut ref_row = format!("| PyTorch | {} | {}", fmt(&ref_main), fmt(&ref_second));
+    let mut per_class_json = Vec::new();
+    if outcomes.iter().all(|o| o.per_class.is_some()) {
+        let labels = first.per_class.as_ref().map(|p| p.labels.clone()).unwrap_or_default();
+        for (k, label) in labels.iter().enumerate() {
+            let side = |f: &dyn Fn(&PerClass) -> &Vec<f64>| -> Vec<f64> {
+                outcomes.iter().filter_map(|o| o.per_class.as_ref()).map(|p| 100.0 * f(p)[k]).collect()
+            };
+            let (a, b) = (side(&|p| &p.ft), side(&|p| &p.reference));
+            header.push_str(&format!(" | test F1 {label}"));
+            ft_row.push_str(&format!(" | {}", fmt(&a)));
+            ref_row.push_str(&format!(" | {}", fmt(&b)));
+            per_class_json.push(json!({"label": label, "ft": a, "reference": b}));
+        }
+    }
+    let cols = header.matches(" | ").count();
+    let table = format!("{header} |\n|---{}|\n{ft_row} |\n{ref_row} |\n", "|---:".repeat(cols));
+    let mut per_seed =
+        format!("| seed | ft test {0} | PyTorch test {0} | ft − PyTorch |\n|---:|---:|---:|---:|\n", columns.main.1);
+    for ((seed, a), b) in seeds.iter().zip(&ft_main).zip(&ref_main) {
+        per_seed.push_str(&format!("| {seed} | {a:.2} | {b:.2} | {:+.2} |\n", a - b));
+    }
+    let ((ft_mean, ft_sd), (ref_mean, ref_sd)) = (mean_sd(&ft_main), mean_sd(&ref_main));
+    let n = args.seeds as f64;
+    let diff = ft_mean - ref_mean;
+    let noise = (ft_sd * ft_sd / n + ref_sd * ref_sd / n).sqrt();
+    let within = diff >= -TOLERANCE_POINTS;
+    let verdict = format!(
+        "mean test {}, ft − PyTorch: {diff:+.2} points over {} seeds (standard error of the difference {noise:.2}: \
+         the gap is {} the seed noise); ft within {TOLERANCE_POINTS:.1} point below the reference: {}",
+        columns.main.1,
+        args.seeds,
+        if diff.abs() <= 2.0 * noise { "within twice" } else { "beyond twice" },
+        if within { "yes" } else { "NO" }
+    );
+    println!("\n{}\n\n{table}\n{per_seed}\n{verdict}", first.recipe_line);
+    let out_dir = workspace_root()?.join("target").join("compare");
+    let md = format!(
+        "# ft vs PyTorch + transformers: {name}\n\n{} (seeds {})\n\nMean ± sample standard deviation over the \
+         seeds (×{scale}):\n\n{table}\n{per_seed}\n{verdict}\n\nEach seed's report: {}\n",
+        first.recipe_line,
+        seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        outcomes.iter().map(|o| format!("target/compare/{}.md", o.run_name)).collect::<Vec<_>>().join(", "),
+    );
+    let report = json!({
+        "run": name,
+        "seeds": seeds,
+        "ft": {"test_main": ft_main, "test_second": ft_second},
+        "reference": {"test_main": ref_main, "test_second": ref_second},
+        "metric": columns.main.0,
+        "second_metric": columns.second.0,
+        "per_class_f1": per_class_json,
+        "difference_of_means_points": diff,
+        "standard_error_points": noise,
+        "tolerance_points": TOLERANCE_POINTS,
+        "within_tolerance": within,
+        "runs": outcomes.iter().map(|o| o.run_name.clone()).collect::<Vec<_>>(),
+        "table": table,
+    });
+    let (md_path, json_path) = (out_dir.join(format!("{name}.md")), out_dir.join(format!("{name}.json")));
+    std::fs::write(&md_path, md).with_context(|| format!("writing {}", md_path.display()))?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    println!("wrote {} and {} ({:.1}s in all)", md_path.display(), json_path.display(), t_all.elapsed().as_secs_f64());
+    Ok(if within { 0 } else { 1 })
+}
+
+/// One comparison: the reference (cached or run), ft, and the report of this seed.
+fn compare_once(args: &CompareArgs) -> Result<Outcome> {
+    let CompareArgs { dataset, recipe, no_cache, ft_bin, mut ft_extra, group_by_length, .. } = args.clone();
     let root = workspace_root()?;
     let mut run_name = recipe.run_name(&dataset);
     // Extra `ft train` flags change ft's run, not the reference's: keep their outputs apart.
@@ -938,6 +1121,22 @@ fn compare(rest: &[String]) -> Result<i32> {
     let ft_wall = t.elapsed().as_secs_f64();
     let ft_metrics = read_json(&ft_out.join("metrics.json"))?;
     println!("ft: done in {ft_wall:.1}s");
+    let per_class = if token || qa || sts {
+        None
+    } else {
+        let (labels, ft_f1) = ft_per_class(&ft, &ft_out, &splits[2], &root)?;
+        let reference_f1: Option<Vec<f64>> =
+            reference["test"]["per_class_f1"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect());
+        let reference_labels: Option<Vec<&str>> =
+            reference["labels"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect());
+        match (reference_f1, reference_labels) {
+            (Some(r), Some(names)) if names == labels.iter().map(String::as_str).collect::<Vec<_>>() => {
+                Some(PerClass { labels, ft: ft_f1, reference: r })
+            }
+            (Some(_), Some(names)) => bail!("the reference's labels {names:?} differ from ft's {labels:?}"),
+            _ => None,
+        }
+    };
 
     // Side by side.
     let rows = [
@@ -995,13 +1194,22 @@ fn compare(rest: &[String]) -> Result<i32> {
         recipe.padding,
         if group_by_length { "grouped by length (ft's default)" } else { "random, as the reference's" },
     );
-    println!("\n{recipe_line}\n\n{table}\n{verdict}");
+    let per_class_line = per_class.as_ref().map_or(String::new(), |p| {
+        let list: Vec<String> = p
+            .labels
+            .iter()
+            .zip(p.ft.iter().zip(&p.reference))
+            .map(|(l, (a, b))| format!("{l} {:.2} / {:.2}", 100.0 * a, 100.0 * b))
+            .collect();
+        format!("\ntest F1 per class ×100, ft / PyTorch: {}\n", list.join(", "))
+    });
+    println!("\n{recipe_line}\n\n{table}\n{verdict}{per_class_line}");
     if !speed.is_empty() {
         println!("{speed}");
     }
 
     let md = format!(
-        "# ft vs PyTorch + transformers: {run_name}\n\n{recipe_line}\n\n{table}\n{verdict}\n{}\n\n\
+        "# ft vs PyTorch + transformers: {run_name}\n\n{recipe_line}\n\n{table}\n{verdict}\n{per_class_line}{}\n\n\
          - ft: `{}` (wall time measured around the process)\n\
          - reference: `{}` ({}; cache key {key})\n\
          - versions: {}\n\
@@ -1036,6 +1244,7 @@ fn compare(rest: &[String]) -> Result<i32> {
             "result": reference,
         },
         "table": table,
+        "per_class_f1": per_class.as_ref().map(|p| json!({"labels": p.labels, "ft": p.ft, "reference": p.reference})),
     });
     let md_path = out_dir.join(format!("{run_name}.md"));
     let json_path = out_dir.join(format!("{run_name}.json"));
@@ -1043,5 +1252,5 @@ fn compare(rest: &[String]) -> Result<i32> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("writing {}", json_path.display()))?;
     println!("wrote {} and {} ({:.1}s in all)", md_path.display(), json_path.display(), t_all.elapsed().as_secs_f64());
-    Ok(if within { 0 } else { 1 })
+    Ok(Outcome { run_name, recipe_line, columns, scale, ft_metrics, reference, per_class, within })
 }

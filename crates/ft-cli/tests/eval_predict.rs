@@ -337,3 +337,152 @@ fn sentence_pairs_train_evaluate_predict_and_report() {
     let accuracy = right as f64 / predictions.len() as f64;
     assert!((accuracy - metrics["test"]["accuracy"].as_f64().unwrap()).abs() < 1e-12, "{accuracy} vs {metrics}");
 }
+
+/// Multi-label end to end on real-shaped data: the packaged `atis-intents` (ATIS utterances; the
+/// source joins an utterance's several intents with `#`, the packaged rows carry them as a list),
+/// on the tiny model. `ft train --tune-thresholds` tunes a threshold per label on validation, scores
+/// validation and test with them and saves them in config.json; `ft eval` on the test file gives
+/// metrics.json's test numbers exactly with the saved thresholds; on validation the tuned macro-F1 is
+/// at least the one at 0.5 (`--threshold 0.5`: 0.5 is on the grid, and each label keeps its best F1);
+/// `ft predict` names exactly the labels whose probability exceeds their threshold, and its label
+/// sets give metrics.json's test subset accuracy; report.html has the multi-label metrics.
+#[test]
+fn multi_label_thresholds_are_tuned_saved_and_used_by_eval_and_predict() {
+    let files = ft_data::datasets::ensure("atis-intents").unwrap_or_else(|e| panic!("{e}"));
+    let (validation, test) = (files.join("validation.jsonl"), files.join("test.jsonl"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--dataset",
+        "atis-intents",
+        "--output",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "40",
+        "--batch-size",
+        "32",
+        "--lr",
+        "5e-3",
+        "--max-len",
+        "32",
+        "--reinit-head",
+        "--seed",
+        "3",
+        "--tune-thresholds",
+    ]);
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("thresholds tuned on validation (F1 per label): atis_abbreviation "), "{stderr}");
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["problem_type"], "multi_label_classification");
+    assert_eq!(config["ft_thresholds"], metrics["thresholds"], "{config}");
+    let thresholds = metrics["thresholds"].as_object().unwrap();
+    let names: Vec<String> =
+        (0..thresholds.len()).map(|k| config["id2label"][k.to_string()].as_str().unwrap().into()).collect();
+    assert_eq!(
+        names.len(),
+        ft_data::datasets::find_dataset("atis-intents").unwrap().label_names().unwrap().unwrap().len()
+    );
+    let grid = ft_eval::threshold_grid();
+    assert!(thresholds.values().all(|t| grid.contains(&t.as_f64().unwrap())), "{thresholds:?}");
+    assert!(thresholds.values().any(|t| t.as_f64() != Some(0.5)), "nothing was tuned: {thresholds:?}");
+
+    // ft eval with the saved thresholds reproduces the run's test metrics.
+    let eval = |data: &Path, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["eval", "--model", out.to_str().unwrap(), "--data", data.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let o = ft(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let on_test = eval(&test, &[]);
+    assert_eq!(on_test["metrics"], metrics["test"], "eval: {on_test}\nrun: {metrics}");
+    let saved: Vec<f64> = names.iter().map(|n| thresholds[n].as_f64().unwrap()).collect();
+    assert_eq!(on_test["thresholds"], serde_json::json!(saved));
+    // Tuning never lowers a label's validation F1, so not the macro average either.
+    let at_half = eval(&validation, &["--threshold", "0.5"]);
+    assert_eq!(at_half["thresholds"], serde_json::json!(vec![0.5; names.len()]));
+    let tuned = metrics["validation"]["macro_f1"].as_f64().unwrap();
+    assert!(tuned >= at_half["metrics"]["macro_f1"].as_f64().unwrap(), "tuned {tuned} vs {at_half}");
+    assert_eq!(eval(&validation, &[])["metrics"], metrics["validation"]);
+
+    // ft predict decides with the saved thresholds.
+    let predictions = lines(&ft(&["predict", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap()]));
+    let gold: Vec<serde_json::Value> =
+        std::fs::read_to_string(&test).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(predictions.len(), gold.len());
+    let mut exact = 0;
+    for (p, g) in predictions.iter().zip(&gold) {
+        let expected: Vec<&str> = names
+            .iter()
+            .zip(&saved)
+            .filter(|(n, t)| p["probs"][n.as_str()].as_f64().unwrap() > **t)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let labels: Vec<&str> = p["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        assert_eq!(labels, expected, "{p}");
+        let mut want: Vec<&str> = g["label"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        let mut got = labels.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        exact += usize::from(want == got);
+    }
+    let accuracy = exact as f64 / gold.len() as f64;
+    assert!((accuracy - metrics["test"]["accuracy"].as_f64().unwrap()).abs() < 1e-12, "{accuracy} vs {metrics}");
+    // --threshold overrides, and is refused out of (0, 1).
+    let o = ft(&["predict", "--model", out.to_str().unwrap(), "--threshold", "0.999999", "show me flights"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = ft(&["predict", "--model", out.to_str().unwrap(), "--threshold", "1", "show me flights"]);
+    assert!(!o.status.success() && text(&o.stderr).contains("--threshold 1: a probability threshold"));
+
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        report.contains("micro_f1") && report.contains("hamming_loss"),
+        "report.html lacks the multi-label metrics"
+    );
+}
+
+/// `--threshold` and `--tune-thresholds` mean something for multi-label labels only: on single-label
+/// data they are refused with the fix before the output directory exists; a threshold outside (0, 1)
+/// is refused by name.
+#[test]
+fn thresholds_are_refused_where_they_mean_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 40);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let base = [
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "2",
+        "--max-len",
+        "32",
+        "--reinit-head",
+    ];
+    for (extra, needle) in [
+        (
+            vec!["--tune-thresholds"],
+            "--tune-thresholds applies to multi-label classification, and these labels are single-label",
+        ),
+        (vec!["--threshold", "0.3"], "--threshold applies to multi-label classification"),
+        (vec!["--threshold", "1.5"], "--threshold 1.5: a probability threshold must be strictly between 0 and 1"),
+    ] {
+        let o = ft(&[&base[..], &extra[..]].concat());
+        let stderr = text(&o.stderr);
+        assert!(!o.status.success() && stderr.contains(needle), "{extra:?}: {stderr}");
+        assert!(!out.exists(), "{extra:?} left {}", out.display());
+    }
+}

@@ -59,7 +59,7 @@ pub use classification::{Averages, ClassScores, ClassificationReport, accuracy, 
 pub use entities::{Aggregation, EntitySpan, ScoredToken, entity_spans};
 pub use error::EvalError;
 pub use log_loss::log_loss;
-pub use multilabel::MultilabelReport;
+pub use multilabel::{MultilabelReport, threshold_grid, tune_thresholds};
 pub use regression::{RegressionReport, mean_absolute_error, mean_squared_error, pearson, ranks, spearman};
 pub use roc_auc::{roc_auc, roc_auc_binary};
 pub use squad::{SquadScores, normalize_answer};

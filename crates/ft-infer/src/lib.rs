@@ -21,6 +21,7 @@ pub mod model_dir;
 mod outputs;
 pub mod qa;
 mod sequence;
+mod thresholds;
 mod tokens;
 
 pub use error::InferError;
@@ -30,4 +31,5 @@ pub use outputs::{
 };
 pub use qa::QaPredictor;
 pub use sequence::{Prediction, Predictor};
+pub use thresholds::{Thresholds, sigmoid};
 pub use tokens::TokenPredictor;

@@ -1,7 +1,7 @@
 //! [`Predictor`]: a fine-tuned sequence-classification model with its tokenizer and labels, turning
 //! texts (or pairs) into a class with probabilities, a set of labels, or a value.
 
-use crate::{InferError, SplitOutputs, model_dir, softmax_rows};
+use crate::{InferError, SplitOutputs, Thresholds, model_dir, sigmoid, softmax_rows};
 use ft_data::{Examples, LabelKind, LabelSpace, Tokenizer};
 use ft_model::burn::tensor::Device;
 use ft_model::{BertForSequenceClassification, LoadOptions, ProblemType, Task};
@@ -21,6 +21,8 @@ pub struct Predictor {
     pub max_len: usize,
     /// Where it runs.
     pub device: Device,
+    /// How a multi-label row becomes labels: `config.json`'s [`Thresholds::CONFIG_KEY`], else 0.5.
+    pub thresholds: Thresholds,
 }
 
 /// One prediction.
@@ -35,7 +37,7 @@ pub enum Prediction {
         /// Every class's probability (most probable first when cut to a top k).
         probs: Vec<(String, f64)>,
     },
-    /// Multi-label: the classes whose sigmoid exceeds 0.5, and every class's sigmoid.
+    /// Multi-label: the classes whose sigmoid exceeds their threshold, and every class's sigmoid.
     Labels {
         /// The predicted classes.
         labels: Vec<String>,
@@ -81,8 +83,14 @@ impl Predictor {
             _ => LabelKind::SingleLabel,
         };
         let names = if kind == LabelKind::Regression { Vec::new() } else { loaded.config.label_names() };
+        let thresholds = match kind {
+            LabelKind::MultiLabel => Thresholds::of_config(&loaded.config, &names, &dir.join("config.json"))
+                .map_err(|source| InferError::Load { dir: dir.clone(), source: Box::new(source) })?
+                .unwrap_or_default(),
+            _ => Thresholds::default(),
+        };
         let space = LabelSpace { kind, names };
-        Ok(Self { dir, model: loaded.model, tokenizer, space, max_len, device })
+        Ok(Self { dir, model: loaded.model, tokenizer, space, max_len, device, thresholds })
     }
 
     /// Logits of `rows` (text, optional pair), in order, in batches of `batch_size`.
@@ -131,8 +139,8 @@ impl Predictor {
                 .collect(),
             LabelKind::MultiLabel => rows
                 .map(|row| {
-                    let p: Vec<f64> = row.iter().map(|&x| 1.0 / (1.0 + (-(x as f64)).exp())).collect();
-                    let labels = names.iter().zip(&p).filter(|(_, p)| **p > 0.5).map(|(n, _)| n.clone()).collect();
+                    let p: Vec<f64> = row.iter().map(|&x| sigmoid(x)).collect();
+                    let labels = (0..c).filter(|&k| p[k] > self.thresholds.get(k)).map(|k| names[k].clone()).collect();
                     Prediction::Labels { labels, probs: rank(names.iter().cloned().zip(p).collect()) }
                 })
                 .collect(),

@@ -6,7 +6,8 @@ use crate::features::{ClassifierHead, Features};
 use burn::tensor::Device;
 use ft_data::{Examples, LabelKind, LabelSpace, Labels};
 use ft_infer::{
-    Outputs, SpanOutputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, outputs, softmax_rows, to_host,
+    Outputs, SpanOutputs, SplitOutputs, Thresholds, TokenOutputs, argmax_rows, gold_classes, outputs, softmax_rows,
+    to_host,
 };
 use ft_model::Head;
 use std::collections::BTreeMap;
@@ -19,16 +20,17 @@ pub fn higher_is_better(metric: &str) -> bool {
     !matches!(metric, "loss" | "mse" | "mae" | "hamming_loss" | "log_loss")
 }
 
-/// Metrics of `model` on `examples`.
+/// Metrics of `model` on `examples` (multi-label rows decided with `thresholds`).
 pub fn evaluate<H: Head>(
     model: &H,
     examples: &Examples,
     batch_size: usize,
     labels: &LabelSpace,
+    thresholds: &Thresholds,
     device: &Device,
 ) -> Result<Metrics, TrainError> {
     match outputs(model, examples, batch_size, device)? {
-        Outputs::Rows(out) => Ok(metrics(&out, labels.kind, device)),
+        Outputs::Rows(out) => Ok(metrics(&out, labels.kind, thresholds)),
         Outputs::Tokens(out) => token_metrics(&out, &labels.names),
         Outputs::Spans(out) => span_metrics(&out, examples),
     }
@@ -85,6 +87,7 @@ pub fn evaluate_head(
     examples: &Examples,
     batch_size: usize,
     labels: &LabelSpace,
+    thresholds: &Thresholds,
     device: &Device,
 ) -> Result<Metrics, TrainError> {
     let num_labels = head.classifier.weight.dims()[1];
@@ -95,14 +98,14 @@ pub fn evaluate_head(
         out.logits.extend(to_host(head.forward(features.rows(indices, device)))?);
         out.labels.push(examples.collate(indices, None).labels);
     }
-    Ok(metrics(&out, labels.kind, device))
+    Ok(metrics(&out, labels.kind, thresholds))
 }
 
 /// The classes that occur in a split's gold labels but that the model never predicts there (single
-/// label: never the argmax; multi-label: never above 0), each with its number of gold examples: a rare
-/// class the model has learned to ignore, which accuracy hides (macro-F1 counts it as 0). Empty for
-/// the other kinds.
-pub fn never_predicted(out: &SplitOutputs, kind: LabelKind) -> Vec<(usize, usize)> {
+/// label: never the argmax; multi-label: never above its threshold), each with its number of gold
+/// examples: a rare class the model has learned to ignore, which accuracy hides (macro-F1 counts it
+/// as 0). Empty for the other kinds.
+pub fn never_predicted(out: &SplitOutputs, kind: LabelKind, thresholds: &Thresholds) -> Vec<(usize, usize)> {
     let c = out.num_labels;
     let mut gold = vec![0usize; c];
     let mut predicted = vec![0usize; c];
@@ -123,8 +126,8 @@ pub fn never_predicted(out: &SplitOutputs, kind: LabelKind) -> Vec<(usize, usize
             for (i, y) in values.enumerate() {
                 gold[i % c.max(1)] += usize::from(y > 0.5);
             }
-            for (i, &x) in out.logits.iter().enumerate() {
-                predicted[i % c.max(1)] += usize::from(x > 0.0);
+            for (i, yes) in thresholds.decide(&out.logits, c).into_iter().enumerate() {
+                predicted[i % c.max(1)] += usize::from(yes);
             }
         }
         LabelKind::Regression | LabelKind::TokenClasses | LabelKind::Spans => return Vec::new(),
@@ -133,8 +136,14 @@ pub fn never_predicted(out: &SplitOutputs, kind: LabelKind) -> Vec<(usize, usize
 }
 
 /// `never_predicted` as one line for the user, `None` when every class is predicted somewhere.
-pub fn never_predicted_warning(out: &SplitOutputs, kind: LabelKind, names: &[String], split: &str) -> Option<String> {
-    let missing = never_predicted(out, kind);
+pub fn never_predicted_warning(
+    out: &SplitOutputs,
+    kind: LabelKind,
+    thresholds: &Thresholds,
+    names: &[String],
+    split: &str,
+) -> Option<String> {
+    let missing = never_predicted(out, kind, thresholds);
     if missing.is_empty() {
         return None;
     }
@@ -155,8 +164,9 @@ pub fn never_predicted_warning(out: &SplitOutputs, kind: LabelKind, names: &[Str
     ))
 }
 
-/// Loss and task metrics from logits and labels, computed by ft-eval (scikit-learn's definitions).
-pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics {
+/// Loss and task metrics from logits and labels, computed by ft-eval (scikit-learn's definitions);
+/// multi-label rows are decided with `thresholds`.
+pub fn metrics(out: &SplitOutputs, kind: LabelKind, thresholds: &Thresholds) -> Metrics {
     let c = out.num_labels;
     let n = out.logits.len() / c.max(1);
     let mut m = Metrics::new();
@@ -199,7 +209,7 @@ pub fn metrics(out: &SplitOutputs, kind: LabelKind, _device: &Device) -> Metrics
             }
             m.insert("loss".into(), loss / (n * c) as f64);
             let truth: Vec<bool> = gold.iter().map(|&y| y > 0.5).collect();
-            let pred: Vec<bool> = out.logits.iter().map(|&x| x > 0.0).collect();
+            let pred = thresholds.decide(&out.logits, c);
             if let Ok(r) = ft_eval::MultilabelReport::compute(&truth, &pred, c) {
                 // scikit-learn's accuracy_score on indicator matrices: the subset accuracy (every
                 // class of the row right). Named as single-label accuracy, the default metric_for_best.
@@ -247,9 +257,10 @@ mod tests {
         // 4 rows, 3 classes; gold 0, 2, 2, 1; the argmax is always 0 or 1.
         let logits = vec![2.0, 0.0, 0.0, 0.0, 1.0, 0.5, 1.0, 0.0, 0.9, 0.0, 3.0, 0.0];
         let out = SplitOutputs { logits, num_labels: 3, labels: vec![Labels::Classes(vec![0, 2, 2, 1])] };
-        assert_eq!(never_predicted(&out, LabelKind::SingleLabel), [(2, 2)]);
+        assert_eq!(never_predicted(&out, LabelKind::SingleLabel, &Thresholds::default()), [(2, 2)]);
         let names = ["ham".to_string(), "spam".to_string(), "rare".to_string()];
-        let line = never_predicted_warning(&out, LabelKind::SingleLabel, &names, "test").unwrap();
+        let line =
+            never_predicted_warning(&out, LabelKind::SingleLabel, &Thresholds::default(), &names, "test").unwrap();
         assert!(line.contains("never predicts rare (2 test examples)"), "{line}");
         // Multi-label: class 1 is present twice, never above 0; class 2 never present (not named).
         let values = vec![1.0, 1.0, 0.0, 0.0, 1.0, 0.0];
@@ -258,7 +269,9 @@ mod tests {
             num_labels: 3,
             labels: vec![Labels::MultiHot { values, num_labels: 3 }],
         };
-        assert_eq!(never_predicted(&out, LabelKind::MultiLabel), [(1, 2)]);
-        assert!(never_predicted(&out, LabelKind::Regression).is_empty());
+        assert_eq!(never_predicted(&out, LabelKind::MultiLabel, &Thresholds::default()), [(1, 2)]);
+        // At 0.3, class 1's -0.5 (sigmoid 0.38) is predicted.
+        assert!(never_predicted(&out, LabelKind::MultiLabel, &Thresholds::PerLabel(vec![0.5, 0.3, 0.5])).is_empty());
+        assert!(never_predicted(&out, LabelKind::Regression, &Thresholds::default()).is_empty());
     }
 }

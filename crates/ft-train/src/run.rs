@@ -15,7 +15,7 @@ use crate::run_config::RunConfig;
 use crate::run_dir::{OutputMode, RUN_TOML, RunDir};
 use crate::trainer::{EvalLog, Observer, StepLog};
 use ft_data::{Columns, DataFiles, DataOptions, LabelKind, LabelOptions, LabelSpace, TagColumns, TokenOptions};
-use ft_infer::Outputs;
+use ft_infer::{Outputs, Thresholds};
 use ft_model::burn::tensor::Device;
 use ft_model::{
     BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, DeviceSpec, Head, LoadOptions,
@@ -331,6 +331,7 @@ fn load_and_train<H: Head>(
             ));
         }
     }
+    crate::trainer::check_thresholds(&config.training, data.labels.kind)?;
     loaded.config.problem_type = match data.labels.kind {
         LabelKind::SingleLabel => Some(ft_model::ProblemType::SingleLabelClassification),
         LabelKind::MultiLabel => Some(ft_model::ProblemType::MultiLabelClassification),
@@ -426,26 +427,36 @@ fn train_and_save<H: Head>(
     )?;
     let train_seconds = t_train.elapsed().as_secs_f64();
 
-    // Final metrics with the best model, on the plain device (what `evaluate_split` computes; the
-    // outputs are kept for the report).
-    let final_eval = |examples: &ft_data::Examples| -> Result<(Metrics, Outputs), TrainError> {
-        let outputs = ft_infer::outputs(&outcome.model, examples, config.training.eval_batch_size, plain)?;
-        let metrics = match &outputs {
-            Outputs::Rows(rows) => crate::eval::metrics(rows, data.labels.kind, plain),
+    // Final metrics with the best model, on the plain device (the metrics of the evaluations during
+    // training; the outputs are kept for the report).
+    let split_outputs = |examples: &ft_data::Examples| -> Result<Outputs, TrainError> {
+        Ok(ft_infer::outputs(&outcome.model, examples, config.training.eval_batch_size, plain)?)
+    };
+    let validation_outputs = split_outputs(&data.validation)?;
+    let test_outputs = data.test.as_ref().map(split_outputs).transpose()?;
+    let thresholds = final_thresholds(&config.training, data, &validation_outputs)?;
+    if config.training.tune_thresholds {
+        observer.on_message(&format!(
+            "thresholds tuned on validation (F1 per label): {}",
+            thresholds.describe(&data.labels.names)
+        ));
+    }
+    let final_metrics = |examples: &ft_data::Examples, outputs: &Outputs| -> Result<Metrics, TrainError> {
+        Ok(match outputs {
+            Outputs::Rows(rows) => crate::eval::metrics(rows, data.labels.kind, &thresholds),
             Outputs::Tokens(tokens) => token_metrics(tokens, &data.labels.names)?,
             Outputs::Spans(spans) => crate::eval::span_metrics(spans, examples)?,
-        };
-        Ok((metrics, outputs))
+        })
     };
-    let (validation, validation_outputs) = final_eval(&data.validation)?;
-    let (test, test_outputs) = match &data.test {
-        Some(test) => final_eval(test).map(|(m, o)| (Some(m), Some(o)))?,
-        None => (None, None),
+    let validation = final_metrics(&data.validation, &validation_outputs)?;
+    let test = match (&data.test, &test_outputs) {
+        (Some(examples), Some(outputs)) => Some(final_metrics(examples, outputs)?),
+        _ => None,
     };
     for (split, outputs) in [("validation", Some(&validation_outputs)), ("test", test_outputs.as_ref())] {
         if let Some(Outputs::Rows(rows)) = outputs
             && let Some(warning) =
-                crate::eval::never_predicted_warning(rows, data.labels.kind, &data.labels.names, split)
+                crate::eval::never_predicted_warning(rows, data.labels.kind, &thresholds, &data.labels.names, split)
         {
             observer.on_message(&warning);
         }
@@ -472,10 +483,18 @@ fn train_and_save<H: Head>(
             "test": data.test.as_ref().map(|t| t.len()),
         },
         "epochs": config.training.epochs,
+        // Multi-label: the threshold of each label the metrics (and the saved model) decide with.
+        "thresholds": (data.labels.kind == LabelKind::MultiLabel).then(|| {
+            data.labels.names.iter().enumerate().map(|(k, n)| (n.clone(), thresholds.get(k))).collect::<std::collections::BTreeMap<_, _>>()
+        }),
         // Peak resident memory of the process so far (Linux; null elsewhere).
         "peak_rss_kib": peak_rss_kib(),
     });
-    install_model(&outcome.model, &loaded.config, out, Some(model_dir))?;
+    let mut model_config = loaded.config.clone();
+    if data.labels.kind == LabelKind::MultiLabel {
+        thresholds.write_to(&mut model_config, &data.labels.names);
+    }
+    install_model(&outcome.model, &model_config, out, Some(model_dir))?;
     let metrics =
         serde_json::to_string_pretty(&metrics).map_err(|e| TrainError::Output(format!("writing metrics.json: {e}")))?;
     write_atomically(&out.join("metrics.json"), metrics.as_bytes())?;
@@ -496,6 +515,32 @@ fn train_and_save<H: Head>(
         final_split,
         outputs,
     })
+}
+
+/// The thresholds the final metrics and the saved model decide multi-label rows with: tuned on the
+/// validation outputs (`--tune-thresholds`), else `--threshold` for every label.
+fn final_thresholds(
+    settings: &crate::TrainSettings,
+    data: &ft_data::LoadedData,
+    validation: &Outputs,
+) -> Result<Thresholds, TrainError> {
+    let uniform = settings.thresholds();
+    if !settings.tune_thresholds || data.labels.kind != LabelKind::MultiLabel {
+        return Ok(uniform);
+    }
+    let Outputs::Rows(rows) = validation else { return Ok(uniform) };
+    let truth: Vec<bool> = rows
+        .labels
+        .iter()
+        .flat_map(|l| match l {
+            ft_data::Labels::MultiHot { values, .. } => values.iter().map(|&y| y > 0.5).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let probs: Vec<f64> = rows.logits.iter().map(|&x| ft_infer::sigmoid(x)).collect();
+    let tuned = ft_eval::tune_thresholds(&truth, &probs, rows.num_labels, settings.threshold)
+        .map_err(|e| TrainError::Config(format!("--tune-thresholds on the validation split: {e}")))?;
+    Ok(Thresholds::PerLabel(tuned))
 }
 
 /// Peak resident set size of this process in KiB (Linux; `None` elsewhere).

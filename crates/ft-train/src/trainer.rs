@@ -13,7 +13,8 @@ use crate::step::{Inputs, Stepper};
 use crate::{Freeze, TrainError};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use ft_data::{BatchOptions, Examples, LabelKind, LabelTensor, LoadedData, plan_epoch};
+use ft_data::{BatchOptions, LabelKind, LabelTensor, LoadedData, plan_epoch};
+use ft_infer::Thresholds;
 use ft_model::{BertForSequenceClassification, Head, Targets, Task};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,12 @@ pub struct TrainSettings {
     /// `none`, `balanced` or a `label weight` file: class weights in the loss (see
     /// [`crate::class_weights`]).
     pub class_weights: String,
+    /// Multi-label: the probability above which a label is predicted (every evaluation, and the
+    /// saved model unless tuned).
+    pub threshold: f64,
+    /// Multi-label: after training, tune one threshold per label on validation (F1 per label) and
+    /// save them with the model.
+    pub tune_thresholds: bool,
 }
 
 impl Default for TrainSettings {
@@ -95,6 +102,8 @@ impl Default for TrainSettings {
             pad_to_multiple_of: None,
             cache_features: true,
             class_weights: "none".into(),
+            threshold: Thresholds::DEFAULT,
+            tune_thresholds: false,
         }
     }
 }
@@ -133,7 +142,13 @@ impl TrainSettings {
         if self.eval_every == Some(0) || self.save_every == Some(0) {
             return bad("--eval-every / --save-every 0: give a number of steps ≥ 1".into());
         }
+        Thresholds::check(self.threshold, "--threshold").map_err(TrainError::Config)?;
         self.freeze.parse()
+    }
+
+    /// The thresholds every evaluation during training decides multi-label rows with.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds::Uniform(self.threshold)
     }
 }
 
@@ -270,14 +285,32 @@ fn check_task(task: Task, kind: LabelKind) -> Result<(), TrainError> {
         Err(TrainError::Config(format!(
             "{} cannot learn {} labels; pick the task that matches the data (--task)",
             task.architecture(),
-            match kind {
-                LabelKind::TokenClasses => "per-token",
-                LabelKind::Spans => "answer-span",
-                LabelKind::SingleLabel => "single-label",
-                LabelKind::MultiLabel => "multi-label",
-                LabelKind::Regression => "regression",
-            }
+            kind_name(kind)
         )))
+    }
+}
+
+/// `--threshold` / `--tune-thresholds` only mean something for multi-label labels.
+pub fn check_thresholds(settings: &TrainSettings, kind: LabelKind) -> Result<(), TrainError> {
+    if kind != LabelKind::MultiLabel && (settings.threshold != Thresholds::DEFAULT || settings.tune_thresholds) {
+        let flag = if settings.tune_thresholds { "--tune-thresholds" } else { "--threshold" };
+        return Err(TrainError::Config(format!(
+            "{flag} applies to multi-label classification, and these labels are {}; drop it (or give each row a \
+             list of labels, or --label-kind multi_label)",
+            kind_name(kind)
+        )));
+    }
+    Ok(())
+}
+
+/// `single-label`, `per-token`, … for messages.
+fn kind_name(kind: LabelKind) -> &'static str {
+    match kind {
+        LabelKind::TokenClasses => "per-token",
+        LabelKind::Spans => "answer-span",
+        LabelKind::SingleLabel => "single-label",
+        LabelKind::MultiLabel => "multi-label",
+        LabelKind::Regression => "regression",
     }
 }
 
@@ -317,6 +350,7 @@ pub fn train<H: Head>(
             data.labels.names.join(", ")
         )));
     }
+    check_thresholds(settings, data.labels.kind)?;
     let class_weights = ClassWeights::parse(&settings.class_weights).resolve(data)?;
     if let Some(w) = &class_weights {
         let list: Vec<String> = data.labels.names.iter().zip(w).map(|(n, w)| format!("{n} {w:.4}")).collect();
@@ -740,7 +774,14 @@ impl<H: Head> Trainee<H, H> for FullTrainee {
     }
 
     fn evaluate(&self, model: &H, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {
-        evaluate(&model.valid(), &data.validation, settings.eval_batch_size, &data.labels, &self.plain)
+        evaluate(
+            &model.valid(),
+            &data.validation,
+            settings.eval_batch_size,
+            &data.labels,
+            &settings.thresholds(),
+            &self.plain,
+        )
     }
 
     fn checkpoint_model<'a>(&'a mut self, model: &'a H) -> &'a H {
@@ -795,6 +836,7 @@ impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
             &data.validation,
             settings.eval_batch_size,
             &data.labels,
+            &settings.thresholds(),
             &self.plain,
         )
     }
@@ -803,15 +845,4 @@ impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
         self.model = self.model.clone().with_pooled_classifier(head.classifier.clone());
         &self.model
     }
-}
-
-/// Evaluates a trained model on a split (validation or test) with the same metrics as during training.
-pub fn evaluate_split<H: Head>(
-    model: &H,
-    examples: &Examples,
-    data: &LoadedData,
-    batch_size: usize,
-    device: &Device,
-) -> Result<Metrics, TrainError> {
-    evaluate(model, examples, batch_size, &data.labels, device)
 }

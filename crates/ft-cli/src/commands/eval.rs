@@ -57,6 +57,10 @@ pub struct Args {
     /// doc_stride (run.toml), else 128, at most a quarter of --max-len].
     #[arg(long)]
     doc_stride: Option<usize>,
+    /// Multi-label models: predict a label when its sigmoid exceeds this probability, for every label
+    /// [default: the thresholds saved with the model (config.json `ft_thresholds`), else 0.5].
+    #[arg(long, value_name = "P")]
+    threshold: Option<f64>,
 }
 
 pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
@@ -65,7 +69,10 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         ft_model::Task::QuestionAnswering => return run_qa(&args, quiet),
         ft_model::Task::SequenceClassification => {}
     }
-    let p = super::serve(&args.model, &args.device, args.max_len, Predictor::load)?;
+    let mut p = super::serve(&args.model, &args.device, args.max_len, Predictor::load)?;
+    if let Some(t) = args.threshold {
+        super::predict::override_threshold(&mut p, t)?;
+    }
     let run = p.run.as_ref();
     let batch_size = args.batch_size.or(run.map(|r| r.training.eval_batch_size)).unwrap_or(64);
     if batch_size == 0 {
@@ -107,10 +114,27 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
         );
     }
     let outputs = ft_infer::logits(&p.model, &examples, batch_size, &p.device)?;
-    let metrics = ft_train::eval::metrics(&outputs, p.space.kind, &p.device);
-    if let Some(warning) = ft_train::eval::never_predicted_warning(&outputs, p.space.kind, &p.space.names, "data") {
+    let metrics = ft_train::eval::metrics(&outputs, p.space.kind, &p.thresholds);
+    if let Some(warning) =
+        ft_train::eval::never_predicted_warning(&outputs, p.space.kind, &p.thresholds, &p.space.names, "data")
+    {
         eprintln!("{warning}");
     }
+    let multi = match p.space.kind {
+        LabelKind::MultiLabel => {
+            let truth: Vec<bool> = outputs
+                .labels
+                .iter()
+                .flat_map(|l| match l {
+                    ft_data::Labels::MultiHot { values, .. } => values.iter().map(|&y| y > 0.5).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let pred = p.thresholds.decide(&outputs.logits, outputs.num_labels);
+            Some(ft_eval::MultilabelReport::compute(&truth, &pred, outputs.num_labels)?)
+        }
+        _ => None,
+    };
     let c = outputs.num_labels;
     let classes = match p.space.kind {
         LabelKind::SingleLabel => {
@@ -138,10 +162,22 @@ pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
             v["log_loss"] = serde_json::json!(log_loss);
             v["roc_auc"] = serde_json::json!(auc);
         }
+        if let Some(rep) = &multi {
+            v["report"] = serde_json::to_value(rep)?;
+            v["thresholds"] = (0..p.space.names.len()).map(|k| p.thresholds.get(k)).collect();
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         match &classes {
             Some((rep, log_loss, auc)) => print_tables(&p.space.names, rep, *log_loss, *auc),
+            None if multi.is_some() => {
+                if let Some(rep) = &multi {
+                    print_label_table(&p.space.names, rep, &p.thresholds);
+                }
+                for (k, v) in &metrics {
+                    println!("{k:<16} {v:.4}");
+                }
+            }
             None => {
                 for (k, v) in &metrics {
                     println!("{k:<16} {v:.4}");
@@ -354,6 +390,27 @@ fn labels_line(p: &Served<Predictor>) -> String {
         LabelKind::Regression => "regression".into(),
         _ => format!("{} labels: {}", p.space.names.len(), p.space.names.join(", ")),
     }
+}
+
+/// Multi-label: each label's threshold, precision, recall, F1 and support, and the averages.
+fn print_label_table(names: &[String], rep: &ft_eval::MultilabelReport, thresholds: &ft_infer::Thresholds) {
+    let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max("macro avg".len());
+    println!("{:<w$}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}", "label", "threshold", "precision", "recall", "f1", "support");
+    for (k, (name, s)) in names.iter().zip(&rep.per_label).enumerate() {
+        println!(
+            "{name:<w$}  {:>9}  {:>9.4}  {:>9.4}  {:>9.4}  {:>9}",
+            thresholds.get(k),
+            s.precision,
+            s.recall,
+            s.f1,
+            thousands(s.support)
+        );
+    }
+    println!();
+    for (name, a) in [("micro avg", &rep.micro_avg), ("macro avg", &rep.macro_avg)] {
+        println!("{name:<w$}  {:>9}  {:>9.4}  {:>9.4}  {:>9.4}", "", a.precision, a.recall, a.f1);
+    }
+    println!();
 }
 
 /// The per-class table with averages, the scalar scores and the confusion matrix.

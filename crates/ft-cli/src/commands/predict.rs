@@ -72,6 +72,10 @@ pub struct Args {
     /// Question-answering models: the longest answer, in tokens.
     #[arg(long, default_value_t = ft_infer::qa::DEFAULT_MAX_ANSWER_LENGTH)]
     max_answer_length: usize,
+    /// Multi-label models: predict a label when its sigmoid exceeds this probability, for every label
+    /// [default: the thresholds saved with the model (config.json `ft_thresholds`), else 0.5].
+    #[arg(long, value_name = "P")]
+    threshold: Option<f64>,
 }
 
 /// The model `ft predict` runs: a sequence head (a prediction per text) or a token head (entities).
@@ -109,6 +113,20 @@ impl Model {
             }
         }
     }
+}
+
+/// `--threshold P` for a multi-label model: every label decided at `P` instead of the saved thresholds.
+pub(crate) fn override_threshold(p: &mut Served<Predictor>, t: f64) -> anyhow::Result<()> {
+    if p.space.kind != ft_data::LabelKind::MultiLabel {
+        bail!(
+            "--threshold applies to multi-label models; {} is not one (its config.json has problem_type {})",
+            p.dir.display(),
+            p.space.kind.problem_type()
+        );
+    }
+    let t = ft_infer::Thresholds::check(t, "--threshold").map_err(anyhow::Error::msg)?;
+    p.inner.thresholds = ft_infer::Thresholds::Uniform(t);
+    Ok(())
 }
 
 /// The task a model directory was saved for (sequence classification when config.json names none).
@@ -336,7 +354,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let model = match task {
         ft_model::Task::SequenceClassification => {
-            Model::Sequence(super::serve(&args.model, &args.device, args.max_len, Predictor::load)?)
+            let mut p = super::serve(&args.model, &args.device, args.max_len, Predictor::load)?;
+            if let Some(t) = args.threshold {
+                override_threshold(&mut p, t)?;
+            }
+            Model::Sequence(p)
         }
         ft_model::Task::TokenClassification => {
             Model::Tokens(super::serve(&args.model, &args.device, args.max_len, TokenPredictor::load)?)

@@ -135,6 +135,15 @@ pub struct Args {
     /// lines [default: none].
     #[arg(long, value_name = "none|balanced|FILE")]
     class_weights: Option<String>,
+    /// Multi-label: predict a label when its sigmoid exceeds this probability (evaluations, and the
+    /// saved model unless --tune-thresholds) [default: 0.5].
+    #[arg(long, value_name = "P")]
+    threshold: Option<f64>,
+    /// Multi-label: after training, tune one threshold per label on validation (the best F1 of each
+    /// label over 0.05, 0.10, …, 0.95), report the final metrics with them and save them with the
+    /// model (config.json `ft_thresholds`, used by ft eval and ft predict).
+    #[arg(long)]
+    tune_thresholds: bool,
 
     /// Tokens per example (a window, for question answering), special tokens included [default: 128;
     /// 384 with --task question-answering or an atis-qa dataset, as run_qa.py].
@@ -294,6 +303,10 @@ impl Args {
             t.cache_features = false;
         }
         set!(t.class_weights, self.class_weights);
+        set!(t.threshold, self.threshold);
+        if self.tune_thresholds {
+            t.tune_thresholds = true;
+        }
         Ok(c.with_absolute_paths())
     }
 }
