@@ -3109,6 +3109,151 @@ def cmd_verify(args) -> int:
 # ----------------------------------------------------------------------------------------------------
 
 
+# ----------------------------------------------------------------------------------------------------
+# LoRA goldens (ft-model's LoRA, ft-train's loop): PEFT's LoRA on the tiny model, step for step
+# ----------------------------------------------------------------------------------------------------
+
+LORA_GOLDEN_FILE = "lora_parity.safetensors"
+LORA_INITIAL_DIR = "tiny-lora-initial"
+LORA_TRAINED_DIR = "tiny-lora"
+# r 4 with alpha 8 (scaling 2, so a missing scale shows); "output.dense" matches both
+# attention.output.dense (H → H) and the layer's output.dense (I → H) by PEFT's suffix rule.
+# Its grad norms are 1.4-4.0: a max norm of 2.5 clips all but one step (asserted), far from the threshold.
+LORA_MAX_GRAD_NORM = 2.5
+LORA_SETTINGS = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": ["query", "value", "output.dense"]}
+
+
+def lora_parity_model(tiny: Path):
+    import peft
+
+    base = train_parity_model(tiny)
+    config = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, **LORA_SETTINGS)
+    return peft.get_peft_model(base, config)
+
+
+def peft_version() -> str:
+    import peft
+
+    return peft.__version__
+
+
+def add_lora_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "lora-goldens",
+    "write tiny-lora-initial/, tiny-lora/ (PEFT adapter directories) and lora_parity.safetensors "
+    "(train_parity's 6 AdamW steps of PEFT's LoRA on OUT/tiny) and add them to manifest.json",
+    add_lora_goldens_args,
+)
+def cmd_lora_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating LoRA goldens into {out} with {versions()} and peft {peft_version()}")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    info = generate_lora_goldens(out)
+    manifest.setdefault("cases", {})[LORA_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[LORA_GOLDEN_FILE] = tensor_table(out / LORA_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[LORA_GOLDEN_FILE] = sha256_file(out / LORA_GOLDEN_FILE)
+    for d in (LORA_INITIAL_DIR, LORA_TRAINED_DIR):
+        for f in sorted((out / d).iterdir()):
+            files[f"{d}/{f.name}"] = sha256_file(f)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+def save_adapter(model, path: Path) -> None:
+    """PEFT's `save_pretrained`, with the base recorded as the fixture's name (not a temporary path)."""
+    fresh_dir(path)
+    model.save_pretrained(str(path))
+    (path / "README.md").unlink()  # PEFT's model-card template: nothing ft or PEFT reads
+    cfg_path = path / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = "tiny"
+    cfg["target_modules"] = sorted(cfg["target_modules"])  # a set in PEFT: its order varies by hash seed
+    write_json(cfg_path, cfg)
+    say(f"wrote {path}: {sorted(p.name for p in path.iterdir())}")
+
+
+def generate_lora_goldens(out: Path) -> dict:
+    """train_parity's recipe (12 micro-batches, accumulation 2, 6 AdamW steps, warmup, clipping) on
+    PEFT's LoRA of OUT/tiny (dropout 0): the adapter before (PEFT's own seeded init) and after, the
+    losses, pre-clip grad norms and learning rates, the trained model's logits on tiny_golden's batch,
+    and the weights `merge_and_unload` gives."""
+    tiny = out / "tiny"
+    r = TRAIN_RECIPE
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    batches = train_parity_batches(initial["bert.embeddings.word_embeddings.weight"].shape[0])
+
+    torch.manual_seed(SEED)
+    model = lora_parity_model(tiny)
+    save_adapter(model, out / LORA_INITIAL_DIR)
+    trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    say(f"trainable: {trainable}")
+    assert all(".lora_A." in n or ".lora_B." in n or ".modules_to_save." in n for n in trainable), trainable
+    decay = train_parity_decay_names(model)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    params = [p for _, p in named]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs = [], [], []
+    model.train()
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        loss = model(**batch, return_dict=True).loss
+        losses.append(loss.detach().clone())
+        (loss / r["grad_accum"]).backward()
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=LORA_MAX_GRAD_NORM).detach().clone())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    clipped = sum(float(n) > LORA_MAX_GRAD_NORM for n in norms)
+    assert 1 <= clipped < len(norms) and all(abs(float(n) - LORA_MAX_GRAD_NORM) > 0.2 for n in norms), norms
+    save_adapter(model, out / LORA_TRAINED_DIR)
+
+    golden = safetensors.torch.load_file(str(out / "tiny_golden.safetensors"))
+    inputs = {k: golden[f"batch.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    model.eval()
+    tensors: dict[str, torch.Tensor] = {
+        "losses": torch.stack(losses).to(torch.float32),
+        "grad_norms": torch.stack(norms).to(torch.float32),
+        "lrs": torch.tensor(lrs, dtype=torch.float32),
+        "max_grad_norm": torch.tensor([LORA_MAX_GRAD_NORM], dtype=torch.float32),
+    }
+    with torch.no_grad():
+        tensors["logits"] = model(**inputs).logits
+        merged = model.merge_and_unload()
+        tensors["merged_logits"] = merged(**inputs).logits
+        for name, value in merged.state_dict().items():
+            if any(name.endswith(f"{t}.weight") for t in LORA_SETTINGS["target_modules"]):
+                tensors[f"merged.{name}"] = value.clone()
+    for k, v in inputs.items():
+        tensors[f"batch.{k}"] = v
+    save_tensors(out / LORA_GOLDEN_FILE, tensors)
+    return {
+        "model": "tiny, every dropout 0",
+        "peft": peft_version(),
+        "lora": LORA_SETTINGS,
+        "task_type": "SEQ_CLS (classifier in modules_to_save)",
+        "recipe": f"train_parity.json (batches, accumulation, AdamW groups, schedule), clipping at {LORA_MAX_GRAD_NORM}",
+        "initial_adapter": LORA_INITIAL_DIR,
+        "trained_adapter": LORA_TRAINED_DIR,
+        "logits": "the trained PEFT model (eval) on tiny_golden.safetensors batch.*; merged_logits after merge_and_unload",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

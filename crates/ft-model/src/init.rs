@@ -20,12 +20,25 @@ pub enum Init {
     },
     /// Zeros: placeholders that a checkpoint overwrites.
     Zeros,
+    /// U(−bound, bound), from a SplitMix64 stream seeded with `seed`.
+    Uniform {
+        /// The stream's state.
+        state: u64,
+        /// Half-width of the interval.
+        bound: f64,
+    },
 }
 
 impl Init {
     /// Seeded normal initialisation with standard deviation `std`.
     pub fn normal(seed: u64, std: f64) -> Self {
         Self::Normal { state: seed ^ 0x9E37_79B9_7F4A_7C15, std }
+    }
+
+    /// PyTorch's `kaiming_uniform_(w, a=√5)` for a layer with `fan_in` inputs (nn.Linear's default
+    /// weight init, and PEFT's for `lora_A`): U(−1/√fan_in, 1/√fan_in), seeded.
+    pub fn kaiming_uniform(seed: u64, fan_in: usize) -> Self {
+        Self::Uniform { state: seed ^ 0x9E37_79B9_7F4A_7C15, bound: 1.0 / (fan_in.max(1) as f64).sqrt() }
     }
 
     fn next_u64(state: &mut u64) -> u64 {
@@ -46,6 +59,9 @@ impl Init {
     pub fn sample(&mut self, n: usize) -> Vec<f32> {
         match self {
             Self::Zeros => vec![0.0; n],
+            Self::Uniform { state, bound } => {
+                (0..n).map(|_| ((2.0 * Self::unit(state) - 1.0) * *bound) as f32).collect()
+            }
             Self::Normal { state, std } => {
                 let mut out = Vec::with_capacity(n + 1);
                 while out.len() < n {

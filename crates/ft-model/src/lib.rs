@@ -31,6 +31,7 @@ mod device;
 mod error;
 pub mod heads;
 mod init;
+pub mod peft;
 
 pub use bert::model::{BertModel, BertOutputs};
 pub use checkpoint::header::{SafetensorsHeader, parse_header};
@@ -47,6 +48,8 @@ pub use heads::sequence_classification::{BertForSequenceClassification, Sequence
 pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Task};
 pub use heads::token_classification::BertForTokenClassification;
 pub use init::Init;
+pub use peft::adapter::{AdapterConfig, load_adapter, save_adapter};
+pub use peft::lora::LoraSettings;
 
 /// The tensor framework, re-exported so that dependents use the exact same burn.
 pub use burn;

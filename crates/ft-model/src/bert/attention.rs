@@ -3,6 +3,7 @@
 
 use crate::BertConfig;
 use crate::init::Init;
+use crate::peft::lora::{LoraBranch, forward_with};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::tensor::activation::softmax;
@@ -17,6 +18,12 @@ pub struct BertSelfAttention {
     pub key: Linear,
     /// `attention.self.value`.
     pub value: Linear,
+    /// LoRA branch of `query` (`None` without LoRA; see [`crate::peft::lora`]).
+    pub query_lora: Option<LoraBranch>,
+    /// LoRA branch of `key`.
+    pub key_lora: Option<LoraBranch>,
+    /// LoRA branch of `value`.
+    pub value_lora: Option<LoraBranch>,
     /// `attention_probs_dropout_prob`, on the attention probabilities.
     pub dropout: Dropout,
     /// Number of heads.
@@ -33,6 +40,9 @@ impl BertSelfAttention {
             query: init.linear(h, h, device),
             key: init.linear(h, h, device),
             value: init.linear(h, h, device),
+            query_lora: None,
+            key_lora: None,
+            value_lora: None,
             dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
             num_attention_heads: config.num_attention_heads,
             attention_head_size: config.head_dim(),
@@ -47,9 +57,9 @@ impl BertSelfAttention {
         let [b, t, h] = hidden.dims();
         let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
         let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
-        let q = split(self.query.forward(hidden.clone()));
-        let k = split(self.key.forward(hidden.clone()));
-        let v = split(self.value.forward(hidden));
+        let q = split(forward_with(&self.query, &self.query_lora, hidden.clone()));
+        let k = split(forward_with(&self.key, &self.key_lora, hidden.clone()));
+        let v = split(forward_with(&self.value, &self.value_lora, hidden));
         let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt() + mask; // [B, nh, T, T]
         let probs = self.dropout.forward(softmax(scores, 3));
         probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]) // [B, T, H]
@@ -61,6 +71,8 @@ impl BertSelfAttention {
 pub struct BertSelfOutput {
     /// `attention.output.dense`.
     pub dense: Linear,
+    /// LoRA branch of `dense`.
+    pub dense_lora: Option<LoraBranch>,
     /// `attention.output.LayerNorm`.
     pub layer_norm: LayerNorm,
     /// `hidden_dropout_prob`.
@@ -73,6 +85,7 @@ impl BertSelfOutput {
         let h = config.hidden_size;
         Self {
             dense: init.linear(h, h, device),
+            dense_lora: None,
             layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
         }
@@ -80,7 +93,7 @@ impl BertSelfOutput {
 
     /// `LayerNorm(dropout(dense(hidden)) + input)`; all `[B, T, H]`.
     pub fn forward(&self, hidden: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
-        self.layer_norm.forward(self.dropout.forward(self.dense.forward(hidden)) + input)
+        self.layer_norm.forward(self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden)) + input)
     }
 }
 

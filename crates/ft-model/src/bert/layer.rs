@@ -3,6 +3,7 @@
 
 use super::attention::BertAttention;
 use crate::init::Init;
+use crate::peft::lora::{LoraBranch, forward_with};
 use crate::{BertConfig, HiddenAct};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
@@ -14,6 +15,8 @@ use burn::tensor::{Device, Tensor};
 pub struct BertIntermediate {
     /// `intermediate.dense`.
     pub dense: Linear,
+    /// LoRA branch of `dense`.
+    pub dense_lora: Option<LoraBranch>,
     /// `hidden_act` (a setting, not a parameter).
     #[module(skip)]
     pub activation: HiddenAct,
@@ -43,7 +46,7 @@ fn exact_gelu_backward(x: &Tensor<3>) -> bool {
 impl BertIntermediate {
     /// `[B, T, H]` → `[B, T, I]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let x = self.dense.forward(hidden);
+        let x = forward_with(&self.dense, &self.dense_lora, hidden);
         match self.activation {
             HiddenAct::Gelu if exact_gelu_backward(&x) => gelu(x),
             // x · Φ(x) = x · ½ (1 + erf(x / √2)), differentiated by autodiff through erf (exact).
@@ -59,6 +62,8 @@ impl BertIntermediate {
 pub struct BertOutput {
     /// `output.dense`.
     pub dense: Linear,
+    /// LoRA branch of `dense`.
+    pub dense_lora: Option<LoraBranch>,
     /// `output.LayerNorm`.
     pub layer_norm: LayerNorm,
     /// `hidden_dropout_prob`.
@@ -68,7 +73,7 @@ pub struct BertOutput {
 impl BertOutput {
     /// `LayerNorm(dropout(dense(hidden)) + input)`: `[B, T, I]`, `[B, T, H]` → `[B, T, H]`.
     pub fn forward(&self, hidden: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
-        self.layer_norm.forward(self.dropout.forward(self.dense.forward(hidden)) + input)
+        self.layer_norm.forward(self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden)) + input)
     }
 }
 
@@ -89,9 +94,14 @@ impl BertLayer {
         let (h, i) = (config.hidden_size, config.intermediate_size);
         Self {
             attention: BertAttention::new(config, init, device),
-            intermediate: BertIntermediate { dense: init.linear(h, i, device), activation: config.activation() },
+            intermediate: BertIntermediate {
+                dense: init.linear(h, i, device),
+                dense_lora: None,
+                activation: config.activation(),
+            },
             output: BertOutput {
                 dense: init.linear(i, h, device),
+                dense_lora: None,
                 layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
                 dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             },

@@ -4,6 +4,7 @@
 use super::embeddings::BertEmbeddings;
 use super::layer::BertEncoder;
 use crate::init::Init;
+use crate::peft::lora::{LoraBranch, forward_with};
 use crate::{BertConfig, ModelError};
 use burn::module::Module;
 use burn::nn::Linear;
@@ -14,6 +15,8 @@ use burn::tensor::{Device, Int, Tensor};
 pub struct BertPooler {
     /// `pooler.dense`.
     pub dense: Linear,
+    /// LoRA branch of `dense` (only when `--lora-targets` names it: PEFT's `dense` matches it).
+    pub dense_lora: Option<LoraBranch>,
 }
 
 impl BertPooler {
@@ -21,7 +24,7 @@ impl BertPooler {
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
         let [b, _, h] = hidden.dims();
         let first = hidden.slice([0..b, 0..1]).reshape([b, h]); // [B, H]
-        self.dense.forward(first).tanh()
+        forward_with(&self.dense, &self.dense_lora, first).tanh()
     }
 }
 
@@ -59,7 +62,10 @@ impl BertModel {
     pub fn build(config: &BertConfig, pooler: bool, init: &mut Init, device: &Device) -> Self {
         let embeddings = BertEmbeddings::new(config, init, device);
         let encoder = BertEncoder::new(config, init, device);
-        let pooler = pooler.then(|| BertPooler { dense: init.linear(config.hidden_size, config.hidden_size, device) });
+        let pooler = pooler.then(|| BertPooler {
+            dense: init.linear(config.hidden_size, config.hidden_size, device),
+            dense_lora: None,
+        });
         Self { embeddings, encoder, pooler, max_position_embeddings: config.max_position_embeddings }
     }
 

@@ -188,7 +188,7 @@ pub fn load_pretrained<H: Head>(
         let dense =
             Init::normal(options.seed.wrapping_add(1), range).linear(config.hidden_size, config.hidden_size, device);
         model = model.map_bert(|mut bert| {
-            bert.pooler = Some(BertPooler { dense });
+            bert.pooler = Some(BertPooler { dense, dense_lora: None });
             bert
         });
     }

@@ -64,6 +64,54 @@ pub fn save_pretrained<H: Head>(
     tokenizer_from: Option<&Path>,
     overwrite: bool,
 ) -> Result<(), ModelError> {
+    write_dir(out, overwrite, |tmp| {
+        let mut config = head_config(config, H::TASK, model.num_labels());
+        // ft's pooling, read back by ft; transformers keeps the key and reads the pooler regardless.
+        model.pooling().write_to(&mut config);
+        let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
+            path: out.join("config.json"),
+            reason: format!("could not serialise the config: {e}"),
+        })?;
+        let config_path = tmp.join("config.json");
+        std::fs::write(&config_path, json + "\n").map_err(ModelError::io(&config_path))?;
+
+        let weights = tmp.join("model.safetensors");
+        let mut store = SafetensorsStore::from_file(&weights)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .clear_metadata()
+            .metadata("format", "pt")
+            .with_key_remapping(r"\.self_attention\.", ".self.")
+            .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+        model
+            .save_into(&mut store)
+            .map_err(|e| ModelError::Output { path: out.join("model.safetensors"), reason: e.to_string() })?;
+        // safetensors writes through a private (0600) temporary file; give the weights the mode a plainly
+        // created file gets under this umask, as config.json got, so that whoever can read the directory
+        // can load the model.
+        let plain = std::fs::metadata(&config_path).map_err(ModelError::io(&config_path))?.permissions();
+        std::fs::set_permissions(&weights, plain).map_err(ModelError::io(&weights))?;
+
+        if let Some(src) = tokenizer_from {
+            for name in TOKENIZER_FILES {
+                let from = src.join(name);
+                if from.is_file() {
+                    let to = tmp.join(name);
+                    std::fs::copy(&from, &to).map_err(ModelError::io(&to))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Builds a directory at `out` atomically: `fill` writes into a temporary sibling directory, which is
+/// then renamed into place, so `out` is either the old directory or the complete new one. An existing
+/// non-empty `out` is refused unless `overwrite` is set.
+pub(crate) fn write_dir(
+    out: &Path,
+    overwrite: bool,
+    fill: impl FnOnce(&Path) -> Result<(), ModelError>,
+) -> Result<(), ModelError> {
     let non_empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true);
     if out.exists() && !out.is_dir() {
         return Err(ModelError::Output { path: out.to_path_buf(), reason: "exists and is not a directory".into() });
@@ -81,42 +129,7 @@ pub fn save_pretrained<H: Head>(
     std::fs::create_dir_all(&parent).map_err(ModelError::io(&parent))?;
     let tmp = shareable_tempdir(&parent)?;
 
-    let mut config = head_config(config, H::TASK, model.num_labels());
-    // ft's pooling, read back by ft; transformers keeps the key and reads the pooler regardless.
-    model.pooling().write_to(&mut config);
-    let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
-        path: out.join("config.json"),
-        reason: format!("could not serialise the config: {e}"),
-    })?;
-    let config_path = tmp.path().join("config.json");
-    std::fs::write(&config_path, json + "\n").map_err(ModelError::io(&config_path))?;
-
-    let weights = tmp.path().join("model.safetensors");
-    let mut store = SafetensorsStore::from_file(&weights)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        .clear_metadata()
-        .metadata("format", "pt")
-        .with_key_remapping(r"\.self_attention\.", ".self.")
-        .with_key_remapping(r"layer_norm\.", "LayerNorm.");
-    model
-        .save_into(&mut store)
-        .map_err(|e| ModelError::Output { path: out.join("model.safetensors"), reason: e.to_string() })?;
-    // safetensors writes through a private (0600) temporary file; give the weights the mode a plainly
-    // created file gets under this umask, as config.json got, so that whoever can read the directory
-    // can load the model.
-    let plain = std::fs::metadata(&config_path).map_err(ModelError::io(&config_path))?.permissions();
-    std::fs::set_permissions(&weights, plain).map_err(ModelError::io(&weights))?;
-
-    if let Some(src) = tokenizer_from {
-        for name in TOKENIZER_FILES {
-            let from = src.join(name);
-            if from.is_file() {
-                let to = tmp.path().join(name);
-                std::fs::copy(&from, &to).map_err(ModelError::io(&to))?;
-            }
-        }
-    }
-
+    fill(tmp.path())?;
     // Swap into place: old → backup, new → out, drop backup.
     let tmp_path = tmp.keep();
     let backup = if out.exists() {
