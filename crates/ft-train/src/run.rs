@@ -343,7 +343,13 @@ fn load_and_train<H: Head>(
     }
 
     let freeze: crate::Freeze = config.training.freeze.parse()?;
-    let (trainable, total) = crate::params::trainable_counts(&freeze.apply(loaded.model.clone())?);
+    let (prepared, _) = crate::trainer::prepare(loaded.model.clone(), &config.training, setup.device)?;
+    let (trainable, total) = crate::params::trainable_counts(&prepared);
+    drop(prepared);
+    let method = match &config.training.peft {
+        Some(lora) => format!("--peft lora, r {}", lora.r),
+        None => format!("--freeze {freeze}"),
+    };
 
     // Everything is checked: only now is the output directory touched.
     let mode = match options.resume {
@@ -374,7 +380,7 @@ fn load_and_train<H: Head>(
             .map_err(|e| TrainError::Output(format!("opening {}: {e}", log_path.display())))?;
         let mut logged = Logged { inner: observer, log, log_path };
         logged.on_message(&format!(
-            "train      {} {} on {}: {} of {} parameters trainable (--freeze {freeze})",
+            "train      {} {} on {}: {} of {} parameters trainable ({method})",
             H::TASK.architecture(),
             model_spec,
             setup.resolved.describe()?,
@@ -494,7 +500,18 @@ fn train_and_save<H: Head>(
     if data.labels.kind == LabelKind::MultiLabel {
         thresholds.write_to(&mut model_config, &data.labels.names);
     }
-    install_model(&outcome.model, &model_config, out, Some(model_dir))?;
+    match &config.training.peft {
+        None => install_model(&outcome.model, &model_config, out, Some(model_dir))?,
+        Some(lora) => {
+            // The adapter alone in PEFT's format (what ships per task), and the run directory itself a
+            // plain model with the branches merged (what ft eval / predict and transformers load).
+            let adapter_dir = out.join(ADAPTER_DIR);
+            ft_model::save_adapter(&outcome.model, lora, &model_config, Some(model_spec), &adapter_dir, true)
+                .map_err(|source| TrainError::Save { dir: adapter_dir.clone(), source: Box::new(source) })?;
+            let merged = outcome.model.clone().map_bert(ft_model::peft::lora::merge);
+            install_model(&merged, &model_config, out, Some(model_dir))?;
+        }
+    }
     let metrics =
         serde_json::to_string_pretty(&metrics).map_err(|e| TrainError::Output(format!("writing metrics.json: {e}")))?;
     write_atomically(&out.join("metrics.json"), metrics.as_bytes())?;
@@ -516,6 +533,10 @@ fn train_and_save<H: Head>(
         outputs,
     })
 }
+
+/// Where a `--peft lora` run keeps its adapter (PEFT's `adapter_config.json` +
+/// `adapter_model.safetensors`), inside the run directory.
+pub const ADAPTER_DIR: &str = "adapter";
 
 /// The thresholds the final metrics and the saved model decide multi-label rows with: tuned on the
 /// validation outputs (`--tune-thresholds`), else `--threshold` for every label.

@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::{BatchOptions, LabelKind, LabelTensor, LoadedData, plan_epoch};
 use ft_infer::Thresholds;
-use ft_model::{BertForSequenceClassification, Head, Targets, Task};
+use ft_model::{BertForSequenceClassification, Head, LoraSettings, Targets, Task};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -75,6 +75,9 @@ pub struct TrainSettings {
     /// Multi-label: after training, tune one threshold per label on validation (F1 per label) and
     /// save them with the model.
     pub tune_thresholds: bool,
+    /// `--peft lora`: train LoRA branches on the frozen encoder, and the head (`None`: full
+    /// fine-tuning, or what `freeze` leaves trainable). Last: a TOML table after the plain keys.
+    pub peft: Option<LoraSettings>,
 }
 
 impl Default for TrainSettings {
@@ -104,6 +107,7 @@ impl Default for TrainSettings {
             class_weights: "none".into(),
             threshold: Thresholds::DEFAULT,
             tune_thresholds: false,
+            peft: None,
         }
     }
 }
@@ -143,7 +147,18 @@ impl TrainSettings {
             return bad("--eval-every / --save-every 0: give a number of steps ≥ 1".into());
         }
         Thresholds::check(self.threshold, "--threshold").map_err(TrainError::Config)?;
-        self.freeze.parse()
+        let freeze: Freeze = self.freeze.parse()?;
+        if let Some(lora) = &self.peft {
+            lora.check().map_err(|e| TrainError::Config(e.to_string()))?;
+            if freeze != Freeze::None {
+                return bad(format!(
+                    "--freeze {} with --peft lora: LoRA already freezes the whole encoder and trains only its \
+                     branches and the head; drop --freeze",
+                    self.freeze
+                ));
+            }
+        }
+        Ok(freeze)
     }
 
     /// The thresholds every evaluation during training decides multi-label rows with.
@@ -357,7 +372,17 @@ pub fn train<H: Head>(
         let what = if data.labels.kind == LabelKind::MultiLabel { "pos_weight" } else { "class weights" };
         observer.on_message(&format!("loss       {what} ({}): {}", settings.class_weights, list.join(", ")));
     }
-    let model = freeze.apply(model)?;
+    let (model, adapted) = prepare(model, settings, device)?;
+    if let (Some(lora), Some(names)) = (&settings.peft, adapted) {
+        observer.on_message(&format!(
+            "peft       LoRA r {} alpha {} dropout {} on {} layers ({}); the head trains in full",
+            lora.r,
+            lora.alpha,
+            lora.dropout,
+            names.len(),
+            lora.targets.join(", ")
+        ));
+    }
     let parameters = trainable_counts(&model);
     let plan = plan(settings, data.train.len());
     let warmup =
@@ -386,6 +411,33 @@ pub fn train<H: Head>(
     } else {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, false)
     }
+}
+
+/// The model as it trains: `--freeze` applied, or under `--peft lora` the encoder frozen with fresh
+/// branches on the targeted layers (A seeded from `--seed`); with LoRA, also the adapted layers'
+/// names.
+pub fn prepare<H: Head>(
+    model: H,
+    settings: &TrainSettings,
+    device: &Device,
+) -> Result<(H, Option<Vec<String>>), TrainError> {
+    let freeze = settings.validate()?;
+    let model = freeze.apply(model)?;
+    let Some(lora) = &settings.peft else { return Ok((model, None)) };
+    let mut attached = Ok(Vec::new());
+    let model =
+        model.map_bert(|bert| match ft_model::peft::lora::attach(bert.clone(), lora, Some(settings.seed), device) {
+            Ok((bert, names)) => {
+                attached = Ok(names);
+                bert
+            }
+            Err(e) => {
+                attached = Err(e);
+                bert
+            }
+        });
+    let names = attached.map_err(|e| TrainError::Config(e.to_string()))?;
+    Ok((model, Some(names)))
 }
 
 struct Loop<'a> {

@@ -144,6 +144,25 @@ pub struct Args {
     /// model (config.json `ft_thresholds`, used by ft eval and ft predict).
     #[arg(long)]
     tune_thresholds: bool,
+    /// Parameter-efficient fine-tuning: `lora` trains low-rank branches on the frozen encoder's
+    /// Linear layers, and the head in full, then saves the adapter alone in PEFT's format under
+    /// OUTPUT/adapter (and OUTPUT itself the merged model) [default: none, every weight trains].
+    #[arg(long, value_name = "none|lora")]
+    peft: Option<String>,
+    /// LoRA rank r [default: 8].
+    #[arg(long, value_name = "R")]
+    lora_r: Option<usize>,
+    /// LoRA scale numerator: the branch is multiplied by alpha / r [default: 16].
+    #[arg(long, value_name = "ALPHA")]
+    lora_alpha: Option<f64>,
+    /// Dropout on the LoRA branch's input [default: 0.1].
+    #[arg(long, value_name = "P")]
+    lora_dropout: Option<f64>,
+    /// Linear layers that get a branch, by PEFT's rule (a layer whose name is, or ends with `.` +,
+    /// one of these): query, key, value, attention.output.dense, intermediate.dense, output.dense,
+    /// dense [default: query,value].
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    lora_targets: Option<Vec<String>>,
 
     /// Tokens per example (a window, for question answering), special tokens included [default: 128;
     /// 384 with --task question-answering or an atis-qa dataset, as run_qa.py].
@@ -306,6 +325,34 @@ impl Args {
         set!(t.threshold, self.threshold);
         if self.tune_thresholds {
             t.tune_thresholds = true;
+        }
+        match self.peft.as_deref() {
+            None => {}
+            Some("none") => t.peft = None,
+            Some("lora") => {
+                t.peft.get_or_insert_with(ft_model::LoraSettings::default);
+            }
+            Some(other) => anyhow::bail!(
+                "--peft {other}: ft trains `lora` (or `none`, full fine-tuning); adapters and prompt tuning are not built yet"
+            ),
+        }
+        let lora_flags = self.lora_r.is_some()
+            || self.lora_alpha.is_some()
+            || self.lora_dropout.is_some()
+            || self.lora_targets.is_some();
+        match t.peft.as_mut() {
+            Some(lora) => {
+                set!(lora.r, self.lora_r);
+                set!(lora.alpha, self.lora_alpha);
+                set!(lora.dropout, self.lora_dropout);
+                if let Some(targets) = &self.lora_targets {
+                    lora.targets = targets.iter().map(|t| t.trim().to_string()).collect();
+                }
+            }
+            None if lora_flags => {
+                anyhow::bail!("--lora-r / --lora-alpha / --lora-dropout / --lora-targets need --peft lora")
+            }
+            None => {}
         }
         Ok(c.with_absolute_paths())
     }

@@ -305,7 +305,7 @@ pub fn load_adapter<H: Head>(
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
-        .with_key_remapping(&format!("^{}", PEFT_PREFIX.replace('.', r"\.")), "")
+        .with_key_remapping(format!("^{}", PEFT_PREFIX.replace('.', r"\.")), "")
         .with_key_remapping(r"\.attention\.self\.", ".attention.self_attention.")
         .with_key_remapping(r"\.lora_A\.", "_lora.lora_a.")
         .with_key_remapping(r"\.lora_B\.", "_lora.lora_b.");

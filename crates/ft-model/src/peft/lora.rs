@@ -118,12 +118,12 @@ pub fn forward_with<const D: usize>(linear: &Linear, branch: &Option<LoraBranch>
     }
 }
 
+/// What [`visit_linears`] calls for each Linear: its checkpoint name, the Linear and its branch slot.
+pub type LinearVisitor<'a, E> = dyn FnMut(&str, &mut Linear, &mut Option<LoraBranch>) -> Result<(), E> + 'a;
+
 /// Every Linear of the encoder that LoRA can adapt, in checkpoint order, with its checkpoint name
 /// (`bert.encoder.layer.0.attention.self.query`), the Linear and its branch slot.
-pub fn visit_linears<E>(
-    bert: &mut BertModel,
-    f: &mut dyn FnMut(&str, &mut Linear, &mut Option<LoraBranch>) -> Result<(), E>,
-) -> Result<(), E> {
+pub fn visit_linears<E>(bert: &mut BertModel, f: &mut LinearVisitor<'_, E>) -> Result<(), E> {
     for (l, layer) in bert.encoder.layer.iter_mut().enumerate() {
         let p = format!("bert.encoder.layer.{l}");
         let s = &mut layer.attention.self_attention;

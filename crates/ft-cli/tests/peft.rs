@@ -1,0 +1,179 @@
+//! `ft train --peft lora` end to end on the tiny fixture model: the run trains only the branches and
+//! the head, writes the adapter alone in PEFT's format under OUTPUT/adapter and the merged model as
+//! OUTPUT itself; the frozen weights are the base model's, bit for bit; `ft eval` on the merged model
+//! reproduces the run's test metrics (computed with the unmerged branches); nonsense combinations are
+//! refused before anything is written.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn ft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// A small sentiment set the tiny vocabulary can read (as in tests/train.rs).
+fn write_data(dir: &Path, rows: usize) -> (PathBuf, PathBuf) {
+    let pos = ["good", "great", "fun", "love"];
+    let neg = ["bad", "awful", "boring", "hate"];
+    let mut state = 11u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let (mut train, mut test) = (String::from("text,label\n"), String::from("text,label\n"));
+    for i in 0..rows {
+        let positive = next() % 2 == 0;
+        let words: Vec<&str> =
+            (0..2 + next() % 6).map(|_| if positive { pos[next() % 4] } else { neg[next() % 4] }).collect();
+        let line = format!("{} movie,{}\n", words.join(" "), if positive { "positive" } else { "negative" });
+        if i % 4 == 0 { test.push_str(&line) } else { train.push_str(&line) }
+    }
+    let (a, b) = (dir.join("train.csv"), dir.join("test.csv"));
+    std::fs::write(&a, train).unwrap();
+    std::fs::write(&b, test).unwrap();
+    (a, b)
+}
+
+/// Every tensor of a safetensors file, as raw bytes with its shape.
+fn tensors(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors().into_iter().map(|(n, v)| (n, (v.shape().to_vec(), v.data().to_vec()))).collect()
+}
+
+#[test]
+fn lora_trains_the_branches_and_head_and_saves_a_peft_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 160);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "5e-3",
+        "--max-len",
+        "24",
+        "--reinit-head",
+        "--seed",
+        "5",
+        "--peft",
+        "lora",
+        "--lora-r",
+        "4",
+        "--lora-targets",
+        "query,value,intermediate.dense",
+    ]);
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("peft       LoRA r 4 alpha 16 dropout 0.1 on 6 layers"), "{stderr}");
+    // Branches: 6 layers × (in + out) × 4; head: 32 × 2 + 2.
+    let branches = 2 * 4 * (32 + 32) + 2 * 4 * (32 + 32) + 2 * 4 * (32 + 64);
+    assert_eq!(branches + 66, 1858);
+    assert!(stderr.contains("1,858 of "), "{stderr}");
+
+    // The adapter: PEFT's files, only branches and the head.
+    let adapter = out.join("adapter");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(adapter.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["task_type"], "SEQ_CLS");
+    assert_eq!(config["r"], 4);
+    assert_eq!(config["target_modules"], serde_json::json!(["intermediate.dense", "query", "value"]));
+    assert_eq!(config["modules_to_save"], serde_json::json!(["classifier"]));
+    let saved = tensors(&adapter.join("adapter_model.safetensors"));
+    assert_eq!(saved.len(), 6 * 2 + 2, "{:?}", saved.keys());
+    assert!(saved.contains_key("base_model.model.bert.encoder.layer.1.intermediate.dense.lora_B.weight"));
+    assert_eq!(saved["base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight"].0, [4, 32]);
+    assert_eq!(saved["base_model.model.classifier.weight"].0, [2, 32]);
+
+    // The merged model: same names as the base, untargeted weights bit for bit the base's, targeted
+    // ones moved.
+    let merged = tensors(&out.join("model.safetensors"));
+    let base = tensors(&tiny.join("model.safetensors"));
+    assert!(!merged.keys().any(|k| k.contains("lora")), "{:?}", merged.keys());
+    let mut moved = Vec::new();
+    for (name, (shape, bytes)) in &base {
+        if !name.starts_with("bert.") || name.ends_with("position_ids") {
+            continue;
+        }
+        let (s, b) = &merged[name];
+        assert_eq!(s, shape, "{name}");
+        if b != bytes {
+            moved.push(name.clone());
+        }
+    }
+    moved.sort();
+    let mut want: Vec<String> = (0..2)
+        .flat_map(|l| {
+            ["attention.self.query", "attention.self.value", "intermediate.dense"]
+                .map(|m| format!("bert.encoder.layer.{l}.{m}.weight"))
+        })
+        .collect();
+    want.sort();
+    assert_eq!(moved, want, "only the adapted weights may differ from the base");
+
+    // ft eval on the merged model gives the run's test metrics (the run scored the branches unmerged).
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let (a, b) = (eval["metrics"]["accuracy"].as_f64().unwrap(), metrics["test"]["accuracy"].as_f64().unwrap());
+    assert_eq!(a, b, "eval {eval} vs run {metrics}");
+    let run_toml = std::fs::read_to_string(out.join("run.toml")).unwrap();
+    assert!(run_toml.contains("[training.peft]") && run_toml.contains("r = 4"), "{run_toml}");
+}
+
+#[test]
+fn nonsense_peft_combinations_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 40);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let base = [
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "2",
+        "--max-len",
+        "24",
+        "--reinit-head",
+    ];
+    for (extra, needle) in [
+        (vec!["--peft", "lora", "--freeze", "encoder"], "--freeze encoder with --peft lora"),
+        (vec!["--lora-r", "4"], "need --peft lora"),
+        (vec!["--peft", "lora", "--lora-r", "0"], "--lora-r 0"),
+        (vec!["--peft", "lora", "--lora-targets", "qkv"], "`qkv` matches no Linear layer"),
+        (vec!["--peft", "prefix"], "--peft prefix"),
+    ] {
+        let o = ft(&[&base[..], &extra[..]].concat());
+        let stderr = text(&o.stderr);
+        assert!(!o.status.success() && stderr.contains(needle), "{extra:?}: {stderr}");
+        assert!(!out.exists(), "{extra:?} left {}", out.display());
+    }
+}
