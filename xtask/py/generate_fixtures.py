@@ -3254,6 +3254,42 @@ def generate_lora_goldens(out: Path) -> dict:
     }
 
 
+def add_verify_adapter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", type=Path, required=True, help="an `ft train --peft lora` output directory")
+    p.add_argument("--base", type=Path, required=True, help="the base model directory it was trained from")
+    p.add_argument("--golden", type=Path, default=Path("fixtures/tiny_golden.safetensors"), help="inputs (batch.*)")
+    p.add_argument("--tol", type=float, default=1e-4)
+
+
+@subcommand(
+    "verify-adapter",
+    "load RUN/adapter onto BASE with peft (PeftModel.from_pretrained) and RUN itself with transformers; "
+    "exit 0 when their logits on GOLDEN's batch agree within TOL",
+    add_verify_adapter_args,
+)
+def cmd_verify_adapter(args) -> int:
+    import peft
+
+    set_determinism()
+    run: Path = args.run
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    labels = {int(k): v for k, v in config["id2label"].items()}
+    base = AutoModelForSequenceClassification.from_pretrained(
+        str(args.base), dtype=torch.float32, num_labels=len(labels), ignore_mismatched_sizes=True
+    )
+    adapted = peft.PeftModel.from_pretrained(base, str(run / "adapter")).eval()
+    merged = AutoModelForSequenceClassification.from_pretrained(str(run), dtype=torch.float32).eval()
+    batch = safetensors.torch.load_file(str(args.golden))
+    inputs = {k: batch[f"batch.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    with torch.no_grad():
+        a = adapted(**inputs).logits
+        m = merged(**inputs).logits
+    diff = float((a - m).abs().max())
+    say(f"peft {peft.__version__}: {run / 'adapter'} on {args.base} vs transformers on {run}: max abs diff {diff:.2e} "
+        f"over {a.numel()} logits (tolerance {args.tol:g})")
+    return 0 if diff <= args.tol else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

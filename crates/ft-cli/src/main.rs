@@ -55,8 +55,9 @@ enum Command {
     /// Fetch MiniLM-L6 and rt-snippets, fine-tune (about 10 minutes on 2 cores), show test metrics and
     /// example predictions.
     Demo(commands::demo::Args),
-    /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace
-    /// BertForSequenceClassification directory.
+    /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace BertFor*
+    /// directory; with --adapter DIR (or --merge DIR), merge a LoRA adapter in PEFT's format into it.
+    #[command(alias = "export")]
     Convert(commands::convert::Args),
     /// Measure one workload and print JSON (the ft side of `cargo xtask bench`).
     #[command(hide = true)]

@@ -177,3 +177,72 @@ fn nonsense_peft_combinations_are_refused_before_anything_is_written() {
         assert!(!out.exists(), "{extra:?} left {}", out.display());
     }
 }
+
+/// `ft export --merge DIR` (alias of `ft convert --adapter DIR`): a run's adapter merged onto the base
+/// gives the run's own merged model; PEFT's adapter (fixtures/tiny-lora) merges too, keeping the
+/// base's labels.
+#[test]
+fn adapters_merge_into_plain_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 80);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "6",
+        "--batch-size",
+        "8",
+        "--lr",
+        "5e-3",
+        "--max-len",
+        "24",
+        "--reinit-head",
+        "--peft",
+        "lora",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let merged = dir.path().join("merged");
+    let adapter = out.join("adapter");
+    let o = ft(&["export", tiny.to_str().unwrap(), merged.to_str().unwrap(), "--merge", adapter.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("merged     LoRA r 8 alpha 16"), "{}", text(&o.stderr));
+    let (ours, run) = (tensors(&merged.join("model.safetensors")), tensors(&out.join("model.safetensors")));
+    assert_eq!(ours.keys().collect::<Vec<_>>(), run.keys().collect::<Vec<_>>());
+    for (name, (shape, bytes)) in &run {
+        assert_eq!(&ours[name].0, shape, "{name}");
+        let (a, b): (Vec<f32>, Vec<f32>) = (
+            ours[name].1.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+            bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
+        );
+        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-6, "{name}: {diff}");
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(merged.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"], serde_json::json!({"0": "negative", "1": "positive"}));
+    let o = ft(&["eval", "--model", merged.to_str().unwrap(), "--data", test.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    // PEFT's own adapter (no ft_config.json): the base's labels.
+    let from_peft = dir.path().join("from-peft");
+    let o = ft(&[
+        "convert",
+        tiny.to_str().unwrap(),
+        from_peft.to_str().unwrap(),
+        "--adapter",
+        fixtures().join("tiny-lora").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let base: serde_json::Value = serde_json::from_slice(&std::fs::read(tiny.join("config.json")).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(from_peft.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"], base["id2label"]);
+    assert!(!tensors(&from_peft.join("model.safetensors")).keys().any(|k| k.contains("lora")));
+}

@@ -1,6 +1,7 @@
-//! `ft convert`: load any supported checkpoint layout and write it the way transformers saves a
-//! `BertForSequenceClassification` or `BertForTokenClassification` (useful for legacy `gamma`/`beta`
-//! names or adding a head).
+//! `ft convert` (alias `ft export`): load any supported checkpoint layout and write it the way
+//! transformers saves a `BertFor*` model (useful for legacy `gamma`/`beta` names or adding a head);
+//! with `--adapter DIR`, a LoRA adapter in PEFT's format (ft's or PEFT's own) is loaded onto the model
+//! and merged into its weights, as PEFT's `merge_and_unload`, so the output is a plain model.
 
 use super::ModelArgs;
 use anyhow::Context;
@@ -17,10 +18,38 @@ pub struct Args {
     /// Replace OUTPUT if it already holds something.
     #[arg(long)]
     overwrite: bool,
+    /// A LoRA adapter directory in PEFT's format (adapter_config.json + adapter_model.safetensors,
+    /// e.g. an `ft train --peft lora` run's OUTPUT/adapter) to load onto MODEL and merge into its
+    /// weights; its head replaces MODEL's. Labels come from the adapter's ft_config.json when ft
+    /// wrote it, else from --labels or MODEL.
+    #[arg(long, value_name = "DIR", alias = "merge")]
+    adapter: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    match args.model.resolve()?.1 {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    let mut task = args.model.resolve()?.1;
+    if let Some(dir) = &args.adapter {
+        let adapter = ft_model::AdapterConfig::read(dir)?;
+        if let Some(t) = adapter.task_type.as_deref() {
+            task = match t {
+                "SEQ_CLS" => Task::SequenceClassification,
+                "TOKEN_CLS" => Task::TokenClassification,
+                "QUESTION_ANS" => Task::QuestionAnswering,
+                other => anyhow::bail!(
+                    "{}: task_type {other}; ft merges SEQ_CLS, TOKEN_CLS and QUESTION_ANS adapters",
+                    dir.join("adapter_config.json").display()
+                ),
+            };
+        }
+        // The adapter carries the head (`modules_to_save`): MODEL's may have any size.
+        args.model.reinit_head = true;
+        let ft_config = dir.join(ft_model::peft::adapter::FT_CONFIG);
+        if args.model.labels.is_none() && ft_config.is_file() {
+            let config = ft_model::BertConfig::from_file(&ft_config)?;
+            args.model.labels = Some(config.label_names());
+        }
+    }
+    match task {
         Task::SequenceClassification => convert::<BertForSequenceClassification>(&args),
         Task::TokenClassification => convert::<BertForTokenClassification>(&args),
         Task::QuestionAnswering => convert::<BertForQuestionAnswering>(&args),
@@ -28,9 +57,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
-    let (loaded, _) = args.model.load::<H>()?;
+    let (mut loaded, _) = args.model.load::<H>()?;
     for note in &loaded.report.notes {
-        log::warn!("{note}");
+        if args.adapter.is_none() || !note.contains("head") {
+            log::warn!("{note}");
+        }
+    }
+    if let Some(dir) = &args.adapter {
+        let device = loaded.model.bert().embeddings.word_embeddings.weight.device();
+        let (model, adapter) = ft_model::load_adapter(loaded.model, &loaded.config, dir, &device)
+            .with_context(|| format!("loading the adapter in {}", dir.display()))?;
+        eprintln!(
+            "merged     LoRA r {} alpha {} from {} into {} layers",
+            adapter.lora.r,
+            adapter.lora.alpha,
+            dir.display(),
+            ft_model::peft::lora::adapted_layers(model.bert()).len()
+        );
+        loaded.model = model.map_bert(ft_model::peft::lora::merge);
+        // What ft saved with the adapter (problem type, pooling, thresholds) describes the model.
+        let ft_config = dir.join(ft_model::peft::adapter::FT_CONFIG);
+        if ft_config.is_file() {
+            loaded.config = ft_model::BertConfig::from_file(&ft_config)?;
+            if H::TASK == Task::SequenceClassification {
+                let (pooling, _) = ft_model::Pooling::detect(dir, &loaded.config)?;
+                loaded.model = loaded.model.with_pooling(pooling)?;
+            }
+        }
     }
     let out = &args.output;
     let non_empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true);

@@ -532,9 +532,15 @@ pub fn execute(
         eprintln!("warning: could not write {}: {e:#}", out.join("report.html").display());
     }
     let report = progress.report.and_then(Result::ok);
+    let adapter = out.join(ft_train::run::ADAPTER_DIR);
     println!(
-        "wrote      {} (HuggingFace model, metrics.json,{} log.jsonl, run.toml, checkpoints/)",
+        "wrote      {} (HuggingFace model{}, metrics.json,{} log.jsonl, run.toml, checkpoints/)",
         out.display(),
+        if adapter.join("adapter_config.json").is_file() {
+            format!(" with the LoRA branches merged; the adapter alone, in PEFT's format: {}", adapter.display())
+        } else {
+            String::new()
+        },
         if report.is_some() { " report.html," } else { "" }
     );
     Ok(Finished { test: summary.test, report })
