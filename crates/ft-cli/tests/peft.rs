@@ -246,3 +246,51 @@ fn adapters_merge_into_plain_models() {
     assert_eq!(config["id2label"], base["id2label"]);
     assert!(!tensors(&from_peft.join("model.safetensors")).keys().any(|k| k.contains("lora")));
 }
+
+/// A LoRA run killed after a checkpoint resumes to the same adapter and merged model, bit for bit
+/// (the branches, their dropout and the optimizer state are in the checkpoint).
+#[test]
+fn killed_lora_run_resumes_to_the_same_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 150);
+    let tiny = fixtures().join("tiny");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "--model",
+            tiny.to_str().unwrap(),
+            "--train",
+            train.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--lr",
+            "5e-3",
+            "--max-len",
+            "24",
+            "--reinit-head",
+            "--save-every",
+            "5",
+            "--peft",
+            "lora",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (whole, cut) = (dir.path().join("whole"), dir.path().join("cut"));
+    let o = Command::new(env!("CARGO_BIN_EXE_ft")).args(args(&whole)).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_ft")).args(args(&cut)).env("FT_TEST_ABORT_AFTER_STEP", "10").output().unwrap();
+    assert!(!o.status.success(), "the run should have been killed");
+    assert!(!cut.join("adapter").exists(), "a killed run must not leave an adapter");
+    let o = ft(&["train", "--resume", cut.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for file in ["model.safetensors", "adapter/adapter_model.safetensors"] {
+        let (a, b) = (std::fs::read(whole.join(file)).unwrap(), std::fs::read(cut.join(file)).unwrap());
+        assert!(a == b, "resumed {file} differs from the uninterrupted run's");
+    }
+}
