@@ -3274,18 +3274,32 @@ def cmd_verify_adapter(args) -> int:
     run: Path = args.run
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
     labels = {int(k): v for k, v in config["id2label"].items()}
-    base = AutoModelForSequenceClassification.from_pretrained(
-        str(args.base), dtype=torch.float32, num_labels=len(labels), ignore_mismatched_sizes=True
-    )
+    task = json.loads((run / "adapter" / "adapter_config.json").read_text(encoding="utf-8"))["task_type"]
+    auto = {
+        "SEQ_CLS": AutoModelForSequenceClassification,
+        "TOKEN_CLS": transformers.AutoModelForTokenClassification,
+        "QUESTION_ANS": transformers.AutoModelForQuestionAnswering,
+    }[task]
+    base = auto.from_pretrained(str(args.base), dtype=torch.float32, num_labels=len(labels), ignore_mismatched_sizes=True)
     adapted = peft.PeftModel.from_pretrained(base, str(run / "adapter")).eval()
-    merged = AutoModelForSequenceClassification.from_pretrained(str(run), dtype=torch.float32).eval()
+    merged = auto.from_pretrained(str(run), dtype=torch.float32).eval()
     batch = safetensors.torch.load_file(str(args.golden))
     inputs = {k: batch[f"batch.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+    def outputs(model):
+        # peft 0.21.2's PeftModelForQuestionAnswering.forward drops token_type_ids for LoRA (it passes
+        # input_ids, attention_mask, inputs_embeds and the positions on, not token_type_ids), so a
+        # question/context pair is read as one segment there; the wrapped LoraModel passes them on.
+        if task == "QUESTION_ANS" and isinstance(model, peft.PeftModel):
+            model = model.base_model
+        out = model(**inputs)
+        return torch.cat([out.start_logits, out.end_logits]) if task == "QUESTION_ANS" else out.logits
+
     with torch.no_grad():
-        a = adapted(**inputs).logits
-        m = merged(**inputs).logits
+        a = outputs(adapted)
+        m = outputs(merged)
     diff = float((a - m).abs().max())
-    say(f"peft {peft.__version__}: {run / 'adapter'} on {args.base} vs transformers on {run}: max abs diff {diff:.2e} "
+    say(f"peft {peft.__version__} ({task}): {run / 'adapter'} on {args.base} vs transformers on {run}: max abs diff {diff:.2e} "
         f"over {a.numel()} logits (tolerance {args.tol:g})")
     return 0 if diff <= args.tol else 1
 

@@ -227,8 +227,35 @@ fn adapters_merge_into_plain_models() {
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(merged.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["id2label"], serde_json::json!({"0": "negative", "1": "positive"}));
-    let o = ft(&["eval", "--model", merged.to_str().unwrap(), "--data", test.to_str().unwrap()]);
+    let o = ft(&["eval", "--model", merged.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    let on_merged: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // eval and predict merge an adapter on the fly: --model BASE --adapter DIR, or the adapter alone
+    // (its adapter_config.json names the base).
+    let o = ft(&[
+        "eval",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--data",
+        test.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let on_adapter: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(on_adapter["metrics"], on_merged["metrics"]);
+    let predict = |model: &str, extra: &[&str]| -> String {
+        let mut args = vec!["predict", "--model", model];
+        args.extend_from_slice(extra);
+        args.extend(["good fun movie", "awful boring movie"]);
+        let o = ft(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let want = predict(merged.to_str().unwrap(), &[]);
+    assert_eq!(predict(adapter.to_str().unwrap(), &[]), want);
+    assert_eq!(predict(tiny.to_str().unwrap(), &["--adapter", adapter.to_str().unwrap()]), want);
 
     // PEFT's own adapter (no ft_config.json): the base's labels.
     let from_peft = dir.path().join("from-peft");
@@ -293,4 +320,65 @@ fn killed_lora_run_resumes_to_the_same_adapter() {
         let (a, b) = (std::fs::read(whole.join(file)).unwrap(), std::fs::read(cut.join(file)).unwrap());
         assert!(a == b, "resumed {file} differs from the uninterrupted run's");
     }
+}
+
+/// LoRA goes through the head seam: a token-classification run saves a TOKEN_CLS adapter whose
+/// `modules_to_save` is the token classifier, and its merged model evaluates like any token model.
+#[test]
+fn lora_trains_a_token_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, dev) = (dir.path().join("train.conll"), dir.path().join("dev.conll"));
+    let mut conll = String::from("-DOCSTART- -X- O\n\n");
+    for (i, sentence) in ["he was good", "the movie story was fun", "she is so fun", "you and the film"]
+        .iter()
+        .cycle()
+        .take(24)
+        .enumerate()
+    {
+        for word in sentence.split(' ') {
+            let tag = match word {
+                "he" | "she" | "you" => "B-PER",
+                "movie" | "film" => "B-LOC",
+                "story" => "I-LOC",
+                _ => "O",
+            };
+            conll.push_str(&format!("{word} XX {tag}\n"));
+        }
+        conll.push('\n');
+        if i == 11 {
+            std::fs::write(&dev, &conll).unwrap();
+        }
+    }
+    std::fs::write(&train, &conll).unwrap();
+    let out = dir.path().join("run");
+    let o = ft(&[
+        "train",
+        "--model",
+        fixtures().join("tiny").to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--validation",
+        dev.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--max-len",
+        "16",
+        "--peft",
+        "lora",
+    ]);
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("BertForTokenClassification") && stderr.contains("peft       LoRA r 8"), "{stderr}");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["task_type"], "TOKEN_CLS");
+    assert_eq!(config["modules_to_save"], serde_json::json!(["classifier"]));
+    let saved = tensors(&out.join("adapter/adapter_model.safetensors"));
+    assert_eq!(saved["base_model.model.classifier.weight"].0, [4, 32]); // B-LOC, B-PER, I-LOC, O
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", dev.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }

@@ -24,6 +24,9 @@ pub struct Args {
     /// wrote it, else from --labels or MODEL.
     #[arg(long, value_name = "DIR", alias = "merge")]
     adapter: Option<PathBuf>,
+    /// Print nothing on success (used when eval / predict merge an adapter on the fly).
+    #[arg(skip)]
+    quiet: bool,
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
@@ -101,6 +104,55 @@ fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
         ft_model::save_pretrained(&loaded.model, &loaded.config, out, Some(&loaded.dir), args.overwrite)
             .with_context(|| format!("saving to {}", out.display()))?;
     }
-    println!("wrote {}", args.output.display());
+    if !args.quiet {
+        println!("wrote {}", args.output.display());
+    }
     Ok(())
+}
+
+/// For `ft eval` / `ft predict --adapter`: `base` with the LoRA adapter in `adapter` merged, written to
+/// a temporary directory (kept alive by the returned guard), whose path is returned. With no
+/// `adapter`, a `model` that is itself an adapter directory (adapter_config.json, no config.json)
+/// is merged onto the base its `base_model_name_or_path` names; anything else is returned as is.
+pub fn with_adapter(
+    model: &str,
+    adapter: Option<&std::path::Path>,
+    device: &str,
+) -> anyhow::Result<(String, Option<tempfile::TempDir>)> {
+    let as_dir = std::path::Path::new(model);
+    let (base, adapter) = match adapter {
+        Some(a) => (model.to_string(), a.to_path_buf()),
+        None if as_dir.join(ft_model::peft::adapter::ADAPTER_CONFIG).is_file()
+            && !as_dir.join("config.json").is_file() =>
+        {
+            let config = ft_model::AdapterConfig::read(as_dir)?;
+            let base = config.base_model.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: names no base model (base_model_name_or_path); pass --model BASE --adapter {model}",
+                    as_dir.join(ft_model::peft::adapter::ADAPTER_CONFIG).display()
+                )
+            })?;
+            (base, as_dir.to_path_buf())
+        }
+        None => return Ok((model.to_string(), None)),
+    };
+    let tmp = tempfile::Builder::new().prefix("ft-merged-").tempdir().context("creating a temporary directory")?;
+    let out = tmp.path().join("model");
+    let args = Args {
+        model: ModelArgs {
+            model: base.clone(),
+            device: device.to_string(),
+            labels: None,
+            reinit_head: false,
+            seed: 42,
+            task: None,
+            pooling: None,
+        },
+        output: out.clone(),
+        overwrite: false,
+        adapter: Some(adapter),
+        quiet: true,
+    };
+    run(args).with_context(|| format!("merging the adapter onto {base}"))?;
+    Ok((out.to_string_lossy().into_owned(), Some(tmp)))
 }

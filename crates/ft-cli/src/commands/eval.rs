@@ -22,6 +22,10 @@ pub struct Args {
     /// Model directory (an `ft train` output, or any HF sequence-classification checkpoint).
     #[arg(long)]
     model: String,
+    /// A LoRA adapter in PEFT's format to load onto --model (merged in memory); --model may also be
+    /// the adapter directory itself when its adapter_config.json names the base.
+    #[arg(long, value_name = "DIR")]
+    adapter: Option<PathBuf>,
     /// Labelled data (CSV, TSV or JSONL with a header); its labels must be the model's (id2label).
     #[arg(long)]
     data: PathBuf,
@@ -63,7 +67,9 @@ pub struct Args {
     threshold: Option<f64>,
 }
 
-pub fn run(args: Args, quiet: bool) -> anyhow::Result<()> {
+pub fn run(mut args: Args, quiet: bool) -> anyhow::Result<()> {
+    let (model, _merged) = super::convert::with_adapter(&args.model, args.adapter.as_deref(), &args.device)?;
+    args.model = model;
     match super::predict::task_of(&args.model)? {
         ft_model::Task::TokenClassification => return run_tokens(&args, quiet),
         ft_model::Task::QuestionAnswering => return run_qa(&args, quiet),

@@ -22,6 +22,10 @@ pub struct Args {
     /// Model directory (an `ft train` output, or any HF sequence-classification checkpoint).
     #[arg(long)]
     model: String,
+    /// A LoRA adapter in PEFT's format to load onto --model (merged in memory); --model may also be
+    /// the adapter directory itself when its adapter_config.json names the base.
+    #[arg(long, value_name = "DIR")]
+    adapter: Option<PathBuf>,
     /// Texts to classify; `-` reads one text per line from stdin (blank lines are skipped).
     #[arg(conflicts_with = "data")]
     texts: Vec<String>,
@@ -327,7 +331,9 @@ fn columns(args: &Args, run: Option<&RunConfig>) -> Columns {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    let (model, _merged) = super::convert::with_adapter(&args.model, args.adapter.as_deref(), &args.device)?;
+    args.model = model;
     if args.batch_size == 0 {
         bail!("--batch-size 0: a batch needs at least one text");
     }
