@@ -3174,7 +3174,8 @@ def save_adapter(model, path: Path) -> None:
     cfg_path = path / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     cfg["base_model_name_or_path"] = "tiny"
-    cfg["target_modules"] = sorted(cfg["target_modules"])  # a set in PEFT: its order varies by hash seed
+    if isinstance(cfg.get("target_modules"), list):
+        cfg["target_modules"] = sorted(cfg["target_modules"])  # a set in PEFT: its order varies by hash seed
     write_json(cfg_path, cfg)
     say(f"wrote {path}: {sorted(p.name for p in path.iterdir())}")
 
@@ -3252,6 +3253,119 @@ def generate_lora_goldens(out: Path) -> dict:
         "trained_adapter": LORA_TRAINED_DIR,
         "logits": "the trained PEFT model (eval) on tiny_golden.safetensors batch.*; merged_logits after merge_and_unload",
     }
+
+
+# ----------------------------------------------------------------------------------------------------
+# Prompt-tuning goldens: PEFT's PROMPT_TUNING on the tiny model, step for step
+# ----------------------------------------------------------------------------------------------------
+
+PROMPT_GOLDEN_FILE = "prompt_parity.safetensors"
+PROMPT_INITIAL_DIR = "tiny-prompt-initial"
+PROMPT_TRAINED_DIR = "tiny-prompt"
+PROMPT_VIRTUAL_TOKENS = 5
+# Pre-clip grad norms of this run are printed by the generator; the threshold clips some steps and not
+# others (asserted), far from each norm.
+PROMPT_MAX_GRAD_NORM = 2.0
+
+
+def add_prompt_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "prompt-goldens",
+    "write tiny-prompt-initial/, tiny-prompt/ (PEFT prompt-tuning adapters) and prompt_parity.safetensors "
+    "(train_parity's 6 AdamW steps of PEFT's prompt tuning on OUT/tiny) and add them to manifest.json",
+    add_prompt_goldens_args,
+)
+def cmd_prompt_goldens(args) -> int:
+    import peft
+
+    set_determinism()
+    out: Path = args.out
+    say(f"generating prompt-tuning goldens into {out} with {versions()} and peft {peft_version()}")
+    tiny = out / "tiny"
+    r = TRAIN_RECIPE
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    batches = train_parity_batches(initial["bert.embeddings.word_embeddings.weight"].shape[0])
+
+    torch.manual_seed(SEED)
+    config = peft.PromptTuningConfig(
+        task_type=peft.TaskType.SEQ_CLS, num_virtual_tokens=PROMPT_VIRTUAL_TOKENS, prompt_tuning_init="RANDOM"
+    )
+    model = peft.get_peft_model(train_parity_model(tiny), config)
+    save_adapter(model, out / PROMPT_INITIAL_DIR)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    say(f"trainable: {[n for n, _ in named]}")
+    from transformers.trainer import Trainer
+
+    # Trainer's rule on the trainable tensors (the PEFT model also lists the frozen word embeddings a
+    # second time, as `word_embeddings.weight`): the prompt embedding decays, the classifier bias not.
+    decay = set(Trainer.get_decay_parameter_names(None, model))
+    assert {n for n, _ in named if n in decay} == {n for n, _ in named if "bias" not in n}, decay
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    params = [p for _, p in named]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs = [], [], []
+    model.train()
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        loss = model(**batch, return_dict=True).loss
+        losses.append(loss.detach().clone())
+        (loss / r["grad_accum"]).backward()
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=PROMPT_MAX_GRAD_NORM).detach().clone())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
+    clipped = sum(float(n) > PROMPT_MAX_GRAD_NORM for n in norms)
+    assert 1 <= clipped < len(norms) and all(abs(float(n) - PROMPT_MAX_GRAD_NORM) > 0.05 for n in norms), norms
+    save_adapter(model, out / PROMPT_TRAINED_DIR)
+
+    golden = safetensors.torch.load_file(str(out / "tiny_golden.safetensors"))
+    # Rows of at most 64 - 5 tokens: the virtual tokens take positions too.
+    inputs = {k: golden[f"batch.{k}"][:, : 64 - PROMPT_VIRTUAL_TOKENS] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    model.eval()
+    tensors = {
+        "losses": torch.stack(losses).to(torch.float32),
+        "grad_norms": torch.stack(norms).to(torch.float32),
+        "lrs": torch.tensor(lrs, dtype=torch.float32),
+        "max_grad_norm": torch.tensor([PROMPT_MAX_GRAD_NORM], dtype=torch.float32),
+    }
+    with torch.no_grad():
+        tensors["logits"] = model(**inputs).logits
+    for k, v in inputs.items():
+        tensors[f"batch.{k}"] = v
+    save_tensors(out / PROMPT_GOLDEN_FILE, tensors)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest.setdefault("cases", {})[PROMPT_GOLDEN_FILE] = {
+        "model": "tiny, every dropout 0",
+        "peft": peft_version(),
+        "prompt_tuning": {"num_virtual_tokens": PROMPT_VIRTUAL_TOKENS, "prompt_tuning_init": "RANDOM"},
+        "task_type": "SEQ_CLS (classifier in modules_to_save)",
+        "recipe": f"train_parity.json (batches, accumulation, AdamW groups, schedule), clipping at {PROMPT_MAX_GRAD_NORM}",
+        "initial_adapter": PROMPT_INITIAL_DIR,
+        "trained_adapter": PROMPT_TRAINED_DIR,
+        "logits": f"the trained PEFT model (eval) on tiny_golden.safetensors batch.* cut to {64 - PROMPT_VIRTUAL_TOKENS} tokens",
+    }
+    manifest.setdefault("tensors", {})[PROMPT_GOLDEN_FILE] = tensor_table(out / PROMPT_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[PROMPT_GOLDEN_FILE] = sha256_file(out / PROMPT_GOLDEN_FILE)
+    for d in (PROMPT_INITIAL_DIR, PROMPT_TRAINED_DIR):
+        for f in sorted((out / d).iterdir()):
+            files[f"{d}/{f.name}"] = sha256_file(f)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
 
 
 def add_verify_adapter_args(p: argparse.ArgumentParser) -> None:

@@ -346,6 +346,94 @@ fn head_parity<H: ft_model::Head>(
     );
 }
 
+/// Prompt tuning through the same loop against PEFT 0.21.2 (`generate_fixtures.py prompt-goldens`):
+/// fixtures/tiny (dropout 0) with PEFT's initial 5 virtual tokens (`fixtures/tiny-prompt-initial`),
+/// the 12 micro-batches, accumulation 2, 6 AdamW steps clipped at 2.0. Only the virtual tokens and the
+/// classifier train. Losses and grad norms ≤ 1e-5 relative, the trained adapter ≤ 1e-5 absolute
+/// against `fixtures/tiny-prompt`.
+#[test]
+fn prompt_tuning_matches_peft_step_for_step() {
+    let recipe: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
+    let batches = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
+    let golden = Golden(std::fs::read(fixtures().join("prompt_parity.safetensors")).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_without_dropout(&tmp.path().join("model"));
+    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &tmp.path().join("model"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
+    let (model, settings) = ft_model::peft::prompt::load_adapter(
+        loaded.model,
+        &loaded.config,
+        &fixtures().join("tiny-prompt-initial"),
+        &device,
+    )
+    .unwrap();
+    let adam = AdamWSettings {
+        weight_decay: recipe["weight_decay"].as_f64().unwrap(),
+        beta1: recipe["betas"][0].as_f64().unwrap(),
+        beta2: recipe["betas"][1].as_f64().unwrap(),
+        eps: recipe["eps"].as_f64().unwrap(),
+    };
+    let optim = adamw(&model, &adam).unwrap();
+    let steps = recipe["steps"].as_u64().unwrap() as usize;
+    let accum = recipe["grad_accum"].as_u64().unwrap() as usize;
+    let schedule = Schedule {
+        base_lr: recipe["lr"].as_f64().unwrap(),
+        warmup_steps: recipe["warmup_steps"].as_u64().unwrap() as usize,
+        total_steps: steps,
+        kind: ScheduleKind::Linear,
+    };
+    let max_norm = golden.f32("max_grad_norm")[0] as f64;
+    let mut stepper = Stepper::new(model, optim, schedule, Some(max_norm), accum).unwrap();
+    let (want_losses, want_norms) = (golden.f32("losses"), golden.f32("grad_norms"));
+    let (mut worst_loss, mut worst_norm) = (0f64, 0f64);
+    for (i, &want) in want_losses.iter().enumerate() {
+        let inputs = Inputs {
+            input_ids: batches.ids(&format!("batch{i}.input_ids"), &device),
+            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), &device),
+            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), &device),
+        };
+        let loss =
+            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), &device))).unwrap();
+        let r = rel(loss as f64, want as f64);
+        assert!(r <= 1e-5, "prompt: micro-batch {i} loss {loss} vs PEFT {want} (rel {r:.2e})");
+        worst_loss = worst_loss.max(r);
+        if (i + 1) % accum == 0 {
+            let stats = stepper.optimizer_step();
+            let r = rel(stats.grad_norm, want_norms[stats.step] as f64);
+            assert!(
+                r <= 1e-5,
+                "prompt: step {} grad norm {} vs PEFT {} (rel {r:.2e})",
+                stats.step,
+                stats.grad_norm,
+                want_norms[stats.step]
+            );
+            worst_norm = worst_norm.max(r);
+        }
+    }
+    let (model, _) = stepper.into_parts();
+    let out = tmp.path().join("adapter");
+    ft_model::peft::prompt::save_adapter(&model.valid(), &settings, &loaded.config, Some("tiny"), &out, false).unwrap();
+    let ours = Golden(std::fs::read(out.join("adapter_model.safetensors")).unwrap());
+    let peft = Golden(std::fs::read(fixtures().join("tiny-prompt/adapter_model.safetensors")).unwrap());
+    assert_eq!(ours.names().len(), 3);
+    let mut worst_param = 0f32;
+    for name in peft.names() {
+        let (got, want) = (ours.f32(&name), peft.f32(&name));
+        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-5, "prompt: trained {name} max abs diff {diff:.2e}");
+        worst_param = worst_param.max(diff);
+    }
+    eprintln!(
+        "prompt tuning vs PEFT: losses rel {worst_loss:.2e}, grad norms rel {worst_norm:.2e}, adapter abs {worst_param:.2e}"
+    );
+}
+
 /// LoRA through the same loop against PEFT 0.21.2 (`xtask/py/generate_fixtures.py lora-goldens`):
 /// fixtures/tiny (dropout 0) with PEFT's freshly initialised adapter (`fixtures/tiny-lora-initial`: r 4,
 /// alpha 8 on query, value and both output.dense, the classifier in `modules_to_save`), the 12

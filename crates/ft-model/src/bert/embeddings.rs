@@ -23,6 +23,10 @@ pub struct BertEmbeddings {
     /// `pad_token_id`: as transformers' `nn.Embedding(padding_idx=pad_token_id)`, its row of
     /// `word_embeddings` gets no gradient (its value is used as it is).
     pub pad_token_id: Option<usize>,
+    /// Prompt tuning's virtual tokens, `[num_virtual_tokens, H]`, put before the word embeddings of
+    /// every row (PEFT's `prompt_encoder.embedding`; `None` without prompt tuning, see
+    /// [`crate::peft::prompt`]).
+    pub prompt: Option<Embedding>,
 }
 
 impl BertEmbeddings {
@@ -36,14 +40,23 @@ impl BertEmbeddings {
             layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             pad_token_id: config.pad_token_id,
+            prompt: None,
         }
     }
 
+    /// Virtual tokens put before each row (0 without prompt tuning).
+    pub fn num_virtual_tokens(&self) -> usize {
+        self.prompt.as_ref().map_or(0, |p| p.weight.dims()[0])
+    }
+
     /// # Shapes
-    /// - `input_ids`, `token_type_ids`: `[B, T]`, `T ≤ max_position_embeddings`
-    /// - output: `[B, T, H]`
+    /// - `input_ids`, `token_type_ids`: `[B, T]`, `P + T ≤ max_position_embeddings` with `P`
+    ///   virtual tokens
+    /// - output: `[B, P + T, H]`: with prompt tuning, as PEFT feeds BERT `inputs_embeds` =
+    ///   `[prompt; words]` — the virtual tokens take positions 0..P and token type 0, the text
+    ///   positions P..P+T
     pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
-        let [_, t] = input_ids.dims();
+        let [b, t] = input_ids.dims();
         let words = self.word_embeddings.forward(input_ids.clone()); // [B, T, H]
         // transformers' padding_idx: padding tokens add their row's value but send it no gradient. It
         // matters where padding positions reach the loss (a QA head's softmax runs over every position).
@@ -54,6 +67,15 @@ impl BertEmbeddings {
                 words.clone().mask_where(is_pad, words.detach())
             }
             None => words,
+        };
+        let (words, token_type_ids, t) = match &self.prompt {
+            None => (words, token_type_ids, t),
+            Some(prompt) => {
+                let [p, h] = prompt.weight.dims();
+                let virtual_tokens = prompt.weight.val().unsqueeze_dim::<3>(0).expand([b, p, h]);
+                let types = Tensor::<2, Int>::zeros([b, p], &token_type_ids.device());
+                (Tensor::cat(vec![virtual_tokens, words], 1), Tensor::cat(vec![types, token_type_ids], 1), p + t)
+            }
         };
         let types = self.token_type_embeddings.forward(token_type_ids); // [B, T, H]
         // Positions 0..T are the first T rows of the table: [T, H] → [1, T, H], broadcast over B.

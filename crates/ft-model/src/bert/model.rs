@@ -69,6 +69,19 @@ impl BertModel {
         Self { embeddings, encoder, pooler, max_position_embeddings: config.max_position_embeddings }
     }
 
+    /// `mask` `[B, T]` with a 1 put first for each virtual token of prompt tuning (`[B, P + T]`): the
+    /// mask of the hidden states [`BertModel::forward`] returns.
+    pub fn with_virtual_tokens(&self, mask: Tensor<2, Int>) -> Tensor<2, Int> {
+        match self.embeddings.num_virtual_tokens() {
+            0 => mask,
+            p => {
+                let [b, _] = mask.dims();
+                let ones = Tensor::<2, Int>::ones([b, p], &mask.device());
+                Tensor::cat(vec![ones, mask], 1)
+            }
+        }
+    }
+
     /// Runs the encoder.
     ///
     /// `token_type_ids` defaults to zeros and `attention_mask` (1 = real token, 0 = padding) to ones,
@@ -88,10 +101,13 @@ impl BertModel {
         if t == 0 || b == 0 {
             return Err(ModelError::Input(format!("input_ids has shape {dims:?}; it needs at least one token")));
         }
-        if t > self.max_position_embeddings {
+        let p = self.embeddings.num_virtual_tokens();
+        if p + t > self.max_position_embeddings {
+            let virtual_tokens = if p > 0 { format!(" after {p} virtual tokens") } else { String::new() };
             return Err(ModelError::Input(format!(
-                "input_ids has {t} tokens but the model has {} positions (max_position_embeddings); truncate to at most {} tokens",
-                self.max_position_embeddings, self.max_position_embeddings
+                "input_ids has {t} tokens{virtual_tokens} but the model has {} positions (max_position_embeddings); truncate to at most {} tokens",
+                self.max_position_embeddings,
+                self.max_position_embeddings - p
             )));
         }
         let device = input_ids.device();
@@ -106,7 +122,12 @@ impl BertModel {
             }
         }
         let token_type_ids = token_type_ids.unwrap_or_else(|| Tensor::zeros([b, t], &device));
-        let mask = additive_mask(attention_mask, [b, t], &device);
+        // Virtual tokens are attended like real ones (PEFT prepends ones to the mask).
+        let attention_mask = match (attention_mask, p) {
+            (Some(mask), p) if p > 0 => Some(Tensor::cat(vec![Tensor::ones([b, p], &device), mask], 1)),
+            (mask, _) => mask,
+        };
+        let mask = additive_mask(attention_mask, [b, p + t], &device);
         let embedded = self.embeddings.forward(input_ids, token_type_ids);
         let last_hidden_state = self.encoder.forward(embedded, mask);
         let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone()));

@@ -61,7 +61,7 @@ impl BertForSequenceClassification {
     ) -> Result<SequenceClassifierOutput, ModelError> {
         let mask = attention_mask.unwrap_or_else(|| input_ids.ones_like());
         let bert = self.bert.forward(input_ids, token_type_ids, Some(mask.clone()))?;
-        let pooled = self.pooling.pool(&bert, mask)?;
+        let pooled = self.pooling.pool(&bert, self.bert.with_virtual_tokens(mask))?;
         let logits = self.classifier.forward(self.dropout.forward(pooled));
         Ok(SequenceClassifierOutput { logits, bert })
     }
@@ -146,7 +146,7 @@ impl Head for BertForSequenceClassification {
     fn pooled(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
         let mask = inputs.attention_mask;
         let bert = self.bert.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(mask.clone()))?;
-        self.pooling.pool(&bert, mask)
+        self.pooling.pool(&bert, self.bert.with_virtual_tokens(mask))
     }
 }
 
