@@ -382,3 +382,75 @@ fn lora_trains_a_token_classifier() {
     let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", dev.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// `ft train --peft prompt`: only the virtual tokens and the head train; OUTPUT/adapter holds PEFT's
+/// PROMPT_TUNING files; OUTPUT itself keeps the virtual tokens, and `ft eval` on it reproduces the
+/// run's test metrics; too long a --max-len for the positions left is refused first.
+#[test]
+fn prompt_tuning_trains_virtual_tokens_and_saves_a_peft_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 120);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let args = |max_len: &'static str| -> Vec<String> {
+        [
+            "train",
+            "--model",
+            tiny.to_str().unwrap(),
+            "--train",
+            train.to_str().unwrap(),
+            "--test",
+            test.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--lr",
+            "1e-2",
+            "--max-len",
+            max_len,
+            "--reinit-head",
+            "--pooling",
+            "pooler",
+            "--peft",
+            "prompt",
+            "--virtual-tokens",
+            "4",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_ft")).args(args("62")).output().unwrap();
+    assert!(!o.status.success() && text(&o.stderr).contains("use --max-len 60 or less"), "{}", text(&o.stderr));
+    assert!(!out.exists());
+    let o = Command::new(env!("CARGO_BIN_EXE_ft")).args(args("24")).output().unwrap();
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // 4 × 32 virtual-token values + the head's 32 × 2 + 2.
+    assert!(stderr.contains("194 of ") && stderr.contains("prompt tuning: 4 virtual tokens"), "{stderr}");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["peft_type"], "PROMPT_TUNING");
+    assert_eq!(config["num_virtual_tokens"], 4);
+    let saved = tensors(&out.join("adapter/adapter_model.safetensors"));
+    assert_eq!(
+        saved.keys().collect::<Vec<_>>(),
+        ["base_model.classifier.bias", "base_model.classifier.weight", "prompt_embeddings"]
+    );
+    assert_eq!(saved["prompt_embeddings"].0, [4, 32]);
+    // The encoder did not move.
+    let (model, base) = (tensors(&out.join("model.safetensors")), tensors(&tiny.join("model.safetensors")));
+    for (name, value) in &base {
+        if name.starts_with("bert.") && !name.ends_with("position_ids") {
+            assert_eq!(&model[name], value, "{name} moved");
+        }
+    }
+    assert_eq!(model["bert.embeddings.prompt.weight"], saved["prompt_embeddings"]);
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
+}

@@ -48,8 +48,10 @@ pub use heads::sequence_classification::{BertForSequenceClassification, Sequence
 pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Task};
 pub use heads::token_classification::BertForTokenClassification;
 pub use init::Init;
+pub use peft::Peft;
 pub use peft::adapter::{AdapterConfig, load_adapter, save_adapter};
 pub use peft::lora::LoraSettings;
+pub use peft::prompt::{PromptInit, PromptSettings};
 
 /// The tensor framework, re-exported so that dependents use the exact same burn.
 pub use burn;

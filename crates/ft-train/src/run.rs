@@ -190,6 +190,17 @@ pub fn execute(
             d.max_len
         )));
     }
+    if let Some(ft_model::Peft::Prompt(prompt)) = &config.training.peft {
+        let p = prompt.num_virtual_tokens;
+        if d.max_len + p > positions {
+            return Err(TrainError::Config(format!(
+                "--max-len {} with --virtual-tokens {p}: the virtual tokens take positions too, and the model has {positions} (max_position_embeddings in {}); use --max-len {} or less",
+                d.max_len,
+                model_dir.join("config.json").display(),
+                positions.saturating_sub(p)
+            )));
+        }
+    }
     let tokenizer = ft_infer::model_dir::tokenizer(&model_dir, model_config.vocab_size)?;
     let label_kind = match &d.label_kind {
         Some(k) => Some(k.parse::<LabelKind>().map_err(|e| TrainError::Config(format!("--label-kind: {e}")))?),
@@ -347,7 +358,8 @@ fn load_and_train<H: Head>(
     let (trainable, total) = crate::params::trainable_counts(&prepared);
     drop(prepared);
     let method = match &config.training.peft {
-        Some(lora) => format!("--peft lora, r {}", lora.r),
+        Some(ft_model::Peft::Lora(lora)) => format!("--peft lora, r {}", lora.r),
+        Some(ft_model::Peft::Prompt(p)) => format!("--peft prompt, {} virtual tokens", p.num_virtual_tokens),
         None => format!("--freeze {freeze}"),
     };
 
@@ -502,7 +514,22 @@ fn train_and_save<H: Head>(
     }
     match &config.training.peft {
         None => install_model(&outcome.model, &model_config, out, Some(model_dir))?,
-        Some(lora) => {
+        Some(ft_model::Peft::Prompt(prompt)) => {
+            // The virtual tokens and the head in PEFT's format; the run directory the whole model with
+            // its virtual tokens (ft reads them back; there is no plain transformers model of it).
+            let adapter_dir = out.join(ADAPTER_DIR);
+            ft_model::peft::prompt::save_adapter(
+                &outcome.model,
+                prompt,
+                &model_config,
+                Some(model_spec),
+                &adapter_dir,
+                true,
+            )
+            .map_err(|source| TrainError::Save { dir: adapter_dir.clone(), source: Box::new(source) })?;
+            install_model(&outcome.model, &model_config, out, Some(model_dir))?;
+        }
+        Some(ft_model::Peft::Lora(lora)) => {
             // The adapter alone in PEFT's format (what ships per task), and the run directory itself a
             // plain model with the branches merged (what ft eval / predict and transformers load).
             let adapter_dir = out.join(ADAPTER_DIR);

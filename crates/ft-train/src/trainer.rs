@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::{BatchOptions, LabelKind, LabelTensor, LoadedData, plan_epoch};
 use ft_infer::Thresholds;
-use ft_model::{BertForSequenceClassification, Head, LoraSettings, Targets, Task};
+use ft_model::{BertForSequenceClassification, Head, Peft, Targets, Task};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -75,9 +75,10 @@ pub struct TrainSettings {
     /// Multi-label: after training, tune one threshold per label on validation (F1 per label) and
     /// save them with the model.
     pub tune_thresholds: bool,
-    /// `--peft lora`: train LoRA branches on the frozen encoder, and the head (`None`: full
-    /// fine-tuning, or what `freeze` leaves trainable). Last: a TOML table after the plain keys.
-    pub peft: Option<LoraSettings>,
+    /// `--peft lora|prompt`: train LoRA branches, or virtual tokens, on the frozen encoder, and the
+    /// head (`None`: full fine-tuning, or what `freeze` leaves trainable). Last: a TOML table after
+    /// the plain keys.
+    pub peft: Option<Peft>,
 }
 
 impl Default for TrainSettings {
@@ -148,13 +149,16 @@ impl TrainSettings {
         }
         Thresholds::check(self.threshold, "--threshold").map_err(TrainError::Config)?;
         let freeze: Freeze = self.freeze.parse()?;
-        if let Some(lora) = &self.peft {
-            lora.check().map_err(|e| TrainError::Config(e.to_string()))?;
+        if let Some(peft) = &self.peft {
+            if let Peft::Lora(lora) = peft {
+                lora.check().map_err(|e| TrainError::Config(e.to_string()))?;
+            }
             if freeze != Freeze::None {
                 return bad(format!(
-                    "--freeze {} with --peft lora: LoRA already freezes the whole encoder and trains only its \
-                     branches and the head; drop --freeze",
-                    self.freeze
+                    "--freeze {} with --peft {}: it already freezes the whole encoder and trains only its own \
+                     weights and the head; drop --freeze",
+                    self.freeze,
+                    peft.name()
                 ));
             }
         }
@@ -373,15 +377,20 @@ pub fn train<H: Head>(
         observer.on_message(&format!("loss       {what} ({}): {}", settings.class_weights, list.join(", ")));
     }
     let (model, adapted) = prepare(model, settings, device)?;
-    if let (Some(lora), Some(names)) = (&settings.peft, adapted) {
-        observer.on_message(&format!(
+    match (&settings.peft, adapted) {
+        (Some(Peft::Lora(lora)), Some(names)) => observer.on_message(&format!(
             "peft       LoRA r {} alpha {} dropout {} on {} layers ({}); the head trains in full",
             lora.r,
             lora.alpha,
             lora.dropout,
             names.len(),
             lora.targets.join(", ")
-        ));
+        )),
+        (Some(Peft::Prompt(prompt)), _) => observer.on_message(&format!(
+            "peft       prompt tuning: {} virtual tokens ({:?} init) before every text; the head trains in full",
+            prompt.num_virtual_tokens, prompt.init
+        )),
+        _ => {}
     }
     let parameters = trainable_counts(&model);
     let plan = plan(settings, data.train.len());
@@ -413,9 +422,9 @@ pub fn train<H: Head>(
     }
 }
 
-/// The model as it trains: `--freeze` applied, or under `--peft lora` the encoder frozen with fresh
-/// branches on the targeted layers (A seeded from `--seed`); with LoRA, also the adapted layers'
-/// names.
+/// The model as it trains: `--freeze` applied; under `--peft lora` the encoder frozen with fresh
+/// branches on the targeted layers (A seeded from `--seed`), and the adapted layers' names; under
+/// `--peft prompt` the encoder frozen with fresh virtual tokens (seeded from `--seed`).
 pub fn prepare<H: Head>(
     model: H,
     settings: &TrainSettings,
@@ -423,7 +432,27 @@ pub fn prepare<H: Head>(
 ) -> Result<(H, Option<Vec<String>>), TrainError> {
     let freeze = settings.validate()?;
     let model = freeze.apply(model)?;
-    let Some(lora) = &settings.peft else { return Ok((model, None)) };
+    let lora = match &settings.peft {
+        None => return Ok((model, None)),
+        Some(Peft::Prompt(prompt)) => {
+            ft_model::peft::prompt::check_head(&model).map_err(|e| TrainError::Config(e.to_string()))?;
+            let mut error = None;
+            let model = model.map_bert(|bert| {
+                match ft_model::peft::prompt::attach(bert.clone(), prompt, settings.seed, device) {
+                    Ok(bert) => bert,
+                    Err(e) => {
+                        error = Some(e);
+                        bert
+                    }
+                }
+            });
+            if let Some(e) = error {
+                return Err(TrainError::Config(e.to_string()));
+            }
+            return Ok((model, None));
+        }
+        Some(Peft::Lora(lora)) => lora,
+    };
     let mut attached = Ok(Vec::new());
     let model =
         model.map_bert(|bert| match ft_model::peft::lora::attach(bert.clone(), lora, Some(settings.seed), device) {

@@ -145,10 +145,18 @@ pub struct Args {
     #[arg(long)]
     tune_thresholds: bool,
     /// Parameter-efficient fine-tuning: `lora` trains low-rank branches on the frozen encoder's
-    /// Linear layers, and the head in full, then saves the adapter alone in PEFT's format under
-    /// OUTPUT/adapter (and OUTPUT itself the merged model) [default: none, every weight trains].
-    #[arg(long, value_name = "none|lora")]
+    /// Linear layers, `prompt` virtual tokens put before every text (sequence classification), and
+    /// the head in full; the adapter alone is saved in PEFT's format under OUTPUT/adapter [default:
+    /// none, every weight trains].
+    #[arg(long, value_name = "none|lora|prompt")]
     peft: Option<String>,
+    /// Prompt tuning: virtual tokens put before every text [default: 20].
+    #[arg(long, value_name = "N")]
+    virtual_tokens: Option<usize>,
+    /// Prompt tuning: how the virtual tokens start: random (N(0, 1)) or vocab (rows of the word
+    /// embeddings at random tokens) [default: random].
+    #[arg(long, value_name = "random|vocab")]
+    prompt_init: Option<String>,
     /// LoRA rank r [default: 8].
     #[arg(long, value_name = "R")]
     lora_r: Option<usize>,
@@ -326,22 +334,26 @@ impl Args {
         if self.tune_thresholds {
             t.tune_thresholds = true;
         }
+        use ft_model::Peft;
         match self.peft.as_deref() {
             None => {}
             Some("none") => t.peft = None,
-            Some("lora") => {
-                t.peft.get_or_insert_with(ft_model::LoraSettings::default);
+            Some("lora") if !matches!(t.peft, Some(Peft::Lora(_))) => t.peft = Some(Peft::Lora(Default::default())),
+            Some("prompt") if !matches!(t.peft, Some(Peft::Prompt(_))) => {
+                t.peft = Some(Peft::Prompt(Default::default()))
             }
+            Some("lora" | "prompt") => {}
             Some(other) => anyhow::bail!(
-                "--peft {other}: ft trains `lora` (or `none`, full fine-tuning); adapters and prompt tuning are not built yet"
+                "--peft {other}: ft trains `lora` or `prompt` (or `none`, full fine-tuning); bottleneck adapters and prefix tuning are not built yet"
             ),
         }
         let lora_flags = self.lora_r.is_some()
             || self.lora_alpha.is_some()
             || self.lora_dropout.is_some()
             || self.lora_targets.is_some();
+        let prompt_flags = self.virtual_tokens.is_some() || self.prompt_init.is_some();
         match t.peft.as_mut() {
-            Some(lora) => {
+            Some(Peft::Lora(lora)) => {
                 set!(lora.r, self.lora_r);
                 set!(lora.alpha, self.lora_alpha);
                 set!(lora.dropout, self.lora_dropout);
@@ -349,10 +361,22 @@ impl Args {
                     lora.targets = targets.iter().map(|t| t.trim().to_string()).collect();
                 }
             }
-            None if lora_flags => {
-                anyhow::bail!("--lora-r / --lora-alpha / --lora-dropout / --lora-targets need --peft lora")
+            Some(Peft::Prompt(prompt)) => {
+                set!(prompt.num_virtual_tokens, self.virtual_tokens);
+                match self.prompt_init.as_deref() {
+                    None => {}
+                    Some("random") => prompt.init = ft_model::PromptInit::Random,
+                    Some("vocab") => prompt.init = ft_model::PromptInit::Vocab,
+                    Some(other) => anyhow::bail!("--prompt-init {other}: use random or vocab"),
+                }
             }
             None => {}
+        }
+        if lora_flags && !matches!(t.peft, Some(Peft::Lora(_))) {
+            anyhow::bail!("--lora-r / --lora-alpha / --lora-dropout / --lora-targets need --peft lora");
+        }
+        if prompt_flags && !matches!(t.peft, Some(Peft::Prompt(_))) {
+            anyhow::bail!("--virtual-tokens / --prompt-init need --peft prompt");
         }
         Ok(c.with_absolute_paths())
     }
@@ -536,10 +560,14 @@ pub fn execute(
     println!(
         "wrote      {} (HuggingFace model{}, metrics.json,{} log.jsonl, run.toml, checkpoints/)",
         out.display(),
-        if adapter.join("adapter_config.json").is_file() {
-            format!(" with the LoRA branches merged; the adapter alone, in PEFT's format: {}", adapter.display())
-        } else {
-            String::new()
+        match std::fs::read_to_string(adapter.join("adapter_config.json")) {
+            Ok(text) if text.contains("PROMPT_TUNING") => format!(
+                " with its virtual tokens, which ft reads and transformers does not; the adapter alone, in PEFT's format: {}",
+                adapter.display()
+            ),
+            Ok(_) =>
+                format!(" with the LoRA branches merged; the adapter alone, in PEFT's format: {}", adapter.display()),
+            Err(_) => String::new(),
         },
         if report.is_some() { " report.html," } else { "" }
     );

@@ -128,7 +128,7 @@ pub fn load_pretrained<H: Head>(
     let plan = plan::<H>(&header, &config, options, &weights, &config_path)?;
     let bytes = reader.read_all()?;
     check_finite(&bytes, &header, &plan, &weights)?;
-    let Plan { num_labels, fresh_head, fresh_pooler, mut report } = plan;
+    let Plan { num_labels, fresh_head, fresh_pooler, mut report, virtual_tokens } = plan;
     debug_assert!(fresh_head || Task::of_config(&config).is_none_or(|t| t == H::TASK));
     if let Some(saved) = Task::of_config(&config)
         && saved != H::TASK
@@ -141,7 +141,20 @@ pub fn load_pretrained<H: Head>(
     }
 
     // Build with placeholder weights and apply the file.
-    let model = H::build(&config, num_labels, &mut Init::Zeros, device);
+    let mut model = H::build(&config, num_labels, &mut Init::Zeros, device);
+    if let Some(p) = virtual_tokens {
+        // A prompt-tuned model ft saved: the virtual tokens are part of it.
+        let h = config.hidden_size;
+        model = model.map_bert(|mut bert| {
+            bert.embeddings.prompt = Some(burn::nn::Embedding {
+                weight: burn::module::Param::from_tensor(burn::tensor::Tensor::zeros([p, h], device)),
+            });
+            bert
+        });
+        report.notes.push(format!(
+            "prompt tuning: {p} virtual tokens before every text (ft reads them; transformers does not)"
+        ));
+    }
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
@@ -159,7 +172,6 @@ pub fn load_pretrained<H: Head>(
     if fresh_pooler {
         store = store.with_key_remapping(r"^bert\.pooler\.", "not_loaded_pooler.");
     }
-    let mut model = model;
     let result = model
         .load_from(&mut store)
         .map_err(|e| ModelError::Safetensors { path: weights.clone(), reason: e.to_string() })?;

@@ -30,6 +30,9 @@ pub(crate) struct Plan {
     pub fresh_pooler: bool,
     /// The report, complete but for what applying the weights confirms.
     pub report: LoadReport,
+    /// Virtual tokens of prompt tuning found in the file (`bert.embeddings.prompt.weight`, ft's own
+    /// name for a prompt-tuned model it saved).
+    pub virtual_tokens: Option<usize>,
 }
 
 /// Validates a whole safetensors file held in memory (`bytes`) against `config` — header, names,
@@ -208,10 +211,32 @@ pub(crate) fn plan<H: Head>(
 
     let expected_names: HashSet<&str> = expected.iter().map(|t| t.name.as_str()).collect();
     let mut pooler_dropped = false;
+    let mut virtual_tokens = None;
     for tensor in file {
         if let FileKey::Tensor(name) = canonical(&tensor.key)
             && !expected_names.contains(name.as_str())
         {
+            if name == crate::peft::prompt::PROMPT_MODULE_TENSOR && H::TASK == crate::Task::SequenceClassification {
+                match tensor.shape[..] {
+                    [p, h] if h == config.hidden_size && p > 0 && p < config.max_position_embeddings => {
+                        virtual_tokens = Some(p);
+                        report.applied.push(name.clone());
+                        *report.loaded_values.entry(Part::Embeddings).or_default() += tensor.values;
+                        continue;
+                    }
+                    _ => {
+                        return Err(ModelError::ShapeMismatch {
+                            path: weights.to_path_buf(),
+                            name: tensor.key.clone(),
+                            expected: vec![0, config.hidden_size],
+                            found: tensor.shape.clone(),
+                            hint:
+                                " (virtual tokens of prompt tuning: [P, hidden_size], P below max_position_embeddings)"
+                                    .into(),
+                        });
+                    }
+                }
+            }
             // A head without a pooler (transformers' add_pooling_layer=False) leaves the checkpoint's
             // pooler unused by design, as transformers does.
             if !H::POOLER && name.starts_with("bert.pooler.") {
@@ -252,7 +277,7 @@ pub(crate) fn plan<H: Head>(
             options.seed
         ));
     }
-    Ok(Plan { num_labels, fresh_head, fresh_pooler, report })
+    Ok(Plan { num_labels, fresh_head, fresh_pooler, report, virtual_tokens })
 }
 
 /// Every tensor the plan applies must hold finite values: a NaN or an infinity in a checkpoint is

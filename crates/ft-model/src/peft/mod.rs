@@ -5,3 +5,26 @@
 pub mod adapter;
 pub mod lora;
 pub mod prompt;
+
+use serde::{Deserialize, Serialize};
+
+/// The parameter-efficient method of a run (`--peft`), as `run.toml`'s `[training.peft]` table with
+/// its `method` key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum Peft {
+    /// LoRA branches on Linear layers.
+    Lora(lora::LoraSettings),
+    /// Prompt tuning's virtual tokens.
+    Prompt(prompt::PromptSettings),
+}
+
+impl Peft {
+    /// `lora` or `prompt`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Lora(_) => "lora",
+            Self::Prompt(_) => "prompt",
+        }
+    }
+}

@@ -22,8 +22,11 @@ use std::path::Path;
 
 /// The prefix of the head's tensors in a prompt-learning adapter file.
 pub const PROMPT_PREFIX: &str = "base_model.";
-/// The tensor of the virtual tokens.
+/// The tensor of the virtual tokens in PEFT's file.
 pub const PROMPT_TENSOR: &str = "prompt_embeddings";
+/// Its name in a whole model ft saves (`save_pretrained` of a prompt-tuned model), which ft's loader
+/// reads back; transformers reports it as unused.
+pub const PROMPT_MODULE_TENSOR: &str = "bert.embeddings.prompt.weight";
 
 /// How the virtual tokens start (PEFT's `prompt_tuning_init`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
