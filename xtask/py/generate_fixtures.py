@@ -3368,6 +3368,130 @@ def cmd_prompt_goldens(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------
+# Bottleneck-adapter goldens: a PyTorch reference module (ft's documented format), step for step
+# ----------------------------------------------------------------------------------------------------
+
+BOTTLENECK_GOLDEN_FILE = "bottleneck_parity.safetensors"
+BOTTLENECK_REDUCTION = 4  # bottleneck = H / 4 = 8 on the tiny model
+BOTTLENECK_MAX_GRAD_NORM = 2.5
+
+
+class Bottleneck(torch.nn.Module):
+    """Houlsby et al. (2019)'s adapter: `z + up(act(down(z)))`, `down` H → H/reduction and `up` back,
+    with biases; `up` starts at zero (the adapter starts as the identity), `down` ~ N(0, 0.02)."""
+
+    def __init__(self, hidden: int, reduction: int, act: str):
+        super().__init__()
+        self.down = torch.nn.Linear(hidden, hidden // reduction)
+        self.up = torch.nn.Linear(hidden // reduction, hidden)
+        self.act = {"relu": torch.nn.functional.relu, "swish": torch.nn.functional.silu}[act]
+        torch.nn.init.normal_(self.down.weight, std=0.02)
+        torch.nn.init.zeros_(self.down.bias)
+        torch.nn.init.zeros_(self.up.weight)
+        torch.nn.init.zeros_(self.up.bias)
+
+    def forward(self, z):
+        return z + self.up(self.act(self.down(z)))
+
+
+def add_bottleneck(model, architecture: str, reduction: int, act: str):
+    """Puts a `Bottleneck` into BERT's output blocks as ft does: `LayerNorm(adapter(dropout(dense(h)))
+    + input)` — after the FFN output (`output.adapter`) for both architectures, and after the attention
+    output (`attention.output.adapter`) for Houlsby. Freezes everything but the adapters, every
+    LayerNorm and the classifier."""
+    hidden = model.config.hidden_size
+
+    def patch(block):
+        block.adapter = Bottleneck(hidden, reduction, act)
+
+        def forward(hidden_states, input_tensor, block=block):
+            hidden_states = block.dropout(block.dense(hidden_states))
+            return block.LayerNorm(block.adapter(hidden_states) + input_tensor)
+
+        block.forward = forward
+
+    for layer in model.bert.encoder.layer:
+        if architecture == "houlsby":
+            patch(layer.attention.output)
+        patch(layer.output)
+    for name, p in model.named_parameters():
+        p.requires_grad_(".adapter." in name or "LayerNorm" in name or name.startswith("classifier."))
+    return model
+
+
+def add_bottleneck_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "bottleneck-goldens",
+    "write bottleneck_parity.safetensors: train_parity's 6 AdamW steps of the tiny model with Houlsby "
+    "bottleneck adapters (the reference module in this file) and add it to manifest.json",
+    add_bottleneck_goldens_args,
+)
+def cmd_bottleneck_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating bottleneck-adapter goldens into {out} with {versions()}")
+    tiny = out / "tiny"
+    r = TRAIN_RECIPE
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    batches = train_parity_batches(initial["bert.embeddings.word_embeddings.weight"].shape[0])
+    torch.manual_seed(SEED)
+    model = add_bottleneck(train_parity_model(tiny), "houlsby", BOTTLENECK_REDUCTION, "relu")
+    tensors: dict[str, torch.Tensor] = {
+        f"initial.{n}": p.detach().clone() for n, p in model.named_parameters() if ".adapter." in n
+    }
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = train_parity_decay_names(model)
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    params = [p for _, p in named]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs = [], [], []
+    model.train()
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        loss = model(**batch, return_dict=True).loss
+        losses.append(loss.detach().clone())
+        (loss / r["grad_accum"]).backward()
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=BOTTLENECK_MAX_GRAD_NORM).detach().clone())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
+    clipped = sum(float(n) > BOTTLENECK_MAX_GRAD_NORM for n in norms)
+    assert 1 <= clipped < len(norms) and all(abs(float(n) - BOTTLENECK_MAX_GRAD_NORM) > 0.05 for n in norms), norms
+    tensors.update({f"final.{n}": p.detach().clone() for n, p in named})
+    tensors["losses"] = torch.stack(losses).to(torch.float32)
+    tensors["grad_norms"] = torch.stack(norms).to(torch.float32)
+    tensors["lrs"] = torch.tensor(lrs, dtype=torch.float32)
+    tensors["max_grad_norm"] = torch.tensor([BOTTLENECK_MAX_GRAD_NORM], dtype=torch.float32)
+    save_tensors(out / BOTTLENECK_GOLDEN_FILE, tensors)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest.setdefault("cases", {})[BOTTLENECK_GOLDEN_FILE] = {
+        "model": "tiny, every dropout 0",
+        "adapter": f"Houlsby (attention.output and output), reduction {BOTTLENECK_REDUCTION}, relu; Bottleneck in generate_fixtures.py",
+        "trainable": "adapters, every LayerNorm, the classifier",
+        "recipe": f"train_parity.json (batches, accumulation, AdamW groups, schedule), clipping at {BOTTLENECK_MAX_GRAD_NORM}",
+    }
+    manifest.setdefault("tensors", {})[BOTTLENECK_GOLDEN_FILE] = tensor_table(out / BOTTLENECK_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[BOTTLENECK_GOLDEN_FILE] = sha256_file(out / BOTTLENECK_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
 def add_verify_adapter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="an `ft train --peft lora` output directory")
     p.add_argument("--base", type=Path, required=True, help="the base model directory it was trained from")

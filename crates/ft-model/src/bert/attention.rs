@@ -3,6 +3,7 @@
 
 use crate::BertConfig;
 use crate::init::Init;
+use crate::peft::bottleneck::Bottleneck;
 use crate::peft::lora::{LoraBranch, forward_with};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
@@ -73,6 +74,9 @@ pub struct BertSelfOutput {
     pub dense: Linear,
     /// LoRA branch of `dense`.
     pub dense_lora: Option<LoraBranch>,
+    /// Houlsby's bottleneck adapter after the dense (`None` without one; see
+    /// [`crate::peft::bottleneck`]).
+    pub adapter: Option<Bottleneck>,
     /// `attention.output.LayerNorm`.
     pub layer_norm: LayerNorm,
     /// `hidden_dropout_prob`.
@@ -86,6 +90,7 @@ impl BertSelfOutput {
         Self {
             dense: init.linear(h, h, device),
             dense_lora: None,
+            adapter: None,
             layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
         }
@@ -93,7 +98,8 @@ impl BertSelfOutput {
 
     /// `LayerNorm(dropout(dense(hidden)) + input)`; all `[B, T, H]`.
     pub fn forward(&self, hidden: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
-        self.layer_norm.forward(self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden)) + input)
+        let out = self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden));
+        self.layer_norm.forward(crate::peft::bottleneck::forward_with(&self.adapter, out) + input)
     }
 }
 

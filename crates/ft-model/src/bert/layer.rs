@@ -3,6 +3,7 @@
 
 use super::attention::BertAttention;
 use crate::init::Init;
+use crate::peft::bottleneck::Bottleneck;
 use crate::peft::lora::{LoraBranch, forward_with};
 use crate::{BertConfig, HiddenAct};
 use burn::module::Module;
@@ -64,6 +65,8 @@ pub struct BertOutput {
     pub dense: Linear,
     /// LoRA branch of `dense`.
     pub dense_lora: Option<LoraBranch>,
+    /// A bottleneck adapter after the dense (Houlsby and Pfeiffer; see [`crate::peft::bottleneck`]).
+    pub adapter: Option<Bottleneck>,
     /// `output.LayerNorm`.
     pub layer_norm: LayerNorm,
     /// `hidden_dropout_prob`.
@@ -73,7 +76,8 @@ pub struct BertOutput {
 impl BertOutput {
     /// `LayerNorm(dropout(dense(hidden)) + input)`: `[B, T, I]`, `[B, T, H]` → `[B, T, H]`.
     pub fn forward(&self, hidden: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
-        self.layer_norm.forward(self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden)) + input)
+        let out = self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden));
+        self.layer_norm.forward(crate::peft::bottleneck::forward_with(&self.adapter, out) + input)
     }
 }
 
@@ -102,6 +106,7 @@ impl BertLayer {
             output: BertOutput {
                 dense: init.linear(i, h, device),
                 dense_lora: None,
+                adapter: None,
                 layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
                 dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             },

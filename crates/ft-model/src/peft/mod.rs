@@ -3,6 +3,7 @@
 //! ([`prompt`]).
 
 pub mod adapter;
+pub mod bottleneck;
 pub mod lora;
 pub mod prompt;
 
