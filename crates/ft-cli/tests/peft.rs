@@ -454,3 +454,72 @@ fn prompt_tuning_trains_virtual_tokens_and_saves_a_peft_adapter() {
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
 }
+
+/// `ft train --peft adapters`: Houlsby bottleneck adapters train with the LayerNorms and the head; the
+/// rest of the encoder stays the base's; OUTPUT/adapter holds what trained; OUTPUT itself (config.json
+/// `ft_adapters`) loads back in ft with its adapters and `ft eval` reproduces the run's metrics.
+#[test]
+fn bottleneck_adapters_train_and_load_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 120);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let args = |reduction: &'static str| -> Vec<String> {
+        [
+            "train",
+            "--model",
+            tiny.to_str().unwrap(),
+            "--train",
+            train.to_str().unwrap(),
+            "--test",
+            test.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--lr",
+            "5e-3",
+            "--max-len",
+            "24",
+            "--reinit-head",
+            "--peft",
+            "adapters",
+            "--adapter-reduction",
+            reduction,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_ft")).args(args("5")).output().unwrap();
+    assert!(!o.status.success() && text(&o.stderr).contains("--adapter-reduction 5: must divide hidden_size 32"));
+    assert!(!out.exists());
+    let o = Command::new(env!("CARGO_BIN_EXE_ft")).args(args("4")).output().unwrap();
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // 4 adapters × (32·8 + 8 + 8·32 + 32) + 5 LayerNorms × 64 + the head's 66.
+    assert_eq!(4 * (32 * 8 + 8 + 8 * 32 + 32) + 5 * 64 + 66, 2_594);
+    assert!(stderr.contains("2,594 of ") && stderr.contains("bottleneck adapters (Houlsby, reduction 4"), "{stderr}");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["peft_type"], "BOTTLENECK");
+    assert_eq!(config["reduction_factor"], 4);
+    let saved = tensors(&out.join("adapter/adapter_model.safetensors"));
+    assert_eq!(saved.len(), 4 * 4 + 5 * 2 + 2, "{:?}", saved.keys());
+    assert_eq!(saved["bert.encoder.layer.0.attention.output.adapter.down.weight"].0, [8, 32]);
+    let (model, base) = (tensors(&out.join("model.safetensors")), tensors(&tiny.join("model.safetensors")));
+    for (name, value) in &base {
+        if name.starts_with("bert.") && !name.ends_with("position_ids") && !name.contains("LayerNorm") {
+            assert_eq!(&model[name], value, "{name} moved");
+        }
+    }
+    let run_config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(run_config["ft_adapters"]["architecture"], "houlsby");
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
+}

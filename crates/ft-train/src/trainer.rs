@@ -386,6 +386,10 @@ pub fn train<H: Head>(
             names.len(),
             lora.targets.join(", ")
         )),
+        (Some(Peft::Adapters(a)), _) => observer.on_message(&format!(
+            "peft       bottleneck adapters ({:?}, reduction {}, {:?}); the LayerNorms and the head train too",
+            a.architecture, a.reduction, a.activation
+        )),
         (Some(Peft::Prompt(prompt)), _) => observer.on_message(&format!(
             "peft       prompt tuning: {} virtual tokens ({:?} init) before every text; the head trains in full",
             prompt.num_virtual_tokens, prompt.init
@@ -446,6 +450,22 @@ pub fn prepare<H: Head>(
                     }
                 }
             });
+            if let Some(e) = error {
+                return Err(TrainError::Config(e.to_string()));
+            }
+            return Ok((model, None));
+        }
+        Some(Peft::Adapters(adapters)) => {
+            let seed = settings.seed;
+            let mut error = None;
+            let model =
+                model.map_bert(|bert| match ft_model::peft::bottleneck::attach(bert.clone(), adapters, seed, device) {
+                    Ok((bert, _)) => bert,
+                    Err(e) => {
+                        error = Some(e);
+                        bert
+                    }
+                });
             if let Some(e) = error {
                 return Err(TrainError::Config(e.to_string()));
             }

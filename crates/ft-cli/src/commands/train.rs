@@ -148,8 +148,18 @@ pub struct Args {
     /// Linear layers, `prompt` virtual tokens put before every text (sequence classification), and
     /// the head in full; the adapter alone is saved in PEFT's format under OUTPUT/adapter [default:
     /// none, every weight trains].
-    #[arg(long, value_name = "none|lora|prompt")]
+    #[arg(long, value_name = "none|lora|adapters|prompt")]
     peft: Option<String>,
+    /// Bottleneck adapters: houlsby (after the attention and the feed-forward outputs) or pfeiffer
+    /// (feed-forward only) [default: houlsby].
+    #[arg(long, value_name = "houlsby|pfeiffer")]
+    adapter_architecture: Option<String>,
+    /// Bottleneck adapters: width = hidden size / this [default: 16].
+    #[arg(long, value_name = "N")]
+    adapter_reduction: Option<usize>,
+    /// Bottleneck adapters: relu or swish [default: relu].
+    #[arg(long, value_name = "relu|swish")]
+    adapter_activation: Option<String>,
     /// Prompt tuning: virtual tokens put before every text [default: 20].
     #[arg(long, value_name = "N")]
     virtual_tokens: Option<usize>,
@@ -342,9 +352,12 @@ impl Args {
             Some("prompt") if !matches!(t.peft, Some(Peft::Prompt(_))) => {
                 t.peft = Some(Peft::Prompt(Default::default()))
             }
-            Some("lora" | "prompt") => {}
+            Some("adapters") if !matches!(t.peft, Some(Peft::Adapters(_))) => {
+                t.peft = Some(Peft::Adapters(Default::default()))
+            }
+            Some("lora" | "prompt" | "adapters") => {}
             Some(other) => anyhow::bail!(
-                "--peft {other}: ft trains `lora` or `prompt` (or `none`, full fine-tuning); bottleneck adapters and prefix tuning are not built yet"
+                "--peft {other}: ft trains `lora`, `adapters` or `prompt` (or `none`, full fine-tuning); prefix tuning is not built yet"
             ),
         }
         let lora_flags = self.lora_r.is_some()
@@ -352,6 +365,9 @@ impl Args {
             || self.lora_dropout.is_some()
             || self.lora_targets.is_some();
         let prompt_flags = self.virtual_tokens.is_some() || self.prompt_init.is_some();
+        let adapter_flags = self.adapter_architecture.is_some()
+            || self.adapter_reduction.is_some()
+            || self.adapter_activation.is_some();
         match t.peft.as_mut() {
             Some(Peft::Lora(lora)) => {
                 set!(lora.r, self.lora_r);
@@ -370,7 +386,26 @@ impl Args {
                     Some(other) => anyhow::bail!("--prompt-init {other}: use random or vocab"),
                 }
             }
+            Some(Peft::Adapters(a)) => {
+                use ft_model::peft::bottleneck::{Activation, Architecture};
+                set!(a.reduction, self.adapter_reduction);
+                match self.adapter_architecture.as_deref() {
+                    None => {}
+                    Some("houlsby") => a.architecture = Architecture::Houlsby,
+                    Some("pfeiffer") => a.architecture = Architecture::Pfeiffer,
+                    Some(other) => anyhow::bail!("--adapter-architecture {other}: use houlsby or pfeiffer"),
+                }
+                match self.adapter_activation.as_deref() {
+                    None => {}
+                    Some("relu") => a.activation = Activation::Relu,
+                    Some("swish") => a.activation = Activation::Swish,
+                    Some(other) => anyhow::bail!("--adapter-activation {other}: use relu or swish"),
+                }
+            }
             None => {}
+        }
+        if adapter_flags && !matches!(t.peft, Some(Peft::Adapters(_))) {
+            anyhow::bail!("--adapter-architecture / --adapter-reduction / --adapter-activation need --peft adapters");
         }
         if lora_flags && !matches!(t.peft, Some(Peft::Lora(_))) {
             anyhow::bail!("--lora-r / --lora-alpha / --lora-dropout / --lora-targets need --peft lora");
@@ -561,6 +596,10 @@ pub fn execute(
         "wrote      {} (HuggingFace model{}, metrics.json,{} log.jsonl, run.toml, checkpoints/)",
         out.display(),
         match std::fs::read_to_string(adapter.join("adapter_config.json")) {
+            Ok(text) if text.contains("\"BOTTLENECK\"") => format!(
+                " with its bottleneck adapters, which ft reads and transformers does not; the adapters, LayerNorms and head alone: {}",
+                adapter.display()
+            ),
             Ok(text) if text.contains("PROMPT_TUNING") => format!(
                 " with its virtual tokens, which ft reads and transformers does not; the adapter alone, in PEFT's format: {}",
                 adapter.display()

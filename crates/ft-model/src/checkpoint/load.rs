@@ -16,6 +16,7 @@ use crate::heads::sequence_classification::BertForSequenceClassification;
 use crate::heads::task::{Head, Task};
 use crate::init::Init;
 use crate::{BertConfig, ModelError};
+use burn::module::Module as _;
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::Device;
 use std::collections::BTreeMap;
@@ -142,6 +143,24 @@ pub fn load_pretrained<H: Head>(
 
     // Build with placeholder weights and apply the file.
     let mut model = H::build(&config, num_labels, &mut Init::Zeros, device);
+    if let Some(settings) = crate::peft::bottleneck::BottleneckSettings::of_config(&config, &config_path)? {
+        // A model ft saved with bottleneck adapters: build them (zeros) for the file to fill.
+        let mut error = None;
+        model = model.map_bert(|bert| match crate::peft::bottleneck::attach(bert.clone(), &settings, 0, device) {
+            Ok((bert, _)) => bert.set_require_grad(true),
+            Err(e) => {
+                error = Some(e);
+                bert
+            }
+        });
+        if let Some(e) = error {
+            return Err(e);
+        }
+        report.notes.push(format!(
+            "bottleneck adapters ({:?}, reduction {}): ft reads them; transformers does not",
+            settings.architecture, settings.reduction
+        ));
+    }
     if let Some(p) = virtual_tokens {
         // A prompt-tuned model ft saved: the virtual tokens are part of it.
         let h = config.hidden_size;

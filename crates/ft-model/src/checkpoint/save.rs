@@ -68,6 +68,20 @@ pub fn save_pretrained<H: Head>(
         let mut config = head_config(config, H::TASK, model.num_labels());
         // ft's pooling, read back by ft; transformers keeps the key and reads the pooler regardless.
         model.pooling().write_to(&mut config);
+        // Bottleneck adapters: ft's loader rebuilds them from this key; transformers keeps the key and
+        // reports the adapters' tensors as unused.
+        match crate::peft::bottleneck::BottleneckSettings::of_model(model.bert()) {
+            Some(settings) => {
+                let value = serde_json::to_value(&settings).map_err(|e| ModelError::Output {
+                    path: out.join("config.json"),
+                    reason: format!("could not serialise the adapters' settings: {e}"),
+                })?;
+                config.extra.insert(crate::peft::bottleneck::BottleneckSettings::CONFIG_KEY.into(), value);
+            }
+            None => {
+                config.extra.remove(crate::peft::bottleneck::BottleneckSettings::CONFIG_KEY);
+            }
+        }
         let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
             path: out.join("config.json"),
             reason: format!("could not serialise the config: {e}"),

@@ -92,6 +92,39 @@ impl Bottleneck {
     }
 }
 
+impl BottleneckSettings {
+    /// `config.json`'s key for a model ft saved with adapters (ft's loader builds them from it).
+    pub const CONFIG_KEY: &'static str = "ft_adapters";
+
+    /// The settings of the adapters in `bert`, if it has any.
+    pub fn of_model(bert: &BertModel) -> Option<Self> {
+        let layer = bert.encoder.layer.first()?;
+        let adapter = layer.output.adapter.as_ref()?;
+        let [hidden, width] = adapter.down.weight.dims();
+        Some(Self {
+            architecture: if layer.attention.output.adapter.is_some() {
+                Architecture::Houlsby
+            } else {
+                Architecture::Pfeiffer
+            },
+            reduction: hidden / width.max(1),
+            activation: adapter.activation,
+        })
+    }
+
+    /// The settings recorded in `config` (`None` without the key).
+    pub fn of_config(config: &crate::BertConfig, path: &std::path::Path) -> Result<Option<Self>, ModelError> {
+        let Some(value) = config.extra.get(Self::CONFIG_KEY) else { return Ok(None) };
+        serde_json::from_value(value.clone()).map(Some).map_err(|e| ModelError::Config {
+            path: path.to_path_buf(),
+            reason: format!(
+                "`{}`: {e} (expected {{\"architecture\": \"houlsby\", \"reduction\": 16, \"activation\": \"relu\"}})",
+                Self::CONFIG_KEY
+            ),
+        })
+    }
+}
+
 /// `z` through `adapter` when there is one.
 pub fn forward_with<const D: usize>(adapter: &Option<Bottleneck>, z: Tensor<D>) -> Tensor<D> {
     match adapter {
@@ -133,4 +166,60 @@ pub fn attach(
         out.adapter = Some(Bottleneck::new(hidden, settings, &mut fresh(), device));
     }
     Ok((bert, k as usize))
+}
+
+/// Writes the adapters of `model` — with every LayerNorm and the head, what trained — to `out`:
+/// `adapter_config.json` (ft's format: `peft_type` "BOTTLENECK", `architecture`, `reduction_factor`,
+/// `non_linearity`, `task_type`, `base_model_name_or_path`, `modules_to_save`),
+/// `adapter_model.safetensors` (transformers' names and layouts:
+/// `bert.encoder.layer.0.output.adapter.down.weight` `[H / reduction, H]`, …,
+/// `bert.encoder.layer.0.output.LayerNorm.weight`, `classifier.weight`) and `ft_config.json`.
+/// Atomic, as [`crate::save_pretrained`].
+pub fn save_adapter<H: crate::Head>(
+    model: &H,
+    config: &crate::BertConfig,
+    base_model: Option<&str>,
+    out: &std::path::Path,
+    overwrite: bool,
+) -> Result<(), ModelError> {
+    use super::adapter::{ADAPTER_CONFIG, ADAPTER_WEIGHTS, FT_CONFIG, peft_task_type};
+    use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
+    let Some(settings) = BottleneckSettings::of_model(model.bert()) else {
+        return Err(ModelError::Input("the model has no bottleneck adapters: nothing to save".into()));
+    };
+    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    crate::checkpoint::save::write_dir(out, overwrite, |tmp| {
+        let write = |path: &std::path::Path, value: &serde_json::Value| -> Result<(), ModelError> {
+            let text = serde_json::to_string_pretty(value)
+                .map_err(|e| ModelError::Output { path: path.to_path_buf(), reason: e.to_string() })?;
+            std::fs::write(path, text + "\n").map_err(ModelError::io(path))
+        };
+        let adapter_config = serde_json::json!({
+            "peft_type": "BOTTLENECK",
+            "format": "ft (not a PEFT type: see ft's README, Bottleneck adapters)",
+            "task_type": peft_task_type(H::TASK),
+            "base_model_name_or_path": base_model,
+            "architecture": settings.architecture,
+            "reduction_factor": settings.reduction,
+            "non_linearity": settings.activation,
+            "modules_to_save": heads,
+            "trainable": "adapters, every LayerNorm, the head",
+        });
+        write(&tmp.join(ADAPTER_CONFIG), &adapter_config)?;
+        let mut ft_config = crate::checkpoint::save::head_config(config, H::TASK, model.num_labels());
+        model.pooling().write_to(&mut ft_config);
+        let ft_config = serde_json::to_value(&ft_config)
+            .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
+        write(&tmp.join(FT_CONFIG), &ft_config)?;
+        let mut store = SafetensorsStore::from_file(tmp.join(ADAPTER_WEIGHTS))
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .clear_metadata()
+            .metadata("format", "pt")
+            .with_regex(format!(r"(\.adapter\.|layer_norm\.|^({})\.)", heads.join("|")))
+            .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+        model
+            .save_into(&mut store)
+            .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
+        Ok(())
+    })
 }

@@ -18,6 +18,8 @@ pub enum Peft {
     Lora(lora::LoraSettings),
     /// Prompt tuning's virtual tokens.
     Prompt(prompt::PromptSettings),
+    /// Bottleneck adapters in the output blocks.
+    Adapters(bottleneck::BottleneckSettings),
 }
 
 impl Peft {
@@ -26,6 +28,7 @@ impl Peft {
         match self {
             Self::Lora(_) => "lora",
             Self::Prompt(_) => "prompt",
+            Self::Adapters(_) => "adapters",
         }
     }
 }
