@@ -3492,6 +3492,131 @@ def cmd_bottleneck_goldens(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------
+# Prefix-tuning goldens: P-tuning v2's key/value prefixes, a PyTorch reference (PEFT 0.21.2's
+# PREFIX_TUNING refuses BERT on transformers 5.24: "Model does not support past key values")
+# ----------------------------------------------------------------------------------------------------
+
+PREFIX_GOLDEN_FILE = "prefix_parity.safetensors"
+PREFIX_VIRTUAL_TOKENS = 4
+PREFIX_MAX_GRAD_NORM = 1.5
+
+
+def add_prefix(model, p: int):
+    """Learned key and value prefixes of `p` positions in every layer's self-attention (P-tuning v2,
+    PEFT's PREFIX_TUNING without projection): the keys and values of the layer are `[prefix; K x]` and
+    `[prefix; V x]`, the mask attends the prefix, the queries are the text's only. Prefixes ~ N(0, 1)
+    (`nn.Embedding`'s init, as PEFT). Freezes everything but the prefixes and the classifier."""
+    from transformers.models.bert.modeling_bert import eager_attention_forward
+
+    hidden = model.config.hidden_size
+    for layer in model.bert.encoder.layer:
+        sa = layer.attention.self
+        sa.prefix_key = torch.nn.Parameter(torch.randn(p, hidden))
+        sa.prefix_value = torch.nn.Parameter(torch.randn(p, hidden))
+
+        def forward(hidden_states, attention_mask=None, cache=None, sa=sa, **kwargs):
+            b, t = hidden_states.shape[:2]
+            hd = sa.attention_head_size
+            heads = lambda x: x.view(b, x.shape[1], -1, hd).transpose(1, 2)  # noqa: E731
+            q = heads(sa.query(hidden_states))
+            k = heads(torch.cat([sa.prefix_key.expand(b, -1, -1), sa.key(hidden_states)], 1))
+            v = heads(torch.cat([sa.prefix_value.expand(b, -1, -1), sa.value(hidden_states)], 1))
+            if attention_mask is not None:
+                pad = attention_mask.new_ones if attention_mask.dtype == torch.bool else attention_mask.new_zeros
+                attention_mask = torch.cat([pad(*attention_mask.shape[:-1], p), attention_mask], -1)
+            out, weights = eager_attention_forward(
+                sa, q, k, v, attention_mask, dropout=0.0 if not sa.training else sa.dropout.p, scaling=sa.scaling
+            )
+            return out.reshape(b, t, -1).contiguous(), weights
+
+        sa.forward = forward
+    for name, param in model.named_parameters():
+        param.requires_grad_(".prefix_" in name or name.startswith("classifier."))
+    return model
+
+
+def prefix_as_peft(model) -> torch.Tensor:
+    """The prefixes in PEFT's `prompt_embeddings` layout: `[P, L·2·H]`, layer l's key at columns
+    2l·H.., its value at (2l+1)·H.."""
+    parts = []
+    for layer in model.bert.encoder.layer:
+        parts += [layer.attention.self.prefix_key, layer.attention.self.prefix_value]
+    return torch.cat(parts, 1).detach().clone()
+
+
+def add_prefix_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "prefix-goldens",
+    "write prefix_parity.safetensors: train_parity's 6 AdamW steps of the tiny model with key/value "
+    "prefixes (the reference module in this file) and add it to manifest.json",
+    add_prefix_goldens_args,
+)
+def cmd_prefix_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating prefix-tuning goldens into {out} with {versions()}")
+    tiny = out / "tiny"
+    r = TRAIN_RECIPE
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    batches = train_parity_batches(initial["bert.embeddings.word_embeddings.weight"].shape[0])
+    torch.manual_seed(SEED)
+    model = add_prefix(train_parity_model(tiny), PREFIX_VIRTUAL_TOKENS)
+    tensors: dict[str, torch.Tensor] = {"initial.prompt_embeddings": prefix_as_peft(model)}
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = train_parity_decay_names(model)
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    params = [p for _, p in named]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs = [], [], []
+    model.train()
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        loss = model(**batch, return_dict=True).loss
+        losses.append(loss.detach().clone())
+        (loss / r["grad_accum"]).backward()
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=PREFIX_MAX_GRAD_NORM).detach().clone())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
+    clipped = sum(float(n) > PREFIX_MAX_GRAD_NORM for n in norms)
+    assert 1 <= clipped < len(norms) and all(abs(float(n) - PREFIX_MAX_GRAD_NORM) > 0.05 for n in norms), norms
+    tensors["final.prompt_embeddings"] = prefix_as_peft(model)
+    tensors["final.classifier.weight"] = model.classifier.weight.detach().clone()
+    tensors["final.classifier.bias"] = model.classifier.bias.detach().clone()
+    tensors["losses"] = torch.stack(losses).to(torch.float32)
+    tensors["grad_norms"] = torch.stack(norms).to(torch.float32)
+    tensors["lrs"] = torch.tensor(lrs, dtype=torch.float32)
+    tensors["max_grad_norm"] = torch.tensor([PREFIX_MAX_GRAD_NORM], dtype=torch.float32)
+    save_tensors(out / PREFIX_GOLDEN_FILE, tensors)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    manifest.setdefault("cases", {})[PREFIX_GOLDEN_FILE] = {
+        "model": "tiny, every dropout 0",
+        "prefix": f"{PREFIX_VIRTUAL_TOKENS} key/value positions per layer, N(0, 1); add_prefix in generate_fixtures.py; PEFT's prompt_embeddings layout",
+        "trainable": "the prefixes, the classifier",
+        "recipe": f"train_parity.json (batches, accumulation, AdamW groups, schedule), clipping at {PREFIX_MAX_GRAD_NORM}",
+    }
+    manifest.setdefault("tensors", {})[PREFIX_GOLDEN_FILE] = tensor_table(out / PREFIX_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[PREFIX_GOLDEN_FILE] = sha256_file(out / PREFIX_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
 def add_verify_adapter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="an `ft train --peft lora` output directory")
     p.add_argument("--base", type=Path, required=True, help="the base model directory it was trained from")

@@ -644,3 +644,106 @@ fn bottleneck_adapters_match_the_reference_step_for_step() {
         "bottleneck adapters vs reference: losses rel {worst_loss:.2e}, grad norms rel {worst_norm:.2e}, trained tensors abs {worst_param:.2e} over {compared}"
     );
 }
+
+/// Prefix tuning (P-tuning v2) through the same loop against the PyTorch reference (`add_prefix` in
+/// `xtask/py/generate_fixtures.py prefix-goldens`; PEFT 0.21.2 cannot run PREFIX_TUNING on BERT with
+/// transformers 5.24): fixtures/tiny (dropout 0) with 4 key/value prefix positions per layer from the
+/// reference's initial values (PEFT's `prompt_embeddings` layout), 6 AdamW steps clipped at 1.5. Only
+/// the prefixes and the classifier train. Losses and grad norms ≤ 1e-5 relative, trained tensors ≤ 1e-5.
+#[test]
+fn prefix_tuning_matches_the_reference_step_for_step() {
+    let recipe: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
+    let batches = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
+    let golden = Golden(std::fs::read(fixtures().join("prefix_parity.safetensors")).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    tiny_without_dropout(&tmp.path().join("model"));
+    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
+        &tmp.path().join("model"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap();
+    let (initial, shape) = golden.view("initial.prompt_embeddings");
+    let initial: Vec<f32> = initial.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let initial = Tensor::<2>::from_data(TensorData::new(initial, [shape[0], shape[1]]), &device);
+    let settings = ft_model::peft::prefix::PrefixSettings { num_virtual_tokens: shape[0] };
+    let model = loaded.model.map_bert(|bert| {
+        let bert = ft_model::peft::prefix::attach(bert, &settings, 0, &device).unwrap();
+        ft_model::peft::prefix::from_peft(bert, initial).unwrap()
+    });
+    let adam = AdamWSettings {
+        weight_decay: recipe["weight_decay"].as_f64().unwrap(),
+        beta1: recipe["betas"][0].as_f64().unwrap(),
+        beta2: recipe["betas"][1].as_f64().unwrap(),
+        eps: recipe["eps"].as_f64().unwrap(),
+    };
+    let optim = adamw(&model, &adam).unwrap();
+    let steps = recipe["steps"].as_u64().unwrap() as usize;
+    let accum = recipe["grad_accum"].as_u64().unwrap() as usize;
+    let schedule = Schedule {
+        base_lr: recipe["lr"].as_f64().unwrap(),
+        warmup_steps: recipe["warmup_steps"].as_u64().unwrap() as usize,
+        total_steps: steps,
+        kind: ScheduleKind::Linear,
+    };
+    let max_norm = golden.f32("max_grad_norm")[0] as f64;
+    let mut stepper = Stepper::new(model, optim, schedule, Some(max_norm), accum).unwrap();
+    let (want_losses, want_norms) = (golden.f32("losses"), golden.f32("grad_norms"));
+    let (mut worst_loss, mut worst_norm) = (0f64, 0f64);
+    for (i, &want) in want_losses.iter().enumerate() {
+        let inputs = Inputs {
+            input_ids: batches.ids(&format!("batch{i}.input_ids"), &device),
+            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), &device),
+            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), &device),
+        };
+        let loss =
+            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), &device))).unwrap();
+        let r = rel(loss as f64, want as f64);
+        assert!(r <= 1e-5, "prefix: micro-batch {i} loss {loss} vs reference {want} (rel {r:.2e})");
+        worst_loss = worst_loss.max(r);
+        if (i + 1) % accum == 0 {
+            let stats = stepper.optimizer_step();
+            let r = rel(stats.grad_norm, want_norms[stats.step] as f64);
+            assert!(
+                r <= 1e-5,
+                "prefix: step {} grad norm {} vs {} (rel {r:.2e})",
+                stats.step,
+                stats.grad_norm,
+                want_norms[stats.step]
+            );
+            worst_norm = worst_norm.max(r);
+        }
+    }
+    let (model, _) = stepper.into_parts();
+    let model = model.valid();
+    let got: Vec<f32> = ft_model::peft::prefix::to_peft(model.bert())
+        .unwrap()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let want = golden.f32("final.prompt_embeddings");
+    let mut worst_param = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst_param <= 1e-5, "prefix: trained prefixes max abs diff {worst_param:.2e}");
+    let out = tmp.path().join("trained");
+    let stripped = model.map_bert(|mut bert| {
+        for layer in bert.encoder.layer.iter_mut() {
+            layer.attention.self_attention.prefix_key = None;
+            layer.attention.self_attention.prefix_value = None;
+        }
+        bert
+    });
+    save_pretrained(&stripped, &loaded.config, &out, None, false).unwrap();
+    let saved = Golden(std::fs::read(out.join("model.safetensors")).unwrap());
+    for name in ["classifier.weight", "classifier.bias"] {
+        let (got, want) = (saved.f32(name), golden.f32(&format!("final.{name}")));
+        let diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-5, "prefix: trained {name} max abs diff {diff:.2e}");
+        worst_param = worst_param.max(diff);
+    }
+    eprintln!(
+        "prefix tuning vs reference: losses rel {worst_loss:.2e}, grad norms rel {worst_norm:.2e}, trained tensors abs {worst_param:.2e}"
+    );
+}

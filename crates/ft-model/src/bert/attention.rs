@@ -5,7 +5,7 @@ use crate::BertConfig;
 use crate::init::Init;
 use crate::peft::bottleneck::Bottleneck;
 use crate::peft::lora::{LoraBranch, forward_with};
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
@@ -25,6 +25,11 @@ pub struct BertSelfAttention {
     pub key_lora: Option<LoraBranch>,
     /// LoRA branch of `value`.
     pub value_lora: Option<LoraBranch>,
+    /// Prefix tuning's learned keys, `[P, H]`, put before the layer's keys (`None` without prefix
+    /// tuning; see [`crate::peft::prefix`]).
+    pub prefix_key: Option<Param<Tensor<2>>>,
+    /// Prefix tuning's learned values, `[P, H]`.
+    pub prefix_value: Option<Param<Tensor<2>>>,
     /// `attention_probs_dropout_prob`, on the attention probabilities.
     pub dropout: Dropout,
     /// Number of heads.
@@ -44,6 +49,8 @@ impl BertSelfAttention {
             query_lora: None,
             key_lora: None,
             value_lora: None,
+            prefix_key: None,
+            prefix_value: None,
             dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
             num_attention_heads: config.num_attention_heads,
             attention_head_size: config.head_dim(),
@@ -59,8 +66,27 @@ impl BertSelfAttention {
         let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
         let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
         let q = split(forward_with(&self.query, &self.query_lora, hidden.clone()));
-        let k = split(forward_with(&self.key, &self.key_lora, hidden.clone()));
-        let v = split(forward_with(&self.value, &self.value_lora, hidden));
+        let k = forward_with(&self.key, &self.key_lora, hidden.clone());
+        let v = forward_with(&self.value, &self.value_lora, hidden);
+        // Prefix tuning: learned keys and values before the text's, attended by every query.
+        let (k, v, mask) = match (&self.prefix_key, &self.prefix_value) {
+            (Some(pk), Some(pv)) => {
+                let [p, _] = pk.dims();
+                let prefix = |x: &Param<Tensor<2>>| x.val().unsqueeze_dim::<3>(0).expand([b, p, h]);
+                let open = Tensor::<4>::zeros([b, 1, 1, p], &mask.device());
+                (
+                    Tensor::cat(vec![prefix(pk), k], 1),
+                    Tensor::cat(vec![prefix(pv), v], 1),
+                    Tensor::cat(vec![open, mask], 3),
+                )
+            }
+            _ => (k, v, mask),
+        };
+        let heads = |x: Tensor<3>| {
+            let [_, n, _] = x.dims();
+            x.reshape([b, n, nh, hd]).swap_dims(1, 2) // [B, nh, n, hd]
+        };
+        let (k, v) = (heads(k), heads(v));
         let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt() + mask; // [B, nh, T, T]
         let probs = self.dropout.forward(softmax(scores, 3));
         probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]) // [B, T, H]

@@ -5,6 +5,7 @@
 pub mod adapter;
 pub mod bottleneck;
 pub mod lora;
+pub mod prefix;
 pub mod prompt;
 
 use serde::{Deserialize, Serialize};

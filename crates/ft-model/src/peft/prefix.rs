@@ -1,0 +1,83 @@
+//! Prefix tuning as P-tuning v2 (Liu et al., 2022) and PEFT's `PREFIX_TUNING` without projection: `P`
+//! learned key and value vectors put before every layer's keys and values; the queries are the text's,
+//! the mask attends the prefix, positions are unchanged. The encoder is frozen; the prefixes and the
+//! head train. Prefixes start N(0, 1) (`nn.Embedding`'s init, as PEFT).
+//!
+//! PEFT keeps them as one `prompt_embeddings` tensor `[P, L·2·H]`: layer `l`'s keys in columns
+//! `2l·H..(2l+1)·H`, its values in the next `H` ([`to_peft`], [`from_peft`]). PEFT 0.21.2 cannot run
+//! it on BERT with transformers 5.24 ("Model does not support past key values"), so the reference is
+//! the PyTorch module `add_prefix` in `xtask/py/generate_fixtures.py`.
+
+use crate::ModelError;
+use crate::bert::model::BertModel;
+use crate::init::Init;
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// What `--peft prefix` trains.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrefixSettings {
+    /// Prefix positions per layer (`num_virtual_tokens`).
+    pub num_virtual_tokens: usize,
+}
+
+impl Default for PrefixSettings {
+    /// 20 positions.
+    fn default() -> Self {
+        Self { num_virtual_tokens: 20 }
+    }
+}
+
+/// The encoder frozen, with fresh key and value prefixes in every layer (N(0, 1), layer `l`'s keys
+/// from `seed + 2l`, its values from `seed + 2l + 1`).
+pub fn attach(bert: BertModel, settings: &PrefixSettings, seed: u64, device: &Device) -> Result<BertModel, ModelError> {
+    let p = settings.num_virtual_tokens;
+    if p == 0 || p > 512 {
+        return Err(ModelError::Input(format!("--virtual-tokens {p}: give 1 to 512 prefix positions")));
+    }
+    let mut bert = bert.no_grad();
+    let [_, h] = bert.embeddings.word_embeddings.weight.dims();
+    for (l, layer) in bert.encoder.layer.iter_mut().enumerate() {
+        let sa = &mut layer.attention.self_attention;
+        let s = seed.wrapping_add(2 * l as u64);
+        sa.prefix_key = Some(Param::from_tensor(Init::normal(s, 1.0).tensor([p, h], device)));
+        sa.prefix_value = Some(Param::from_tensor(Init::normal(s.wrapping_add(1), 1.0).tensor([p, h], device)));
+    }
+    Ok(bert)
+}
+
+/// The prefixes in PEFT's `prompt_embeddings` layout `[P, L·2·H]` (`None` without prefixes).
+pub fn to_peft(bert: &BertModel) -> Option<Tensor<2>> {
+    let mut parts = Vec::new();
+    for layer in &bert.encoder.layer {
+        let sa = &layer.attention.self_attention;
+        parts.push(sa.prefix_key.as_ref()?.val());
+        parts.push(sa.prefix_value.as_ref()?.val());
+    }
+    Some(Tensor::cat(parts, 1))
+}
+
+/// `bert` with its prefixes set from PEFT's layout `[P, L·2·H]`; the shape must match the model.
+pub fn from_peft(bert: BertModel, values: Tensor<2>) -> Result<BertModel, ModelError> {
+    let [_, h] = bert.embeddings.word_embeddings.weight.dims();
+    let layers = bert.encoder.layer.len();
+    let [p, width] = values.dims();
+    if width != layers * 2 * h {
+        return Err(ModelError::Input(format!(
+            "prefixes of shape [{p}, {width}]; this model ({layers} layers, hidden size {h}) needs [{p}, {}]",
+            layers * 2 * h
+        )));
+    }
+    let mut bert = bert;
+    for (l, layer) in bert.encoder.layer.iter_mut().enumerate() {
+        let sa = &mut layer.attention.self_attention;
+        let key = values.clone().narrow(1, 2 * l * h, h);
+        let value = values.clone().narrow(1, (2 * l + 1) * h, h);
+        // Trainable like fresh ones; the rest of the encoder stays as it is.
+        sa.prefix_key = Some(Param::from_tensor(key.detach()));
+        sa.prefix_value = Some(Param::from_tensor(value.detach()));
+    }
+    Ok(bert)
+}
