@@ -169,7 +169,7 @@ fn nonsense_peft_combinations_are_refused_before_anything_is_written() {
         (vec!["--lora-r", "4"], "need --peft lora"),
         (vec!["--peft", "lora", "--lora-r", "0"], "--lora-r 0"),
         (vec!["--peft", "lora", "--lora-targets", "qkv"], "`qkv` matches no Linear layer"),
-        (vec!["--peft", "prefix"], "--peft prefix"),
+        (vec!["--peft", "ia3"], "--peft ia3: use lora, adapters, prompt or prefix"),
     ] {
         let o = ft(&[&base[..], &extra[..]].concat());
         let stderr = text(&o.stderr);
@@ -517,6 +517,61 @@ fn bottleneck_adapters_train_and_load_back() {
     let run_config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(run_config["ft_adapters"]["architecture"], "houlsby");
+    let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
+}
+
+/// `ft train --peft prefix`: key/value prefixes in every layer and the head train; OUTPUT/adapter holds
+/// PEFT's PREFIX_TUNING files (`prompt_embeddings` `[P, L·2·H]`); OUTPUT itself (config.json
+/// `ft_prefix`) loads back in ft and `ft eval` reproduces the run's metrics.
+#[test]
+fn prefix_tuning_trains_and_loads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = write_data(dir.path(), 120);
+    let out = dir.path().join("run");
+    let tiny = fixtures().join("tiny");
+    let o = ft(&[
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-2",
+        "--max-len",
+        "24",
+        "--reinit-head",
+        "--peft",
+        "prefix",
+        "--virtual-tokens",
+        "3",
+    ]);
+    let stderr = text(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    // 2 layers × (keys + values) × 3 × 32 + the head's 66.
+    assert!(stderr.contains("450 of ") && stderr.contains("prefix tuning: 3 key/value positions"), "{stderr}");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("adapter/adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["peft_type"], "PREFIX_TUNING");
+    let saved = tensors(&out.join("adapter/adapter_model.safetensors"));
+    assert_eq!(saved["prompt_embeddings"].0, [3, 2 * 2 * 32]);
+    let (model, base) = (tensors(&out.join("model.safetensors")), tensors(&tiny.join("model.safetensors")));
+    for (name, value) in &base {
+        if name.starts_with("bert.") && !name.ends_with("position_ids") {
+            assert_eq!(&model[name], value, "{name} moved");
+        }
+    }
     let o = ft(&["eval", "--model", out.to_str().unwrap(), "--data", test.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

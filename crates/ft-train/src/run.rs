@@ -361,6 +361,7 @@ fn load_and_train<H: Head>(
         Some(ft_model::Peft::Lora(lora)) => format!("--peft lora, r {}", lora.r),
         Some(ft_model::Peft::Prompt(p)) => format!("--peft prompt, {} virtual tokens", p.num_virtual_tokens),
         Some(ft_model::Peft::Adapters(a)) => format!("--peft adapters, reduction {}", a.reduction),
+        Some(ft_model::Peft::Prefix(p)) => format!("--peft prefix, {} positions", p.num_virtual_tokens),
         None => format!("--freeze {freeze}"),
     };
 
@@ -515,6 +516,14 @@ fn train_and_save<H: Head>(
     }
     match &config.training.peft {
         None => install_model(&outcome.model, &model_config, out, Some(model_dir))?,
+        Some(ft_model::Peft::Prefix(_)) => {
+            // The prefixes and the head in PEFT's PREFIX_TUNING format; the run directory the whole
+            // model with its prefixes (config.json's `ft_prefix`; ft reads them back).
+            let adapter_dir = out.join(ADAPTER_DIR);
+            ft_model::peft::prefix::save_adapter(&outcome.model, &model_config, Some(model_spec), &adapter_dir, true)
+                .map_err(|source| TrainError::Save { dir: adapter_dir.clone(), source: Box::new(source) })?;
+            install_model(&outcome.model, &model_config, out, Some(model_dir))?;
+        }
         Some(ft_model::Peft::Adapters(_)) => {
             // The adapters, LayerNorms and head alone (ft's format), and the run directory the whole
             // model with its adapters (config.json's `ft_adapters`; ft reads them back).

@@ -386,6 +386,10 @@ pub fn train<H: Head>(
             names.len(),
             lora.targets.join(", ")
         )),
+        (Some(Peft::Prefix(p)), _) => observer.on_message(&format!(
+            "peft       prefix tuning: {} key/value positions in every layer; the head trains in full",
+            p.num_virtual_tokens
+        )),
         (Some(Peft::Adapters(a)), _) => observer.on_message(&format!(
             "peft       bottleneck adapters ({:?}, reduction {}, {:?}); the LayerNorms and the head train too",
             a.architecture, a.reduction, a.activation
@@ -450,6 +454,22 @@ pub fn prepare<H: Head>(
                     }
                 }
             });
+            if let Some(e) = error {
+                return Err(TrainError::Config(e.to_string()));
+            }
+            return Ok((model, None));
+        }
+        Some(Peft::Prefix(prefix)) => {
+            let seed = settings.seed;
+            let mut error = None;
+            let model =
+                model.map_bert(|bert| match ft_model::peft::prefix::attach(bert.clone(), prefix, seed, device) {
+                    Ok(bert) => bert,
+                    Err(e) => {
+                        error = Some(e);
+                        bert
+                    }
+                });
             if let Some(e) = error {
                 return Err(TrainError::Config(e.to_string()));
             }

@@ -148,7 +148,7 @@ pub struct Args {
     /// Linear layers, `prompt` virtual tokens put before every text (sequence classification), and
     /// the head in full; the adapter alone is saved in PEFT's format under OUTPUT/adapter [default:
     /// none, every weight trains].
-    #[arg(long, value_name = "none|lora|adapters|prompt")]
+    #[arg(long, value_name = "none|lora|adapters|prompt|prefix")]
     peft: Option<String>,
     /// Bottleneck adapters: houlsby (after the attention and the feed-forward outputs) or pfeiffer
     /// (feed-forward only) [default: houlsby].
@@ -160,7 +160,8 @@ pub struct Args {
     /// Bottleneck adapters: relu or swish [default: relu].
     #[arg(long, value_name = "relu|swish")]
     adapter_activation: Option<String>,
-    /// Prompt tuning: virtual tokens put before every text [default: 20].
+    /// Prompt tuning: virtual tokens put before every text; prefix tuning: key/value positions put
+    /// before every layer's [default: 20].
     #[arg(long, value_name = "N")]
     virtual_tokens: Option<usize>,
     /// Prompt tuning: how the virtual tokens start: random (N(0, 1)) or vocab (rows of the word
@@ -355,16 +356,19 @@ impl Args {
             Some("adapters") if !matches!(t.peft, Some(Peft::Adapters(_))) => {
                 t.peft = Some(Peft::Adapters(Default::default()))
             }
-            Some("lora" | "prompt" | "adapters") => {}
-            Some(other) => anyhow::bail!(
-                "--peft {other}: ft trains `lora`, `adapters` or `prompt` (or `none`, full fine-tuning); prefix tuning is not built yet"
-            ),
+            Some("prefix") if !matches!(t.peft, Some(Peft::Prefix(_))) => {
+                t.peft = Some(Peft::Prefix(Default::default()))
+            }
+            Some("lora" | "prompt" | "adapters" | "prefix") => {}
+            Some(other) => {
+                anyhow::bail!("--peft {other}: use lora, adapters, prompt or prefix (or none, full fine-tuning)")
+            }
         }
         let lora_flags = self.lora_r.is_some()
             || self.lora_alpha.is_some()
             || self.lora_dropout.is_some()
             || self.lora_targets.is_some();
-        let prompt_flags = self.virtual_tokens.is_some() || self.prompt_init.is_some();
+        let prompt_flags = self.prompt_init.is_some();
         let adapter_flags = self.adapter_architecture.is_some()
             || self.adapter_reduction.is_some()
             || self.adapter_activation.is_some();
@@ -386,6 +390,7 @@ impl Args {
                     Some(other) => anyhow::bail!("--prompt-init {other}: use random or vocab"),
                 }
             }
+            Some(Peft::Prefix(p)) => set!(p.num_virtual_tokens, self.virtual_tokens),
             Some(Peft::Adapters(a)) => {
                 use ft_model::peft::bottleneck::{Activation, Architecture};
                 set!(a.reduction, self.adapter_reduction);
@@ -411,7 +416,10 @@ impl Args {
             anyhow::bail!("--lora-r / --lora-alpha / --lora-dropout / --lora-targets need --peft lora");
         }
         if prompt_flags && !matches!(t.peft, Some(Peft::Prompt(_))) {
-            anyhow::bail!("--virtual-tokens / --prompt-init need --peft prompt");
+            anyhow::bail!("--prompt-init needs --peft prompt");
+        }
+        if self.virtual_tokens.is_some() && !matches!(t.peft, Some(Peft::Prompt(_) | Peft::Prefix(_))) {
+            anyhow::bail!("--virtual-tokens needs --peft prompt or --peft prefix");
         }
         Ok(c.with_absolute_paths())
     }
@@ -598,6 +606,10 @@ pub fn execute(
         match std::fs::read_to_string(adapter.join("adapter_config.json")) {
             Ok(text) if text.contains("\"BOTTLENECK\"") => format!(
                 " with its bottleneck adapters, which ft reads and transformers does not; the adapters, LayerNorms and head alone: {}",
+                adapter.display()
+            ),
+            Ok(text) if text.contains("PREFIX_TUNING") => format!(
+                " with its prefixes, which ft reads and transformers does not; the adapter alone, in PEFT's format: {}",
                 adapter.display()
             ),
             Ok(text) if text.contains("PROMPT_TUNING") => format!(

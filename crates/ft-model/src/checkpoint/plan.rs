@@ -218,6 +218,13 @@ pub(crate) fn plan<H: Head>(
         {
             // A model ft saved with bottleneck adapters (config.json's `ft_adapters`): the loader builds
             // them, burn-store checks their shapes.
+            if name.contains(".attention.self.prefix_")
+                && config.extra.contains_key(crate::peft::prefix::PrefixSettings::CONFIG_KEY)
+            {
+                report.applied.push(name.clone());
+                *report.loaded_values.entry(Part::Encoder).or_default() += tensor.values;
+                continue;
+            }
             if name.contains(".output.adapter.")
                 && config.extra.contains_key(crate::peft::bottleneck::BottleneckSettings::CONFIG_KEY)
             {

@@ -82,6 +82,18 @@ pub fn save_pretrained<H: Head>(
                 config.extra.remove(crate::peft::bottleneck::BottleneckSettings::CONFIG_KEY);
             }
         }
+        match crate::peft::prefix::PrefixSettings::of_model(model.bert()) {
+            Some(settings) => {
+                let value = serde_json::to_value(&settings).map_err(|e| ModelError::Output {
+                    path: out.join("config.json"),
+                    reason: format!("could not serialise the prefixes' settings: {e}"),
+                })?;
+                config.extra.insert(crate::peft::prefix::PrefixSettings::CONFIG_KEY.into(), value);
+            }
+            None => {
+                config.extra.remove(crate::peft::prefix::PrefixSettings::CONFIG_KEY);
+            }
+        }
         let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
             path: out.join("config.json"),
             reason: format!("could not serialise the config: {e}"),

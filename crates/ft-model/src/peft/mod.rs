@@ -21,6 +21,8 @@ pub enum Peft {
     Prompt(prompt::PromptSettings),
     /// Bottleneck adapters in the output blocks.
     Adapters(bottleneck::BottleneckSettings),
+    /// Key/value prefixes in every layer.
+    Prefix(prefix::PrefixSettings),
 }
 
 impl Peft {
@@ -30,6 +32,7 @@ impl Peft {
             Self::Lora(_) => "lora",
             Self::Prompt(_) => "prompt",
             Self::Adapters(_) => "adapters",
+            Self::Prefix(_) => "prefix",
         }
     }
 }

@@ -81,3 +81,54 @@ pub fn from_peft(bert: BertModel, values: Tensor<2>) -> Result<BertModel, ModelE
     }
     Ok(bert)
 }
+
+impl PrefixSettings {
+    /// `config.json`'s key for a model ft saved with prefixes (ft's loader builds them from it).
+    pub const CONFIG_KEY: &'static str = "ft_prefix";
+
+    /// The settings of the prefixes in `bert`, if it has any.
+    pub fn of_model(bert: &BertModel) -> Option<Self> {
+        let pk = bert.encoder.layer.first()?.attention.self_attention.prefix_key.as_ref()?;
+        Some(Self { num_virtual_tokens: pk.dims()[0] })
+    }
+
+    /// The settings recorded in `config` (`None` without the key).
+    pub fn of_config(config: &crate::BertConfig, path: &std::path::Path) -> Result<Option<Self>, ModelError> {
+        let Some(value) = config.extra.get(Self::CONFIG_KEY) else { return Ok(None) };
+        serde_json::from_value(value.clone()).map(Some).map_err(|e| ModelError::Config {
+            path: path.to_path_buf(),
+            reason: format!("`{}`: {e} (expected {{\"num_virtual_tokens\": 20}})", Self::CONFIG_KEY),
+        })
+    }
+}
+
+/// Writes the prefixes (PEFT's `prompt_embeddings` layout) and the head of `model` to `out` in PEFT's
+/// `PREFIX_TUNING` format (plus ft_config.json), atomically.
+pub fn save_adapter<H: crate::Head>(
+    model: &H,
+    config: &crate::BertConfig,
+    base_model: Option<&str>,
+    out: &std::path::Path,
+    overwrite: bool,
+) -> Result<(), ModelError> {
+    let (Some(settings), Some(values)) = (PrefixSettings::of_model(model.bert()), to_peft(model.bert())) else {
+        return Err(ModelError::Input("the model has no prefixes: nothing to save".into()));
+    };
+    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let adapter = serde_json::json!({
+        "peft_type": "PREFIX_TUNING",
+        "task_type": super::adapter::peft_task_type(H::TASK),
+        "base_model_name_or_path": base_model,
+        "num_virtual_tokens": settings.num_virtual_tokens,
+        "token_dim": config.hidden_size,
+        "num_transformer_submodules": 1,
+        "num_attention_heads": config.num_attention_heads,
+        "num_layers": config.num_hidden_layers,
+        "encoder_hidden_size": config.hidden_size,
+        "prefix_projection": false,
+        "modules_to_save": heads,
+        "inference_mode": true,
+        "revision": null,
+    });
+    super::prompt::save_prompt_learning(model, config, &adapter, values, out, overwrite)
+}

@@ -147,20 +147,35 @@ pub fn save_adapter<H: Head>(
         return Err(ModelError::Input("the model has no virtual tokens: nothing to save as a prompt adapter".into()));
     };
     let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
-    let prompt = prompt.weight.val();
+    let adapter = adapter_json(settings, config, base_model, &heads);
+    save_prompt_learning(model, config, &adapter, prompt.weight.val(), out, overwrite)
+}
+
+/// Writes a prompt-learning adapter directory (prompt or prefix tuning): `adapter_json` as
+/// adapter_config.json, `prompt_embeddings` and the head (`base_model.<head>.*`) as
+/// adapter_model.safetensors, and ft_config.json; atomically.
+pub(crate) fn save_prompt_learning<H: Head>(
+    model: &H,
+    config: &BertConfig,
+    adapter_json: &Value,
+    prompt: Tensor<2>,
+    out: &Path,
+    overwrite: bool,
+) -> Result<(), ModelError> {
+    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
     crate::checkpoint::save::write_dir(out, overwrite, |tmp| {
         let write = |path: &Path, value: &Value| -> Result<(), ModelError> {
             let text = serde_json::to_string_pretty(value)
                 .map_err(|e| ModelError::Output { path: path.to_path_buf(), reason: e.to_string() })?;
             std::fs::write(path, text + "\n").map_err(ModelError::io(path))
         };
-        write(&tmp.join(ADAPTER_CONFIG), &adapter_json(settings, config, base_model, &heads))?;
+        write(&tmp.join(ADAPTER_CONFIG), adapter_json)?;
         let mut ft_config = crate::checkpoint::save::head_config(config, H::TASK, model.num_labels());
         model.pooling().write_to(&mut ft_config);
         let ft_config = serde_json::to_value(&ft_config)
             .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
         write(&tmp.join(FT_CONFIG), &ft_config)?;
-        // The head through burn-store (PyTorch layouts), then the virtual tokens added as they are.
+        // The head through burn-store (PyTorch layouts), then the prompt tensor added as it is.
         let weights = tmp.join(ADAPTER_WEIGHTS);
         let mut store = SafetensorsStore::from_bytes(None)
             .with_to_adapter(BurnToPyTorchAdapter)
