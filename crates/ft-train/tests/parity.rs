@@ -346,33 +346,21 @@ fn head_parity<H: ft_model::Head>(
     );
 }
 
-/// Prompt tuning through the same loop against PEFT 0.21.2 (`generate_fixtures.py prompt-goldens`):
-/// fixtures/tiny (dropout 0) with PEFT's initial 5 virtual tokens (`fixtures/tiny-prompt-initial`),
-/// the 12 micro-batches, accumulation 2, 6 AdamW steps clipped at 2.0. Only the virtual tokens and the
-/// classifier train. Losses and grad norms ≤ 1e-5 relative, the trained adapter ≤ 1e-5 absolute
-/// against `fixtures/tiny-prompt`.
-#[test]
-fn prompt_tuning_matches_peft_step_for_step() {
+/// fixtures/tiny with dropout 0 on the CPU's autodiff device: the base every PEFT reference trained.
+fn tiny_for_peft(tmp: &Path) -> (ft_model::PretrainedModel<ft_model::BertForSequenceClassification>, Device) {
+    tiny_without_dropout(&tmp.join("model"));
+    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let loaded = load_pretrained(&tmp.join("model"), &LoadOptions::default(), &device).unwrap();
+    (loaded, device)
+}
+
+/// train_parity's recipe — its 12 micro-batches, accumulation, AdamW groups and schedule, with
+/// `golden`'s clipping threshold — on `model`, every loss and pre-clip grad norm checked against
+/// `golden`'s at 1e-5 relative. Returns the trained model and the worst relative differences.
+fn peft_recipe<H: ft_model::Head>(model: H, golden: &Golden, what: &str, device: &Device) -> (H, f64, f64) {
     let recipe: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
     let batches = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
-    let golden = Golden(std::fs::read(fixtures().join("prompt_parity.safetensors")).unwrap());
-    let tmp = tempfile::tempdir().unwrap();
-    tiny_without_dropout(&tmp.path().join("model"));
-    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
-    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
-        &tmp.path().join("model"),
-        &LoadOptions::default(),
-        &device,
-    )
-    .unwrap();
-    let (model, settings) = ft_model::peft::prompt::load_adapter(
-        loaded.model,
-        &loaded.config,
-        &fixtures().join("tiny-prompt-initial"),
-        &device,
-    )
-    .unwrap();
     let adam = AdamWSettings {
         weight_decay: recipe["weight_decay"].as_f64().unwrap(),
         beta1: recipe["betas"][0].as_f64().unwrap(),
@@ -394,29 +382,50 @@ fn prompt_tuning_matches_peft_step_for_step() {
     let (mut worst_loss, mut worst_norm) = (0f64, 0f64);
     for (i, &want) in want_losses.iter().enumerate() {
         let inputs = Inputs {
-            input_ids: batches.ids(&format!("batch{i}.input_ids"), &device),
-            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), &device),
-            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), &device),
+            input_ids: batches.ids(&format!("batch{i}.input_ids"), device),
+            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), device),
+            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), device),
         };
         let loss =
-            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), &device))).unwrap();
+            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), device))).unwrap();
         let r = rel(loss as f64, want as f64);
-        assert!(r <= 1e-5, "prompt: micro-batch {i} loss {loss} vs PEFT {want} (rel {r:.2e})");
+        assert!(r <= 1e-5, "{what}: micro-batch {i} loss {loss} vs reference {want} (rel {r:.2e})");
         worst_loss = worst_loss.max(r);
         if (i + 1) % accum == 0 {
             let stats = stepper.optimizer_step();
-            let r = rel(stats.grad_norm, want_norms[stats.step] as f64);
+            let want = want_norms[stats.step] as f64;
+            let r = rel(stats.grad_norm, want);
             assert!(
                 r <= 1e-5,
-                "prompt: step {} grad norm {} vs PEFT {} (rel {r:.2e})",
+                "{what}: step {} grad norm {} vs reference {want} (rel {r:.2e})",
                 stats.step,
-                stats.grad_norm,
-                want_norms[stats.step]
+                stats.grad_norm
             );
             worst_norm = worst_norm.max(r);
         }
     }
     let (model, _) = stepper.into_parts();
+    (model, worst_loss, worst_norm)
+}
+
+/// Prompt tuning through the same loop against PEFT 0.21.2 (`generate_fixtures.py prompt-goldens`):
+/// fixtures/tiny (dropout 0) with PEFT's initial 5 virtual tokens (`fixtures/tiny-prompt-initial`),
+/// the 12 micro-batches, accumulation 2, 6 AdamW steps clipped at 2.0. Only the virtual tokens and the
+/// classifier train. Losses and grad norms ≤ 1e-5 relative, the trained adapter ≤ 1e-5 absolute
+/// against `fixtures/tiny-prompt`.
+#[test]
+fn prompt_tuning_matches_peft_step_for_step() {
+    let golden = Golden(std::fs::read(fixtures().join("prompt_parity.safetensors")).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let (loaded, device) = tiny_for_peft(tmp.path());
+    let (model, settings) = ft_model::peft::prompt::load_adapter(
+        loaded.model,
+        &loaded.config,
+        &fixtures().join("tiny-prompt-initial"),
+        &device,
+    )
+    .unwrap();
+    let (model, worst_loss, worst_norm) = peft_recipe(model, &golden, "prompt", &device);
     let out = tmp.path().join("adapter");
     ft_model::peft::prompt::save_adapter(&model.valid(), &settings, &loaded.config, Some("tiny"), &out, false).unwrap();
     let ours = Golden(std::fs::read(out.join("adapter_model.safetensors")).unwrap());
@@ -442,65 +451,12 @@ fn prompt_tuning_matches_peft_step_for_step() {
 /// adapter ≤ 1e-5 absolute against `fixtures/tiny-lora`, tensor by tensor.
 #[test]
 fn lora_matches_peft_step_for_step() {
-    let recipe: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
-    let batches = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
     let golden = Golden(std::fs::read(fixtures().join("lora_parity.safetensors")).unwrap());
     let tmp = tempfile::tempdir().unwrap();
-    tiny_without_dropout(&tmp.path().join("model"));
-    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
-    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
-        &tmp.path().join("model"),
-        &LoadOptions::default(),
-        &device,
-    )
-    .unwrap();
+    let (loaded, device) = tiny_for_peft(tmp.path());
     let (model, adapter) =
         ft_model::load_adapter(loaded.model, &loaded.config, &fixtures().join("tiny-lora-initial"), &device).unwrap();
-    let settings = AdamWSettings {
-        weight_decay: recipe["weight_decay"].as_f64().unwrap(),
-        beta1: recipe["betas"][0].as_f64().unwrap(),
-        beta2: recipe["betas"][1].as_f64().unwrap(),
-        eps: recipe["eps"].as_f64().unwrap(),
-    };
-    let optim = adamw(&model, &settings).unwrap();
-    let steps = recipe["steps"].as_u64().unwrap() as usize;
-    let accum = recipe["grad_accum"].as_u64().unwrap() as usize;
-    let schedule = Schedule {
-        base_lr: recipe["lr"].as_f64().unwrap(),
-        warmup_steps: recipe["warmup_steps"].as_u64().unwrap() as usize,
-        total_steps: steps,
-        kind: ScheduleKind::Linear,
-    };
-    let max_norm = golden.f32("max_grad_norm")[0] as f64;
-    let mut stepper = Stepper::new(model, optim, schedule, Some(max_norm), accum).unwrap();
-    let (want_losses, want_norms) = (golden.f32("losses"), golden.f32("grad_norms"));
-    let (mut worst_loss, mut worst_norm) = (0f64, 0f64);
-    for (i, &want) in want_losses.iter().enumerate() {
-        let inputs = Inputs {
-            input_ids: batches.ids(&format!("batch{i}.input_ids"), &device),
-            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), &device),
-            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), &device),
-        };
-        let loss =
-            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), &device))).unwrap();
-        let r = rel(loss as f64, want as f64);
-        assert!(r <= 1e-5, "LoRA: micro-batch {i} loss {loss} vs PEFT {want} (rel {r:.2e})");
-        worst_loss = worst_loss.max(r);
-        if (i + 1) % accum == 0 {
-            let stats = stepper.optimizer_step();
-            let r = rel(stats.grad_norm, want_norms[stats.step] as f64);
-            assert!(
-                r <= 1e-5,
-                "LoRA: step {} grad norm {} vs PEFT {} (rel {r:.2e})",
-                stats.step,
-                stats.grad_norm,
-                want_norms[stats.step]
-            );
-            worst_norm = worst_norm.max(r);
-        }
-    }
-    let (model, _) = stepper.into_parts();
+    let (model, worst_loss, worst_norm) = peft_recipe(model, &golden, "LoRA", &device);
     let out = tmp.path().join("adapter");
     ft_model::save_adapter(&model.valid(), &adapter.lora, &loaded.config, Some("tiny"), &out, false).unwrap();
     let ours = Golden(std::fs::read(out.join("adapter_model.safetensors")).unwrap());
@@ -539,19 +495,9 @@ fn lora_matches_peft_step_for_step() {
 fn bottleneck_adapters_match_the_reference_step_for_step() {
     use ft_model::burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
     use ft_model::peft::bottleneck::{Activation, Architecture, BottleneckSettings, attach};
-    let recipe: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
-    let batches = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
     let golden = Golden(std::fs::read(fixtures().join("bottleneck_parity.safetensors")).unwrap());
     let tmp = tempfile::tempdir().unwrap();
-    tiny_without_dropout(&tmp.path().join("model"));
-    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
-    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
-        &tmp.path().join("model"),
-        &LoadOptions::default(),
-        &device,
-    )
-    .unwrap();
+    let (loaded, device) = tiny_for_peft(tmp.path());
     let settings =
         BottleneckSettings { architecture: Architecture::Houlsby, reduction: 4, activation: Activation::Relu };
     let mut count = 0;
@@ -584,50 +530,7 @@ fn bottleneck_adapters_match_the_reference_step_for_step() {
     let applied = model.load_from(&mut store).unwrap();
     assert_eq!(applied.applied.len(), 16, "{applied}");
 
-    let adam = AdamWSettings {
-        weight_decay: recipe["weight_decay"].as_f64().unwrap(),
-        beta1: recipe["betas"][0].as_f64().unwrap(),
-        beta2: recipe["betas"][1].as_f64().unwrap(),
-        eps: recipe["eps"].as_f64().unwrap(),
-    };
-    let optim = adamw(&model, &adam).unwrap();
-    let steps = recipe["steps"].as_u64().unwrap() as usize;
-    let accum = recipe["grad_accum"].as_u64().unwrap() as usize;
-    let schedule = Schedule {
-        base_lr: recipe["lr"].as_f64().unwrap(),
-        warmup_steps: recipe["warmup_steps"].as_u64().unwrap() as usize,
-        total_steps: steps,
-        kind: ScheduleKind::Linear,
-    };
-    let max_norm = golden.f32("max_grad_norm")[0] as f64;
-    let mut stepper = Stepper::new(model, optim, schedule, Some(max_norm), accum).unwrap();
-    let (want_losses, want_norms) = (golden.f32("losses"), golden.f32("grad_norms"));
-    let (mut worst_loss, mut worst_norm) = (0f64, 0f64);
-    for (i, &want) in want_losses.iter().enumerate() {
-        let inputs = Inputs {
-            input_ids: batches.ids(&format!("batch{i}.input_ids"), &device),
-            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), &device),
-            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), &device),
-        };
-        let loss =
-            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), &device))).unwrap();
-        let r = rel(loss as f64, want as f64);
-        assert!(r <= 1e-5, "adapters: micro-batch {i} loss {loss} vs reference {want} (rel {r:.2e})");
-        worst_loss = worst_loss.max(r);
-        if (i + 1) % accum == 0 {
-            let stats = stepper.optimizer_step();
-            let r = rel(stats.grad_norm, want_norms[stats.step] as f64);
-            assert!(
-                r <= 1e-5,
-                "adapters: step {} grad norm {} vs {} (rel {r:.2e})",
-                stats.step,
-                stats.grad_norm,
-                want_norms[stats.step]
-            );
-            worst_norm = worst_norm.max(r);
-        }
-    }
-    let (model, _) = stepper.into_parts();
+    let (model, worst_loss, worst_norm) = peft_recipe(model, &golden, "adapters", &device);
     let out = tmp.path().join("trained");
     save_pretrained(&model.valid(), &loaded.config, &out, None, false).unwrap();
     let saved = Golden(std::fs::read(out.join("model.safetensors")).unwrap());
@@ -652,19 +555,9 @@ fn bottleneck_adapters_match_the_reference_step_for_step() {
 /// the prefixes and the classifier train. Losses and grad norms ≤ 1e-5 relative, trained tensors ≤ 1e-5.
 #[test]
 fn prefix_tuning_matches_the_reference_step_for_step() {
-    let recipe: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("train_parity.json")).unwrap()).unwrap();
-    let batches = Golden(std::fs::read(fixtures().join("train_parity.safetensors")).unwrap());
     let golden = Golden(std::fs::read(fixtures().join("prefix_parity.safetensors")).unwrap());
     let tmp = tempfile::tempdir().unwrap();
-    tiny_without_dropout(&tmp.path().join("model"));
-    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
-    let loaded = load_pretrained::<ft_model::BertForSequenceClassification>(
-        &tmp.path().join("model"),
-        &LoadOptions::default(),
-        &device,
-    )
-    .unwrap();
+    let (loaded, device) = tiny_for_peft(tmp.path());
     let (initial, shape) = golden.view("initial.prompt_embeddings");
     let initial: Vec<f32> = initial.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     let initial = Tensor::<2>::from_data(TensorData::new(initial, [shape[0], shape[1]]), &device);
@@ -673,50 +566,7 @@ fn prefix_tuning_matches_the_reference_step_for_step() {
         let bert = ft_model::peft::prefix::attach(bert, &settings, 0, &device).unwrap();
         ft_model::peft::prefix::from_peft(bert, initial).unwrap()
     });
-    let adam = AdamWSettings {
-        weight_decay: recipe["weight_decay"].as_f64().unwrap(),
-        beta1: recipe["betas"][0].as_f64().unwrap(),
-        beta2: recipe["betas"][1].as_f64().unwrap(),
-        eps: recipe["eps"].as_f64().unwrap(),
-    };
-    let optim = adamw(&model, &adam).unwrap();
-    let steps = recipe["steps"].as_u64().unwrap() as usize;
-    let accum = recipe["grad_accum"].as_u64().unwrap() as usize;
-    let schedule = Schedule {
-        base_lr: recipe["lr"].as_f64().unwrap(),
-        warmup_steps: recipe["warmup_steps"].as_u64().unwrap() as usize,
-        total_steps: steps,
-        kind: ScheduleKind::Linear,
-    };
-    let max_norm = golden.f32("max_grad_norm")[0] as f64;
-    let mut stepper = Stepper::new(model, optim, schedule, Some(max_norm), accum).unwrap();
-    let (want_losses, want_norms) = (golden.f32("losses"), golden.f32("grad_norms"));
-    let (mut worst_loss, mut worst_norm) = (0f64, 0f64);
-    for (i, &want) in want_losses.iter().enumerate() {
-        let inputs = Inputs {
-            input_ids: batches.ids(&format!("batch{i}.input_ids"), &device),
-            token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), &device),
-            attention_mask: batches.ids(&format!("batch{i}.attention_mask"), &device),
-        };
-        let loss =
-            stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), &device))).unwrap();
-        let r = rel(loss as f64, want as f64);
-        assert!(r <= 1e-5, "prefix: micro-batch {i} loss {loss} vs reference {want} (rel {r:.2e})");
-        worst_loss = worst_loss.max(r);
-        if (i + 1) % accum == 0 {
-            let stats = stepper.optimizer_step();
-            let r = rel(stats.grad_norm, want_norms[stats.step] as f64);
-            assert!(
-                r <= 1e-5,
-                "prefix: step {} grad norm {} vs {} (rel {r:.2e})",
-                stats.step,
-                stats.grad_norm,
-                want_norms[stats.step]
-            );
-            worst_norm = worst_norm.max(r);
-        }
-    }
-    let (model, _) = stepper.into_parts();
+    let (model, worst_loss, worst_norm) = peft_recipe(model, &golden, "prefix", &device);
     let model = model.valid();
     let got: Vec<f32> = ft_model::peft::prefix::to_peft(model.bert())
         .unwrap()
