@@ -440,73 +440,34 @@ pub fn prepare<H: Head>(
 ) -> Result<(H, Option<Vec<String>>), TrainError> {
     let freeze = settings.validate()?;
     let model = freeze.apply(model)?;
-    let lora = match &settings.peft {
-        None => return Ok((model, None)),
+    let config = |e: ft_model::ModelError| TrainError::Config(e.to_string());
+    let seed = settings.seed;
+    match &settings.peft {
+        None => Ok((model, None)),
         Some(Peft::Prompt(prompt)) => {
-            ft_model::peft::prompt::check_head(&model).map_err(|e| TrainError::Config(e.to_string()))?;
-            let mut error = None;
-            let model = model.map_bert(|bert| {
-                match ft_model::peft::prompt::attach(bert.clone(), prompt, settings.seed, device) {
-                    Ok(bert) => bert,
-                    Err(e) => {
-                        error = Some(e);
-                        bert
-                    }
-                }
-            });
-            if let Some(e) = error {
-                return Err(TrainError::Config(e.to_string()));
-            }
-            return Ok((model, None));
+            ft_model::peft::prompt::check_head(&model).map_err(config)?;
+            let model = model.try_map_bert(|bert| ft_model::peft::prompt::attach(bert, prompt, seed, device));
+            Ok((model.map_err(config)?, None))
         }
         Some(Peft::Prefix(prefix)) => {
-            let seed = settings.seed;
-            let mut error = None;
-            let model =
-                model.map_bert(|bert| match ft_model::peft::prefix::attach(bert.clone(), prefix, seed, device) {
-                    Ok(bert) => bert,
-                    Err(e) => {
-                        error = Some(e);
-                        bert
-                    }
-                });
-            if let Some(e) = error {
-                return Err(TrainError::Config(e.to_string()));
-            }
-            return Ok((model, None));
+            let model = model.try_map_bert(|bert| ft_model::peft::prefix::attach(bert, prefix, seed, device));
+            Ok((model.map_err(config)?, None))
         }
         Some(Peft::Adapters(adapters)) => {
-            let seed = settings.seed;
-            let mut error = None;
-            let model =
-                model.map_bert(|bert| match ft_model::peft::bottleneck::attach(bert.clone(), adapters, seed, device) {
-                    Ok((bert, _)) => bert,
-                    Err(e) => {
-                        error = Some(e);
-                        bert
-                    }
-                });
-            if let Some(e) = error {
-                return Err(TrainError::Config(e.to_string()));
-            }
-            return Ok((model, None));
+            let model = model
+                .try_map_bert(|bert| ft_model::peft::bottleneck::attach(bert, adapters, seed, device).map(|(b, _)| b));
+            Ok((model.map_err(config)?, None))
         }
-        Some(Peft::Lora(lora)) => lora,
-    };
-    let mut attached = Ok(Vec::new());
-    let model =
-        model.map_bert(|bert| match ft_model::peft::lora::attach(bert.clone(), lora, Some(settings.seed), device) {
-            Ok((bert, names)) => {
-                attached = Ok(names);
-                bert
-            }
-            Err(e) => {
-                attached = Err(e);
-                bert
-            }
-        });
-    let names = attached.map_err(|e| TrainError::Config(e.to_string()))?;
-    Ok((model, Some(names)))
+        Some(Peft::Lora(lora)) => {
+            let mut names = Vec::new();
+            let model = model.try_map_bert(|bert| {
+                let (bert, adapted) = ft_model::peft::lora::attach(bert, lora, Some(seed), device)?;
+                names = adapted;
+                Ok(bert)
+            });
+            Ok((model.map_err(config)?, Some(names)))
+        }
+    }
 }
 
 struct Loop<'a> {

@@ -145,17 +145,9 @@ pub fn load_pretrained<H: Head>(
     let mut model = H::build(&config, num_labels, &mut Init::Zeros, device);
     if let Some(settings) = crate::peft::prefix::PrefixSettings::of_config(&config, &config_path)? {
         // A model ft saved with prefixes: build them (the file fills them).
-        let mut error = None;
-        model = model.map_bert(|bert| match crate::peft::prefix::attach(bert.clone(), &settings, 0, device) {
-            Ok(bert) => bert.set_require_grad(true),
-            Err(e) => {
-                error = Some(e);
-                bert
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
-        }
+        model = model.try_map_bert(|bert| {
+            crate::peft::prefix::attach(bert, &settings, 0, device).map(|bert| bert.set_require_grad(true))
+        })?;
         report.notes.push(format!(
             "prefix tuning: {} key/value positions per layer (ft reads them; transformers does not)",
             settings.num_virtual_tokens
@@ -163,17 +155,9 @@ pub fn load_pretrained<H: Head>(
     }
     if let Some(settings) = crate::peft::bottleneck::BottleneckSettings::of_config(&config, &config_path)? {
         // A model ft saved with bottleneck adapters: build them (zeros) for the file to fill.
-        let mut error = None;
-        model = model.map_bert(|bert| match crate::peft::bottleneck::attach(bert.clone(), &settings, 0, device) {
-            Ok((bert, _)) => bert.set_require_grad(true),
-            Err(e) => {
-                error = Some(e);
-                bert
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
-        }
+        model = model.try_map_bert(|bert| {
+            crate::peft::bottleneck::attach(bert, &settings, 0, device).map(|(bert, _)| bert.set_require_grad(true))
+        })?;
         report.notes.push(format!(
             "bottleneck adapters ({:?}, reduction {}): ft reads them; transformers does not",
             settings.architecture, settings.reduction

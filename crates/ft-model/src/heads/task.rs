@@ -193,6 +193,19 @@ pub trait Head: Module + Sized {
     /// The same model with its encoder passed through `f` (freezing).
     fn map_bert(self, f: impl FnOnce(BertModel) -> BertModel) -> Self;
 
+    /// The same model with its encoder passed through `f`, or `f`'s error (attaching PEFT modules).
+    fn try_map_bert<E>(self, f: impl FnOnce(BertModel) -> Result<BertModel, E>) -> Result<Self, E> {
+        let mut error = None;
+        let model = self.map_bert(|bert| match f(bert.clone()) {
+            Ok(bert) => bert,
+            Err(e) => {
+                error = Some(e);
+                bert
+            }
+        });
+        error.map_or(Ok(model), Err)
+    }
+
     /// Outputs of the head (labels).
     fn num_labels(&self) -> usize;
 

@@ -237,18 +237,11 @@ pub fn load_adapter<H: Head>(
     let header = parse_header(&bytes, bytes.len() as u64, &weights)?;
 
     let mut adapted = Vec::new();
-    let model = model.map_bert(|bert| {
-        let (bert, names) = match attach(bert.clone(), &adapter.lora, None, device) {
-            Ok(ok) => ok,
-            Err(e) => {
-                adapted.push(Err(e));
-                return bert;
-            }
-        };
-        adapted.extend(names.into_iter().map(Ok));
-        bert
-    });
-    let adapted = adapted.into_iter().collect::<Result<Vec<String>, ModelError>>()?;
+    let model = model.try_map_bert(|bert| {
+        let (bert, names) = attach(bert, &adapter.lora, None, device)?;
+        adapted = names;
+        Ok::<_, ModelError>(bert)
+    })?;
 
     // Every expected tensor with its shape, in PEFT's names.
     let mut expected: Vec<(String, Vec<usize>)> = Vec::new();

@@ -277,17 +277,7 @@ pub fn load_adapter<H: Head>(
     if let Some((missing, _)) = expected.iter().find(|(n, _)| !header.tensors.iter().any(|t| &t.key == n)) {
         return Err(ModelError::Safetensors { path: weights.clone(), reason: format!("tensor {missing} is missing") });
     }
-    let mut error = None;
-    let model = model.map_bert(|bert| match attach(bert.clone(), &settings, 0, device) {
-        Ok(bert) => bert,
-        Err(e) => {
-            error = Some(e);
-            bert
-        }
-    });
-    if let Some(e) = error {
-        return Err(e);
-    }
+    let model = model.try_map_bert(|bert| attach(bert, &settings, 0, device))?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
