@@ -3123,6 +3123,40 @@ LORA_MAX_GRAD_NORM = 2.5
 LORA_SETTINGS = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": ["query", "value", "output.dense"]}
 
 
+def peft_parity_run(model, named, decay, batches, max_norm: float, margin: float):
+    """TRAIN_RECIPE on `model`'s trainable tensors `named` (AdamW with Trainer's decay groups from
+    `decay`, linear warmup and decay, accumulation), clipping the grad norm at `max_norm`; asserts that
+    some steps clip and some do not, every pre-clip norm more than `margin` from the threshold. Returns
+    the losses, pre-clip norms and learning rates."""
+    r = TRAIN_RECIPE
+    groups = [
+        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+    params = [p for _, p in named]
+    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
+    )
+    losses, norms, lrs = [], [], []
+    model.train()
+    optimizer.zero_grad()
+    for i, batch in enumerate(batches):
+        loss = model(**batch, return_dict=True).loss
+        losses.append(loss.detach().clone())
+        (loss / r["grad_accum"]).backward()
+        if (i + 1) % r["grad_accum"] == 0:
+            lrs.append(scheduler.get_last_lr()[0])
+            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=max_norm).detach().clone())
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
+    clipped = sum(float(n) > max_norm for n in norms)
+    assert 1 <= clipped < len(norms) and all(abs(float(n) - max_norm) > margin for n in norms), norms
+    return losses, norms, lrs
+
+
 def lora_parity_model(tiny: Path):
     import peft
 
@@ -3198,30 +3232,7 @@ def generate_lora_goldens(out: Path) -> dict:
     assert all(".lora_A." in n or ".lora_B." in n or ".modules_to_save." in n for n in trainable), trainable
     decay = train_parity_decay_names(model)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
-        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
-    ]
-    params = [p for _, p in named]
-    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
-    scheduler = transformers.get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
-    )
-    losses, norms, lrs = [], [], []
-    model.train()
-    optimizer.zero_grad()
-    for i, batch in enumerate(batches):
-        loss = model(**batch, return_dict=True).loss
-        losses.append(loss.detach().clone())
-        (loss / r["grad_accum"]).backward()
-        if (i + 1) % r["grad_accum"] == 0:
-            lrs.append(scheduler.get_last_lr()[0])
-            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=LORA_MAX_GRAD_NORM).detach().clone())
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-    clipped = sum(float(n) > LORA_MAX_GRAD_NORM for n in norms)
-    assert 1 <= clipped < len(norms) and all(abs(float(n) - LORA_MAX_GRAD_NORM) > 0.2 for n in norms), norms
+    losses, norms, lrs = peft_parity_run(model, named, decay, batches, LORA_MAX_GRAD_NORM, margin=0.2)
     save_adapter(model, out / LORA_TRAINED_DIR)
 
     golden = safetensors.torch.load_file(str(out / "tiny_golden.safetensors"))
@@ -3303,31 +3314,7 @@ def cmd_prompt_goldens(args) -> int:
     # second time, as `word_embeddings.weight`): the prompt embedding decays, the classifier bias not.
     decay = set(Trainer.get_decay_parameter_names(None, model))
     assert {n for n, _ in named if n in decay} == {n for n, _ in named if "bias" not in n}, decay
-    groups = [
-        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
-        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
-    ]
-    params = [p for _, p in named]
-    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
-    scheduler = transformers.get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
-    )
-    losses, norms, lrs = [], [], []
-    model.train()
-    optimizer.zero_grad()
-    for i, batch in enumerate(batches):
-        loss = model(**batch, return_dict=True).loss
-        losses.append(loss.detach().clone())
-        (loss / r["grad_accum"]).backward()
-        if (i + 1) % r["grad_accum"] == 0:
-            lrs.append(scheduler.get_last_lr()[0])
-            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=PROMPT_MAX_GRAD_NORM).detach().clone())
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
-    clipped = sum(float(n) > PROMPT_MAX_GRAD_NORM for n in norms)
-    assert 1 <= clipped < len(norms) and all(abs(float(n) - PROMPT_MAX_GRAD_NORM) > 0.05 for n in norms), norms
+    losses, norms, lrs = peft_parity_run(model, named, decay, batches, PROMPT_MAX_GRAD_NORM, margin=0.05)
     save_adapter(model, out / PROMPT_TRAINED_DIR)
 
     golden = safetensors.torch.load_file(str(out / "tiny_golden.safetensors"))
@@ -3445,31 +3432,7 @@ def cmd_bottleneck_goldens(args) -> int:
     }
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decay = train_parity_decay_names(model)
-    groups = [
-        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
-        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
-    ]
-    params = [p for _, p in named]
-    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
-    scheduler = transformers.get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
-    )
-    losses, norms, lrs = [], [], []
-    model.train()
-    optimizer.zero_grad()
-    for i, batch in enumerate(batches):
-        loss = model(**batch, return_dict=True).loss
-        losses.append(loss.detach().clone())
-        (loss / r["grad_accum"]).backward()
-        if (i + 1) % r["grad_accum"] == 0:
-            lrs.append(scheduler.get_last_lr()[0])
-            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=BOTTLENECK_MAX_GRAD_NORM).detach().clone())
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
-    clipped = sum(float(n) > BOTTLENECK_MAX_GRAD_NORM for n in norms)
-    assert 1 <= clipped < len(norms) and all(abs(float(n) - BOTTLENECK_MAX_GRAD_NORM) > 0.05 for n in norms), norms
+    losses, norms, lrs = peft_parity_run(model, named, decay, batches, BOTTLENECK_MAX_GRAD_NORM, margin=0.05)
     tensors.update({f"final.{n}": p.detach().clone() for n, p in named})
     tensors["losses"] = torch.stack(losses).to(torch.float32)
     tensors["grad_norms"] = torch.stack(norms).to(torch.float32)
@@ -3568,31 +3531,7 @@ def cmd_prefix_goldens(args) -> int:
     tensors: dict[str, torch.Tensor] = {"initial.prompt_embeddings": prefix_as_peft(model)}
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decay = train_parity_decay_names(model)
-    groups = [
-        {"params": [p for n, p in named if n in decay], "weight_decay": r["weight_decay"]},
-        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
-    ]
-    params = [p for _, p in named]
-    optimizer = torch.optim.AdamW(groups, lr=r["lr"], betas=tuple(r["betas"]), eps=r["eps"])
-    scheduler = transformers.get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=r["warmup_steps"], num_training_steps=r["steps"]
-    )
-    losses, norms, lrs = [], [], []
-    model.train()
-    optimizer.zero_grad()
-    for i, batch in enumerate(batches):
-        loss = model(**batch, return_dict=True).loss
-        losses.append(loss.detach().clone())
-        (loss / r["grad_accum"]).backward()
-        if (i + 1) % r["grad_accum"] == 0:
-            lrs.append(scheduler.get_last_lr()[0])
-            norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm=PREFIX_MAX_GRAD_NORM).detach().clone())
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-    say(f"pre-clip grad norms: {[round(float(n), 4) for n in norms]}")
-    clipped = sum(float(n) > PREFIX_MAX_GRAD_NORM for n in norms)
-    assert 1 <= clipped < len(norms) and all(abs(float(n) - PREFIX_MAX_GRAD_NORM) > 0.05 for n in norms), norms
+    losses, norms, lrs = peft_parity_run(model, named, decay, batches, PREFIX_MAX_GRAD_NORM, margin=0.05)
     tensors["final.prompt_embeddings"] = prefix_as_peft(model)
     tensors["final.classifier.weight"] = model.classifier.weight.detach().clone()
     tensors["final.classifier.bias"] = model.classifier.bias.detach().clone()
