@@ -274,6 +274,65 @@ fn adapters_merge_into_plain_models() {
     assert!(!tensors(&from_peft.join("model.safetensors")).keys().any(|k| k.contains("lora")));
 }
 
+/// A non-LoRA run's adapter directory serves as the run does: `ft eval --model BASE --adapter DIR`
+/// reproduces the run's test metrics, and `ft predict` on the adapter directory alone (its
+/// adapter_config.json names the base) prints the run's own predictions; `ft export --adapter`
+/// writes a model that predicts the same.
+fn adapter_serves_like_the_run(
+    base: &Path,
+    run: &Path,
+    test: &Path,
+    dir: &Path,
+    tamper: (&str, serde_json::Value, &str),
+) {
+    let adapter = run.join("adapter");
+    let o = ft(&[
+        "eval",
+        "--model",
+        base.to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--data",
+        test.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(eval["metrics"], metrics["test"], "eval with --adapter {eval} vs run {metrics}");
+    let predict = |model: &Path| -> String {
+        let o = ft(&["predict", "--model", model.to_str().unwrap(), "good fun movie", "awful boring movie"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let want = predict(run);
+    assert_eq!(predict(&adapter), want);
+    let exported = dir.join("exported");
+    let o = ft(&["export", base.to_str().unwrap(), exported.to_str().unwrap(), "--adapter", adapter.to_str().unwrap()]);
+    let stderr = text(&o.stderr);
+    assert!(o.status.success() && stderr.contains("attached") && stderr.contains("cannot be merged"), "{stderr}");
+    assert_eq!(predict(&exported), want);
+    // A damaged adapter_config.json is refused by name: `tamper` sets one key and names the message;
+    // another peft_type is refused whatever the method.
+    let (key, value, message) = tamper;
+    for (key, value, message) in
+        [(key, value, message), ("peft_type", "IA3".into(), "`peft_type` is IA3; ft loads LORA")]
+    {
+        let bad = dir.join(format!("bad-{key}"));
+        std::fs::create_dir_all(&bad).unwrap();
+        for f in ["adapter_model.safetensors", "ft_config.json"] {
+            std::fs::copy(adapter.join(f), bad.join(f)).unwrap();
+        }
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(adapter.join("adapter_config.json")).unwrap()).unwrap();
+        config[key] = value;
+        std::fs::write(bad.join("adapter_config.json"), config.to_string()).unwrap();
+        let o = ft(&["predict", "--model", base.to_str().unwrap(), "--adapter", bad.to_str().unwrap(), "some text"]);
+        let stderr = text(&o.stderr);
+        assert!(!o.status.success() && stderr.contains(message) && stderr.contains("adapter_"), "{key}: {stderr}");
+    }
+}
+
 /// A LoRA run killed after a checkpoint resumes to the same adapter and merged model, bit for bit
 /// (the branches, their dropout and the optimizer state are in the checkpoint).
 #[test]
@@ -453,6 +512,13 @@ fn prompt_tuning_trains_virtual_tokens_and_saves_a_peft_adapter() {
     let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
+    adapter_serves_like_the_run(
+        &tiny,
+        &out,
+        &test,
+        dir.path(),
+        ("num_virtual_tokens", 5.into(), "has shape [4, 32], but config.json implies [5, 32]"),
+    );
 }
 
 /// `ft train --peft adapters`: Houlsby bottleneck adapters train with the LayerNorms and the head; the
@@ -522,6 +588,13 @@ fn bottleneck_adapters_train_and_load_back() {
     let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
+    adapter_serves_like_the_run(
+        &tiny,
+        &out,
+        &test,
+        dir.path(),
+        ("reduction_factor", 8.into(), "has shape [8], but config.json implies [4]"),
+    );
 }
 
 /// `ft train --peft prefix`: key/value prefixes in every layer and the head train; OUTPUT/adapter holds
@@ -577,4 +650,11 @@ fn prefix_tuning_trains_and_loads_back() {
     let eval: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(eval["metrics"], metrics["test"], "eval {eval} vs run {metrics}");
+    adapter_serves_like_the_run(
+        &tiny,
+        &out,
+        &test,
+        dir.path(),
+        ("prefix_projection", true.into(), "`prefix_projection` is true"),
+    );
 }

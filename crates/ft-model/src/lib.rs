@@ -49,7 +49,7 @@ pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Tas
 pub use heads::token_classification::BertForTokenClassification;
 pub use init::Init;
 pub use peft::Peft;
-pub use peft::adapter::{AdapterConfig, load_adapter, save_adapter};
+pub use peft::adapter::{AdapterConfig, AdapterInfo, AdapterKind, load_adapter, load_any_adapter, save_adapter};
 pub use peft::lora::LoraSettings;
 pub use peft::prompt::{PromptInit, PromptSettings};
 

@@ -1,7 +1,8 @@
 //! `ft convert` (alias `ft export`): load any supported checkpoint layout and write it the way
 //! transformers saves a `BertFor*` model (useful for legacy `gamma`/`beta` names or adding a head);
 //! with `--adapter DIR`, a LoRA adapter in PEFT's format (ft's or PEFT's own) is loaded onto the model
-//! and merged into its weights, as PEFT's `merge_and_unload`, so the output is a plain model.
+//! and merged into its weights, as PEFT's `merge_and_unload`, so the output is a plain model; a prompt,
+//! prefix or bottleneck adapter cannot merge, and is attached (the output is ft's format).
 
 use super::ModelArgs;
 use anyhow::Context;
@@ -18,10 +19,10 @@ pub struct Args {
     /// Replace OUTPUT if it already holds something.
     #[arg(long)]
     overwrite: bool,
-    /// A LoRA adapter directory in PEFT's format (adapter_config.json + adapter_model.safetensors,
-    /// e.g. an `ft train --peft lora` run's OUTPUT/adapter) to load onto MODEL and merge into its
-    /// weights; its head replaces MODEL's. Labels come from the adapter's ft_config.json when ft
-    /// wrote it, else from --labels or MODEL.
+    /// An adapter directory (adapter_config.json + adapter_model.safetensors, e.g. an `ft train
+    /// --peft …` run's OUTPUT/adapter) to load onto MODEL: LoRA is merged into its weights; prompt,
+    /// prefix and bottleneck adapters are attached (ft's format). Its head replaces MODEL's. Labels
+    /// come from the adapter's ft_config.json when ft wrote it, else from --labels or MODEL.
     #[arg(long, value_name = "DIR", alias = "merge")]
     adapter: Option<PathBuf>,
     /// Print nothing on success (used when eval / predict merge an adapter on the fly).
@@ -32,14 +33,14 @@ pub struct Args {
 pub fn run(mut args: Args) -> anyhow::Result<()> {
     let mut task = args.model.resolve()?.1;
     if let Some(dir) = &args.adapter {
-        let adapter = ft_model::AdapterConfig::read(dir)?;
+        let adapter = ft_model::AdapterInfo::read(dir)?;
         if let Some(t) = adapter.task_type.as_deref() {
             task = match t {
                 "SEQ_CLS" => Task::SequenceClassification,
                 "TOKEN_CLS" => Task::TokenClassification,
                 "QUESTION_ANS" => Task::QuestionAnswering,
                 other => anyhow::bail!(
-                    "{}: task_type {other}; ft merges SEQ_CLS, TOKEN_CLS and QUESTION_ANS adapters",
+                    "{}: task_type {other}; ft loads SEQ_CLS, TOKEN_CLS and QUESTION_ANS adapters",
                     dir.join("adapter_config.json").display()
                 ),
             };
@@ -67,18 +68,8 @@ fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
         }
     }
     if let Some(dir) = &args.adapter {
-        let device = loaded.model.bert().embeddings.word_embeddings.weight.device();
-        let (model, adapter) = ft_model::load_adapter(loaded.model, &loaded.config, dir, &device)
-            .with_context(|| format!("loading the adapter in {}", dir.display()))?;
-        eprintln!(
-            "merged     LoRA r {} alpha {} from {} into {} layers",
-            adapter.lora.r,
-            adapter.lora.alpha,
-            dir.display(),
-            ft_model::peft::lora::adapted_layers(model.bert()).len()
-        );
-        loaded.model = model.map_bert(ft_model::peft::lora::merge);
-        // What ft saved with the adapter (problem type, pooling, thresholds) describes the model.
+        // What ft saved with the adapter (problem type, pooling, thresholds) describes the model; the
+        // pooling first: prompt tuning reads the pooler and checks it.
         let ft_config = dir.join(ft_model::peft::adapter::FT_CONFIG);
         if ft_config.is_file() {
             loaded.config = ft_model::BertConfig::from_file(&ft_config)?;
@@ -87,6 +78,33 @@ fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
                 loaded.model = loaded.model.with_pooling(pooling)?;
             }
         }
+        let device = loaded.model.bert().embeddings.word_embeddings.weight.device();
+        let (model, peft) = ft_model::load_any_adapter(loaded.model, &loaded.config, dir, &device)
+            .with_context(|| format!("loading the adapter in {}", dir.display()))?;
+        loaded.model = match &peft {
+            ft_model::Peft::Lora(lora) => {
+                eprintln!(
+                    "merged     LoRA r {} alpha {} from {} into {} layers",
+                    lora.r,
+                    lora.alpha,
+                    dir.display(),
+                    ft_model::peft::lora::adapted_layers(model.bert()).len()
+                );
+                model.map_bert(ft_model::peft::lora::merge)
+            }
+            other => {
+                // Nothing to merge: the output is the base with the method's tensors, in ft's format.
+                if !args.quiet {
+                    log::warn!(
+                        "--peft {} cannot be merged into the weights: {} holds its tensors beside the base's, which ft reads and transformers does not (it reports them unused)",
+                        other.name(),
+                        args.output.display()
+                    );
+                }
+                eprintln!("attached   {} from {}", other.name(), dir.display());
+                model
+            }
+        };
     }
     let out = &args.output;
     let non_empty = out.is_dir() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true);
@@ -110,7 +128,7 @@ fn convert<H: Head>(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// For `ft eval` / `ft predict --adapter`: `base` with the LoRA adapter in `adapter` merged, written to
+/// For `ft eval` / `ft predict --adapter`: `base` with the adapter in `adapter` merged or attached, written to
 /// a temporary directory (kept alive by the returned guard), whose path is returned. With no
 /// `adapter`, a `model` that is itself an adapter directory (adapter_config.json, no config.json)
 /// is merged onto the base its `base_model_name_or_path` names; anything else is returned as is.
@@ -125,7 +143,7 @@ pub fn with_adapter(
         None if as_dir.join(ft_model::peft::adapter::ADAPTER_CONFIG).is_file()
             && !as_dir.join("config.json").is_file() =>
         {
-            let config = ft_model::AdapterConfig::read(as_dir)?;
+            let config = ft_model::AdapterInfo::read(as_dir)?;
             let base = config.base_model.ok_or_else(|| {
                 anyhow::anyhow!(
                     "{}: names no base model (base_model_name_or_path); pass --model BASE --adapter {model}",

@@ -7,12 +7,17 @@
 //!
 //! ft also writes `ft_config.json`: the model's `config.json` as a full save would write it (labels,
 //! problem type, pooling, thresholds), which PEFT does not keep and ft needs to predict.
+//!
+//! [`AdapterInfo`] tells the four kinds of adapter directory apart (LoRA, prompt and prefix tuning in
+//! PEFT's format, bottleneck adapters in ft's) and [`load_any_adapter`] attaches any of them to a base
+//! model; the checks every loader makes on the weights file are [`check_tensor_table`] and
+//! [`apply_checked`].
 
 use super::lora::{LoraSettings, adapted_layers, attach};
-use crate::checkpoint::header::parse_header;
+use crate::checkpoint::header::{SafetensorsHeader, parse_header};
 use crate::checkpoint::names::head_modules;
 use crate::heads::task::{Head, Task};
-use crate::{BertConfig, ModelError};
+use crate::{BertConfig, ModelError, Peft};
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::Device;
 use serde_json::{Value, json};
@@ -26,6 +31,179 @@ pub const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
 pub const FT_CONFIG: &str = "ft_config.json";
 /// The prefix PEFT's `PeftModel` puts before the wrapped model's names.
 pub const PEFT_PREFIX: &str = "base_model.model.";
+
+/// The method of an adapter directory, by `adapter_config.json`'s `peft_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// `LORA`: low-rank branches (merged into the weights by `ft convert --adapter`).
+    Lora,
+    /// `PROMPT_TUNING`: virtual tokens before the text.
+    Prompt,
+    /// `PREFIX_TUNING`: key/value prefixes in every layer.
+    Prefix,
+    /// `BOTTLENECK` (ft's own format): adapters in the output blocks, with the LayerNorms.
+    Bottleneck,
+}
+
+impl AdapterKind {
+    /// What the method is called in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Lora => "LoRA",
+            Self::Prompt => "prompt tuning",
+            Self::Prefix => "prefix tuning",
+            Self::Bottleneck => "bottleneck adapters",
+        }
+    }
+}
+
+/// What every adapter directory's `adapter_config.json` says, whatever its method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterInfo {
+    /// The method.
+    pub kind: AdapterKind,
+    /// `base_model_name_or_path`, if recorded.
+    pub base_model: Option<String>,
+    /// PEFT's `task_type`, if recorded.
+    pub task_type: Option<String>,
+}
+
+impl AdapterInfo {
+    /// Reads `dir/adapter_config.json`'s method, base model and task; a `peft_type` ft cannot load is
+    /// refused by name.
+    pub fn read(dir: &Path) -> Result<Self, ModelError> {
+        let (path, value) = read_adapter_json(dir)?;
+        let get = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+        let kind = match get("peft_type").as_deref() {
+            Some("LORA") => AdapterKind::Lora,
+            Some("PROMPT_TUNING") => AdapterKind::Prompt,
+            Some("PREFIX_TUNING") => AdapterKind::Prefix,
+            Some("BOTTLENECK") => AdapterKind::Bottleneck,
+            Some(other) => {
+                return Err(ModelError::Config {
+                    path,
+                    reason: format!(
+                        "`peft_type` is {other}; ft loads LORA, PROMPT_TUNING, PREFIX_TUNING and its own BOTTLENECK adapters"
+                    ),
+                });
+            }
+            None => {
+                return Err(ModelError::Config {
+                    path,
+                    reason: "no `peft_type`; is this a PEFT adapter directory?".into(),
+                });
+            }
+        };
+        Ok(Self { kind, base_model: get("base_model_name_or_path"), task_type: get("task_type") })
+    }
+}
+
+/// `dir/adapter_config.json` parsed (its path for errors, and its JSON object).
+pub(crate) fn read_adapter_json(dir: &Path) -> Result<(PathBuf, Value), ModelError> {
+    let path = dir.join(ADAPTER_CONFIG);
+    if !path.is_file() {
+        return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: ADAPTER_CONFIG });
+    }
+    let text = std::fs::read_to_string(&path).map_err(ModelError::io(&path))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| ModelError::ConfigJson { path: path.clone(), source: e })?;
+    if !value.is_object() {
+        return Err(ModelError::Config { path, reason: "expected a JSON object".into() });
+    }
+    Ok((path, value))
+}
+
+/// `dir/adapter_model.safetensors`: its path, bytes and parsed header.
+pub(crate) fn read_adapter_weights(dir: &Path) -> Result<(PathBuf, Vec<u8>, SafetensorsHeader), ModelError> {
+    let weights = dir.join(ADAPTER_WEIGHTS);
+    if !weights.is_file() {
+        return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: ADAPTER_WEIGHTS });
+    }
+    let bytes = std::fs::read(&weights).map_err(ModelError::io(&weights))?;
+    let header = parse_header(&bytes, bytes.len() as u64, &weights)?;
+    Ok((weights, bytes, header))
+}
+
+/// The adapter file's tensor table against what the method and the base model imply: every tensor
+/// of the file is expected (`what` names the adapter in the error), has the expected shape, and every
+/// expected tensor is there.
+pub fn check_tensor_table(
+    weights: &Path,
+    header: &SafetensorsHeader,
+    expected: &[(String, Vec<usize>)],
+    what: &str,
+) -> Result<(), ModelError> {
+    let refuse = |reason: String| ModelError::Config { path: weights.to_path_buf(), reason };
+    for t in &header.tensors {
+        match expected.iter().find(|(n, _)| *n == t.key) {
+            None => return Err(refuse(format!("tensor {} is not part of {what}", t.key))),
+            Some((name, shape)) if *shape != t.shape => {
+                return Err(ModelError::ShapeMismatch {
+                    path: weights.to_path_buf(),
+                    name: name.clone(),
+                    expected: shape.clone(),
+                    found: t.shape.clone(),
+                    hint: " (with adapter_config.json); was the adapter trained on another base model, or its config edited?"
+                        .into(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((missing, _)) = expected.iter().find(|(n, _)| !header.tensors.iter().any(|t| &t.key == n)) {
+        return Err(refuse(format!("tensor {missing} is missing ({what})")));
+    }
+    Ok(())
+}
+
+/// Loads `store` into `model` and checks that exactly `expected` tensors were applied, none failing.
+pub fn apply_checked<H: Head>(
+    model: &mut H,
+    store: &mut SafetensorsStore,
+    expected: usize,
+    weights: &Path,
+) -> Result<(), ModelError> {
+    let result = model
+        .load_from(store)
+        .map_err(|e| ModelError::Safetensors { path: weights.to_path_buf(), reason: e.to_string() })?;
+    if !result.errors.is_empty() || result.applied.len() != expected {
+        let reasons: Vec<String> = result.errors.iter().take(5).map(|e| e.to_string()).collect();
+        return Err(ModelError::Apply {
+            path: weights.to_path_buf(),
+            reason: format!("{} of {expected} tensors applied; {}", result.applied.len(), reasons.join("; ")),
+        });
+    }
+    Ok(())
+}
+
+/// `model` (a base model) with the adapter in `dir` attached, whatever its method (see
+/// [`AdapterInfo`]): LoRA branches, virtual tokens, prefixes or bottleneck adapters, and the head the
+/// adapter carries. Returns the method and its settings.
+pub fn load_any_adapter<H: Head>(
+    model: H,
+    config: &BertConfig,
+    dir: &Path,
+    device: &Device,
+) -> Result<(H, Peft), ModelError> {
+    Ok(match AdapterInfo::read(dir)?.kind {
+        AdapterKind::Lora => {
+            let (model, adapter) = load_adapter(model, config, dir, device)?;
+            (model, Peft::Lora(adapter.lora))
+        }
+        AdapterKind::Prompt => {
+            let (model, settings) = super::prompt::load_adapter(model, config, dir, device)?;
+            (model, Peft::Prompt(settings))
+        }
+        AdapterKind::Prefix => {
+            let (model, settings) = super::prefix::load_adapter(model, config, dir, device)?;
+            (model, Peft::Prefix(settings))
+        }
+        AdapterKind::Bottleneck => {
+            let (model, settings) = super::bottleneck::load_adapter(model, config, dir, device)?;
+            (model, Peft::Adapters(settings))
+        }
+    })
+}
 
 /// PEFT's `task_type` for a head.
 pub fn peft_task_type(task: Task) -> &'static str {

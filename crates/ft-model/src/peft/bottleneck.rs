@@ -215,11 +215,84 @@ pub fn save_adapter<H: crate::Head>(
             .with_to_adapter(BurnToPyTorchAdapter)
             .clear_metadata()
             .metadata("format", "pt")
-            .with_regex(format!(r"(\.adapter\.|layer_norm\.|^({})\.)", heads.join("|")))
+            .with_regex(ADAPTER_TENSORS.replace("{heads}", &heads.join("|")))
             .with_key_remapping(r"layer_norm\.", "LayerNorm.");
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
         Ok(())
     })
+}
+
+/// The tensors an adapter file holds (burn's names): the adapters, every LayerNorm, the head modules.
+const ADAPTER_TENSORS: &str = r"(\.adapter\.|layer_norm\.|^({heads})\.)";
+
+/// The weights file [`save_adapter`] writes for `model`, as a burn-store writer: the adapters, every
+/// LayerNorm and the head, in transformers' names.
+fn adapter_store(heads: &[String]) -> burn::store::SafetensorsStore {
+    use burn::store::{BurnToPyTorchAdapter, SafetensorsStore};
+    SafetensorsStore::from_bytes(None)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .with_regex(ADAPTER_TENSORS.replace("{heads}", &heads.join("|")))
+        .with_key_remapping(r"layer_norm\.", "LayerNorm.")
+}
+
+/// `model` (a base model) with the bottleneck adapters in `dir` (ft's format, see [`save_adapter`]):
+/// adapters built from its `adapter_config.json`, then they, the LayerNorms and the head loaded from
+/// `adapter_model.safetensors`, whose tensor table must be exactly what [`save_adapter`] writes for
+/// this base model.
+pub fn load_adapter<H: crate::Head>(
+    model: H,
+    config: &crate::BertConfig,
+    dir: &std::path::Path,
+    device: &Device,
+) -> Result<(H, BottleneckSettings), ModelError> {
+    use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+    let (path, value) = super::adapter::read_adapter_json(dir)?;
+    let bad = |reason: String| ModelError::Config { path: path.clone(), reason };
+    if value["peft_type"] != "BOTTLENECK" {
+        return Err(bad(format!("`peft_type` is {}; expected BOTTLENECK", value["peft_type"])));
+    }
+    let field = |key: &str| -> Result<serde_json::Value, ModelError> {
+        value.get(key).filter(|v| !v.is_null()).cloned().ok_or_else(|| bad(format!("`{key}` is missing")))
+    };
+    let settings = BottleneckSettings {
+        architecture: serde_json::from_value(field("architecture")?)
+            .map_err(|e| bad(format!("`architecture`: {e} (houlsby or pfeiffer)")))?,
+        reduction: field("reduction_factor")?
+            .as_u64()
+            .ok_or_else(|| bad("`reduction_factor` is not a positive integer".into()))? as usize,
+        activation: serde_json::from_value(field("non_linearity")?)
+            .map_err(|e| bad(format!("`non_linearity`: {e} (relu or swish)")))?,
+    };
+    let model = model.try_map_bert(|bert| attach(bert, &settings, 0, device).map(|(bert, _)| bert))?;
+    // What save_adapter would write for this model is the table the file must have.
+    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let mut probe = adapter_store(&heads);
+    model.save_into(&mut probe).map_err(|e| ModelError::Input(format!("listing the adapter's tensors: {e}")))?;
+    let probe = probe.get_bytes().map_err(|e| ModelError::Input(format!("listing the adapter's tensors: {e}")))?;
+    let expected: Vec<(String, Vec<usize>)> = crate::checkpoint::header::parse_header(
+        &probe,
+        probe.len() as u64,
+        std::path::Path::new("(expected tensors)"),
+    )?
+    .tensors
+    .into_iter()
+    .map(|t| (t.key, t.shape))
+    .collect();
+    let (weights, bytes, header) = super::adapter::read_adapter_weights(dir)?;
+    let what = format!(
+        "{:?} bottleneck adapters (reduction {}) of {} on this base model",
+        settings.architecture,
+        settings.reduction,
+        H::TASK.architecture()
+    );
+    super::adapter::check_tensor_table(&weights, &header, &expected, &what)?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .allow_partial(true)
+        .with_key_remapping(r"LayerNorm\.", "layer_norm.");
+    let mut model = model;
+    super::adapter::apply_checked(&mut model, &mut store, expected.len(), &weights)?;
+    Ok((model, settings))
 }

@@ -132,3 +132,69 @@ pub fn save_adapter<H: crate::Head>(
     });
     super::prompt::save_prompt_learning(model, config, &adapter, values, out, overwrite)
 }
+
+/// `model` (a base model, frozen by this call) with the prefix-tuning adapter in `dir` (PEFT's
+/// `PREFIX_TUNING` without projection, as [`save_adapter`] writes it): its prefixes from
+/// `prompt_embeddings` `[P, L·2·H]` and its head.
+pub fn load_adapter<H: crate::Head>(
+    model: H,
+    config: &crate::BertConfig,
+    dir: &std::path::Path,
+    device: &Device,
+) -> Result<(H, PrefixSettings), ModelError> {
+    use super::prompt::{PROMPT_PREFIX, PROMPT_TENSOR};
+    use burn::store::{PyTorchToBurnAdapter, SafetensorsStore};
+    let (path, value) = super::adapter::read_adapter_json(dir)?;
+    let bad = |reason: String| ModelError::Config { path: path.clone(), reason };
+    if value["peft_type"] != "PREFIX_TUNING" {
+        return Err(bad(format!("`peft_type` is {}; expected PREFIX_TUNING", value["peft_type"])));
+    }
+    if value["prefix_projection"].as_bool().unwrap_or(false) {
+        return Err(bad(
+            "`prefix_projection` is true: ft computes prefixes without PEFT's reparameterisation MLP; retrain without it"
+                .into(),
+        ));
+    }
+    if value["num_transformer_submodules"].as_u64().unwrap_or(1) != 1 {
+        return Err(bad("`num_transformer_submodules` is not 1: an encoder-decoder prefix".into()));
+    }
+    for (key, want) in [("num_layers", config.num_hidden_layers), ("token_dim", config.hidden_size)] {
+        if let Some(v) = value[key].as_u64().filter(|&v| v as usize != want) {
+            return Err(bad(format!("`{key}` is {v}, but the base model has {want}: was it trained on another base?")));
+        }
+    }
+    let p = value["num_virtual_tokens"].as_u64().ok_or_else(|| bad("`num_virtual_tokens` is missing".into()))? as usize;
+    let settings = PrefixSettings { num_virtual_tokens: p };
+    let (weights, bytes, header) = super::adapter::read_adapter_weights(dir)?;
+    let width = config.num_hidden_layers * 2 * config.hidden_size;
+    let mut expected: Vec<(String, Vec<usize>)> = vec![(PROMPT_TENSOR.into(), vec![p, width])];
+    for t in H::head_tensors(config, model.num_labels()) {
+        expected.push((format!("{PROMPT_PREFIX}{}", t.name), t.shape));
+    }
+    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let what = format!("a prefix-tuning adapter (expected {PROMPT_TENSOR} and {})", heads.join(", "));
+    super::adapter::check_tensor_table(&weights, &header, &expected, &what)?;
+    let table = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| ModelError::Safetensors { path: weights.clone(), reason: e.to_string() })?;
+    let view = table
+        .tensor(PROMPT_TENSOR)
+        .map_err(|e| ModelError::Safetensors { path: weights.clone(), reason: e.to_string() })?;
+    if view.dtype() != safetensors::Dtype::F32 {
+        return Err(ModelError::Safetensors {
+            path: weights.clone(),
+            reason: format!("{PROMPT_TENSOR} is {:?}; ft reads F32 prefixes", view.dtype()),
+        });
+    }
+    let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let values = Tensor::<2>::from_data(burn::tensor::TensorData::new(values, [p, width]), device);
+    let mut model = model.try_map_bert(|bert| {
+        let bert = attach(bert, &settings, 0, device)?;
+        from_peft(bert, values)
+    })?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .allow_partial(true)
+        .with_key_remapping(format!("^{}", PROMPT_PREFIX.replace('.', r"\.")), "");
+    super::adapter::apply_checked(&mut model, &mut store, expected.len() - 1, &weights)?;
+    Ok((model, settings))
+}

@@ -8,7 +8,6 @@
 
 use super::adapter::{ADAPTER_CONFIG, ADAPTER_WEIGHTS, FT_CONFIG};
 use crate::bert::model::BertModel;
-use crate::checkpoint::header::parse_header;
 use crate::heads::task::{Head, Task};
 use crate::init::Init;
 use crate::{BertConfig, ModelError, Pooling};
@@ -221,13 +220,7 @@ pub fn load_adapter<H: Head>(
     device: &Device,
 ) -> Result<(H, PromptSettings), ModelError> {
     check_head(&model)?;
-    let path = dir.join(ADAPTER_CONFIG);
-    if !path.is_file() {
-        return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: ADAPTER_CONFIG });
-    }
-    let text = std::fs::read_to_string(&path).map_err(ModelError::io(&path))?;
-    let value: Value =
-        serde_json::from_str(&text).map_err(|e| ModelError::ConfigJson { path: path.clone(), source: e })?;
+    let (path, value) = super::adapter::read_adapter_json(dir)?;
     let bad = |reason: String| ModelError::Config { path: path.clone(), reason };
     if value["peft_type"] != "PROMPT_TUNING" {
         return Err(bad(format!("`peft_type` is {}; expected PROMPT_TUNING", value["peft_type"])));
@@ -241,58 +234,21 @@ pub fn load_adapter<H: Head>(
         _ => PromptInit::Random,
     };
     let settings = PromptSettings { num_virtual_tokens: p, init };
-    let weights = dir.join(ADAPTER_WEIGHTS);
-    let bytes = std::fs::read(&weights).map_err(ModelError::io(&weights))?;
-    let header = parse_header(&bytes, bytes.len() as u64, &weights)?;
-    let h = config.hidden_size;
+    settings.check(config.max_position_embeddings).map_err(|e| bad(e.to_string()))?;
+    let (weights, bytes, header) = super::adapter::read_adapter_weights(dir)?;
     let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
-    let mut expected: Vec<(String, Vec<usize>)> = vec![(PROMPT_TENSOR.into(), vec![p, h])];
+    let mut expected: Vec<(String, Vec<usize>)> = vec![(PROMPT_TENSOR.into(), vec![p, config.hidden_size])];
     for t in H::head_tensors(config, model.num_labels()) {
         expected.push((format!("{PROMPT_PREFIX}{}", t.name), t.shape));
     }
-    for t in &header.tensors {
-        match expected.iter().find(|(n, _)| *n == t.key) {
-            None => {
-                return Err(ModelError::Safetensors {
-                    path: weights.clone(),
-                    reason: format!(
-                        "tensor {} is not part of a prompt-tuning adapter (expected {PROMPT_TENSOR} and {})",
-                        t.key,
-                        heads.join(", ")
-                    ),
-                });
-            }
-            Some((name, shape)) if *shape != t.shape => {
-                return Err(ModelError::Safetensors {
-                    path: weights.clone(),
-                    reason: format!(
-                        "tensor {name} has shape {:?}; this base model and adapter_config.json imply {shape:?}",
-                        t.shape
-                    ),
-                });
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some((missing, _)) = expected.iter().find(|(n, _)| !header.tensors.iter().any(|t| &t.key == n)) {
-        return Err(ModelError::Safetensors { path: weights.clone(), reason: format!("tensor {missing} is missing") });
-    }
-    let model = model.try_map_bert(|bert| attach(bert, &settings, 0, device))?;
+    let what = format!("a prompt-tuning adapter (expected {PROMPT_TENSOR} and {})", heads.join(", "));
+    super::adapter::check_tensor_table(&weights, &header, &expected, &what)?;
+    let mut model = model.try_map_bert(|bert| attach(bert, &settings, 0, device))?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
         .with_key_remapping(format!("^{}", PROMPT_PREFIX.replace('.', r"\.")), "")
         .with_key_remapping(format!("^{PROMPT_TENSOR}$"), "bert.embeddings.prompt.weight");
-    let mut model = model;
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| ModelError::Safetensors { path: weights.clone(), reason: e.to_string() })?;
-    if !result.errors.is_empty() || result.applied.len() != expected.len() {
-        let reasons: Vec<String> = result.errors.iter().take(5).map(|e| e.to_string()).collect();
-        return Err(ModelError::Apply {
-            path: weights,
-            reason: format!("{} of {} tensors applied; {}", result.applied.len(), expected.len(), reasons.join("; ")),
-        });
-    }
+    super::adapter::apply_checked(&mut model, &mut store, expected.len(), &weights)?;
     Ok((model, settings))
 }
