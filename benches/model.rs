@@ -21,6 +21,7 @@ const CASES: &[(ModelShape, Mode, usize, usize)] = &[
     (ModelShape::MiniLm, Mode::Full, 32, 64),
     (ModelShape::MiniLm, Mode::Full, 32, 128),
     (ModelShape::MiniLm, Mode::FrozenEncoder, 32, 128),
+    (ModelShape::MiniLm, Mode::Lora, 32, 64),
 ];
 
 fn backends() -> Vec<(&'static str, DeviceSpec)> {

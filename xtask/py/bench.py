@@ -7,7 +7,10 @@ The workloads mirror `ft bench` (crates/ft-cli/src/commands/bench.rs) exactly:
   ft computes it), random ids of `[batch, seq]` without padding, two labels.
   `full`: `model.train()`, forward with labels, backward, `clip_grad_norm_(1.0)`, `AdamW.step()`,
   `zero_grad()` — transformers' Trainer step. `frozen`: the same with `model.bert` frozen
-  (`requires_grad_(False)`, the chapter's recipe, as Trainer would run it). `inference`: `model.eval()`
+  (`requires_grad_(False)`, the chapter's recipe, as Trainer would run it). `lora`: PEFT's
+  `get_peft_model` with `LoraConfig(task_type=SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1,
+  target_modules=["query", "value"])` (`ft train --peft lora`'s defaults), AdamW at 5e-4 over what PEFT
+  leaves trainable (the branches and the head). `inference`: `model.eval()`
   and `torch.inference_mode()`, logits copied to a Python list.
 - `tokenize`: `tokenizers.Tokenizer.from_file(tokenizer.json)` with truncation to `max_len`,
   `encode_batch` over all sentences (tokenizers' own thread pool), then batches of `batch` rows in
@@ -50,8 +53,11 @@ def versions() -> dict:
     import torch
     import transformers
 
-    return {"torch": torch.__version__, "transformers": transformers.__version__,
-            "tokenizers": tokenizers.__version__, "numpy": numpy.__version__}
+    out = {"torch": torch.__version__, "transformers": transformers.__version__,
+           "tokenizers": tokenizers.__version__, "numpy": numpy.__version__}
+    if "peft" in sys.modules:
+        out["peft"] = sys.modules["peft"].__version__
+    return out
 
 
 def bench_step(args) -> dict:
@@ -79,12 +85,20 @@ def bench_step(args) -> dict:
                 out = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
                 return sum(out.logits.flatten().tolist())
     else:
+        lr = 5e-5
         if args.mode == "frozen":
             model.bert.requires_grad_(False)
+        elif args.mode == "lora":
+            from peft import LoraConfig, TaskType, get_peft_model
+
+            lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1,
+                              target_modules=["query", "value"])
+            model = get_peft_model(model, lora)
+            lr = 5e-4
         params = [p for p in model.parameters() if p.requires_grad]
         decay = [p for n, p in model.named_parameters() if p.requires_grad and not ("bias" in n or "LayerNorm.weight" in n)]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and ("bias" in n or "LayerNorm.weight" in n)]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=5e-5)
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
         model.train()
 
         def once():
@@ -155,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="what", required=True)
     s = sub.add_parser("step")
     s.add_argument("--shape", choices=sorted(SHAPES), default="minilm")
-    s.add_argument("--mode", choices=("full", "frozen", "inference"), default="full")
+    s.add_argument("--mode", choices=("full", "frozen", "lora", "inference"), default="full")
     s.add_argument("--batch", type=int, default=32)
     s.add_argument("--seq", type=int, default=128)
     s.add_argument("--warmup", type=int, default=2)

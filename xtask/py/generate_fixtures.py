@@ -3606,6 +3606,126 @@ def cmd_verify_adapter(args) -> int:
     return 0 if diff <= args.tol else 1
 
 
+# ----------------------------------------------------------------------------------------------------
+# explain-goldens: attributions of the tiny classifier by Captum (issue 17, `ft explain`)
+# ----------------------------------------------------------------------------------------------------
+
+EXPLAIN_GOLDEN_FILE = "explain_golden.safetensors"
+# (text, pair): words of the tiny vocabulary, a word piece, a pair.
+EXPLAIN_CASES = [
+    ("the movie was really good", None),
+    ("awful boring acting, but i love the story!", None),
+    ("is it good?", "yes, it is the best film ever"),
+]
+# (method, n_steps) of Captum's IntegratedGradients approximations.
+EXPLAIN_IG = [("gausslegendre", 50), ("riemann_trapezoid", 50), ("gausslegendre", 300)]
+
+
+def explain_baseline(input_ids: torch.Tensor, special_ids: set[int], pad_id: int) -> torch.Tensor:
+    """Captum's BERT-tutorial baseline: every token but the special ones ([CLS], [SEP]) replaced by
+    [PAD]; positions and token types stay the input's."""
+    keep = torch.tensor([[int(i) in special_ids for i in row] for row in input_ids.tolist()])
+    return torch.where(keep, input_ids, torch.full_like(input_ids, pad_id))
+
+
+def attention_rollout(attentions) -> np.ndarray:
+    """Abnar & Zuidema's attention rollout in NumPy: per layer the heads' mean A, Â = 0.5·A + 0.5·I,
+    R = Â_L · … · Â_1; returns R `[T, T]` (row i: how much position i's last state draws on each input)."""
+    rollout = None
+    for layer in attentions:
+        a = layer[0].detach().double().numpy().mean(axis=0)  # [T, T]
+        a_hat = 0.5 * a + 0.5 * np.eye(a.shape[0])
+        rollout = a_hat if rollout is None else a_hat @ rollout
+    return rollout
+
+
+def generate_explain_golden(out: Path) -> dict:
+    """Writes fixtures/explain_golden.safetensors: for each of EXPLAIN_CASES on OUT/tiny (eval mode),
+    the target (the predicted class) and its softmax probability F at the input and at the baseline;
+    Captum 0.9.0's LayerIntegratedGradients on `bert.embeddings.word_embeddings` (F as the forward
+    function, the [PAD] baseline, each (method, n_steps) of EXPLAIN_IG) with its convergence delta;
+    LayerGradientXActivation on the same layer (gradient × input); and the attention rollout of the
+    eager attention probabilities (NumPy, `attention_rollout`). Returns the case info for the manifest."""
+    import captum
+    from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
+
+    model = BertForSequenceClassification.from_pretrained(str(out / "tiny"), dtype=torch.float32,
+                                                          attn_implementation="eager").eval()
+    tok = BertTokenizerFast.from_pretrained(str(out / "tiny"))
+    special = {tok.cls_token_id, tok.sep_token_id}
+
+    def prob(input_ids, token_type_ids, attention_mask, target):
+        logits = model(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask).logits
+        return torch.softmax(logits, dim=-1)[:, target]
+
+    layer = model.bert.embeddings.word_embeddings
+    tensors: dict[str, torch.Tensor] = {}
+    cases = []
+    for i, (text, pair) in enumerate(EXPLAIN_CASES):
+        enc = tok(text, pair, return_tensors="pt")
+        ids, types, mask = enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]
+        base = explain_baseline(ids, special, tok.pad_token_id)
+        with torch.no_grad():
+            out_x = model(input_ids=ids, token_type_ids=types, attention_mask=mask, output_attentions=True)
+            target = int(out_x.logits.argmax(-1))
+            f_x = float(torch.softmax(out_x.logits, -1)[0, target])
+            f_base = float(prob(base, types, mask, target)[0])
+        p = f"case{i}."
+        tensors[p + "input_ids"] = ids[0]
+        tensors[p + "token_type_ids"] = types[0]
+        tensors[p + "baseline_ids"] = base[0]
+        tensors[p + "target"] = torch.tensor([target])
+        tensors[p + "f"] = torch.tensor([f_x, f_base], dtype=torch.float32)
+        lig = LayerIntegratedGradients(prob, layer)
+        for method, steps in EXPLAIN_IG:
+            attr, delta = lig.attribute(inputs=ids, baselines=base, additional_forward_args=(types, mask, target),
+                                        n_steps=steps, method=method, return_convergence_delta=True)
+            key = f"{p}ig.{method}.{steps}"
+            tensors[key] = attr[0].detach()  # [T, H]
+            tensors[key + ".delta"] = delta.detach().float()
+        gxa = LayerGradientXActivation(prob, layer)
+        tensors[p + "grad_x_input"] = gxa.attribute(ids, additional_forward_args=(types, mask, target))[0].detach()
+        tensors[p + "rollout"] = torch.from_numpy(attention_rollout(out_x.attentions)).float()
+        cases.append({"text": text, "pair": pair, "tokens": tok.convert_ids_to_tokens(ids[0]), "target": target,
+                      "f": f_x, "f_baseline": f_base})
+    save_tensors(out / EXPLAIN_GOLDEN_FILE, tensors)
+    return {
+        "model": "tiny (eval mode, eager attention)",
+        "captum": captum.__version__,
+        "forward": "softmax probability of the target class (the predicted one)",
+        "baseline": "[CLS] + [PAD]… + [SEP] (special tokens kept), the input's positions and token types",
+        "ig": "LayerIntegratedGradients on bert.embeddings.word_embeddings: " + ", ".join(f"{m} {n}" for m, n in EXPLAIN_IG),
+        "grad_x_input": "LayerGradientXActivation on bert.embeddings.word_embeddings",
+        "rollout": "NumPy: heads' mean, 0.5·A + 0.5·I, product over layers (attention_rollout)",
+        "cases": cases,
+    }
+
+
+def add_explain_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "explain-goldens",
+    "write explain_golden.safetensors (Captum's integrated gradients, gradient × input and a NumPy attention rollout on OUT/tiny) and add it to manifest.json",
+    add_explain_goldens_args,
+)
+def cmd_explain_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating explain goldens into {out} with {versions()}")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    info = generate_explain_golden(out)
+    manifest.setdefault("cases", {})[EXPLAIN_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[EXPLAIN_GOLDEN_FILE] = tensor_table(out / EXPLAIN_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[EXPLAIN_GOLDEN_FILE] = sha256_file(out / EXPLAIN_GOLDEN_FILE)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -224,6 +224,12 @@ pub fn bench(rest: &[String]) -> Result<i32> {
         step_cases.push((3, "inference", 32, 128));
         step_cases.push((3, "inference", 1, 128));
     }
+    if wanted(7) {
+        if !args.quick {
+            step_cases.push((7, "lora", 32, 128));
+        }
+        step_cases.push((7, "lora", 32, 64));
+    }
     for (row, mode, batch, seq) in step_cases {
         let (b, s) = (batch.to_string(), seq.to_string());
         let common =
@@ -246,6 +252,7 @@ pub fn bench(rest: &[String]) -> Result<i32> {
         let name = match mode {
             "full" => "training step, full fine-tuning",
             "frozen" => "training step, encoder frozen",
+            "lora" => "training step, LoRA (r 8 on `query,value`; PEFT 0.21.2 on the PyTorch side)",
             _ => "inference",
         };
         rows.push(Row {
@@ -391,6 +398,7 @@ pub fn bench(rest: &[String]) -> Result<i32> {
 
     let on_gpu = args.torch_device() == "cuda";
     let ceiling = if args.quick || on_gpu { None } else { peak_gflops(&python, &root, &threads) };
+    rows.sort_by_key(|r| r.row);
     let versions = rows
         .iter()
         .flat_map(|r| r.pytorch.iter())

@@ -60,6 +60,7 @@ pub fn micro_batch(device: &Device) -> (Inputs, Targets) {
         input_ids: ints(vec![2, 5, 7, 3, 2, 9, 3, 0]),
         token_type_ids: ints(vec![0; 8]),
         attention_mask: ints(vec![1, 1, 1, 1, 1, 1, 1, 0]),
+        inputs_embeds: None,
     };
     let targets = Targets::Classes(Tensor::from_data(TensorData::new(vec![0i64, 1], [2]), device));
     (inputs, targets)

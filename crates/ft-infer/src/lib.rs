@@ -3,7 +3,8 @@
 //! Place in the pipeline: encoded examples (ft-data) → any [`ft_model::Head`] in eval mode, in
 //! length-sorted batches → host outputs in file order ([`outputs`]: rows of logits, or a prediction
 //! per labelled token) → softmax / arg-max → predictions; extractive QA windows a context and picks
-//! the answer over its windows ([`QaPredictor`]). Training's evaluations (ft-train), `ft eval`
+//! the answer over its windows ([`QaPredictor`]); [`Explainer`] attributes a classifier's score to the
+//! tokens of its text (`ft explain`). Training's evaluations (ft-train), `ft eval`
 //! and `ft predict` all run models through here; the metrics themselves are ft-eval's.
 //!
 //! ```
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod explain;
 pub mod model_dir;
 mod outputs;
 pub mod qa;
@@ -25,6 +27,7 @@ mod thresholds;
 mod tokens;
 
 pub use error::InferError;
+pub use explain::{Explainer, Explanation, Method, Rule};
 pub use outputs::{
     Outputs, SpanOutputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, logits, outputs, padded_inputs,
     softmax_rows, to_host,

@@ -33,7 +33,7 @@ pub fn padded_inputs(encodings: &[Encoding], pad_id: u32, device: &Device) -> Mo
         }
     }
     let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [b, t]), device);
-    ModelInputs { input_ids: tensor(ids), token_type_ids: tensor(types), attention_mask: tensor(mask) }
+    ModelInputs::new(tensor(ids), tensor(types), tensor(mask))
 }
 
 /// A `[N, C]` tensor's values on the host, row-major.
@@ -101,7 +101,7 @@ pub fn outputs<H: Head>(
     for indices in order.chunks(bs) {
         let batch = examples.collate(indices, None);
         let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
-        let logits = model.logits(ModelInputs { input_ids, token_type_ids, attention_mask })?;
+        let logits = model.logits(ModelInputs::new(input_ids, token_type_ids, attention_mask))?;
         match H::predictions(logits)? {
             Predictions::Rows { logits, width } => {
                 let (all, _) = rows.get_or_insert_with(|| (vec![0f32; n * width], width));

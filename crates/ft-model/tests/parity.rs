@@ -180,11 +180,11 @@ fn pooling_matches_sentence_transformers() {
             load_pretrained::<ft_model::BertForSequenceClassification>(&fixtures().join("tiny"), &options, &device)
                 .unwrap();
         assert_eq!(loaded.report.pooling.as_ref().map(|p| p.0), Some(pooling));
-        let inputs = ModelInputs {
-            input_ids: golden.ids("input_ids", &device),
-            token_type_ids: golden.ids("token_type_ids", &device),
-            attention_mask: golden.ids("attention_mask", &device),
-        };
+        let inputs = ModelInputs::new(
+            golden.ids("input_ids", &device),
+            golden.ids("token_type_ids", &device),
+            golden.ids("attention_mask", &device),
+        );
         let got = values(loaded.model.pooled(inputs).unwrap());
         let (want, _) = golden.f32(&format!("pooled.{pooling}"));
         let worst = assert_close(&format!("pooled.{pooling}"), &got, &want, TOL);

@@ -18,11 +18,11 @@ use std::path::Path;
 const TOL: f32 = 1e-4;
 
 fn inputs(golden: &Golden, device: &ft_model::burn::tensor::Device) -> ModelInputs {
-    ModelInputs {
-        input_ids: golden.ids("batch.input_ids", device),
-        token_type_ids: golden.ids("batch.token_type_ids", device),
-        attention_mask: golden.ids("batch.attention_mask", device),
-    }
+    ModelInputs::new(
+        golden.ids("batch.input_ids", device),
+        golden.ids("batch.token_type_ids", device),
+        golden.ids("batch.attention_mask", device),
+    )
 }
 
 fn labels(golden: &Golden, device: &ft_model::burn::tensor::Device) -> Tensor<2, Int> {

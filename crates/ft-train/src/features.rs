@@ -82,7 +82,7 @@ pub fn encode_pooled<H: Head>(
         let batch = examples.collate(&indices, None);
         let (ids, types, mask) = batch.to_tensors(device);
         // The head's pooling (pooler, [CLS], mean or max), as its forward reads it.
-        let pooled = model.pooled(ModelInputs { input_ids: ids, token_type_ids: types, attention_mask: mask })?; // [B, H]
+        let pooled = model.pooled(ModelInputs::new(ids, types, mask))?; // [B, H]
         let rows = pooled
             .into_data()
             .convert::<f32>()

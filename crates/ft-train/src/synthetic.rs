@@ -73,6 +73,10 @@ pub enum Mode {
     FrozenEncoder,
     /// Inference: forward in eval mode, logits read back to the host.
     Inference,
+    /// `--peft lora` with its defaults (r 8, alpha 16, dropout 0.1 on `query,value`): forward through
+    /// the frozen encoder and its branches in train mode, backward, AdamW over the branches and the
+    /// head, as [`crate::trainer::prepare`] sets a LoRA run up.
+    Lora,
 }
 
 impl FromStr for Mode {
@@ -82,7 +86,8 @@ impl FromStr for Mode {
             "full" => Ok(Self::Full),
             "frozen" | "frozen-encoder" => Ok(Self::FrozenEncoder),
             "inference" => Ok(Self::Inference),
-            other => Err(TrainError::Config(format!("mode \"{other}\": use full, frozen or inference"))),
+            "lora" => Ok(Self::Lora),
+            other => Err(TrainError::Config(format!("mode \"{other}\": use full, frozen, lora or inference"))),
         }
     }
 }
@@ -93,13 +98,16 @@ impl fmt::Display for Mode {
             Self::Full => "full",
             Self::FrozenEncoder => "frozen",
             Self::Inference => "inference",
+            Self::Lora => "lora",
         })
     }
 }
 
 /// Floating-point operations of one iteration (multiply-add = 2), counting the matrix products only:
 /// the dense layers, the attention scores and the weighted sum; backward counts twice the forward of
-/// the parts it reaches (input and weight gradients). The same formula is used for PyTorch's rows.
+/// the parts it reaches (input and weight gradients); under LoRA the frozen weights get no gradient, so
+/// backward is the input gradients alone (one forward's worth; the rank-8 branches are not counted).
+/// The same formula is used for PyTorch's rows.
 pub fn flops(config: &BertConfig, mode: Mode, batch: usize, seq: usize) -> f64 {
     let (b, t, h, i) = (batch as f64, seq as f64, config.hidden_size as f64, config.intermediate_size as f64);
     let tokens = b * t;
@@ -115,6 +123,7 @@ pub fn flops(config: &BertConfig, mode: Mode, batch: usize, seq: usize) -> f64 {
         Mode::Inference => forward,
         Mode::FrozenEncoder => forward + 2.0 * classifier,
         Mode::Full => 3.0 * forward,
+        Mode::Lora => 2.0 * forward + 2.0 * classifier,
     }
 }
 
@@ -134,6 +143,7 @@ pub fn random_batch(config: &BertConfig, batch: usize, seq: usize, seed: u64, de
         input_ids: Tensor::<2, Int>::from_data(TensorData::new(ids, shape), device),
         token_type_ids: Tensor::<2, Int>::zeros(shape, device),
         attention_mask: Tensor::<2, Int>::ones(shape, device),
+        inputs_embeds: None,
     };
     let targets = Targets::Classes(Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), device));
     (inputs, targets)
@@ -165,15 +175,24 @@ impl Workload {
                 let (inputs, targets) = random_batch(&config, batch, seq, 7, device);
                 Ok(Self { mode, inputs, targets, stepper: None, model: Some(model) })
             }
-            Mode::Full | Mode::FrozenEncoder => {
+            Mode::Full | Mode::FrozenEncoder | Mode::Lora => {
                 let ad = device.clone().autodiff();
                 let model = BertForSequenceClassification::new(&config, &mut init, &ad);
-                let freeze = if mode == Mode::Full { Freeze::None } else { Freeze::Encoder };
-                let model = freeze.apply(model)?;
+                let (model, lr) = match mode {
+                    Mode::Lora => {
+                        let settings = crate::TrainSettings {
+                            peft: Some(ft_model::Peft::Lora(ft_model::LoraSettings::default())),
+                            ..Default::default()
+                        };
+                        (crate::trainer::prepare(model, &settings, &ad)?.0, 5e-4)
+                    }
+                    Mode::Full => (Freeze::None.apply(model)?, 5e-5),
+                    _ => (Freeze::Encoder.apply(model)?, 5e-5),
+                };
                 let optim = adamw(&model, &AdamWSettings::default())?;
                 // A constant schedule: every iteration is a full optimizer step at the same lr.
                 let schedule =
-                    Schedule { base_lr: 5e-5, warmup_steps: 0, total_steps: usize::MAX, kind: ScheduleKind::Constant };
+                    Schedule { base_lr: lr, warmup_steps: 0, total_steps: usize::MAX, kind: ScheduleKind::Constant };
                 let stepper = Stepper::new(model, optim, schedule, Some(1.0), 1)?.with_seed(42);
                 let (inputs, targets) = random_batch(&config, batch, seq, 7, &ad);
                 Ok(Self { mode, inputs, targets, stepper: Some(stepper), model: None })
@@ -235,11 +254,11 @@ mod tests {
     #[test]
     fn every_mode_runs_and_training_lowers_the_loss_on_its_batch() {
         let device = ft_model::DeviceSpec::Cpu.device().unwrap();
-        for mode in [Mode::Full, Mode::FrozenEncoder, Mode::Inference] {
+        for mode in [Mode::Full, Mode::FrozenEncoder, Mode::Lora, Mode::Inference] {
             let mut w = Workload::new(ModelShape::Tiny, mode, 4, 8, &device).unwrap();
             let first = w.run_once().unwrap();
             assert!(first.is_finite());
-            if mode == Mode::Full {
+            if matches!(mode, Mode::Full | Mode::Lora) {
                 let later = (0..20).map(|_| w.run_once().unwrap()).last().unwrap();
                 assert!(later < first, "{mode}: {first} → {later}");
             }

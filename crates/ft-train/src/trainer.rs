@@ -852,7 +852,7 @@ impl<H: Head> Trainee<H, H> for FullTrainee {
         let batch = data.train.collate(indices, settings.pad_to_multiple_of);
         let (input_ids, token_type_ids, attention_mask) = batch.to_tensors(device);
         let targets = targets(batch.labels_to_tensor(device), class_weights, device);
-        stepper.micro_step(Inputs { input_ids, token_type_ids, attention_mask }, targets)
+        stepper.micro_step(Inputs::new(input_ids, token_type_ids, attention_mask), targets)
     }
 
     fn evaluate(&self, model: &H, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {

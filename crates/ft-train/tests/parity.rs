@@ -112,6 +112,7 @@ fn run_variant_on(variant: &str, freeze: Freeze, spec: &DeviceSpec, tol: f64) {
             input_ids: golden.ids(&format!("batch{i}.input_ids"), &device),
             token_type_ids: golden.ids(&format!("batch{i}.token_type_ids"), &device),
             attention_mask: golden.ids(&format!("batch{i}.attention_mask"), &device),
+            inputs_embeds: None,
         };
         let loss =
             stepper.micro_step(inputs, Targets::Classes(golden.labels(&format!("batch{i}.labels"), &device))).unwrap();
@@ -292,6 +293,7 @@ fn head_parity<H: ft_model::Head>(
             input_ids: golden.ids(&format!("batch{i}.input_ids"), &device),
             token_type_ids: golden.ids(&format!("batch{i}.token_type_ids"), &device),
             attention_mask: golden.ids(&format!("batch{i}.attention_mask"), &device),
+            inputs_embeds: None,
         };
         let loss = stepper.micro_step(inputs, targets(&golden, i, &device)).unwrap();
         let r = rel(loss as f64, want as f64);
@@ -385,6 +387,7 @@ fn peft_recipe<H: ft_model::Head>(model: H, golden: &Golden, what: &str, device:
             input_ids: batches.ids(&format!("batch{i}.input_ids"), device),
             token_type_ids: batches.ids(&format!("batch{i}.token_type_ids"), device),
             attention_mask: batches.ids(&format!("batch{i}.attention_mask"), device),
+            inputs_embeds: None,
         };
         let loss =
             stepper.micro_step(inputs, Targets::Classes(batches.labels(&format!("batch{i}.labels"), device))).unwrap();

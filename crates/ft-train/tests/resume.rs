@@ -30,6 +30,7 @@ impl Batches {
             input_ids: t2("input_ids"),
             token_type_ids: t2("token_type_ids"),
             attention_mask: t2("attention_mask"),
+            inputs_embeds: None,
         };
         (inputs, Targets::Classes(Tensor::from_data(TensorData::new(labels, [s[0]]), device)))
     }

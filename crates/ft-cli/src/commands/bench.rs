@@ -25,7 +25,7 @@ enum What {
         /// tiny or minilm.
         #[arg(long, default_value = "minilm")]
         shape: String,
-        /// full, frozen or inference.
+        /// full, frozen, lora (`--peft lora`'s defaults) or inference.
         #[arg(long, default_value = "full")]
         mode: String,
         #[arg(long, default_value_t = 32)]

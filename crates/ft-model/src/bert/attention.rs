@@ -62,6 +62,12 @@ impl BertSelfAttention {
     /// - `mask`: `[B, 1, 1, T]`, additive: 0 where attended, a large negative number on padding
     /// - output: `[B, T, H]`
     pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+        self.forward_probs(hidden, mask).0
+    }
+
+    /// [`BertSelfAttention::forward`] and the attention probabilities `[B, heads, T, P + T]` (before
+    /// their dropout; `P` prefix positions under prefix tuning): transformers' `output_attentions`.
+    pub fn forward_probs(&self, hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
         let [b, t, h] = hidden.dims();
         let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
         let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
@@ -88,8 +94,9 @@ impl BertSelfAttention {
         };
         let (k, v) = (heads(k), heads(v));
         let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt() + mask; // [B, nh, T, T]
-        let probs = self.dropout.forward(softmax(scores, 3));
-        probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]) // [B, T, H]
+        let probs = softmax(scores, 3);
+        let out = self.dropout.forward(probs.clone()).matmul(v).swap_dims(1, 2).reshape([b, t, h]); // [B, T, H]
+        (out, probs)
     }
 }
 
@@ -149,7 +156,13 @@ impl BertAttention {
 
     /// `[B, T, H]` → `[B, T, H]`.
     pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        let attended = self.self_attention.forward(hidden.clone(), mask);
-        self.output.forward(attended, hidden)
+        self.forward_probs(hidden, mask).0
+    }
+
+    /// [`BertAttention::forward`] and the attention probabilities (see
+    /// [`BertSelfAttention::forward_probs`]).
+    pub fn forward_probs(&self, hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
+        let (attended, probs) = self.self_attention.forward_probs(hidden.clone(), mask);
+        (self.output.forward(attended, hidden), probs)
     }
 }

@@ -56,18 +56,31 @@ impl BertEmbeddings {
     ///   `[prompt; words]` — the virtual tokens take positions 0..P and token type 0, the text
     ///   positions P..P+T
     pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
-        let [b, t] = input_ids.dims();
+        let words = self.words(input_ids);
+        self.forward_words(words, token_type_ids)
+    }
+
+    /// The word embeddings of `input_ids` `[B, T]` → `[B, T, H]` (what [`BertEmbeddings::forward`] adds
+    /// the positions and token types to).
+    pub fn words(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
         let words = self.word_embeddings.forward(input_ids.clone()); // [B, T, H]
         // transformers' padding_idx: padding tokens add their row's value but send it no gradient. It
         // matters where padding positions reach the loss (a QA head's softmax runs over every position).
-        let words = match self.pad_token_id {
+        match self.pad_token_id {
             Some(pad) => {
                 let [b, t, h] = words.dims();
                 let is_pad = input_ids.equal_elem(pad as i64).unsqueeze_dim::<3>(2).expand([b, t, h]);
                 words.clone().mask_where(is_pad, words.detach())
             }
             None => words,
-        };
+        }
+    }
+
+    /// [`BertEmbeddings::forward`] from the word embeddings `words` `[B, T, H]` (looked up by
+    /// [`BertEmbeddings::words`], or transformers' `inputs_embeds`): virtual tokens, positions and token
+    /// types added, LayerNorm, dropout.
+    pub fn forward_words(&self, words: Tensor<3>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t, _] = words.dims();
         let (words, token_type_ids, t) = match &self.prompt {
             None => (words, token_type_ids, t),
             Some(prompt) => {

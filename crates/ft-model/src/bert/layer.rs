@@ -115,9 +115,14 @@ impl BertLayer {
 
     /// `[B, T, H]` → `[B, T, H]`.
     pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        let attended = self.attention.forward(hidden, mask);
+        self.forward_probs(hidden, mask).0
+    }
+
+    /// [`BertLayer::forward`] and its attention probabilities `[B, heads, T, T]`.
+    pub fn forward_probs(&self, hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
+        let (attended, probs) = self.attention.forward_probs(hidden, mask);
         let inner = self.intermediate.forward(attended.clone());
-        self.output.forward(inner, attended)
+        (self.output.forward(inner, attended), probs)
     }
 }
 
@@ -140,6 +145,18 @@ impl BertEncoder {
             hidden = layer.forward(hidden, mask.clone());
         }
         hidden
+    }
+
+    /// [`BertEncoder::forward`] and every layer's attention probabilities, first layer first
+    /// (transformers' `output_attentions=True`).
+    pub fn forward_attentions(&self, mut hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Vec<Tensor<4>>) {
+        let mut all = Vec::with_capacity(self.layer.len());
+        for layer in &self.layer {
+            let (next, probs) = layer.forward_probs(hidden, mask.clone());
+            hidden = next;
+            all.push(probs);
+        }
+        (hidden, all)
     }
 }
 

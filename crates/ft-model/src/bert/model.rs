@@ -96,6 +96,46 @@ impl BertModel {
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<BertOutputs, ModelError> {
+        self.forward_embeds(input_ids, token_type_ids, attention_mask, None)
+    }
+
+    /// [`BertModel::forward`] with the word embeddings given (`inputs_embeds` `[B, T, H]`, as
+    /// transformers' argument of that name) instead of looked up from `input_ids`, which still gives
+    /// the shape; `None` looks them up.
+    pub fn forward_embeds(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+        inputs_embeds: Option<Tensor<3>>,
+    ) -> Result<BertOutputs, ModelError> {
+        let (embedded, mask) = self.embed(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
+        let last_hidden_state = self.encoder.forward(embedded, mask);
+        let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone()));
+        Ok(BertOutputs { last_hidden_state, pooler_output })
+    }
+
+    /// Every layer's attention probabilities `[B, heads, T, T]` for the inputs of
+    /// [`BertModel::forward`], first layer first (transformers' `output_attentions=True`; before
+    /// dropout, which the model in eval mode does not apply anyway).
+    pub fn attentions(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+    ) -> Result<Vec<Tensor<4>>, ModelError> {
+        let (embedded, mask) = self.embed(input_ids, token_type_ids, attention_mask, None)?;
+        Ok(self.encoder.forward_attentions(embedded, mask).1)
+    }
+
+    /// The inputs checked, embedded, and the additive mask the layers take.
+    fn embed(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+        inputs_embeds: Option<Tensor<3>>,
+    ) -> Result<(Tensor<3>, Tensor<4>), ModelError> {
         let dims = input_ids.dims();
         let [b, t] = dims;
         if t == 0 || b == 0 {
@@ -121,6 +161,16 @@ impl BertModel {
                 )));
             }
         }
+        let [_, h] = self.embeddings.word_embeddings.weight.dims();
+        if let Some(embeds) = &inputs_embeds
+            && embeds.dims() != [b, t, h]
+        {
+            return Err(ModelError::Input(format!(
+                "inputs_embeds has shape {:?} but input_ids has {dims:?} and the model's hidden size is {h}: expected {:?}",
+                embeds.dims(),
+                [b, t, h]
+            )));
+        }
         let token_type_ids = token_type_ids.unwrap_or_else(|| Tensor::zeros([b, t], &device));
         // Virtual tokens are attended like real ones (PEFT prepends ones to the mask).
         let attention_mask = match (attention_mask, p) {
@@ -128,10 +178,11 @@ impl BertModel {
             (mask, _) => mask,
         };
         let mask = additive_mask(attention_mask, [b, p + t], &device);
-        let embedded = self.embeddings.forward(input_ids, token_type_ids);
-        let last_hidden_state = self.encoder.forward(embedded, mask);
-        let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone()));
-        Ok(BertOutputs { last_hidden_state, pooler_output })
+        let words = match inputs_embeds {
+            Some(embeds) => embeds,
+            None => self.embeddings.words(input_ids),
+        };
+        Ok((self.embeddings.forward_words(words, token_type_ids), mask))
     }
 }
 

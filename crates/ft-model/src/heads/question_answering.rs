@@ -38,7 +38,18 @@ impl BertForQuestionAnswering {
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<Tensor<3>, ModelError> {
-        let bert = self.bert.forward(input_ids, token_type_ids, attention_mask)?;
+        self.forward_embeds(input_ids, token_type_ids, attention_mask, None)
+    }
+
+    /// [`BertForQuestionAnswering::forward`] with the word embeddings given (see [`BertModel::forward_embeds`]).
+    pub fn forward_embeds(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+        inputs_embeds: Option<Tensor<3>>,
+    ) -> Result<Tensor<3>, ModelError> {
+        let bert = self.bert.forward_embeds(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
         Ok(self.qa_outputs.forward(bert.last_hidden_state))
     }
 }
@@ -79,7 +90,8 @@ impl Head for BertForQuestionAnswering {
     }
 
     fn logits(&self, inputs: ModelInputs) -> Result<Tensor<3>, ModelError> {
-        self.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))
+        let ModelInputs { input_ids, token_type_ids, attention_mask, inputs_embeds } = inputs;
+        self.forward_embeds(input_ids, Some(token_type_ids), Some(attention_mask), inputs_embeds)
     }
 
     /// transformers' `BertForQuestionAnswering.forward` loss: positions clamped to `[0, T]`, a

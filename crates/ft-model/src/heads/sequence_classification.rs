@@ -59,8 +59,20 @@ impl BertForSequenceClassification {
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<SequenceClassifierOutput, ModelError> {
+        self.forward_embeds(input_ids, token_type_ids, attention_mask, None)
+    }
+
+    /// [`BertForSequenceClassification::forward`] with the word embeddings given (see
+    /// [`BertModel::forward_embeds`]).
+    pub fn forward_embeds(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+        inputs_embeds: Option<Tensor<3>>,
+    ) -> Result<SequenceClassifierOutput, ModelError> {
         let mask = attention_mask.unwrap_or_else(|| input_ids.ones_like());
-        let bert = self.bert.forward(input_ids, token_type_ids, Some(mask.clone()))?;
+        let bert = self.bert.forward_embeds(input_ids, token_type_ids, Some(mask.clone()), inputs_embeds)?;
         let pooled = self.pooling.pool(&bert, self.bert.with_virtual_tokens(mask))?;
         let logits = self.classifier.forward(self.dropout.forward(pooled));
         Ok(SequenceClassifierOutput { logits, bert })
@@ -104,7 +116,8 @@ impl Head for BertForSequenceClassification {
     }
 
     fn logits(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
-        Ok(self.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))?.logits)
+        let ModelInputs { input_ids, token_type_ids, attention_mask, inputs_embeds } = inputs;
+        Ok(self.forward_embeds(input_ids, Some(token_type_ids), Some(attention_mask), inputs_embeds)?.logits)
     }
 
     /// As transformers' `BertForSequenceClassification.forward` picks by problem type: cross-entropy
@@ -144,8 +157,8 @@ impl Head for BertForSequenceClassification {
     }
 
     fn pooled(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
-        let mask = inputs.attention_mask;
-        let bert = self.bert.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(mask.clone()))?;
+        let ModelInputs { input_ids, token_type_ids, attention_mask: mask, inputs_embeds } = inputs;
+        let bert = self.bert.forward_embeds(input_ids, Some(token_type_ids), Some(mask.clone()), inputs_embeds)?;
         self.pooling.pool(&bert, self.bert.with_virtual_tokens(mask))
     }
 }

@@ -101,6 +101,17 @@ pub struct ModelInputs {
     pub token_type_ids: Tensor<2, Int>,
     /// 1 on real tokens, 0 on padding. `[B, T]`
     pub attention_mask: Tensor<2, Int>,
+    /// Replaces what the word embeddings give for `input_ids` (transformers' `inputs_embeds`; what
+    /// `ft explain` interpolates): the position and token-type embeddings are still added and
+    /// `input_ids` still gives the shape. `None`: the ids are looked up. `[B, T, H]`
+    pub inputs_embeds: Option<Tensor<3>>,
+}
+
+impl ModelInputs {
+    /// The three id tensors, the word embeddings looked up from `input_ids`.
+    pub fn new(input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>, attention_mask: Tensor<2, Int>) -> Self {
+        Self { input_ids, token_type_ids, attention_mask, inputs_embeds: None }
+    }
 }
 
 /// What the model is trained to output, on the device: the one type from a batch's labels to the loss.

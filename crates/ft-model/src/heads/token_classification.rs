@@ -35,7 +35,18 @@ impl BertForTokenClassification {
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<Tensor<3>, ModelError> {
-        let bert = self.bert.forward(input_ids, token_type_ids, attention_mask)?;
+        self.forward_embeds(input_ids, token_type_ids, attention_mask, None)
+    }
+
+    /// [`BertForTokenClassification::forward`] with the word embeddings given (see [`BertModel::forward_embeds`]).
+    pub fn forward_embeds(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Option<Tensor<2, Int>>,
+        attention_mask: Option<Tensor<2, Int>>,
+        inputs_embeds: Option<Tensor<3>>,
+    ) -> Result<Tensor<3>, ModelError> {
+        let bert = self.bert.forward_embeds(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
         Ok(self.classifier.forward(self.dropout.forward(bert.last_hidden_state)))
     }
 }
@@ -76,7 +87,8 @@ impl Head for BertForTokenClassification {
     }
 
     fn logits(&self, inputs: ModelInputs) -> Result<Tensor<3>, ModelError> {
-        self.forward(inputs.input_ids, Some(inputs.token_type_ids), Some(inputs.attention_mask))
+        let ModelInputs { input_ids, token_type_ids, attention_mask, inputs_embeds } = inputs;
+        self.forward_embeds(input_ids, Some(token_type_ids), Some(attention_mask), inputs_embeds)
     }
 
     /// Cross-entropy over every token whose label is not `IGNORE_INDEX`, as transformers'
