@@ -52,6 +52,9 @@ enum Command {
     Eval(commands::eval::Args),
     /// Classify texts (arguments, a file, or stdin with `-`) and print one JSON line per text.
     Predict(commands::predict::Args),
+    /// Show which words drove a classifier's prediction: Integrated Gradients (checked against Captum),
+    /// gradient × input or attention rollout, on the terminal, as JSON or as an HTML page.
+    Explain(commands::explain::Args),
     /// Fetch MiniLM-L6 and rt-snippets, fine-tune (about 10 minutes on 2 cores), show test metrics and
     /// example predictions.
     Demo(commands::demo::Args),
@@ -73,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(*args, quiet),
         Command::Eval(args) => commands::eval::run(args, quiet),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Explain(args) => commands::explain::run(args),
         Command::Demo(args) => commands::demo::run(args, quiet),
         Command::Bench(args) => commands::bench::run(args),
     }

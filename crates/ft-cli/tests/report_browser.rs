@@ -157,3 +157,36 @@ fn report_renders_in_headless_chromium_without_console_errors() {
     assert!(share > 0.10, "only {:.1}% of the screenshot is not white", share * 100.0);
     assert!(colours.len() > 50, "only {} distinct colours: a blank or unstyled page?", colours.len());
 }
+
+/// `ft explain --html`'s page in headless chromium: no console message, a highlighted span per word in
+/// the DOM, and a screenshot with green (for) and red (against) highlights on a drawn page.
+#[test]
+fn explanation_page_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("why.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_ft"))
+        .args(["explain", "--model", fixtures().join("tiny").to_str().unwrap()])
+        .args(["awful boring acting, but i love the story!", "is it good?", "--html", page.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (dom, stderr) = headless(&page, &dir.path().join("profile-dom"), &["--dump-dom".into()]);
+    assert!(console_messages(&stderr).is_empty(), "console messages:\n{}", console_messages(&stderr).join("\n"));
+    assert_eq!(dom.matches("<span style=\"background:rgba(").count(), 10 + 4, "{dom}");
+    let png = dir.path().join("shot.png");
+    let (_, stderr) = headless(
+        &page,
+        &dir.path().join("profile-shot"),
+        &[format!("--screenshot={}", png.display()), "--window-size=900,500".into()],
+    );
+    assert!(console_messages(&stderr).is_empty(), "console messages:\n{}", console_messages(&stderr).join("\n"));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).expect("a screenshot")));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let greenish = pixels.iter().filter(|p| p[1] as i32 > p[0] as i32 + 40 && p[1] as i32 > p[2] as i32 + 40).count();
+    let reddish = pixels.iter().filter(|p| p[0] as i32 > p[1] as i32 + 40 && p[0] as i32 > p[2] as i32 + 40).count();
+    assert!(greenish > 100 && reddish > 100, "highlights: {greenish} green, {reddish} red pixels");
+}

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod convert;
 pub mod demo;
 pub mod eval;
+pub mod explain;
 pub mod fetch;
 pub mod inspect;
 pub mod predict;

@@ -6,7 +6,7 @@
 //! the style sheet is inline. What it shows comes from the run directory (`log.jsonl`, `run.toml`,
 //! `metrics.json`, see [`Report::read_run`]) plus the class-level results the caller computed.
 
-mod html;
+pub(crate) mod html;
 pub mod plots;
 
 use anyhow::Context;
