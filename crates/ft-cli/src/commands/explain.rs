@@ -250,10 +250,11 @@ fn html(all: &[(String, Option<String>, Explanation)], method: Method, model: &P
     for (text, pair, e) in all {
         let scale = e.words.iter().fold(0f64, |m, w| m.max(w.score.abs())).max(f64::MIN_POSITIVE);
         body.push_str(&format!(
-            "<section><h2>{} <span class=\"p\">{:.3}</span></h2><p class=\"m\">{}</p>",
+            "<section><h2>{} <span class=\"p\">{:.3}</span></h2><p class=\"m\">{}; largest |attribution| {:.3}</p>",
             escape(&e.target),
             e.score,
-            escape(&method_note(e, method))
+            escape(&method_note(e, method)),
+            scale
         ));
         for (seq, source) in [(0u8, Some(text.as_str())), (1, pair.as_deref())] {
             let Some(source) = source else { continue };
@@ -283,7 +284,8 @@ fn html(all: &[(String, Option<String>, Explanation)], method: Method, model: &P
          section{{border-top:1px solid #ddd;padding:.5em 0}} h2{{font-size:1.1em;margin:.2em 0}} .p{{color:#555}}\
          .m{{color:#666;font-size:.85em;margin:0}} .t span{{border-radius:3px;padding:0 1px}}\
          </style></head><body><h1>Why the model said that</h1><p class=\"m\">{} — green words raise the score of the \
-         class shown, red words lower it; hover a word for its attribution.</p>\n{body}</body></html>\n",
+         class shown, red words lower it; the shades are relative to each text's largest attribution; hover a \
+         word for its value.</p>\n{body}</body></html>\n",
         escape(&model.display().to_string())
     )
 }
