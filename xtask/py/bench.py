@@ -121,6 +121,53 @@ def bench_step(args) -> dict:
             "times": times, "peak_rss_kib": peak_rss_kib(), "versions": versions()}
 
 
+def bench_explain(args) -> dict:
+    """Captum's LayerIntegratedGradients on the word embeddings of a fresh classifier of the shape, for
+    one random text of `seq` tokens: the baseline keeps the first and last token and puts [PAD] (0)
+    between, F is the softmax probability of class 0, `steps` Gauss-Legendre points, `batch` at a time
+    (`internal_batch_size`) — `ft bench explain`'s workload."""
+    import captum
+    import torch
+    import transformers
+    from captum.attr import LayerIntegratedGradients
+    from transformers import BertConfig, BertForSequenceClassification
+
+    transformers.logging.set_verbosity_error()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(42)
+    config = BertConfig(**SHAPES[args.shape], num_labels=2, attn_implementation="eager")
+    model = BertForSequenceClassification(config).eval()
+    g = torch.Generator().manual_seed(7)
+    ids = torch.randint(0, config.vocab_size, (1, args.seq), generator=g)
+    types = torch.zeros_like(ids)
+    mask = torch.ones_like(ids)
+    base = torch.zeros_like(ids)
+    base[0, 0], base[0, -1] = ids[0, 0], ids[0, -1]
+
+    def prob(input_ids, token_type_ids, attention_mask):
+        logits = model(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask).logits
+        return torch.softmax(logits, dim=-1)[:, 0]
+
+    lig = LayerIntegratedGradients(prob, model.bert.embeddings.word_embeddings)
+
+    def once():
+        return lig.attribute(inputs=ids, baselines=base, additional_forward_args=(types, mask), n_steps=args.steps,
+                             method="gausslegendre", internal_batch_size=args.batch).sum().item()
+
+    for _ in range(args.warmup):
+        once()
+    times = []
+    for _ in range(args.iters):
+        t = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t)
+    v = versions()
+    v["captum"] = captum.__version__
+    return {"side": "pytorch", "workload": "explain", "shape": args.shape, "seq": args.seq, "steps": args.steps,
+            "batch": args.batch, "device": "cpu", "threads": torch.get_num_threads(), "examples_per_iter": 1,
+            "times": times, "peak_rss_kib": peak_rss_kib(), "versions": v}
+
+
 def bench_tokenize(args) -> dict:
     import numpy as np
     from tokenizers import Tokenizer
@@ -176,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--iters", type=int, default=5)
     s.add_argument("--threads", type=int, default=os.cpu_count())
     s.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    e = sub.add_parser("explain")
+    e.add_argument("--shape", choices=sorted(SHAPES), default="minilm")
+    e.add_argument("--seq", type=int, default=64)
+    e.add_argument("--steps", type=int, default=50)
+    e.add_argument("--batch", type=int, default=16)
+    e.add_argument("--warmup", type=int, default=1)
+    e.add_argument("--iters", type=int, default=3)
+    e.add_argument("--threads", type=int, default=os.cpu_count())
     t = sub.add_parser("tokenize")
     t.add_argument("--model-dir", required=True)
     t.add_argument("--input", required=True)
@@ -189,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["RAYON_RS_NUM_THREADS"] = str(args.threads)
         os.environ["TOKENIZERS_PARALLELISM"] = "true"
         result = bench_tokenize(args)
+    elif args.what == "explain":
+        result = bench_explain(args)
     else:
         result = bench_step(args)
     print(json.dumps(result), flush=True)

@@ -57,9 +57,9 @@ fn parse_args(rest: &[String]) -> Result<BenchArgs> {
                 let list = value()?;
                 let rows = list
                     .split(',')
-                    .map(|r| r.trim().parse::<usize>().ok().filter(|n| (1..=7).contains(n)))
+                    .map(|r| r.trim().parse::<usize>().ok().filter(|n| (1..=8).contains(n)))
                     .collect::<Option<Vec<_>>>()
-                    .with_context(|| format!("--rows {list}: expected numbers 1-7 separated by commas"))?;
+                    .with_context(|| format!("--rows {list}: expected numbers 1-8 separated by commas"))?;
                 args.rows = Some(rows);
             }
             "--rounds" => {
@@ -263,6 +263,34 @@ pub fn bench(rest: &[String]) -> Result<i32> {
             flops,
             ft: ft_side,
             pytorch: vec![("PyTorch".into(), py_side)],
+            note: String::new(),
+        });
+    }
+
+    // Row 8: explaining one text, Integrated Gradients (`ft explain`) against Captum.
+    if wanted(8) {
+        let (iters, warmup) = if args.quick { ("2", "1") } else { ("3", "1") };
+        let common = [
+            "--shape", "minilm", "--seq", "64", "--steps", "50", "--batch", "16", "--warmup", warmup, "--iters", iters,
+        ];
+        eprintln!("bench: row 8, integrated gradients, 50 steps, seq 64");
+        let (ft_side, py_side) = alternate(
+            args.rounds,
+            || json_of(ft_cmd(&[&["bench", "explain"][..], &common[..]].concat()), "ft bench explain"),
+            || {
+                let extra = ["--threads", &threads];
+                json_of(py_cmd(BENCH_SCRIPT, &[&["explain"][..], &common[..], &extra[..]].concat()), BENCH_SCRIPT)
+            },
+        )?;
+        rows.push(Row {
+            row: 8,
+            name: "explanation: Integrated Gradients, 50 Gauss-Legendre steps (Captum 0.9.0 on the PyTorch side)"
+                .into(),
+            shapes: "MiniLM-L6 shape, one text of 64 tokens, 16 steps per batch".into(),
+            unit: "texts/s",
+            flops: None,
+            ft: ft_side,
+            pytorch: vec![("Captum".into(), py_side)],
             note: String::new(),
         });
     }

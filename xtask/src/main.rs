@@ -63,11 +63,11 @@ commands:
                               (target/compare/<run>.seeds<N>.md and .json); the verdict compares the
                               means, with the standard error of their difference as the seed noise
       -- ARGS...              extra arguments for `ft train` (recorded in the report, not in the key)
-  bench [options]           ft against PyTorch + transformers on identical workloads (rows 1-7 of
+  bench [options]           ft against PyTorch + transformers on identical workloads (rows 1-8 of
                             benches/README.md), alternating the two, medians and ft/PyTorch ratios as a
                             markdown table; raw numbers in target/bench/bench.json. Options:
       --quick                 rows 1-4 only, smaller (a few minutes)
-      --rows LIST             only these rows, e.g. 1,3 (default: all)
+      --rows LIST             only these rows, e.g. 1,3 (default: all; 7 LoRA, 8 explanations)
       --rounds N              processes per side for rows 1-4, alternated (default 2)
       --threads N             cores for both sides (default: all)
       --ft-bin PATH           use this ft binary instead of `cargo build --release -p ft-cli`

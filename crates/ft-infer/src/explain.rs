@@ -23,7 +23,7 @@ use ft_data::{Encoding, LabelKind};
 use ft_model::burn::module::Module;
 use ft_model::burn::tensor::activation::{sigmoid, softmax};
 use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
-use ft_model::{Head, ModelInputs};
+use ft_model::{BertForSequenceClassification, Head, ModelInputs};
 
 /// How Integrated Gradients places its steps between the baseline and the input (Captum's `method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,44 +231,23 @@ impl Explainer {
         let objective = Objective { kind: p.space.kind, target: target_index };
         let f_x = objective.host(&logits);
 
-        let words = p.model.bert().embeddings.words(input_ids.clone()).detach(); // [1, T, H]
         let (token_scores, baseline_score) = match method {
             Method::IntegratedGradients { steps, rule } => {
-                if steps == 0 {
-                    return Err(InferError::Config("--steps 0: Integrated Gradients needs at least one step".into()));
-                }
                 let baseline_ids = ids(baseline(&encoding, p.tokenizer.pad_id()));
-                let base = p.model.bert().embeddings.words(baseline_ids.clone()).detach();
-                let base_logits = host(p.model.logits(ModelInputs::new(baseline_ids, types.clone(), mask.clone()))?)?;
-                let diff = words.clone() - base.clone(); // [1, T, H]
-                let (alphas, weights) = rule.nodes(steps);
-                let h = diff.dims()[2];
-                let mut total = vec![0f64; t * h];
-                for (alphas, weights) in alphas.chunks(batch_size.max(1)).zip(weights.chunks(batch_size.max(1))) {
-                    let n = alphas.len();
-                    let column = |v: &[f64], device: &Device| {
-                        let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
-                        Tensor::<1>::from_data(TensorData::new(v, [n]), device).reshape([n, 1, 1])
-                    };
-                    let scaled = (base.clone().repeat_dim(0, n)
-                        + diff.clone().repeat_dim(0, n) * column(alphas, device))
-                    .require_grad();
-                    let f = objective.tensor(p.model.logits(inputs(n, Some(scaled.clone())))?);
-                    let grads = f.sum().backward();
-                    let g = scaled.grad(&grads).ok_or_else(|| {
-                        InferError::Tensor("no gradient reached the word embeddings (is the model frozen?)".into())
-                    })?; // [n, T, H]
-                    let weighted = (g.clone() * column(weights, &g.device())).sum_dim(0); // [1, T, H]
-                    for (acc, v) in total.iter_mut().zip(host(weighted)?) {
-                        *acc += v as f64;
-                    }
-                }
-                let diff = host(diff)?;
-                let scores = per_token(&total.iter().zip(&diff).map(|(g, d)| g * *d as f64).collect::<Vec<_>>(), t);
-                (scores, Some(objective.host(&base_logits)))
+                let (scores, base) = integrated_gradients(
+                    &p.model,
+                    &input_ids,
+                    &types,
+                    &baseline_ids,
+                    &objective,
+                    rule,
+                    steps,
+                    batch_size,
+                )?;
+                (scores, Some(base))
             }
             Method::GradXInput => {
-                let x = words.require_grad();
+                let x = p.model.bert().embeddings.words(input_ids.clone()).detach().require_grad(); // [1, T, H]
                 let f = objective.tensor(p.model.logits(inputs(1, Some(x.clone())))?);
                 let grads = f.sum().backward();
                 let g = x.grad(&grads).ok_or_else(|| {
@@ -335,14 +314,78 @@ impl Explainer {
     }
 }
 
-/// The explained score of the target, on the device (`[N]`) or on the host.
-struct Objective {
-    kind: LabelKind,
-    target: usize,
+/// Integrated Gradients of `objective` for one example (`input_ids`, `token_type_ids` `[1, T]`) against
+/// `baseline_ids` `[1, T]` on `model` (frozen, on an autodiff device), `steps` points by `rule` run
+/// `batch_size` at a time: the attribution of each token (summed over the hidden dimension) and
+/// `F(baseline)`.
+#[allow(clippy::too_many_arguments)]
+pub fn integrated_gradients(
+    model: &BertForSequenceClassification,
+    input_ids: &Tensor<2, Int>,
+    token_type_ids: &Tensor<2, Int>,
+    baseline_ids: &Tensor<2, Int>,
+    objective: &Objective,
+    rule: Rule,
+    steps: usize,
+    batch_size: usize,
+) -> Result<(Vec<f64>, f64), InferError> {
+    if steps == 0 {
+        return Err(InferError::Config("--steps 0: Integrated Gradients needs at least one step".into()));
+    }
+    let [_, t] = input_ids.dims();
+    let device = input_ids.device();
+    let mask = Tensor::<2, Int>::ones([1, t], &device);
+    let words = model.bert().embeddings.words(input_ids.clone()).detach(); // [1, T, H]
+    let base = model.bert().embeddings.words(baseline_ids.clone()).detach();
+    let base_logits =
+        host(model.logits(ModelInputs::new(baseline_ids.clone(), token_type_ids.clone(), mask.clone()))?)?;
+    let diff = words - base.clone(); // [1, T, H]
+    let (alphas, weights) = rule.nodes(steps);
+    let h = diff.dims()[2];
+    let mut total = vec![0f64; t * h];
+    let batch_size = batch_size.max(1);
+    for (alphas, weights) in alphas.chunks(batch_size).zip(weights.chunks(batch_size)) {
+        let n = alphas.len();
+        let column = |v: &[f64], device: &Device| {
+            let v: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            Tensor::<1>::from_data(TensorData::new(v, [n]), device).reshape([n, 1, 1])
+        };
+        let scaled =
+            (base.clone().repeat_dim(0, n) + diff.clone().repeat_dim(0, n) * column(alphas, &device)).require_grad();
+        let inputs = ModelInputs {
+            input_ids: input_ids.clone().repeat_dim(0, n),
+            token_type_ids: token_type_ids.clone().repeat_dim(0, n),
+            attention_mask: mask.clone().repeat_dim(0, n),
+            inputs_embeds: Some(scaled.clone()),
+        };
+        let f = objective.tensor(model.logits(inputs)?);
+        let grads = f.sum().backward();
+        let g = scaled.grad(&grads).ok_or_else(|| {
+            InferError::Tensor("no gradient reached the word embeddings (is the model frozen?)".into())
+        })?; // [n, T, H]
+        let weighted = (g.clone() * column(weights, &g.device())).sum_dim(0); // [1, T, H]
+        for (acc, v) in total.iter_mut().zip(host(weighted)?) {
+            *acc += v as f64;
+        }
+    }
+    let diff = host(diff)?;
+    let scores = per_token(&total.iter().zip(&diff).map(|(g, d)| g * *d as f64).collect::<Vec<_>>(), t);
+    Ok((scores, objective.host(&base_logits)))
+}
+
+/// The explained score of the target: the softmax probability of class `target` (single-label), its
+/// sigmoid (multi-label) or output `target` itself (regression).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Objective {
+    /// How the outputs read (a sequence classifier's kinds).
+    pub kind: LabelKind,
+    /// The output explained.
+    pub target: usize,
 }
 
 impl Objective {
-    fn tensor(&self, logits: Tensor<2>) -> Tensor<1> {
+    /// `F` of each row of `logits` `[N, C]` → `[N]`, on the device.
+    pub fn tensor(&self, logits: Tensor<2>) -> Tensor<1> {
         let [n, _] = logits.dims();
         let k = self.target;
         match self.kind {
@@ -353,7 +396,8 @@ impl Objective {
         }
     }
 
-    fn host(&self, logits: &[f32]) -> f64 {
+    /// `F` of one row of logits on the host.
+    pub fn host(&self, logits: &[f32]) -> f64 {
         let k = self.target;
         match self.kind {
             LabelKind::MultiLabel => crate::sigmoid(logits[k]),

@@ -40,6 +40,27 @@ enum What {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Integrated Gradients (`ft explain`'s default) of one random text on a sequence classifier of a
+    /// given shape with fresh weights: `steps` points, `batch` at a time.
+    Explain {
+        /// tiny or minilm.
+        #[arg(long, default_value = "minilm")]
+        shape: String,
+        /// Tokens of the text, [CLS] and [SEP] included.
+        #[arg(long, default_value_t = 64)]
+        seq: usize,
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Steps run at once.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Tokenize a file of sentences (one per line) and collate length-grouped, padded batches.
     Tokenize {
         /// Model directory or packaged asset whose tokenizer is used.
@@ -97,6 +118,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "threads": threads(),
                 "flops": flops(&shape.config(), mode, batch, seq),
                 "examples_per_iter": batch,
+                "times": times,
+                "peak_rss_kib": peak_rss_kib(),
+            })
+        }
+        What::Explain { shape, seq, steps, batch, warmup, iters, device } => {
+            use ft_model::burn::module::Module;
+            let shape: ModelShape = shape.parse()?;
+            if seq < 2 || steps == 0 || batch == 0 || iters == 0 {
+                bail!("--seq must be at least 2, --steps, --batch and --iters at least 1");
+            }
+            let (resolved, device) = super::open_device(&device)?;
+            let ad = device.autodiff();
+            let config = shape.config();
+            let mut init = ft_model::Init::normal(42, config.initializer_range);
+            let model = ft_model::BertForSequenceClassification::new(&config, &mut init, &ad).freeze();
+            let (inputs, _) = ft_train::synthetic::random_batch(&config, 1, seq, 7, &ad);
+            // The tutorial baseline: the first and last token kept ([CLS], [SEP]), [PAD] (0) between.
+            let mut base = vec![0i64; seq];
+            let ids = inputs.input_ids.clone().into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
+            (base[0], base[seq - 1]) = (ids[0], ids[seq - 1]);
+            let base = ft_model::burn::tensor::Tensor::<2, ft_model::burn::tensor::Int>::from_data(
+                ft_model::burn::tensor::TensorData::new(base, [1, seq]),
+                &ad,
+            );
+            let objective = ft_infer::Objective { kind: LabelKind::SingleLabel, target: 0 };
+            let rule = ft_infer::Rule::GaussLegendre;
+            let once = || {
+                ft_infer::integrated_gradients(
+                    &model,
+                    &inputs.input_ids,
+                    &inputs.token_type_ids,
+                    &base,
+                    &objective,
+                    rule,
+                    steps,
+                    batch,
+                )
+            };
+            for _ in 0..warmup {
+                once()?;
+            }
+            let mut times = Vec::with_capacity(iters);
+            for _ in 0..iters {
+                let t = Instant::now();
+                std::hint::black_box(once()?);
+                times.push(t.elapsed().as_secs_f64());
+            }
+            json!({
+                "side": "ft",
+                "workload": "explain",
+                "shape": shape.to_string(),
+                "seq": seq,
+                "steps": steps,
+                "batch": batch,
+                "device": resolved.describe()?,
+                "threads": threads(),
+                "examples_per_iter": 1,
                 "times": times,
                 "peak_rss_kib": peak_rss_kib(),
             })
