@@ -286,6 +286,13 @@ fn adapter_serves_like_the_run(
     tamper: (&str, serde_json::Value, &str),
 ) {
     let adapter = run.join("adapter");
+    // The weights are as readable as the JSON beside them (the umask's mode, not safetensors' 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(adapter.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("adapter_model.safetensors"), mode("adapter_config.json"));
+    }
     let o = ft(&[
         "eval",
         "--model",

@@ -114,8 +114,7 @@ pub fn save_pretrained<H: Head>(
         // safetensors writes through a private (0600) temporary file; give the weights the mode a plainly
         // created file gets under this umask, as config.json got, so that whoever can read the directory
         // can load the model.
-        let plain = std::fs::metadata(&config_path).map_err(ModelError::io(&config_path))?.permissions();
-        std::fs::set_permissions(&weights, plain).map_err(ModelError::io(&weights))?;
+        same_mode_as(&config_path, &weights)?;
 
         if let Some(src) = tokenizer_from {
             for name in TOKENIZER_FILES {
@@ -128,6 +127,14 @@ pub fn save_pretrained<H: Head>(
         }
         Ok(())
     })
+}
+
+/// Gives `file` the mode `reference` has. safetensors writes through a private (0600) temporary file;
+/// the JSON files beside it were created plainly under the umask, and the weights must be as readable
+/// as they are, so that whoever can read the directory can load the model.
+pub(crate) fn same_mode_as(reference: &Path, file: &Path) -> Result<(), ModelError> {
+    let plain = std::fs::metadata(reference).map_err(ModelError::io(reference))?.permissions();
+    std::fs::set_permissions(file, plain).map_err(ModelError::io(file))
 }
 
 /// Builds a directory at `out` atomically: `fill` writes into a temporary sibling directory, which is

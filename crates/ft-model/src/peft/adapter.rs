@@ -383,10 +383,7 @@ pub fn save_adapter<H: Head>(
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
-        // safetensors writes through a private (0600) file: give it the mode the JSON files got.
-        let config_path = tmp.join(ADAPTER_CONFIG);
-        let plain = std::fs::metadata(&config_path).map_err(ModelError::io(&config_path))?.permissions();
-        std::fs::set_permissions(&weights, plain).map_err(ModelError::io(&weights))?;
+        crate::checkpoint::save::same_mode_as(&tmp.join(ADAPTER_CONFIG), &weights)?;
         Ok(())
     })
 }

@@ -220,7 +220,7 @@ pub fn save_adapter<H: crate::Head>(
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
-        Ok(())
+        crate::checkpoint::save::same_mode_as(&tmp.join(ADAPTER_CONFIG), &tmp.join(ADAPTER_WEIGHTS))
     })
 }
 

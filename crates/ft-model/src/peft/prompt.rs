@@ -207,7 +207,7 @@ pub(crate) fn save_prompt_learning<H: Head>(
         let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
         safetensors::serialize_to_file(views, Some(metadata), &weights)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
-        Ok(())
+        crate::checkpoint::save::same_mode_as(&tmp.join(ADAPTER_CONFIG), &weights)
     })
 }
 
