@@ -470,15 +470,15 @@ pub fn rollout(layers: &[(Vec<f32>, usize, usize, usize)]) -> Result<Vec<f64>, I
 fn word_scores(encoding: &Encoding, scores: &[f64], text: &str, pair: Option<&str>) -> Vec<WordScore> {
     let mut words: Vec<WordScore> = Vec::new();
     let mut last: Option<(u8, u32)> = None;
-    for i in 0..encoding.len() {
+    for (i, &score) in scores.iter().enumerate().take(encoding.len()) {
         let (Some(seq), Some(word)) = (encoding.sequence_ids[i], encoding.word_ids[i]) else { continue };
         let (start, end) = encoding.offsets[i];
         match words.last_mut() {
             Some(w) if last == Some((seq, word)) => {
-                w.score += scores[i];
+                w.score += score;
                 w.offsets.1 = w.offsets.1.max(end);
             }
-            _ => words.push(WordScore { text: String::new(), score: scores[i], sequence: seq, offsets: (start, end) }),
+            _ => words.push(WordScore { text: String::new(), score, sequence: seq, offsets: (start, end) }),
         }
         last = Some((seq, word));
     }
