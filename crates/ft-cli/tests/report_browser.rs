@@ -133,6 +133,10 @@ fn report_renders_in_headless_chromium_without_console_errors() {
     assert!(console_messages(&stderr).is_empty(), "console messages:\n{}", console_messages(&stderr).join("\n"));
     assert!(dom.matches("<svg").count() >= 5, "loss, lr, validation, heat map, bars; DOM:\n{dom}");
     assert!(dom.contains("confusion matrix") && dom.contains("Configuration"));
+    // A few validation examples explained (4 of the 8 validation rows), each word highlighted.
+    assert!(dom.contains("Why the model said that (validation examples)"), "{dom}");
+    assert_eq!(dom.matches("<p class=\"ex\">").count(), 4, "{dom}");
+    assert!(dom.matches("<span class=\"w\"").count() >= 8, "{dom}");
 
     // The screenshot is a drawn page.
     let png = dir.path().join("shot.png");

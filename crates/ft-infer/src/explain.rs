@@ -288,6 +288,49 @@ impl Explainer {
         })
     }
 
+    /// Integrated Gradients of class `target`'s score for an already encoded example (`ids`, `type_ids`,
+    /// as a split's examples hold them): each token's text (`##` pieces as the vocabulary writes them)
+    /// and attribution, and `F(x)`. The baseline keeps the tokenizer's `[CLS]` / `[SEP]` ids (and any
+    /// other special token of the vocabulary) and puts `[PAD]` elsewhere, as for text.
+    pub fn explain_ids(
+        &self,
+        ids: &[u32],
+        type_ids: &[u8],
+        target: usize,
+        steps: usize,
+        batch_size: usize,
+    ) -> Result<(Vec<(String, f64)>, f64), InferError> {
+        let p = &self.predictor;
+        let t = ids.len();
+        let device = &p.device;
+        let tensor = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [1, t]), device);
+        let input_ids = tensor(ids.iter().map(|&i| i as i64).collect());
+        let types = tensor(type_ids.iter().map(|&i| i as i64).collect());
+        let special: Vec<u32> =
+            ["[CLS]", "[SEP]", "<s>", "</s>"].iter().filter_map(|s| p.tokenizer.token_to_id(s)).collect();
+        let pad = p.tokenizer.pad_id();
+        let base = tensor(ids.iter().map(|&i| if special.contains(&i) { i as i64 } else { pad as i64 }).collect());
+        let objective = Objective { kind: p.space.kind, target };
+        let logits =
+            host(p.model.logits(ModelInputs::new(input_ids.clone(), types.clone(), Tensor::ones([1, t], device)))?)?;
+        let (scores, _) = integrated_gradients(
+            &p.model,
+            &input_ids,
+            &types,
+            &base,
+            &objective,
+            Rule::GaussLegendre,
+            steps,
+            batch_size,
+        )?;
+        let tokens = ids
+            .iter()
+            .zip(scores)
+            .map(|(&id, s)| (p.tokenizer.id_to_token(id).unwrap_or_else(|| format!("[{id}]")), s))
+            .collect();
+        Ok((tokens, objective.host(&logits)))
+    }
+
     /// The target's index and name: the asked class, else the predicted one.
     fn target(&self, logits: &[f32], asked: Option<&str>) -> Result<(usize, String), InferError> {
         let space = &self.predictor.space;

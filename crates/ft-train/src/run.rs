@@ -59,6 +59,9 @@ pub struct RunSummary {
     pub final_split: &'static str,
     /// The kept model's outputs on `final_split` (for a report).
     pub outputs: Outputs,
+    /// The validation examples and the kept model's outputs on them, in order (the report explains a
+    /// few of them).
+    pub validation_split: (ft_data::Examples, Outputs),
 }
 
 /// `log.jsonl` (a JSON line per step, evaluation and final score), around the caller's observer.
@@ -568,7 +571,7 @@ fn train_and_save<H: Head>(
     write_atomically(&out.join("metrics.json"), metrics.as_bytes())?;
     let (final_split, outputs) = match test_outputs {
         Some(o) => ("test", o),
-        None => ("validation", validation_outputs),
+        None => ("validation", validation_outputs.clone()),
     };
     Ok(RunSummary {
         out: out.to_path_buf(),
@@ -582,6 +585,7 @@ fn train_and_save<H: Head>(
         test,
         final_split,
         outputs,
+        validation_split: (data.validation.clone(), validation_outputs),
     })
 }
 

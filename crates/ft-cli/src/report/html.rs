@@ -34,6 +34,8 @@ thead th { border-bottom: 2px solid #bbb; }
 tr.avg td { color: #555; }
 .big { font-size: 28px; font-weight: 600; color: #1f77b4; }
 .note { color: #666; font-size: 14px; }
+.ex { line-height: 1.9; margin: 10px 0; } .ex .w { border-radius: 3px; padding: 0 2px; }
+.ok { color: #15803d; } .bad { color: #b91c1c; }
 pre { background: #f7f7f7; padding: 10px 14px; border-radius: 6px; font-size: 13px; overflow-x: auto; }
 footer { color: #888; font-size: 12px; padding: 0 32px 20px 32px; }
 ";
@@ -246,6 +248,45 @@ fn classes(r: &Report, out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A few validation examples with their words highlighted by attribution to the predicted class
+/// (green for, red against, shades relative to the example's largest), right ones first.
+fn explanations(r: &Report, out: &mut String) -> anyhow::Result<()> {
+    if r.explanations.is_empty() {
+        return Ok(());
+    }
+    out.push_str(
+        "<section><h2>Why the model said that (validation examples)</h2><p class=\"note\">Integrated \
+         Gradients (50 steps) of the predicted class's probability on the word embeddings, as <code>ft \
+         explain</code>: green words raised it, red words lowered it; shades are relative to each example's \
+         largest attribution; hover a word for its value. The most confident right and wrong predictions.</p>",
+    );
+    for e in &r.explanations {
+        let right = e.gold == e.predicted;
+        write!(
+            out,
+            "<p class=\"ex\"><b class=\"{}\">{}</b> predicted <b>{}</b> ({:.3}), true <b>{}</b><br>",
+            if right { "ok" } else { "bad" },
+            if right { "right" } else { "wrong" },
+            escape(&e.predicted),
+            e.probability,
+            escape(&e.gold)
+        )?;
+        let scale = e.words.iter().fold(0f64, |m, (_, s)| m.max(s.abs())).max(f64::MIN_POSITIVE);
+        for (word, score) in &e.words {
+            let alpha = (score.abs() / scale * 0.8).min(0.8);
+            let rgb = if *score >= 0.0 { "22,163,74" } else { "220,38,38" };
+            write!(
+                out,
+                "<span class=\"w\" style=\"background:rgba({rgb},{alpha:.3})\" title=\"{score:+.4}\">{}</span> ",
+                escape(word)
+            )?;
+        }
+        out.push_str("</p>");
+    }
+    out.push_str("</section>");
+    Ok(())
+}
+
 fn entities(r: &Report, out: &mut String) -> anyhow::Result<()> {
     let Some(e) = &r.entities else { return Ok(()) };
     let rep = &e.report;
@@ -310,6 +351,7 @@ pub fn page(r: &Report) -> anyhow::Result<String> {
     validation(r, &mut out)?;
     classes(r, &mut out)?;
     entities(r, &mut out)?;
+    explanations(r, &mut out)?;
     if let Some(config) = &r.config {
         write!(out, "<section><h2>Configuration (run.toml)</h2><pre>{}</pre></section>", escape(config))?;
     }

@@ -82,8 +82,86 @@ pub struct Report {
     pub classes: Option<ClassResults>,
     /// Entity-level results, for token classification.
     pub entities: Option<EntityResults>,
+    /// A few validation examples explained (Integrated Gradients), right and wrong ones.
+    pub explanations: Vec<ExplainedExample>,
     /// The run's configuration (`run.toml`), verbatim.
     pub config: Option<String>,
+}
+
+/// One validation example with the words that drove the model's prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainedExample {
+    /// The true class.
+    pub gold: String,
+    /// The predicted class.
+    pub predicted: String,
+    /// Its probability.
+    pub probability: f64,
+    /// The example's words (sub-tokens joined, special tokens left out) and their attributions to the
+    /// predicted class.
+    pub words: Vec<(String, f64)>,
+}
+
+/// How many validation examples `report.html` explains, and Integrated Gradients' steps for them.
+pub const EXPLAINED_EXAMPLES: usize = 4;
+const EXPLAIN_STEPS: usize = 50;
+
+/// Up to [`EXPLAINED_EXAMPLES`] validation examples of a single-label run — the most confident right
+/// and the most confident wrong predictions, half each when there are enough — explained on the saved
+/// model in `dir` by Integrated Gradients (on the CPU).
+pub fn explain_examples(dir: &Path, summary: &RunSummary) -> anyhow::Result<Vec<ExplainedExample>> {
+    let (examples, Outputs::Rows(rows)) = &summary.validation_split else { return Ok(Vec::new()) };
+    if summary.labels.kind != LabelKind::SingleLabel || rows.num_labels == 0 || examples.is_empty() {
+        return Ok(Vec::new());
+    }
+    let c = rows.num_labels;
+    let gold = ft_infer::gold_classes(&rows.labels);
+    let probs = ft_infer::softmax_rows(&rows.logits, c);
+    let pred = ft_infer::argmax_rows(&rows.logits, c);
+    let confidence = |i: usize| probs[i * c + pred[i]];
+    let mut right: Vec<usize> = (0..pred.len()).filter(|&i| pred[i] == gold[i]).collect();
+    let mut wrong: Vec<usize> = (0..pred.len()).filter(|&i| pred[i] != gold[i]).collect();
+    right.sort_by(|&a, &b| confidence(b).total_cmp(&confidence(a)));
+    wrong.sort_by(|&a, &b| confidence(b).total_cmp(&confidence(a)));
+    let half = EXPLAINED_EXAMPLES / 2;
+    let take_wrong = wrong.len().min(EXPLAINED_EXAMPLES - right.len().min(half));
+    let take_right = right.len().min(EXPLAINED_EXAMPLES - take_wrong);
+    let chosen: Vec<usize> = right.iter().take(take_right).chain(wrong.iter().take(take_wrong)).copied().collect();
+    let device = ft_model::DeviceSpec::Cpu.device()?;
+    let explainer = ft_infer::Explainer::load(&dir.display().to_string(), device, None)?;
+    let names = &summary.labels.names;
+    let name = |k: usize| names.get(k).cloned().unwrap_or_else(|| k.to_string());
+    let mut out = Vec::new();
+    for i in chosen {
+        let (tokens, probability) =
+            explainer.explain_ids(&examples.ids(i), examples.type_ids(i), pred[i], EXPLAIN_STEPS, 16)?;
+        out.push(ExplainedExample {
+            gold: name(gold[i]),
+            predicted: name(pred[i]),
+            probability,
+            words: join_pieces(&tokens),
+        });
+    }
+    Ok(out)
+}
+
+/// Word pieces joined into words (`##`-continued pieces appended, scores summed); `[CLS]`, `[SEP]`,
+/// `[PAD]` left out.
+fn join_pieces(tokens: &[(String, f64)]) -> Vec<(String, f64)> {
+    let mut words: Vec<(String, f64)> = Vec::new();
+    for (token, score) in tokens {
+        if matches!(token.as_str(), "[CLS]" | "[SEP]" | "[PAD]" | "<s>" | "</s>" | "<pad>") {
+            continue;
+        }
+        match (token.strip_prefix("##"), words.last_mut()) {
+            (Some(rest), Some(last)) => {
+                last.0.push_str(rest);
+                last.1 += score;
+            }
+            _ => words.push((token.clone(), *score)),
+        }
+    }
+    words
 }
 
 impl Report {
@@ -212,6 +290,11 @@ pub fn write_for_run(summary: &RunSummary) -> anyhow::Result<PathBuf> {
     let mut report = Report::read_run(dir)?;
     report.title = format!("ft train · {}", dir.display());
     report.facts.insert(0, ("model".into(), summary.model_spec.clone()));
+    // A report without explanations is still a report: a failure here is a warning.
+    match explain_examples(dir, summary) {
+        Ok(e) => report.explanations = e,
+        Err(e) => log::warn!("report.html: the validation examples could not be explained: {e:#}"),
+    }
     match &summary.outputs {
         Outputs::Rows(rows) => report.classes = class_results(summary.final_split, &summary.labels, rows),
         Outputs::Tokens(tokens) => report.entities = entity_results(summary.final_split, &summary.labels.names, tokens),
@@ -227,6 +310,25 @@ pub fn write_for_run(summary: &RunSummary) -> anyhow::Result<PathBuf> {
 fn as_metrics(v: &serde_json::Value) -> Option<Metrics> {
     let obj = v.as_object()?;
     Some(obj.iter().filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x))).collect())
+}
+
+#[cfg(test)]
+mod explain_tests {
+    #[test]
+    fn word_pieces_join_and_special_tokens_go() {
+        let t = |s: &str, v: f64| (s.to_string(), v);
+        let words = super::join_pieces(&[
+            t("[CLS]", 0.5),
+            t("un", 0.1),
+            t("##watch", 0.2),
+            t("##able", 0.3),
+            t("!", -0.1),
+            t("[SEP]", 0.2),
+        ]);
+        assert_eq!(words.len(), 2);
+        assert_eq!(words[0].0, "unwatchable");
+        assert!((words[0].1 - 0.6).abs() < 1e-12 && words[1] == t("!", -0.1));
+    }
 }
 
 #[cfg(test)]
