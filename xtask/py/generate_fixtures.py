@@ -3688,8 +3688,12 @@ def generate_explain_golden(out: Path) -> dict:
         tensors[p + "rollout"] = torch.from_numpy(attention_rollout(out_x.attentions)).float()
         cases.append({"text": text, "pair": pair, "tokens": tok.convert_ids_to_tokens(ids[0]), "target": target,
                       "f": f_x, "f_baseline": f_base})
+    token_info = explain_token_golden(out, tensors)
+    qa_info = explain_qa_golden(out, tensors)
     save_tensors(out / EXPLAIN_GOLDEN_FILE, tensors)
     return {
+        "token": token_info,
+        "qa": qa_info,
         "model": "tiny (eval mode, eager attention)",
         "captum": captum.__version__,
         "forward": "softmax probability of the target class (the predicted one)",
@@ -3699,6 +3703,85 @@ def generate_explain_golden(out: Path) -> dict:
         "rollout": "NumPy: heads' mean, 0.5·A + 0.5·I, product over layers (attention_rollout)",
         "cases": cases,
     }
+
+
+EXPLAIN_TOKEN_TEXT = "the movie was really good"
+EXPLAIN_QA = ("what was good?", "the movie was really good, but the acting was bad")
+
+
+def explain_token_golden(out: Path, tensors: dict) -> dict:
+    """tiny-token: F = the mean over the first three words' tokens of the softmax probability of the
+    label predicted there (`ft explain`'s entity score); LayerIntegratedGradients, Gauss-Legendre 50."""
+    from captum.attr import LayerIntegratedGradients
+
+    model = transformers.BertForTokenClassification.from_pretrained(str(out / "tiny-token"), dtype=torch.float32,
+                                                                    attn_implementation="eager").eval()
+    tok = BertTokenizerFast.from_pretrained(str(out / "tiny"))
+    enc = tok(EXPLAIN_TOKEN_TEXT, return_tensors="pt")
+    ids, types, mask = enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]
+    base = explain_baseline(ids, {tok.cls_token_id, tok.sep_token_id}, tok.pad_token_id)
+    with torch.no_grad():
+        labels = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits[0].argmax(-1)
+    picks = [(j, int(labels[j])) for j in (1, 2, 3)]
+
+    def score(input_ids, token_type_ids, attention_mask):
+        probs = torch.softmax(model(input_ids=input_ids, token_type_ids=token_type_ids,
+                                    attention_mask=attention_mask).logits, dim=-1)
+        return sum(probs[:, j, k] for j, k in picks) / len(picks)
+
+    with torch.no_grad():
+        f = [float(score(ids, types, mask)[0]), float(score(base, types, mask)[0])]
+    lig = LayerIntegratedGradients(score, model.bert.embeddings.word_embeddings)
+    attr, delta = lig.attribute(inputs=ids, baselines=base, additional_forward_args=(types, mask), n_steps=50,
+                                method="gausslegendre", return_convergence_delta=True)
+    tensors["token.input_ids"] = ids[0]
+    tensors["token.baseline_ids"] = base[0]
+    tensors["token.picks"] = torch.tensor(picks, dtype=torch.int64)
+    tensors["token.f"] = torch.tensor(f, dtype=torch.float32)
+    tensors["token.ig.gausslegendre.50"] = attr[0].detach()
+    tensors["token.ig.gausslegendre.50.delta"] = delta.detach().float()
+    return {"text": EXPLAIN_TOKEN_TEXT, "model": "tiny-token", "picks": picks,
+            "forward": "mean over picks (token, label) of the softmax probability"}
+
+
+def explain_qa_golden(out: Path, tensors: dict) -> dict:
+    """tiny-qa: F = the softmax over the tokens of the start (end) logits at the arg-max start (end)
+    among the context's tokens (`ft explain`'s span scores); LayerIntegratedGradients, Gauss-Legendre 50."""
+    from captum.attr import LayerIntegratedGradients
+
+    model = transformers.BertForQuestionAnswering.from_pretrained(str(out / "tiny-qa"), dtype=torch.float32,
+                                                                 attn_implementation="eager").eval()
+    tok = BertTokenizerFast.from_pretrained(str(out / "tiny"))
+    question, context = EXPLAIN_QA
+    enc = tok(question, context, return_tensors="pt")
+    ids, types, mask = enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]
+    base = explain_baseline(ids, {tok.cls_token_id, tok.sep_token_id}, tok.pad_token_id)
+    in_context = torch.tensor([s == 1 for s in enc.sequence_ids(0)])
+    with torch.no_grad():
+        out_x = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
+    info = {"question": question, "context": context, "model": "tiny-qa"}
+    for k, name in ((0, "start"), (1, "end")):
+        logits = (out_x.start_logits if k == 0 else out_x.end_logits)[0]
+        position = int(torch.where(in_context, logits, torch.full_like(logits, -1e9)).argmax())
+
+        def score(input_ids, token_type_ids, attention_mask, k=k, position=position):
+            o = model(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+            return torch.softmax(o.start_logits if k == 0 else o.end_logits, dim=-1)[:, position]
+
+        with torch.no_grad():
+            f = [float(score(ids, types, mask)[0]), float(score(base, types, mask)[0])]
+        lig = LayerIntegratedGradients(score, model.bert.embeddings.word_embeddings)
+        attr, delta = lig.attribute(inputs=ids, baselines=base, additional_forward_args=(types, mask), n_steps=50,
+                                    method="gausslegendre", return_convergence_delta=True)
+        tensors[f"qa.{name}.position"] = torch.tensor([position])
+        tensors[f"qa.{name}.f"] = torch.tensor(f, dtype=torch.float32)
+        tensors[f"qa.{name}.ig.gausslegendre.50"] = attr[0].detach()
+        tensors[f"qa.{name}.ig.gausslegendre.50.delta"] = delta.detach().float()
+        info[name] = position
+    tensors["qa.input_ids"] = ids[0]
+    tensors["qa.token_type_ids"] = types[0]
+    tensors["qa.baseline_ids"] = base[0]
+    return info
 
 
 def add_explain_goldens_args(p: argparse.ArgumentParser) -> None:

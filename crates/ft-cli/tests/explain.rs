@@ -119,10 +119,58 @@ fn explain_refuses_what_it_cannot_do() {
         assert!(!o.status.success() && text(&o.stderr).contains(message), "{args:?}: {}", text(&o.stderr));
     }
     let token = fixtures().join("tiny-token").display().to_string();
-    let o = ft(&["explain", "--model", &token, "john lives in paris"]);
-    assert!(
-        !o.status.success() && text(&o.stderr).contains("explains sequence classifiers so far"),
-        "{}",
-        text(&o.stderr)
-    );
+    let o = ft(&["explain", "--model", &token, "john lives in paris", "--target", "PER"]);
+    assert!(!o.status.success() && text(&o.stderr).contains("leave --target out"), "{}", text(&o.stderr));
+    let qa = fixtures().join("tiny-qa").display().to_string();
+    let o = ft(&["explain", "--model", &qa, "where?"]);
+    assert!(!o.status.success() && text(&o.stderr).contains("give --question and --context"), "{}", text(&o.stderr));
+    let o = ft(&["explain", "--model", &model, "--question", "q", "--context", "c"]);
+    assert!(!o.status.success() && text(&o.stderr).contains("not a question-answering one"), "{}", text(&o.stderr));
+}
+
+/// A token classifier: one explanation per entity `ft predict` finds, each explaining the entity's
+/// own score (the mean probability of its words' labels), with the entity named as the target.
+#[test]
+fn explains_each_entity_of_a_token_classifier() {
+    let model = fixtures().join("tiny-token").display().to_string();
+    let sentence = "john lives in paris";
+    let o = ft(&["predict", "--model", &model, sentence, "--ignore-labels", ""]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let predicted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entities = predicted["entities"].as_array().unwrap();
+    assert!(!entities.is_empty());
+    let o = ft(&["explain", "--model", &model, sentence, "--ignore-labels", "", "--json", "--steps", "300"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let lines: Vec<serde_json::Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), entities.len());
+    for (e, entity) in lines.iter().zip(entities) {
+        let want = format!("{} \"{}\"", entity["type"].as_str().unwrap(), entity["text"].as_str().unwrap());
+        assert_eq!(e["target"], want.as_str());
+        assert!((e["score"].as_f64().unwrap() - entity["score"].as_f64().unwrap()).abs() < 1e-6, "{e} {entity}");
+        assert!(e["completeness_gap"].as_f64().unwrap() < 1e-3);
+    }
+}
+
+/// A QA model: the best answer's start and end explained, in the window it came from; the question's
+/// words are sequence 0, the context's 1.
+#[test]
+fn explains_the_start_and_end_of_an_answer() {
+    let model = fixtures().join("tiny-qa").display().to_string();
+    let (question, context) = ("Where did they meet?", "They met at the café in Paris.");
+    let o = ft(&["predict", "--model", &model, "--question", question, "--context", context]);
+    let answer: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o =
+        ft(&["explain", "--model", &model, "--question", question, "--context", context, "--json", "--steps", "300"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let lines: Vec<serde_json::Value> = text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    let answer_text = answer["answer"].as_str().unwrap();
+    assert_eq!(lines[0]["target"], format!("start of \"{answer_text}\"").as_str());
+    assert_eq!(lines[1]["target"], format!("end of \"{answer_text}\"").as_str());
+    let words = lines[0]["words"].as_array().unwrap();
+    assert_eq!(words.iter().filter(|w| w["sequence"] == 0).count(), 5, "{words:?}");
+    assert!(words.iter().any(|w| w["sequence"] == 1 && w["text"] == "café"));
+    for e in &lines {
+        assert!(e["completeness_gap"].as_f64().unwrap() < 1e-3, "{e}");
+    }
 }

@@ -23,7 +23,7 @@ use ft_data::{Encoding, LabelKind};
 use ft_model::burn::module::Module;
 use ft_model::burn::tensor::activation::{sigmoid, softmax};
 use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
-use ft_model::{BertForSequenceClassification, Head, ModelInputs};
+use ft_model::{Head, ModelInputs};
 
 /// How Integrated Gradients places its steps between the baseline and the input (Captum's `method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,14 +216,7 @@ impl Explainer {
         let ids = |ids: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), device);
         let input_ids = ids(encoding.ids.iter().map(|&i| i as i64).collect());
         let types = ids(encoding.type_ids.iter().map(|&i| i as i64).collect());
-        let mask = Tensor::<2, Int>::ones([1, t], device);
-        let inputs = |n: usize, embeds: Option<Tensor<3>>| ModelInputs {
-            input_ids: input_ids.clone().repeat_dim(0, n),
-            token_type_ids: types.clone().repeat_dim(0, n),
-            attention_mask: mask.clone().repeat_dim(0, n),
-            inputs_embeds: embeds,
-        };
-        let logits = host(p.model.logits(inputs(1, None))?)?;
+        let logits = host(p.model.logits(ModelInputs::new(input_ids, types, Tensor::ones([1, t], device)))?)?;
         if let Some(bad) = logits.iter().find(|x| !x.is_finite()) {
             return Err(InferError::NonFinite { value: *bad, text: text.to_string() });
         }
@@ -231,61 +224,17 @@ impl Explainer {
         let objective = Objective { kind: p.space.kind, target: target_index };
         let f_x = objective.host(&logits);
 
-        let (token_scores, baseline_score) = match method {
-            Method::IntegratedGradients { steps, rule } => {
-                let baseline_ids = ids(baseline(&encoding, p.tokenizer.pad_id()));
-                let (scores, base) = integrated_gradients(
-                    &p.model,
-                    &input_ids,
-                    &types,
-                    &baseline_ids,
-                    &objective,
-                    rule,
-                    steps,
-                    batch_size,
-                )?;
-                (scores, Some(base))
-            }
-            Method::GradXInput => {
-                let x = p.model.bert().embeddings.words(input_ids.clone()).detach().require_grad(); // [1, T, H]
-                let f = objective.tensor(p.model.logits(inputs(1, Some(x.clone())))?);
-                let grads = f.sum().backward();
-                let g = x.grad(&grads).ok_or_else(|| {
-                    InferError::Tensor("no gradient reached the word embeddings (is the model frozen?)".into())
-                })?;
-                let (g, x) = (host(g)?, host(x.detach())?);
-                (per_token(&g.iter().zip(&x).map(|(g, x)| *g as f64 * *x as f64).collect::<Vec<_>>(), t), None)
-            }
-            Method::Rollout => {
-                let attentions = p.model.bert().attentions(input_ids, Some(types), Some(mask))?;
-                let mut layers = Vec::with_capacity(attentions.len());
-                for a in attentions {
-                    let [_, heads, rows, cols] = a.dims();
-                    layers.push((host(a)?, heads, rows, cols));
-                }
-                (rollout(&layers)?, None)
-            }
-        };
-        let tokens: Vec<TokenScore> = (0..t)
-            .map(|i| TokenScore {
-                token: p.tokenizer.id_to_token(encoding.ids[i]).unwrap_or_else(|| format!("[{}]", encoding.ids[i])),
-                score: token_scores[i],
-                sequence: encoding.sequence_ids[i],
-                offsets: encoding.offsets[i],
-            })
-            .collect();
-        let words = word_scores(&encoding, &token_scores, text, pair);
-        let completeness_gap = baseline_score.map(|b| (token_scores.iter().sum::<f64>() - (f_x - b)).abs());
-        Ok(Explanation {
-            method: method.name(),
-            target: target_name,
-            target_index,
-            score: f_x,
-            baseline_score,
-            completeness_gap,
-            tokens,
-            words,
-        })
+        let scores = attribute(
+            &p.model,
+            &encoding,
+            p.tokenizer.pad_id(),
+            &|logits| objective.tensor(logits),
+            0,
+            method,
+            batch_size,
+            device,
+        )?;
+        Ok(explanation(&p.tokenizer, &encoding, (text, pair), method, (target_name, target_index), f_x, scores))
     }
 
     /// Integrated Gradients of class `target`'s score for an already encoded example (`ids`, `type_ids`,
@@ -318,7 +267,7 @@ impl Explainer {
             &input_ids,
             &types,
             &base,
-            &objective,
+            &|logits| objective.tensor(logits),
             Rule::GaussLegendre,
             steps,
             batch_size,
@@ -357,17 +306,188 @@ impl Explainer {
     }
 }
 
-/// Integrated Gradients of `objective` for one example (`input_ids`, `token_type_ids` `[1, T]`) against
+/// A token-classification model ready to be explained: each predicted entity's score — the mean,
+/// over the entity's words, of the probability of the word's label at its first sub-token (with
+/// `first` aggregation, the score `ft predict` prints for the entity) — is attributed to the tokens.
+pub struct TokenExplainer {
+    predictor: crate::TokenPredictor,
+}
+
+impl TokenExplainer {
+    /// Loads `model` as [`crate::TokenPredictor::load`] does, frozen on the autodiff flavour of
+    /// `device`.
+    pub fn load(model: &str, device: Device, max_len: Option<usize>) -> Result<Self, InferError> {
+        let mut predictor = crate::TokenPredictor::load(model, device.autodiff(), max_len)?;
+        predictor.model = predictor.model.freeze();
+        Ok(Self { predictor })
+    }
+
+    /// The predictor underneath.
+    pub fn predictor(&self) -> &crate::TokenPredictor {
+        &self.predictor
+    }
+
+    /// One explanation per entity predicted in `text` (types in `ignore` left out), in order; the
+    /// target names the entity (`LOC "Paris"`) and `target_index` is its first token.
+    pub fn explain(
+        &self,
+        text: &str,
+        ignore: &[String],
+        method: Method,
+        batch_size: usize,
+    ) -> Result<Vec<Explanation>, InferError> {
+        let p = &self.predictor;
+        let entities = p.entities(&[text], ft_eval::Aggregation::First, ignore)?.pop().unwrap_or_default();
+        let encoding = p.tokenizer.encode(text, None, p.max_len).map_err(|e| InferError::Data(Box::new(e)))?;
+        let device = &p.device;
+        let t = encoding.len();
+        let ids = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [1, t]), device);
+        let input_ids = ids(encoding.ids.iter().map(|&i| i as i64).collect());
+        let types = ids(encoding.type_ids.iter().map(|&i| i as i64).collect());
+        let logits = p.model.logits(ModelInputs::new(input_ids, types, Tensor::ones([1, t], device)))?;
+        let c = p.labels.len();
+        let probs = host(softmax(logits, 2))?; // [1, T, C]
+        let mut out = Vec::with_capacity(entities.len());
+        for entity in &entities {
+            // The first sub-token of every word inside the entity, with the label it was given there.
+            let mut picks: Vec<(usize, usize)> = Vec::new();
+            let mut last_word = None;
+            for j in 0..t {
+                let (Some(0), Some(word)) = (encoding.sequence_ids[j], encoding.word_ids[j]) else { continue };
+                let (start, end) = encoding.offsets[j];
+                if last_word == Some(word) || start < entity.start || end > entity.end {
+                    last_word = Some(word);
+                    continue;
+                }
+                last_word = Some(word);
+                let row = &probs[j * c..(j + 1) * c];
+                let label = (0..c).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+                picks.push((j, label));
+            }
+            if picks.is_empty() {
+                continue;
+            }
+            let f_x = picks.iter().map(|&(j, k)| probs[j * c + k] as f64).sum::<f64>() / picks.len() as f64;
+            let score = entity_score(&picks);
+            let scores =
+                attribute(&p.model, &encoding, p.tokenizer.pad_id(), &score, picks[0].0, method, batch_size, device)?;
+            let target = (format!("{} \"{}\"", entity.entity_type, entity.text), picks[0].0);
+            out.push(explanation(&p.tokenizer, &encoding, (text, None), method, target, f_x, scores));
+        }
+        Ok(out)
+    }
+}
+
+/// An extractive question-answering model ready to be explained: the best answer's start and its end
+/// are explained apart — the softmax over the window's tokens of the start (end) logits at the
+/// answer's start (end) token — in the window the answer came from.
+pub struct QaExplainer {
+    predictor: crate::QaPredictor,
+}
+
+impl QaExplainer {
+    /// Loads `model` as [`crate::QaPredictor::load`] does, frozen on the autodiff flavour of `device`.
+    pub fn load(model: &str, device: Device, max_len: Option<usize>) -> Result<Self, InferError> {
+        let mut predictor = crate::QaPredictor::load(model, device.autodiff(), max_len)?;
+        predictor.model = predictor.model.freeze();
+        Ok(Self { predictor })
+    }
+
+    /// The predictor underneath.
+    pub fn predictor(&self) -> &crate::QaPredictor {
+        &self.predictor
+    }
+
+    /// The predictor underneath (its `stride` may be set).
+    pub fn predictor_mut(&mut self) -> &mut crate::QaPredictor {
+        &mut self.predictor
+    }
+
+    /// The best answer to `question` in `context` (at most `max_answer_length` tokens), and the two
+    /// explanations of its start and its end; words of the question are sequence 0, of the context 1.
+    pub fn explain(
+        &self,
+        question: &str,
+        context: &str,
+        max_answer_length: usize,
+        method: Method,
+        batch_size: usize,
+    ) -> Result<(ft_eval::Answer, Vec<Explanation>), InferError> {
+        let p = &self.predictor;
+        let answers = p.answer(question, context, crate::qa::DEFAULT_N_BEST, max_answer_length)?;
+        let Some(answer) = answers.into_iter().next() else {
+            return Err(InferError::Task("no answer to explain".into()));
+        };
+        let Some((window, start, end)) = answer.source else {
+            return Err(InferError::Task(format!(
+                "the model found no answer span in the context (utils_qa's \"{}\"); nothing to explain",
+                answer.text
+            )));
+        };
+        let question = question.trim_start();
+        let windows = p.tokenizer.encode_windows(question, context, p.max_len, p.stride)?;
+        let encoding = &windows[window];
+        let device = &p.device;
+        let t = encoding.len();
+        let ids = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [1, t]), device);
+        let input_ids = ids(encoding.ids.iter().map(|&i| i as i64).collect());
+        let types = ids(encoding.type_ids.iter().map(|&i| i as i64).collect());
+        let logits = p.model.logits(ModelInputs::new(input_ids, types, Tensor::ones([1, t], device)))?; // [1, T, 2]
+        let mut out = Vec::with_capacity(2);
+        for (which, k, position) in [("start", 0usize, start), ("end", 1, end)] {
+            let f_x = host(softmax(logits.clone().slice([0..1, 0..t, k..k + 1]).reshape([1, t]), 1))?[position] as f64;
+            let score = span_score(k, position);
+            let scores =
+                attribute(&p.model, encoding, p.tokenizer.pad_id(), &score, position, method, batch_size, device)?;
+            let target = (format!("{which} of \"{}\"", answer.text), position);
+            out.push(explanation(&p.tokenizer, encoding, (question, Some(context)), method, target, f_x, scores));
+        }
+        Ok((answer, out))
+    }
+}
+
+/// A token classifier's entity score from its logits `[N, T, C]`: the mean over `picks` (token,
+/// label) of the softmax probability of the label at the token → `[N]`.
+pub fn entity_score(picks: &[(usize, usize)]) -> impl Fn(Tensor<3>) -> Tensor<1> + '_ {
+    move |logits: Tensor<3>| {
+        let [n, _, _] = logits.dims();
+        let device = logits.device();
+        let probs = softmax(logits, 2);
+        let mut sum: Option<Tensor<1>> = None;
+        for &(j, k) in picks {
+            let v = probs.clone().slice([0..n, j..j + 1, k..k + 1]).reshape([n]);
+            sum = Some(match sum {
+                None => v,
+                Some(s) => s + v,
+            });
+        }
+        // No pick, no score (callers explain entities of at least one word).
+        sum.map(|s| s.div_scalar(picks.len() as f64)).unwrap_or_else(|| Tensor::zeros([n], &device))
+    }
+}
+
+/// A QA model's start (`k` 0) or end (`k` 1) score from its logits `[N, T, 2]`: the softmax over the
+/// tokens of that logit, at `position` → `[N]`.
+pub fn span_score(k: usize, position: usize) -> impl Fn(Tensor<3>) -> Tensor<1> {
+    move |logits: Tensor<3>| {
+        let [n, t, _] = logits.dims();
+        softmax(logits.slice([0..n, 0..t, k..k + 1]).reshape([n, t]), 1)
+            .slice([0..n, position..position + 1])
+            .reshape([n])
+    }
+}
+
+/// Integrated Gradients of `score` (the explained output `[N]` of the head's logits) for one example (`input_ids`, `token_type_ids` `[1, T]`) against
 /// `baseline_ids` `[1, T]` on `model` (frozen, on an autodiff device), `steps` points by `rule` run
 /// `batch_size` at a time: the attribution of each token (summed over the hidden dimension) and
 /// `F(baseline)`.
 #[allow(clippy::too_many_arguments)]
-pub fn integrated_gradients(
-    model: &BertForSequenceClassification,
+pub fn integrated_gradients<H: Head>(
+    model: &H,
     input_ids: &Tensor<2, Int>,
     token_type_ids: &Tensor<2, Int>,
     baseline_ids: &Tensor<2, Int>,
-    objective: &Objective,
+    score: &dyn Fn(H::Logits) -> Tensor<1>,
     rule: Rule,
     steps: usize,
     batch_size: usize,
@@ -380,8 +500,9 @@ pub fn integrated_gradients(
     let mask = Tensor::<2, Int>::ones([1, t], &device);
     let words = model.bert().embeddings.words(input_ids.clone()).detach(); // [1, T, H]
     let base = model.bert().embeddings.words(baseline_ids.clone()).detach();
-    let base_logits =
-        host(model.logits(ModelInputs::new(baseline_ids.clone(), token_type_ids.clone(), mask.clone()))?)?;
+    let base_score =
+        host(score(model.logits(ModelInputs::new(baseline_ids.clone(), token_type_ids.clone(), mask.clone()))?))?[0]
+            as f64;
     let diff = words - base.clone(); // [1, T, H]
     let (alphas, weights) = rule.nodes(steps);
     let h = diff.dims()[2];
@@ -401,7 +522,7 @@ pub fn integrated_gradients(
             attention_mask: mask.clone().repeat_dim(0, n),
             inputs_embeds: Some(scaled.clone()),
         };
-        let f = objective.tensor(model.logits(inputs)?);
+        let f = score(model.logits(inputs)?);
         let grads = f.sum().backward();
         let g = scaled.grad(&grads).ok_or_else(|| {
             InferError::Tensor("no gradient reached the word embeddings (is the model frozen?)".into())
@@ -413,7 +534,101 @@ pub fn integrated_gradients(
     }
     let diff = host(diff)?;
     let scores = per_token(&total.iter().zip(&diff).map(|(g, d)| g * *d as f64).collect::<Vec<_>>(), t);
-    Ok((scores, objective.host(&base_logits)))
+    Ok((scores, base_score))
+}
+
+/// Gradient × input of `score` for one example `[1, T]`: `x · ∇score(x)` on the word embeddings,
+/// summed per token.
+pub fn grad_x_input<H: Head>(
+    model: &H,
+    input_ids: &Tensor<2, Int>,
+    token_type_ids: &Tensor<2, Int>,
+    score: &dyn Fn(H::Logits) -> Tensor<1>,
+) -> Result<Vec<f64>, InferError> {
+    let [_, t] = input_ids.dims();
+    let mask = Tensor::<2, Int>::ones([1, t], &input_ids.device());
+    let x = model.bert().embeddings.words(input_ids.clone()).detach().require_grad(); // [1, T, H]
+    let inputs = ModelInputs {
+        input_ids: input_ids.clone(),
+        token_type_ids: token_type_ids.clone(),
+        attention_mask: mask,
+        inputs_embeds: Some(x.clone()),
+    };
+    let grads = score(model.logits(inputs)?).sum().backward();
+    let g = x
+        .grad(&grads)
+        .ok_or_else(|| InferError::Tensor("no gradient reached the word embeddings (is the model frozen?)".into()))?;
+    let (g, x) = (host(g)?, host(x.detach())?);
+    Ok(per_token(&g.iter().zip(&x).map(|(g, x)| *g as f64 * *x as f64).collect::<Vec<_>>(), t))
+}
+
+/// Row `row` of the attention rollout of one example `[1, T]` (see [`rollout`]).
+pub fn rollout_row(
+    bert: &ft_model::BertModel,
+    input_ids: &Tensor<2, Int>,
+    token_type_ids: &Tensor<2, Int>,
+    row: usize,
+) -> Result<Vec<f64>, InferError> {
+    let attentions = bert.attentions(input_ids.clone(), Some(token_type_ids.clone()), None)?;
+    let mut layers = Vec::with_capacity(attentions.len());
+    for a in attentions {
+        let [_, heads, rows, cols] = a.dims();
+        layers.push((host(a)?, heads, rows, cols));
+    }
+    rollout(&layers, row)
+}
+
+/// One example explained by `method` for `score`: each token's attribution and, for Integrated
+/// Gradients, `F(baseline)`. `rollout_from` is the position whose rollout row is read.
+#[allow(clippy::too_many_arguments)]
+fn attribute<H: Head>(
+    model: &H,
+    encoding: &Encoding,
+    pad_id: u32,
+    score: &dyn Fn(H::Logits) -> Tensor<1>,
+    rollout_from: usize,
+    method: Method,
+    batch_size: usize,
+    device: &Device,
+) -> Result<(Vec<f64>, Option<f64>), InferError> {
+    let t = encoding.len();
+    let ids = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [1, t]), device);
+    let input_ids = ids(encoding.ids.iter().map(|&i| i as i64).collect());
+    let types = ids(encoding.type_ids.iter().map(|&i| i as i64).collect());
+    Ok(match method {
+        Method::IntegratedGradients { steps, rule } => {
+            let baseline_ids = ids(baseline(encoding, pad_id));
+            let (scores, base) =
+                integrated_gradients(model, &input_ids, &types, &baseline_ids, score, rule, steps, batch_size)?;
+            (scores, Some(base))
+        }
+        Method::GradXInput => (grad_x_input(model, &input_ids, &types, score)?, None),
+        Method::Rollout => (rollout_row(model.bert(), &input_ids, &types, rollout_from)?, None),
+    })
+}
+
+/// The explanation of one score: tokens and words with their attributions, and the completeness gap.
+#[allow(clippy::too_many_arguments)]
+fn explanation(
+    tokenizer: &ft_data::Tokenizer,
+    encoding: &Encoding,
+    (text, pair): (&str, Option<&str>),
+    method: Method,
+    (target, target_index): (String, usize),
+    score: f64,
+    (token_scores, baseline_score): (Vec<f64>, Option<f64>),
+) -> Explanation {
+    let tokens: Vec<TokenScore> = (0..encoding.len())
+        .map(|i| TokenScore {
+            token: tokenizer.id_to_token(encoding.ids[i]).unwrap_or_else(|| format!("[{}]", encoding.ids[i])),
+            score: token_scores[i],
+            sequence: encoding.sequence_ids[i],
+            offsets: encoding.offsets[i],
+        })
+        .collect();
+    let words = word_scores(encoding, &token_scores, text, pair);
+    let completeness_gap = baseline_score.map(|b| (token_scores.iter().sum::<f64>() - (score - b)).abs());
+    Explanation { method: method.name(), target, target_index, score, baseline_score, completeness_gap, tokens, words }
 }
 
 /// The explained score of the target: the softmax probability of class `target` (single-label), its
@@ -467,9 +682,9 @@ fn per_token(values: &[f64], t: usize) -> Vec<f64> {
     values.chunks(h.max(1)).map(|c| c.iter().sum()).collect()
 }
 
-/// Attention rollout from every layer's probabilities `[1, heads, T, T]` (host, row-major): the first
-/// row of `Â_L ⋯ Â_1`, `Â = 0.5·mean_heads(A) + 0.5·I`, in f64.
-pub fn rollout(layers: &[(Vec<f32>, usize, usize, usize)]) -> Result<Vec<f64>, InferError> {
+/// Attention rollout from every layer's probabilities `[1, heads, T, T]` (host, row-major): row `row`
+/// of `Â_L ⋯ Â_1`, `Â = 0.5·mean_heads(A) + 0.5·I`, in f64.
+pub fn rollout(layers: &[(Vec<f32>, usize, usize, usize)], row: usize) -> Result<Vec<f64>, InferError> {
     let mut product: Option<Vec<f64>> = None;
     let mut size = 0;
     for (values, heads, rows, cols) in layers {
@@ -505,7 +720,10 @@ pub fn rollout(layers: &[(Vec<f32>, usize, usize, usize)]) -> Result<Vec<f64>, I
             }
         });
     }
-    Ok(product.map(|r| r[..size].to_vec()).unwrap_or_default())
+    if row >= size.max(1) {
+        return Err(InferError::Tensor(format!("rollout row {row} of a {size}-token example")));
+    }
+    Ok(product.map(|r| r[row * size..(row + 1) * size].to_vec()).unwrap_or_default())
 }
 
 /// Token scores summed per word (`word_ids` within each sequence), each word cut from its text by the
@@ -570,7 +788,7 @@ mod tests {
         let a1 = vec![1.0f32, 0.0, 0.5, 0.5];
         let a2 = vec![0.0f32, 1.0, 0.0, 1.0];
         // Â1 = [[1, 0], [.25, .75]], Â2 = [[.5, .5], [0, 1]]; Â2·Â1 first row = [.625, .375].
-        let r = rollout(&[(a1, 1, 2, 2), (a2, 1, 2, 2)]).unwrap();
+        let r = rollout(&[(a1, 1, 2, 2), (a2, 1, 2, 2)], 0).unwrap();
         assert!((r[0] - 0.625).abs() < 1e-12 && (r[1] - 0.375).abs() < 1e-12, "{r:?}");
     }
 }

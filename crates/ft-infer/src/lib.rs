@@ -27,7 +27,10 @@ mod thresholds;
 mod tokens;
 
 pub use error::InferError;
-pub use explain::{Explainer, Explanation, Method, Objective, Rule, integrated_gradients};
+pub use explain::{
+    Explainer, Explanation, Method, Objective, QaExplainer, Rule, TokenExplainer, entity_score, integrated_gradients,
+    span_score,
+};
 pub use outputs::{
     Outputs, SpanOutputs, SplitOutputs, TokenOutputs, argmax_rows, gold_classes, logits, outputs, padded_inputs,
     softmax_rows, to_host,

@@ -132,3 +132,58 @@ fn attributions_equal_captum_and_numpy() {
         worst[0], worst[1], worst[2]
     );
 }
+
+/// fixtures/<dir> loaded for head `H`, frozen on the CPU's autodiff device.
+fn frozen<H: ft_model::Head>(dir: &str) -> H {
+    use ft_model::burn::module::Module;
+    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let loaded =
+        ft_model::load_pretrained::<H>(&fixtures().join(dir), &ft_model::LoadOptions::default(), &device).unwrap();
+    loaded.model.freeze()
+}
+
+fn ids_tensor(v: &[f64]) -> ft_model::burn::tensor::Tensor<2, ft_model::burn::tensor::Int> {
+    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let v: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+    let n = v.len();
+    ft_model::burn::tensor::Tensor::from_data(ft_model::burn::tensor::TensorData::new(v, [1, n]), &device)
+}
+
+/// The entity score of a token classifier and the start / end scores of a QA model (`entity_score`,
+/// `span_score`, what `TokenExplainer` / `QaExplainer` explain) through Integrated Gradients, against
+/// Captum on fixtures/tiny-token and fixtures/tiny-qa.
+#[test]
+fn token_and_span_attributions_equal_captum() {
+    let bytes = std::fs::read(fixtures().join("explain_golden.safetensors")).unwrap();
+    let golden = SafeTensors::deserialize(&bytes).unwrap();
+    let check = |name: &str, got: (Vec<f64>, f64), f_base: f64| {
+        let want = per_token(&values(&golden, &format!("{name}.ig.gausslegendre.50")), got.0.len());
+        let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let rel = max_abs_diff(&got.0, &want) / scale;
+        println!("{name}: max diff / max |attr| {rel:.2e}, F(baseline) {:.2e} off", (got.1 - f_base).abs());
+        assert!(rel <= 1e-4, "{name}: {:?} vs {want:?}", got.0);
+        assert!((got.1 - f_base).abs() < 1e-5, "{name}: F(baseline)");
+    };
+
+    let model = frozen::<ft_model::BertForTokenClassification>("tiny-token");
+    let ids = ids_tensor(&values(&golden, "token.input_ids"));
+    let base = ids_tensor(&values(&golden, "token.baseline_ids"));
+    let types = ids.zeros_like();
+    let picks: Vec<(usize, usize)> =
+        values(&golden, "token.picks").chunks(2).map(|p| (p[0] as usize, p[1] as usize)).collect();
+    let score = ft_infer::entity_score(&picks);
+    let got = ft_infer::integrated_gradients(&model, &ids, &types, &base, &score, Rule::GaussLegendre, 50, 16).unwrap();
+    check("token", got, values(&golden, "token.f")[1]);
+
+    let model = frozen::<ft_model::BertForQuestionAnswering>("tiny-qa");
+    let ids = ids_tensor(&values(&golden, "qa.input_ids"));
+    let base = ids_tensor(&values(&golden, "qa.baseline_ids"));
+    let types = ids_tensor(&values(&golden, "qa.token_type_ids"));
+    for (k, name) in [(0, "qa.start"), (1, "qa.end")] {
+        let position = values(&golden, &format!("{name}.position"))[0] as usize;
+        let score = ft_infer::span_score(k, position);
+        let got =
+            ft_infer::integrated_gradients(&model, &ids, &types, &base, &score, Rule::GaussLegendre, 50, 16).unwrap();
+        check(name, got, values(&golden, &format!("{name}.f"))[1]);
+    }
+}

@@ -150,7 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     &inputs.input_ids,
                     &inputs.token_type_ids,
                     &base,
-                    &objective,
+                    &|logits| objective.tensor(logits),
                     rule,
                     steps,
                     batch,

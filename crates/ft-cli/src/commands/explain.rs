@@ -1,6 +1,7 @@
-//! `ft explain`: which words drove a sequence classifier's score — Integrated Gradients (default),
-//! gradient × input or attention rollout (ft-infer's `Explainer`), for texts given as arguments, read
-//! from stdin (`-`) or a data file. Each text is shown on the terminal with its words coloured by the
+//! `ft explain`: which words drove a model's output — Integrated Gradients (default), gradient ×
+//! input or attention rollout (ft-infer's `Explainer`, `TokenExplainer`, `QaExplainer`): a sequence
+//! classifier's class, each entity a token classifier finds, a QA model's answer start and end — for
+//! texts given as arguments, read from stdin (`-`) or a data file (`--question` / `--context` for QA). Each text is shown on the terminal with its words coloured by the
 //! sign and size of their attribution (plain `word(+0.31)` when stdout is not a terminal), or written as
 //! JSON lines (`--json`) and as a self-contained HTML page (`--html FILE`).
 
@@ -8,7 +9,8 @@ use super::Served;
 use crate::report::html::escape;
 use anyhow::{Context, bail};
 use ft_data::{Columns, TextReader};
-use ft_infer::{Explainer, Explanation, Method, Rule};
+use ft_infer::{Explainer, Explanation, Method, QaExplainer, Rule, TokenExplainer};
+use ft_train::run_config::RunConfig;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -61,6 +63,22 @@ pub struct Args {
     /// Also write the explanations as a self-contained HTML page (no scripts).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Token-classification models: entity types left out (`--ignore-labels ""` keeps every group).
+    #[arg(long, value_delimiter = ',', default_value = "O")]
+    ignore_labels: Vec<String>,
+    /// Question-answering models: the question (with --context).
+    #[arg(long, requires = "context", conflicts_with_all = ["data", "texts"])]
+    question: Option<String>,
+    /// Question-answering models: the text the answer is cut from.
+    #[arg(long, requires = "question")]
+    context: Option<String>,
+    /// Question-answering models: context tokens shared by consecutive windows [default: the run's
+    /// doc_stride, else 128, at most a quarter of --max-len].
+    #[arg(long)]
+    doc_stride: Option<usize>,
+    /// Question-answering models: the longest answer, in tokens.
+    #[arg(long, default_value_t = ft_infer::qa::DEFAULT_MAX_ANSWER_LENGTH)]
+    max_answer_length: usize,
     /// Where to run: cpu, flex, ndarray, wgpu, wgpu:N, auto.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -100,69 +118,157 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     let (model, _merged) = super::convert::with_adapter(&args.model, args.adapter.as_deref(), &args.device)?;
     args.model = model;
     let task = super::predict::task_of(&args.model)?;
-    if task != ft_model::Task::SequenceClassification {
-        bail!(
-            "{} is a {task} model; `ft explain` explains sequence classifiers so far (token classification and question answering are not built yet)",
-            args.model
-        );
-    }
-    match (&args.data, args.texts.as_slice()) {
-        (None, []) => bail!("nothing to explain: give texts, `-` to read lines from stdin, or --data FILE"),
-        (Some(path), _) if !path.is_file() => bail!("{}: no such file (--data)", path.display()),
-        _ => {}
-    }
-    if let Some(i) = args.texts.iter().position(|t| t != "-" && ft_data::is_blank(t)) {
-        bail!("text {} is empty (or only whitespace); give it some text", i + 1);
-    }
     if let Some(html) = &args.html
         && html.is_dir()
     {
         bail!("--html {}: is a directory; name a file (explanations.html)", html.display());
     }
-    let explainer = super::serve(&args.model, &args.device, args.max_len, Explainer::load)?;
-    let rows = read_rows(&args, &explainer)?;
+    let question = match (task, &args.question, &args.context) {
+        (ft_model::Task::QuestionAnswering, Some(q), Some(c)) => {
+            if ft_data::is_blank(q) || ft_data::is_blank(c) {
+                bail!("--question and --context need some text");
+            }
+            Some((q.clone(), c.clone()))
+        }
+        (ft_model::Task::QuestionAnswering, _, _) => {
+            bail!("{} is a question-answering model: give --question and --context", args.model)
+        }
+        (task, Some(_), _) => {
+            bail!("--question/--context: {} is a {task} model, not a question-answering one", args.model)
+        }
+        _ => None,
+    };
+    if question.is_none() {
+        match (&args.data, args.texts.as_slice()) {
+            (None, []) => bail!("nothing to explain: give texts, `-` to read lines from stdin, or --data FILE"),
+            (Some(path), _) if !path.is_file() => bail!("{}: no such file (--data)", path.display()),
+            _ => {}
+        }
+        if let Some(i) = args.texts.iter().position(|t| t != "-" && ft_data::is_blank(t)) {
+            bail!("text {} is empty (or only whitespace); give it some text", i + 1);
+        }
+    }
+    if args.target.is_some() && task != ft_model::Task::SequenceClassification {
+        bail!(
+            "--target: a {task} model explains what it predicted (each entity, or the answer's start and end); leave --target out"
+        );
+    }
+    let model = match task {
+        ft_model::Task::SequenceClassification => {
+            Model::Sequence(super::serve(&args.model, &args.device, args.max_len, Explainer::load)?)
+        }
+        ft_model::Task::TokenClassification => {
+            Model::Tokens(super::serve(&args.model, &args.device, args.max_len, TokenExplainer::load)?)
+        }
+        ft_model::Task::QuestionAnswering => {
+            let mut served = super::serve(&args.model, &args.device, args.max_len, QaExplainer::load)?;
+            let stride = args.doc_stride.or(served.run.as_ref().map(|r| r.data.doc_stride));
+            if let Some(stride) = stride {
+                let p = served.inner.predictor_mut();
+                p.stride = stride.min(p.max_len / 4);
+            }
+            Model::Qa(served)
+        }
+    };
+    let rows = match &question {
+        Some((q, c)) => vec![(q.clone(), Some(c.clone()))],
+        None => read_rows(&args, model.run())?,
+    };
     let color = !args.json && std::io::stdout().is_terminal();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut all = Vec::new();
     for (i, (text, pair)) in rows.iter().enumerate() {
-        let e = explainer
-            .explain(text, pair.as_deref(), args.target.as_deref(), method, args.batch_size)
+        let explanations = model
+            .explain(text, pair.as_deref(), &args, method)
             .with_context(|| format!("explaining text {}", i + 1))?;
-        if e.gap_too_large() {
-            log::warn!(
-                "text {}: the completeness gap {:.2e} is {:.1}% of |F(x) − F(baseline)| = {:.2e}; raise --steps (e.g. --steps {})",
-                i + 1,
-                e.completeness_gap.unwrap_or_default(),
-                100.0 * e.completeness_gap.unwrap_or_default() / (e.score - e.baseline_score.unwrap_or_default()).abs(),
-                (e.score - e.baseline_score.unwrap_or_default()).abs(),
-                args.steps * 4
-            );
+        if explanations.is_empty() {
+            log::warn!("text {}: no entity predicted, nothing to explain", i + 1);
         }
-        let line = if args.json { json_line(&e, text, pair.as_deref())? } else { terminal(&e, method, color) };
-        if let Err(err) = writeln!(out, "{line}").and_then(|_| out.flush()) {
-            if err.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(());
+        for e in explanations {
+            if e.gap_too_large() {
+                log::warn!(
+                    "text {} ({}): the completeness gap {:.2e} is {:.1}% of |F(x) − F(baseline)| = {:.2e}; raise --steps (e.g. --steps {})",
+                    i + 1,
+                    e.target,
+                    e.completeness_gap.unwrap_or_default(),
+                    100.0 * e.completeness_gap.unwrap_or_default()
+                        / (e.score - e.baseline_score.unwrap_or_default()).abs(),
+                    (e.score - e.baseline_score.unwrap_or_default()).abs(),
+                    args.steps * 4
+                );
             }
-            return Err(err).context("writing to stdout");
-        }
-        if args.html.is_some() {
-            all.push((text.clone(), pair.clone(), e));
+            let line = if args.json { json_line(&e, text, pair.as_deref())? } else { terminal(&e, method, color) };
+            if let Err(err) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+                if err.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(());
+                }
+                return Err(err).context("writing to stdout");
+            }
+            if args.html.is_some() {
+                all.push((text.clone(), pair.clone(), e));
+            }
         }
     }
     if let Some(path) = &args.html {
-        ft_train::atomic::write_atomically(path, html(&all, method, &explainer.predictor().dir).as_bytes())
+        ft_train::atomic::write_atomically(path, html(&all, method, &model.dir()).as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote      {}", path.display());
     }
     Ok(())
 }
 
+/// The model explained, by its head.
+enum Model {
+    Sequence(Served<Explainer>),
+    Tokens(Served<TokenExplainer>),
+    Qa(Served<QaExplainer>),
+}
+
+impl Model {
+    fn run(&self) -> Option<&RunConfig> {
+        match self {
+            Self::Sequence(m) => m.run.as_ref(),
+            Self::Tokens(m) => m.run.as_ref(),
+            Self::Qa(m) => m.run.as_ref(),
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self {
+            Self::Sequence(m) => m.predictor().dir.clone(),
+            Self::Tokens(m) => m.predictor().dir.clone(),
+            Self::Qa(m) => m.predictor().dir.clone(),
+        }
+    }
+
+    /// The explanations of one input: one for a sequence classifier, one per entity, or the answer's
+    /// start and end (`text` the question, `pair` the context).
+    fn explain(&self, text: &str, pair: Option<&str>, args: &Args, method: Method) -> anyhow::Result<Vec<Explanation>> {
+        Ok(match self {
+            Self::Sequence(m) => vec![m.explain(text, pair, args.target.as_deref(), method, args.batch_size)?],
+            Self::Tokens(m) => {
+                if pair.is_some() {
+                    bail!("a token-classification model reads one text, not a sentence pair");
+                }
+                m.explain(text, &args.ignore_labels, method, args.batch_size)?
+            }
+            Self::Qa(m) => {
+                let context = pair.unwrap_or_default();
+                let (answer, explanations) =
+                    m.explain(text, context, args.max_answer_length, method, args.batch_size)?;
+                eprintln!("answer     {:?} (probability {:.3} among the candidates)", answer.text, answer.probability);
+                explanations
+            }
+        })
+    }
+}
+
 /// The texts: arguments (each with --text-pair), stdin lines, or the rows of --data.
-fn read_rows(args: &Args, explainer: &Served<Explainer>) -> anyhow::Result<Vec<(String, Option<String>)>> {
+fn read_rows(args: &Args, run: Option<&RunConfig>) -> anyhow::Result<Vec<(String, Option<String>)>> {
     match (&args.data, args.texts.as_slice()) {
         (Some(path), _) => {
-            let d = explainer.run.as_ref().map(|r| &r.data);
+            let d = run.map(|r| &r.data);
             let columns = Columns {
                 text: args.text_column.clone().or_else(|| d.and_then(|d| d.text_column.clone())),
                 text_pair: args.text_pair_column.clone().or_else(|| d.and_then(|d| d.text_pair_column.clone())),
