@@ -135,7 +135,6 @@ fn attributions_equal_captum_and_numpy() {
 
 /// fixtures/<dir> loaded for head `H`, frozen on the CPU's autodiff device.
 fn frozen<H: ft_model::Head>(dir: &str) -> H {
-    use ft_model::burn::module::Module;
     let device = DeviceSpec::Cpu.device().unwrap().autodiff();
     let loaded =
         ft_model::load_pretrained::<H>(&fixtures().join(dir), &ft_model::LoadOptions::default(), &device).unwrap();
