@@ -232,13 +232,7 @@ impl AdapterConfig {
     /// Reads and checks `dir/adapter_config.json`. Anything of PEFT's that ft does not compute (DoRA,
     /// rsLoRA, LoRA biases, per-layer ranks, other PEFT types) is refused by name, not ignored.
     pub fn read(dir: &Path) -> Result<Self, ModelError> {
-        let path = dir.join(ADAPTER_CONFIG);
-        if !path.is_file() {
-            return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: ADAPTER_CONFIG });
-        }
-        let text = std::fs::read_to_string(&path).map_err(ModelError::io(&path))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| ModelError::ConfigJson { path: path.clone(), source: e })?;
+        let (path, value) = read_adapter_json(dir)?;
         Self::from_json(&value, &path)
     }
 
