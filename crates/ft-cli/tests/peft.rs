@@ -526,6 +526,14 @@ fn prompt_tuning_trains_virtual_tokens_and_saves_a_peft_adapter() {
         dir.path(),
         ("num_virtual_tokens", 5.into(), "has shape [4, 32], but config.json implies [5, 32]"),
     );
+    // Explanations see the text's tokens only, the virtual tokens put before them left out.
+    for method in ["ig", "grad-x-input", "rollout"] {
+        let o = ft(&["explain", "--model", out.to_str().unwrap(), "good fun movie", "--method", method, "--json"]);
+        assert!(o.status.success(), "{method}: {}", text(&o.stderr));
+        let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(e["tokens"].as_array().unwrap().len(), 5, "{method}: {e}");
+        assert_eq!(e["words"].as_array().unwrap().len(), 3, "{method}: {e}");
+    }
 }
 
 /// `ft train --peft adapters`: Houlsby bottleneck adapters train with the LayerNorms and the head; the

@@ -562,7 +562,9 @@ pub fn grad_x_input<H: Head>(
     Ok(per_token(&g.iter().zip(&x).map(|(g, x)| *g as f64 * *x as f64).collect::<Vec<_>>(), t))
 }
 
-/// Row `row` of the attention rollout of one example `[1, T]` (see [`rollout`]).
+/// Row `row` of the attention rollout of one example `[1, T]` (see [`rollout`]), one score per token.
+/// Under prompt tuning the maps also cover the `P` virtual tokens first: `row` counts them (row 0 is
+/// the first virtual token, which the pooler reads) and only the text's `T` columns are returned.
 pub fn rollout_row(
     bert: &ft_model::BertModel,
     input_ids: &Tensor<2, Int>,
@@ -575,7 +577,8 @@ pub fn rollout_row(
         let [_, heads, rows, cols] = a.dims();
         layers.push((host(a)?, heads, rows, cols));
     }
-    rollout(&layers, row)
+    let virtual_tokens = bert.embeddings.num_virtual_tokens();
+    Ok(rollout(&layers, row)?.split_off(virtual_tokens))
 }
 
 /// One example explained by `method` for `score`: each token's attribution and, for Integrated

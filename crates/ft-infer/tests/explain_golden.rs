@@ -186,3 +186,30 @@ fn token_and_span_attributions_equal_captum() {
         check(name, got, values(&golden, &format!("{name}.f"))[1]);
     }
 }
+
+/// Under prompt tuning the attention maps cover the virtual tokens too: the rollout row is read from
+/// the first virtual token (what the pooler reads) and only the text's columns are scores.
+#[test]
+fn rollout_under_prompt_tuning_scores_the_text_columns() {
+    use ft_model::Head;
+    let model = frozen::<ft_model::BertForSequenceClassification>("tiny");
+    let device = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let settings = ft_model::PromptSettings { num_virtual_tokens: 3, init: ft_model::PromptInit::Random };
+    let model = model.try_map_bert(|bert| ft_model::peft::prompt::attach(bert, &settings, 7, &device)).unwrap();
+    let ids = ids_tensor(&[2.0, 50.0, 60.0, 70.0, 3.0]);
+    let types = ids.zeros_like();
+    let row = ft_infer::explain::rollout_row(model.bert(), &ids, &types, 0).unwrap();
+    let maps = model.bert().attentions(ids.clone(), Some(types), None).unwrap();
+    let layers: Vec<(Vec<f32>, usize, usize, usize)> = maps
+        .into_iter()
+        .map(|a| {
+            let [_, h, r, c] = a.dims();
+            (a.into_data().convert::<f32>().try_to_vec::<f32>().unwrap(), h, r, c)
+        })
+        .collect();
+    assert_eq!(layers[0].2, 3 + 5, "the maps cover the virtual tokens");
+    let full = ft_infer::explain::rollout(&layers, 0).unwrap();
+    assert_eq!(row.len(), 5);
+    assert_eq!(row, full[3..].to_vec());
+    assert!(full[..3].iter().sum::<f64>() > 0.0);
+}
