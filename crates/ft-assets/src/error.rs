@@ -96,6 +96,14 @@ pub enum AssetError {
         #[source]
         source: zip::result::ZipError,
     },
+    /// A Hub model could not be fetched (refused, missing, unreachable, not in the cache offline).
+    #[error("hub model {id}: {reason}")]
+    Hub {
+        /// The repository (`org/name`).
+        id: String,
+        /// What went wrong, and the fix.
+        reason: String,
+    },
     /// A filesystem operation failed.
     #[error("{}: {source}", path.display())]
     Io {

