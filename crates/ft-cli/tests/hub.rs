@@ -47,6 +47,9 @@ fn train_on_a_hub_id_then_find_it_offline() {
         std::fs::read(fixtures().join("tiny/model.safetensors")).unwrap()
     );
     assert!(out.join("model.safetensors").is_file());
+    // A sharded checkpoint downloads and loads.
+    let o = ft().args(["inspect", "org/sharded"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let requests = server.seen.lock().unwrap().len();
     let o = ft().env("HF_HUB_OFFLINE", "1").args(["inspect", "org/tiny"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -55,7 +58,7 @@ fn train_on_a_hub_id_then_find_it_offline() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), snapshot.display().to_string());
     assert_eq!(server.seen.lock().unwrap().len(), requests, "offline: no request");
     // Offline, a model never fetched is refused with the way out.
-    let o = ft().args(["fetch", "org/sharded", "--offline"]).output().unwrap();
+    let o = ft().args(["fetch", "org/flaky", "--offline"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && stderr.contains("run once online"), "{stderr}");
 }

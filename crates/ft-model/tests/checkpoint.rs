@@ -264,3 +264,53 @@ fn saved_model_is_readable_by_others_as_the_umask_allows() {
         assert_eq!(mode(&saved.join(f)), plain, "{f}: {:o}, plain file {plain:o}", mode(&saved.join(f)));
     }
 }
+
+/// A sharded checkpoint (`model.safetensors.index.json` + shards, as transformers writes large models)
+/// loads to the same model as the single file; a missing shard or a tensor in two shards is named.
+#[test]
+fn sharded_checkpoint_loads_like_the_single_file() {
+    let tiny = fixtures().join("tiny");
+    let dir = tempfile::tempdir().unwrap();
+    let sharded = dir.path().join("sharded");
+    copy_dir(&tiny, &sharded);
+    std::fs::remove_file(sharded.join("model.safetensors")).unwrap();
+    let all = tensors(&tiny.join("model.safetensors"));
+    let names: Vec<&String> = all.keys().collect();
+    let mut map = serde_json::Map::new();
+    for (i, group) in names.chunks(names.len().div_ceil(3)).enumerate() {
+        let file = format!("model-0000{}-of-00003.safetensors", i + 1);
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = group
+            .iter()
+            .map(|n| {
+                let (dtype, shape, bytes) = &all[*n];
+                let dtype = if dtype == "F32" { safetensors::Dtype::F32 } else { safetensors::Dtype::I64 };
+                (n.to_string(), safetensors::tensor::TensorView::new(dtype, shape.clone(), bytes).unwrap())
+            })
+            .collect();
+        for n in group {
+            map.insert(n.to_string(), file.clone().into());
+        }
+        safetensors::serialize_to_file(views, None, &sharded.join(&file)).unwrap();
+    }
+    let index = sharded.join("model.safetensors.index.json");
+    std::fs::write(&index, serde_json::json!({"metadata": {}, "weight_map": map}).to_string()).unwrap();
+    let device = cpu();
+    let load =
+        |d: &Path| load_pretrained::<ft_model::BertForSequenceClassification>(d, &LoadOptions::default(), &device);
+    let (single, from_shards) = (load(&tiny).unwrap(), load(&sharded).unwrap());
+    assert!(from_shards.report.fresh.is_empty());
+    let out = dir.path().join("saved");
+    save_pretrained(&from_shards.model, &from_shards.config, &out, None, false).unwrap();
+    let saved_single = dir.path().join("saved-single");
+    save_pretrained(&single.model, &single.config, &saved_single, None, false).unwrap();
+    assert_eq!(tensors(&out.join("model.safetensors")), tensors(&saved_single.join("model.safetensors")));
+
+    // A shard missing, then a tensor in two shards.
+    std::fs::rename(sharded.join("model-00002-of-00003.safetensors"), dir.path().join("away")).unwrap();
+    let err = load_err(&sharded, &LoadOptions::default());
+    assert!(err.contains("names shard model-00002-of-00003.safetensors"), "{err}");
+    std::fs::copy(sharded.join("model-00001-of-00003.safetensors"), sharded.join("model-00002-of-00003.safetensors"))
+        .unwrap();
+    let err = load_err(&sharded, &LoadOptions::default());
+    assert!(err.contains("is in two shards"), "{err}");
+}

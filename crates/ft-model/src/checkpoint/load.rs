@@ -120,14 +120,23 @@ pub fn load_pretrained<H: Head>(
         return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "config.json" });
     }
     let weights = dir.join("model.safetensors");
-    if !weights.is_file() {
+    let index = dir.join(SHARD_INDEX);
+    if !weights.is_file() && !index.is_file() {
         return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "model.safetensors" });
     }
     let mut config = BertConfig::from_file(&config_path)?;
-    let mut reader = WeightsReader::open(&weights)?;
-    let header = reader.header()?;
+    let (header, bytes, weights) = if weights.is_file() {
+        let mut reader = WeightsReader::open(&weights)?;
+        let header = reader.header()?;
+        plan::<H>(&header, &config, options, &weights, &config_path)?;
+        (header, reader.read_all()?, weights)
+    } else {
+        // A sharded checkpoint: its shards merged into one buffer, then as one file.
+        let bytes = merge_shards(dir, &index)?;
+        let header = parse_header(&bytes, bytes.len() as u64, &index)?;
+        (header, bytes, index)
+    };
     let plan = plan::<H>(&header, &config, options, &weights, &config_path)?;
-    let bytes = reader.read_all()?;
     check_finite(&bytes, &header, &plan, &weights)?;
     let Plan { num_labels, fresh_head, fresh_pooler, mut report, virtual_tokens } = plan;
     debug_assert!(fresh_head || Task::of_config(&config).is_none_or(|t| t == H::TASK));
@@ -259,6 +268,59 @@ fn regex_escape(s: &str) -> String {
         out.push(c);
         out
     })
+}
+
+/// The index of a sharded checkpoint, as transformers writes it (`weight_map`: tensor → shard file).
+pub const SHARD_INDEX: &str = "model.safetensors.index.json";
+
+/// The shards `index` names (in `dir`) merged into the bytes of one safetensors file: every tensor of
+/// every shard once, F32/F16/BF16 as stored. A shard that is missing or damaged, a tensor in two
+/// shards, or a shard name that leaves the directory is an error naming it.
+fn merge_shards(dir: &Path, index: &Path) -> Result<Vec<u8>, ModelError> {
+    let text = std::fs::read_to_string(index).map_err(ModelError::io(index))?;
+    let bad = |reason: String| ModelError::Config { path: index.to_path_buf(), reason };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ModelError::ConfigJson { path: index.to_path_buf(), source: e })?;
+    let map =
+        value["weight_map"].as_object().ok_or_else(|| bad("no `weight_map` object (tensor → shard file)".into()))?;
+    let mut shards: Vec<&str> = Vec::new();
+    for v in map.values() {
+        let name = v.as_str().ok_or_else(|| bad(format!("`weight_map` holds {v}; expected file names")))?;
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(bad(format!("shard {name:?} is not a file name in this directory")));
+        }
+        if !shards.contains(&name) {
+            shards.push(name);
+        }
+    }
+    if shards.is_empty() {
+        return Err(bad("`weight_map` is empty".into()));
+    }
+    let mut files = Vec::with_capacity(shards.len());
+    for name in &shards {
+        let path = dir.join(name);
+        if !path.is_file() {
+            return Err(bad(format!("names shard {name}, which is not in {}", dir.display())));
+        }
+        files.push((path.clone(), std::fs::read(&path).map_err(ModelError::io(&path))?));
+    }
+    let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> = Vec::new();
+    for (path, bytes) in &files {
+        let tensors = safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| ModelError::Safetensors { path: path.clone(), reason: e.to_string() })?;
+        for (name, view) in tensors.tensors() {
+            if views.iter().any(|(n, _)| *n == name) {
+                return Err(ModelError::Safetensors {
+                    path: path.clone(),
+                    reason: format!("tensor {name} is in two shards"),
+                });
+            }
+            views.push((name, view));
+        }
+    }
+    let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| ModelError::Safetensors { path: index.to_path_buf(), reason: e.to_string() })
 }
 
 /// Reads `model.safetensors` in two steps: the header first (to compare it with the config before
