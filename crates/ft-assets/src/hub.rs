@@ -91,6 +91,19 @@ impl HubSettings {
     }
 }
 
+/// What a snapshot directory of the cache is: `(org/name, commit)` for
+/// `…/models--org--name/snapshots/<commit>`, `None` for any other directory.
+pub fn snapshot_of(dir: &Path) -> Option<(String, String)> {
+    let commit = dir.file_name()?.to_str()?.to_string();
+    let snapshots = dir.parent()?;
+    if snapshots.file_name()? != "snapshots" {
+        return None;
+    }
+    let folder = snapshots.parent()?.file_name()?.to_str()?;
+    let (org, name) = folder.strip_prefix("models--")?.split_once("--")?;
+    Some((format!("{org}/{name}"), commit))
+}
+
 /// Files a model directory may hold besides the weights; absent ones are skipped.
 const OPTIONAL_FILES: [&str; 4] = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"];
 
@@ -352,9 +365,27 @@ impl<'a> Client<'a> {
             repo.id,
             meta.size.map(human).unwrap_or_else(|| "size unknown".into())
         );
+        // A bar for files over 10 MB (indicatif draws nothing when stderr is not a terminal).
+        let bar = match meta.size {
+            Some(size) if size > 10 << 20 => {
+                let bar = indicatif::ProgressBar::new(size);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar.set_message(format!("{}/{file}", repo.id));
+                Some(bar)
+            }
+            _ => None,
+        };
         let mut last_error = String::new();
         for _attempt in 0..4 {
             let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+            if let Some(bar) = &bar {
+                bar.set_position(have);
+            }
             if meta.size.is_some_and(|s| have > s) {
                 std::fs::remove_file(&partial).map_err(io(&partial))?;
                 continue;
@@ -397,7 +428,12 @@ impl<'a> Client<'a> {
             let copied: std::io::Result<()> = loop {
                 match reader.read(&mut buf) {
                     Ok(0) => break Ok(()),
-                    Ok(n) => out.write_all(&buf[..n]).map_err(io(&partial))?,
+                    Ok(n) => {
+                        out.write_all(&buf[..n]).map_err(io(&partial))?;
+                        if let Some(bar) = &bar {
+                            bar.inc(n as u64);
+                        }
+                    }
                     Err(e) => break Err(e),
                 }
             };
@@ -412,6 +448,9 @@ impl<'a> Client<'a> {
             if meta.size.is_some_and(|s| got != s) {
                 last_error = format!("{got} bytes of {}", meta.size.unwrap_or_default());
                 continue;
+            }
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
             }
             return std::fs::rename(&partial, blob).map_err(io(blob));
         }

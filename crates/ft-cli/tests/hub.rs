@@ -47,6 +47,12 @@ fn train_on_a_hub_id_then_find_it_offline() {
         std::fs::read(fixtures().join("tiny/model.safetensors")).unwrap()
     );
     assert!(out.join("model.safetensors").is_file());
+    // The output records which commit `main` was.
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["ft_base_model"],
+        serde_json::json!({"hub": "org/tiny", "revision": "main", "commit": hub_server::COMMIT})
+    );
     // A sharded checkpoint downloads and loads.
     let o = ft().args(["inspect", "org/sharded"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -514,6 +514,13 @@ fn train_and_save<H: Head>(
         "peak_rss_kib": peak_rss_kib(),
     });
     let mut model_config = loaded.config.clone();
+    // A Hub model: which commit the revision resolved to, for whoever reads the output.
+    if let Some((id, commit)) = ft_assets::hub::snapshot_of(model_dir) {
+        let revision = model_spec.split_once('@').map_or("main", |(_, r)| r);
+        model_config
+            .extra
+            .insert("ft_base_model".into(), serde_json::json!({"hub": id, "revision": revision, "commit": commit}));
+    }
     if data.labels.kind == LabelKind::MultiLabel {
         thresholds.write_to(&mut model_config, &data.labels.names);
     }
