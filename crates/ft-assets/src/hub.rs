@@ -116,7 +116,18 @@ pub fn fetch_model(repo: &HubRepo, settings: &HubSettings) -> Result<PathBuf, As
         return offline_snapshot(repo, &root);
     }
     let client = Client::new(settings);
-    let config = client.file(repo, &root, "config.json")?.ok_or_else(|| AssetError::Hub {
+    let config = match client.file(repo, &root, "config.json") {
+        // The Hub cannot be reached but the revision is cached: use it, as huggingface_hub does.
+        Err(e) if client.unreachable.get() => match offline_snapshot(repo, &root) {
+            Ok(snapshot) => {
+                log::warn!("{e}; using the cached snapshot {}", snapshot.display());
+                return Ok(snapshot);
+            }
+            Err(_) => return Err(e),
+        },
+        other => other?,
+    };
+    let config = config.ok_or_else(|| AssetError::Hub {
         id: repo.id.clone(),
         reason: format!("the repository has no config.json at revision {}; is it a model repository?", repo.revision),
     })?;
@@ -199,6 +210,8 @@ struct Meta {
 struct Client<'a> {
     agent: ureq::Agent,
     settings: &'a HubSettings,
+    /// Set when a request failed below HTTP (no connection, DNS, TLS).
+    unreachable: std::cell::Cell<bool>,
 }
 
 impl<'a> Client<'a> {
@@ -209,7 +222,7 @@ impl<'a> Client<'a> {
             .timeout_connect(Some(Duration::from_secs(20)))
             .user_agent(concat!("ft/", env!("CARGO_PKG_VERSION")))
             .build();
-        Self { agent: config.into(), settings }
+        Self { agent: config.into(), settings, unreachable: std::cell::Cell::new(false) }
     }
 
     fn url(&self, repo: &HubRepo, file: &str) -> String {
@@ -307,6 +320,7 @@ impl<'a> Client<'a> {
     }
 
     fn net(&self, repo: &HubRepo, file: &str, e: ureq::Error) -> AssetError {
+        self.unreachable.set(true);
         AssetError::Hub {
             id: repo.id.clone(),
             reason: format!(
@@ -330,7 +344,15 @@ impl<'a> Client<'a> {
         std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
         let blob = blobs.join(&meta.etag);
         if !blob.is_file() {
-            self.download(repo, file, &meta, &blob)?;
+            // One download of a blob at a time, across processes (another ft or Python may share the cache).
+            let lock_path = blobs.join(format!("{}.lock", meta.etag));
+            let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
+            lock.lock().map_err(io(&lock_path))?;
+            if !blob.is_file() {
+                self.download(repo, file, &meta, &blob)?;
+            }
+            drop(lock);
+            let _ = std::fs::remove_file(&lock_path);
         }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;

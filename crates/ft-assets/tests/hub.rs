@@ -97,8 +97,10 @@ fn refusals_name_the_problem_and_never_the_token() {
     assert!(err.contains("only pytorch_model.bin") && err.contains("safe_serialization"), "{err}");
     let unreachable =
         HubSettings { endpoint: "http://127.0.0.1:9".into(), cache: cache.path().into(), token: None, offline: false };
-    let err = fetch_model(&HubRepo::parse("org/tiny").unwrap(), &unreachable).unwrap_err().to_string();
+    let err = fetch_model(&HubRepo::parse("org/flaky").unwrap(), &unreachable).unwrap_err().to_string();
     assert!(err.contains("HF_HUB_OFFLINE=1"), "{err}");
+    // Unreachable, but the revision is cached (org/private above): the cached snapshot, as Python does.
+    assert_eq!(fetch_model(&private, &unreachable).unwrap(), snapshot);
 }
 
 #[test]
