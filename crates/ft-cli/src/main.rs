@@ -63,7 +63,7 @@ enum Command {
     /// example predictions.
     Demo(commands::demo::Args),
     /// Load a checkpoint (any supported naming) and write it as a clean HuggingFace BertFor*
-    /// directory; with --adapter DIR (or --merge DIR), merge a LoRA adapter in PEFT's format into it.
+    /// directory; with --adapter DIR (or --merge DIR), merge a LoRA adapter into it (other methods are attached).
     #[command(alias = "export")]
     Convert(commands::convert::Args),
     /// Measure one workload and print JSON (the ft side of `cargo xtask bench`).

@@ -22,7 +22,8 @@ pub struct Args {
     /// Model directory (an `ft train` output, or any HF sequence-classification checkpoint).
     #[arg(long)]
     model: String,
-    /// A LoRA adapter in PEFT's format to load onto --model (merged in memory); --model may also be
+    /// An adapter directory to put on --model (LoRA merged, prompt / prefix / bottleneck attached, in
+    /// memory); --model may also be
     /// the adapter directory itself when its adapter_config.json names the base.
     #[arg(long, value_name = "DIR")]
     adapter: Option<PathBuf>,
