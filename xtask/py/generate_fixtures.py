@@ -3809,6 +3809,356 @@ def cmd_explain_goldens(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------
+# family-goldens: RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA as transformers builds them (tiny,
+# random), their tokenizers (byte-level BPE, Unigram, WordPiece), forward goldens for the three heads
+# and RoBERTa's step parity
+# ----------------------------------------------------------------------------------------------------
+
+FAMILY_SEED = 40
+FAMILY_MAX_LEN = 64  # tokens per input (RoBERTa's table has 2 more rows: padding index 1, then 2..)
+FAMILY_DIRS = {"roberta": "tiny-roberta", "xlm-roberta": "tiny-xlmr", "distilbert": "tiny-distilbert", "electra": "tiny-electra"}
+FAMILY_GOLDEN_FILE = "families_golden.safetensors"
+ROBERTA_TRAIN_PARITY_FILE = "roberta_train_parity.safetensors"
+FAMILY_TOKENIZER_GOLDENS = {"roberta": "tokenizer_golden_roberta.json", "xlm-roberta": "tokenizer_golden_xlmr.json"}
+# <s> <pad> </s> <unk> <mask>: RoBERTa's and XLM-R's first ids.
+FAMILY_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+# The base model's attribute in each family's heads (the checkpoint's name prefix).
+FAMILY_BASE = {"roberta": "roberta", "xlm-roberta": "roberta", "distilbert": "distilbert", "electra": "electra"}
+
+
+def family_corpus() -> list[str]:
+    """What the tiny BPE and Unigram vocabularies are trained on: the golden texts, the tiny word list,
+    and the tokenizer cases' fixed texts (so that their pieces are not all single bytes)."""
+    texts = [t for t, _p, _n in TINY_BATCH] + [p for _t, p, _n in TINY_BATCH if p]
+    texts += [" ".join(WORDS[i : i + 8]) for i in range(0, len(WORDS), 8)]
+    texts += [t for t, _p, _m, _n in TOKENIZER_CASES_FIXED if t.isascii()]
+    return texts
+
+
+def family_tokenizer(family: str) -> tokenizers.Tokenizer:
+    """RoBERTa: byte-level BPE (RobertaProcessing); XLM-R: Unigram over Metaspace (its template);
+    DistilBERT and ELECTRA: the tiny BERT WordPiece vocabulary."""
+    from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    if family == "roberta":
+        tok = tokenizers.Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=FAMILY_SPECIALS,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        tok.train_from_iterator(family_corpus(), trainer)
+        tok.post_processor = processors.RobertaProcessing(
+            sep=("</s>", 2), cls_token=("<s>", 0), trim_offsets=True, add_prefix_space=False
+        )
+    elif family == "xlm-roberta":
+        # A hand-made Unigram vocabulary (the Unigram trainer is not deterministic from run to run):
+        # whole words first, then word-initial letters, letters, digits, punctuation and suffixes.
+        pieces = [(name, 0.0) for name in FAMILY_SPECIALS]
+        seen = set(FAMILY_SPECIALS)
+        for score, group in (
+            (-3.0, ["\u2581" + w for w in WORDS]),
+            (-4.0, ["\u2581"] + [s.removeprefix("##") for s in SUFFIXES]),
+            (-5.0, LETTERS + [c.upper() for c in LETTERS] + DIGITS + PUNCTUATION),
+            (-5.5, ["\u2581" + c for c in LETTERS]),
+        ):
+            for i, piece in enumerate(group):
+                if piece not in seen:
+                    seen.add(piece)
+                    pieces.append((piece, score - 0.001 * i))
+        tok = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=3, byte_fallback=False))
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+        tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+        tok.add_special_tokens(FAMILY_SPECIALS)
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+        )
+    else:
+        raise ValueError(family)
+    for i, name in enumerate(FAMILY_SPECIALS):
+        assert tok.token_to_id(name) == i, (family, name, tok.token_to_id(name))
+    return tok
+
+
+def family_config(family: str, vocab_size: int, pad_id: int):
+    from transformers import DistilBertConfig, ElectraConfig, RobertaConfig, XLMRobertaConfig
+
+    labels = dict(
+        num_labels=3,
+        id2label=dict(TINY_LABELS),
+        label2id={v: k for k, v in TINY_LABELS.items()},
+        problem_type="single_label_classification",
+        initializer_range=TINY_INIT_STD,
+        pad_token_id=pad_id,
+        vocab_size=vocab_size,
+    )
+    bert_like = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+    if family in ("roberta", "xlm-roberta"):
+        cls = RobertaConfig if family == "roberta" else XLMRobertaConfig
+        return cls(
+            **bert_like, **labels, max_position_embeddings=FAMILY_MAX_LEN + 2, type_vocab_size=1,
+            layer_norm_eps=1e-5, bos_token_id=0, eos_token_id=2,
+        )
+    if family == "distilbert":
+        return DistilBertConfig(dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=FAMILY_MAX_LEN, **labels)
+    if family == "electra":
+        return ElectraConfig(**bert_like, **labels, embedding_size=16, max_position_embeddings=FAMILY_MAX_LEN, type_vocab_size=2)
+    raise ValueError(family)
+
+
+def perturbed(model, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _name, p in model.named_parameters():
+            p.add_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * PERTURB_STD)
+    model.config._attn_implementation = ATTN
+    return model.eval()
+
+
+def family_inputs(family: str, tok: tokenizers.Tokenizer, pad_id: int) -> dict[str, torch.Tensor]:
+    """TINY_BATCH through the family's tokenizer (truncated `longest_first` to FAMILY_MAX_LEN), right-padded."""
+    tok.no_padding()
+    tok.enable_truncation(FAMILY_MAX_LEN, strategy="longest_first")
+    encs = [tok.encode(text, pair) for text, pair, _note in TINY_BATCH]
+    tok.no_truncation()
+    t = max(len(e.ids) for e in encs)
+    assert t == FAMILY_MAX_LEN, t
+    out = {
+        "input_ids": torch.full((len(encs), t), pad_id, dtype=torch.int64),
+        "token_type_ids": torch.zeros(len(encs), t, dtype=torch.int64),
+        "attention_mask": torch.zeros(len(encs), t, dtype=torch.int64),
+    }
+    for i, e in enumerate(encs):
+        n = len(e.ids)
+        out["input_ids"][i, :n] = torch.tensor(e.ids)
+        out["token_type_ids"][i, :n] = torch.tensor(e.type_ids)
+        out["attention_mask"][i, :n] = 1
+    return out
+
+
+def model_inputs(family: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What transformers' tokenizer of the family hands the model: RoBERTa's, XLM-R's and DistilBERT's
+    give no token_type_ids (the model uses zeros); ELECTRA's give them as BERT's do."""
+    keys = ("input_ids", "token_type_ids", "attention_mask") if family == "electra" else ("input_ids", "attention_mask")
+    return {k: inputs[k] for k in keys}
+
+
+def generate_family(out: Path, family: str, index: int, tensors: dict) -> dict:
+    from transformers import AutoModelForQuestionAnswering, AutoModelForTokenClassification, PreTrainedTokenizerFast
+
+    target = fresh_dir(out / FAMILY_DIRS[family])
+    if family in ("roberta", "xlm-roberta"):
+        tok = family_tokenizer(family)
+        fast = PreTrainedTokenizerFast(
+            tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", sep_token="</s>",
+            cls_token="<s>", pad_token="<pad>", mask_token="<mask>", model_max_length=FAMILY_MAX_LEN,
+        )
+        fast.save_pretrained(str(target))
+        pad_id = 1
+    else:
+        work = Path(tempfile.mkdtemp(prefix="ft-fixtures-"))
+        vocab_path = work / "vocab.txt"
+        vocab_path.write_text("\n".join(tiny_vocab()) + "\n", encoding="utf-8")
+        write_tokenizer_files(tiny_tokenizer(vocab_path), vocab_path, target)
+        pad_id = 0
+    tok = tokenizers.Tokenizer.from_file(str(target / "tokenizer.json"))
+    vocab_size = tok.get_vocab_size(with_added_tokens=True)
+
+    torch.manual_seed(FAMILY_SEED + index)
+    cfg = family_config(family, vocab_size, pad_id)
+    model = perturbed(AutoModelForSequenceClassification.from_config(cfg, attn_implementation=ATTN), FAMILY_SEED + 10 + index)
+    model.save_pretrained(str(target), safe_serialization=True)
+    for f in target.iterdir():
+        assert f.suffix != ".bin" and f.stat().st_size < 300_000, f
+    list_dir(target)
+
+    inputs = family_inputs(family, tok, pad_id)
+    feed = model_inputs(family, inputs)
+    base = getattr(model, FAMILY_BASE[family])
+    with torch.no_grad():
+        logits = model(**feed).logits
+        hidden = base(**feed).last_hidden_state
+    f = family
+    for k, v in inputs.items():
+        tensors[f"{f}.{k}"] = v
+    tensors[f"{f}.last_hidden_state"] = hidden
+    tensors[f"{f}.logits"] = logits
+
+    # The token and QA heads on the same encoder: fresh seeded heads, the encoder's weights copied.
+    reloaded = {}
+    for task, auto, num_labels in (("token", AutoModelForTokenClassification, len(TOKEN_LABELS)), ("qa", AutoModelForQuestionAnswering, 2)):
+        head_cfg = family_config(family, vocab_size, pad_id)
+        head_cfg.num_labels = num_labels
+        head_cfg.problem_type = None
+        torch.manual_seed(FAMILY_SEED + 20 + index)
+        head_model = perturbed(auto.from_config(head_cfg, attn_implementation=ATTN), FAMILY_SEED + 30 + index)
+        missing, unexpected = getattr(head_model, FAMILY_BASE[family]).load_state_dict(base.state_dict(), strict=False)
+        assert not unexpected and all("pooler" in m for m in missing), (missing, unexpected)
+        with torch.no_grad():
+            head_logits = head_model(**feed)
+        head_logits = head_logits.logits if task == "token" else torch.stack([head_logits.start_logits, head_logits.end_logits], -1)
+        tensors[f"{f}.{task}.logits"] = head_logits
+        base_names = {f"{FAMILY_BASE[family]}.{k}" for k in base.state_dict()}
+        head_tensors = {k: v for k, v in head_model.state_dict().items() if k not in base_names}
+        assert set(head_tensors) in ({"classifier.weight", "classifier.bias"}, {"qa_outputs.weight", "qa_outputs.bias"}), head_tensors.keys()
+        for k, v in head_tensors.items():
+            tensors[f"{f}.{task}.{k}"] = v
+        reloaded[task] = sorted(head_tensors)
+    names = sorted(safetensors.torch.load_file(str(target / "model.safetensors")))
+    say(f"{family}: {len(names)} tensors, e.g. {names[:3]}; logits {logits[0].tolist()}")
+    return {
+        "dir": FAMILY_DIRS[family],
+        "model_type": cfg.model_type,
+        "architectures": cfg.architectures or [type(model).__name__],
+        "tensors": names,
+        "pad_token_id": pad_id,
+        "heads": reloaded,
+        "model_inputs": sorted(feed),
+    }
+
+
+def generate_roberta_train_parity(out: Path) -> dict:
+    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-roberta with dropout 0: train-parity's batches with
+    RoBERTa's ids (<s> 0, </s> 2, padding 1, no token types), 6 AdamW steps."""
+    from transformers import RobertaForSequenceClassification
+
+    r = TRAIN_RECIPE
+    tiny = out / FAMILY_DIRS["roberta"]
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    vocab_size = initial["roberta.embeddings.word_embeddings.weight"].shape[0]
+    batches = train_parity_batches(vocab_size)
+    for b in batches:
+        ids, mask = b["input_ids"], b["attention_mask"]
+        ids = torch.where(ids == 2, torch.zeros_like(ids), torch.where(ids == 3, torch.full_like(ids, 2), ids))
+        b["input_ids"] = torch.where(mask == 0, torch.ones_like(ids), ids)
+        b["token_type_ids"] = torch.zeros_like(ids)
+
+    def build():
+        model = RobertaForSequenceClassification.from_pretrained(
+            str(tiny), dtype=torch.float32, attn_implementation=ATTN,
+            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0,
+        ).train()
+        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+        return model
+
+    model = build()
+    decay = train_parity_decay_names(model)
+    losses_t, norms_t, lrs, final, _ = train_parity_run(build, batches, [])
+    clipped = int((norms_t > r["max_grad_norm"]).sum())
+    say(f"roberta train-parity: losses {[round(float(x), 4) for x in losses_t]}")
+    say(f"roberta train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
+    assert torch.isfinite(losses_t).all() and 0 < clipped <= r["steps"], (losses_t, norms_t)
+    tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
+    tensors["losses"] = losses_t
+    tensors["grad_norms"] = norms_t
+    tensors["lrs"] = lrs
+    for n, p in final.items():
+        tensors[f"final.{n}"] = p
+    save_tensors(out / ROBERTA_TRAIN_PARITY_FILE, tensors)
+    return {
+        "recipe": "train_parity.json (variant none) on tiny-roberta, dropout 0",
+        "clipped_steps": clipped,
+        "losses": [float(x) for x in losses_t],
+        "decay_parameters": sorted(decay),
+    }
+
+
+def family_tokenizer_golden(out: Path, family: str) -> str:
+    """tokenizer-goldens' cases through the family's tokenizer.json (Python tokenizers), same format."""
+    model_dir = out / FAMILY_DIRS[family]
+    raw = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    rows = _encode_all(raw, tokenizer_cases(), FAMILY_MAX_LEN)
+    pad_id = raw.token_to_id("<pad>")
+    batch = _padded_batch(raw, [r["text"] for r in rows[:PADDED_BATCH_CASES]], FAMILY_MAX_LEN, pad_id, "<pad>")
+    golden = {
+        "generator": "xtask/py/generate_fixtures.py family-goldens",
+        "versions": {"python": platform.python_version(), "tokenizers": tokenizers.__version__},
+        "tokenizer": family,
+        "tokenizer_call": "as tokenizer_golden_tiny.json, on fixtures/" + FAMILY_DIRS[family] + "/tokenizer.json",
+        "pad_token_id": pad_id,
+        "cases": rows,
+        "padded_batch": {
+            "call": f"tokenizer([case.text for case in cases[0:{PADDED_BATCH_CASES}]], truncation=True, "
+            f"max_length={FAMILY_MAX_LEN}, padding='longest')",
+            **batch,
+        },
+    }
+    path = out / FAMILY_TOKENIZER_GOLDENS[family]
+    write_compact_json(path, golden)
+    unk = raw.token_to_id("<unk>")
+    say(f"{family} tokenizer: {len(rows)} cases, unk {sum(r['input_ids'].count(unk) for r in rows)}")
+    return path.name
+
+
+def add_family_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "family-goldens",
+    "write fixtures/tiny-{roberta,xlmr,distilbert,electra}, families_golden.safetensors, "
+    "roberta_train_parity.safetensors and tokenizer_golden_{roberta,xlmr}.json, and add them to manifest.json",
+    add_family_goldens_args,
+)
+def cmd_family_goldens(args) -> int:
+    set_determinism()
+    out: Path = args.out
+    say(f"generating family goldens into {out} with {versions()}")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    tensors: dict[str, torch.Tensor] = {}
+    info = {family: generate_family(out, family, i, tensors) for i, family in enumerate(FAMILY_DIRS)}
+    save_tensors(out / FAMILY_GOLDEN_FILE, tensors)
+    info["roberta_train_parity"] = generate_roberta_train_parity(out)
+    written = [FAMILY_GOLDEN_FILE, ROBERTA_TRAIN_PARITY_FILE]
+    written += [family_tokenizer_golden(out, f) for f in FAMILY_TOKENIZER_GOLDENS]
+    manifest.setdefault("cases", {})[FAMILY_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[FAMILY_GOLDEN_FILE] = tensor_table(out / FAMILY_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    for name in written:
+        files[name] = sha256_file(out / name)
+    for d in FAMILY_DIRS.values():
+        for f in sorted((out / d).iterdir()):
+            files[f"{d}/{f.name}"] = sha256_file(f)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+def add_verify_family_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", type=Path, help="a model directory ft saved from fixtures/tiny-<family>")
+    p.add_argument("--family", required=True, choices=sorted(FAMILY_DIRS), help="the golden's family")
+    p.add_argument("--golden", type=Path, default=Path("fixtures") / FAMILY_GOLDEN_FILE)
+
+
+@subcommand(
+    "verify-family",
+    "load DIR with transformers' AutoModelForSequenceClassification and compare its logits with the family golden",
+    add_verify_family_args,
+)
+def cmd_verify_family(args) -> int:
+    set_determinism()
+    model, info = AutoModelForSequenceClassification.from_pretrained(
+        str(args.dir), dtype=torch.float32, attn_implementation=ATTN, output_loading_info=True
+    )
+    problems = check_loading_info(str(args.dir), info)
+    golden = safetensors.torch.load_file(str(args.golden))
+    f = args.family
+    inputs = {k: golden[f"{f}.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    with torch.no_grad():
+        logits = model.eval()(**model_inputs(f, inputs)).logits
+    d = max_abs(logits, golden[f"{f}.logits"])
+    say(f"{args.dir}: {type(model).__name__}, logits max abs diff vs {args.golden}: {d:.3g}")
+    for p in problems:
+        say(p)
+    return 0 if d <= 1e-4 and not problems else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -52,7 +52,7 @@ impl QaPredictor {
                 loaded.report.fresh.join(", ")
             )));
         }
-        let max_len = model_dir::max_len(max_len, loaded.config.max_position_embeddings)?;
+        let max_len = model_dir::max_len(max_len, loaded.config.max_tokens())?;
         let tokenizer = model_dir::tokenizer(&dir, loaded.config.vocab_size)?;
         let stride = DEFAULT_STRIDE.min(max_len / 4);
         Ok(Self { dir, model: loaded.model, tokenizer, max_len, stride, device })

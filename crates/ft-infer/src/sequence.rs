@@ -75,7 +75,7 @@ impl Predictor {
                 dir.display()
             )));
         }
-        let max_len = model_dir::max_len(max_len, loaded.config.max_position_embeddings)?;
+        let max_len = model_dir::max_len(max_len, loaded.config.max_tokens())?;
         let tokenizer = model_dir::tokenizer(&dir, loaded.config.vocab_size)?;
         let kind = match loaded.config.problem_type {
             Some(ProblemType::MultiLabelClassification) => LabelKind::MultiLabel,

@@ -40,7 +40,7 @@ impl TokenPredictor {
                 loaded.report.fresh.join(", ")
             )));
         }
-        let max_len = model_dir::max_len(max_len, loaded.config.max_position_embeddings)?;
+        let max_len = model_dir::max_len(max_len, loaded.config.max_tokens())?;
         let tokenizer = model_dir::tokenizer(&dir, loaded.config.vocab_size)?;
         let unk_id = tokenizer.token_to_id("[UNK]");
         let labels = loaded.config.label_names();

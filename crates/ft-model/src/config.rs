@@ -4,6 +4,7 @@
 //! back unchanged.
 
 use crate::ModelError;
+use crate::family::{Family, denormalise_config, normalise_config};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +18,8 @@ pub enum HiddenAct {
     GeluTanh,
     /// `relu`.
     Relu,
+    /// `tanh` (BERT's pooler and RoBERTa's classification head).
+    Tanh,
 }
 
 impl HiddenAct {
@@ -26,6 +29,7 @@ impl HiddenAct {
             "gelu" | "gelu_python" => Some(Self::Gelu),
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Self::GeluTanh),
             "relu" => Some(Self::Relu),
+            "tanh" => Some(Self::Tanh),
             _ => None,
         }
     }
@@ -74,13 +78,17 @@ fn default_model_type() -> String {
 /// A BERT configuration as HuggingFace writes it in `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
-    /// Always `bert` for the models ft loads today.
+    /// The family (`bert`, `roberta`, `xlm-roberta`, `distilbert`, `electra`; see [`Family`]).
     #[serde(default = "default_model_type")]
     pub model_type: String,
     /// Token vocabulary size.
     pub vocab_size: usize,
     /// Width of every hidden state (`H`).
     pub hidden_size: usize,
+    /// Width of the embeddings when it differs from `hidden_size` (ELECTRA's `embedding_size`;
+    /// `embeddings_project` maps it to `H`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_size: Option<usize>,
     /// Number of encoder layers.
     pub num_hidden_layers: usize,
     /// Attention heads per layer; must divide `hidden_size`.
@@ -102,7 +110,7 @@ pub struct BertConfig {
     /// Number of learned positions.
     #[serde(default = "default_max_position_embeddings")]
     pub max_position_embeddings: usize,
-    /// Number of token types (segments).
+    /// Number of token types (segments); 0 for DistilBERT, which has none.
     #[serde(default = "default_type_vocab_size")]
     pub type_vocab_size: usize,
     /// Std of the normal initialisation of fresh weights.
@@ -163,19 +171,73 @@ impl BertConfig {
     ///
     /// Never panics, whatever `text` holds: malformed JSON is [`ModelError::ConfigJson`] (naming the key,
     /// line and column), a config ft cannot build is [`ModelError::Config`] (naming the key).
+    ///
+    /// DistilBERT's own keys (`dim`, `n_layers`, …) are read as BERT's (see [`Family`]);
+    /// [`BertConfig::to_json_value`] writes them back.
     pub fn from_json_str(text: &str, path: &Path) -> Result<Self, ModelError> {
-        let config: Self =
-            serde_json::from_str(text).map_err(|source| ModelError::ConfigJson { path: path.to_path_buf(), source })?;
-        config.validate().map_err(|reason| ModelError::Config { path: path.to_path_buf(), reason })?;
+        let json_error = |source| ModelError::ConfigJson { path: path.to_path_buf(), source };
+        let config_error = |reason| ModelError::Config { path: path.to_path_buf(), reason };
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
+        let renamed = value.get("model_type").and_then(|v| v.as_str()) == Some(Family::DistilBert.model_type());
+        normalise_config(&mut value).map_err(config_error)?;
+        // Parsed from the text when no key was renamed, so that a type error names its line.
+        let config: Self = if renamed {
+            serde_json::from_value(value).map_err(json_error)?
+        } else {
+            let mut config: Self = serde_json::from_str(text).map_err(json_error)?;
+            config.pad_token_id = config.pad_token_id.or(value["pad_token_id"].as_u64().map(|p| p as usize));
+            config
+        };
+        config.validate().map_err(config_error)?;
         Ok(config)
+    }
+
+    /// The config as `config.json` holds it, in its family's own keys (DistilBERT's `dim`, …).
+    pub fn to_json_value(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        denormalise_config(&mut value);
+        value
+    }
+
+    /// The encoder family `model_type` names (validated: one ft has).
+    pub fn family(&self) -> Family {
+        Family::of_model_type(&self.model_type).unwrap_or(Family::Bert)
+    }
+
+    /// The width of the embedding tables: `embedding_size` (ELECTRA), else `hidden_size`.
+    pub fn embedding_width(&self) -> usize {
+        self.embedding_size.unwrap_or(self.hidden_size)
+    }
+
+    /// The most tokens one input may have (see [`Family::max_tokens`]: RoBERTa's 514 positions hold
+    /// 512 tokens).
+    pub fn max_tokens(&self) -> usize {
+        self.family().max_tokens(self)
     }
 
     /// Checks what the model code relies on; returns the reason and the fix on failure.
     pub fn validate(&self) -> Result<(), String> {
-        if self.model_type != "bert" {
+        let Some(family) = Family::of_model_type(&self.model_type) else {
+            let known: Vec<&str> = Family::ALL.iter().map(|f| f.model_type()).collect();
             return Err(format!(
-                "model_type \"{}\" is not supported yet; ft loads BERT-family checkpoints (model_type \"bert\")",
-                self.model_type
+                "model_type \"{}\" is not supported yet; ft loads model_type {}",
+                self.model_type,
+                known.join(", ")
+            ));
+        };
+        if self.type_vocab_size == 0 && family != Family::DistilBert {
+            return Err("type_vocab_size is 0; it must be at least 1".into());
+        }
+        if self.embedding_size == Some(0) {
+            return Err("embedding_size is 0; it must be at least 1".into());
+        }
+        if let crate::family::Positions::AfterPadding { pad } = family.positions(self)
+            && self.max_position_embeddings <= pad + 1
+        {
+            return Err(format!(
+                "max_position_embeddings {} leaves no position for a token: {} positions come after pad_token_id {pad}",
+                self.max_position_embeddings,
+                family.name()
             ));
         }
         for (key, value) in [
@@ -185,7 +247,6 @@ impl BertConfig {
             ("num_attention_heads", self.num_attention_heads),
             ("intermediate_size", self.intermediate_size),
             ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
         ] {
             if value == 0 {
                 return Err(format!("{key} is 0; it must be at least 1"));
@@ -200,7 +261,7 @@ impl BertConfig {
         }
         if HiddenAct::parse(&self.hidden_act).is_none() {
             return Err(format!(
-                "hidden_act \"{}\" is not supported; use gelu, gelu_new, gelu_pytorch_tanh or relu",
+                "hidden_act \"{}\" is not supported; use gelu, gelu_new, gelu_pytorch_tanh, relu or tanh",
                 self.hidden_act
             ));
         }
@@ -255,15 +316,17 @@ impl BertConfig {
     fn check_sizes(&self) -> Result<(), String> {
         const LIMIT: usize = isize::MAX as usize / 4; // f32 values in the largest possible allocation
         let h = self.hidden_size;
+        let e = self.embedding_width();
         let product = |a_key: &str, a: usize, b_key: &str, b: usize| -> Result<usize, String> {
             a.checked_mul(b).filter(|&n| n <= LIMIT).ok_or_else(|| {
                 format!("{a_key} {a} × {b_key} {b} is too large to allocate in one array; check {a_key} and {b_key}")
             })
         };
         let embeddings = [
-            product("vocab_size", self.vocab_size, "hidden_size", h)?,
-            product("max_position_embeddings", self.max_position_embeddings, "hidden_size", h)?,
-            product("type_vocab_size", self.type_vocab_size, "hidden_size", h)?,
+            product("vocab_size", self.vocab_size, "hidden_size", e)?,
+            product("max_position_embeddings", self.max_position_embeddings, "hidden_size", e)?,
+            product("type_vocab_size", self.type_vocab_size, "hidden_size", e)?,
+            product("embedding_size", e, "hidden_size", h)?,
         ];
         let square = product("hidden_size", h, "hidden_size", h)?;
         let feed_forward = product("intermediate_size", self.intermediate_size, "hidden_size", h)?;

@@ -70,7 +70,7 @@ pub fn encode_pooled<H: Head>(
             H::TASK.architecture()
         )));
     }
-    let width = model.bert().embeddings.word_embeddings.weight.dims()[1];
+    let width = model.bert().hidden_size;
     let n = examples.len();
     let mut values = vec![0f32; n * width];
     // Sorting by length keeps padding (and time) low; rows are written back in original order.

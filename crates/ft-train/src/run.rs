@@ -179,7 +179,17 @@ pub fn execute(
     let model_dir = ft_infer::model_dir::resolve(&model_spec)?;
     let model_config = ft_model::BertConfig::from_file(&model_dir.join("config.json"))
         .map_err(|source| TrainError::Load { dir: model_dir.clone(), source: Box::new(source) })?;
-    let positions = model_config.max_position_embeddings;
+    let positions = model_config.max_tokens();
+    if let Some(peft) = &config.training.peft
+        && model_config.family() != ft_model::Family::Bert
+    {
+        return Err(TrainError::Config(format!(
+            "--peft {} on a {} model: ft's PEFT methods write PEFT's BERT names and are built for BERT \
+             checkpoints only so far; fine-tune fully, or freeze part of the encoder with --freeze",
+            peft.name(),
+            model_config.family()
+        )));
+    }
     if d.max_len > positions {
         return Err(TrainError::Config(format!(
             "--max-len {} is longer than the model's {positions} positions (max_position_embeddings in {}); use --max-len {positions} or less",

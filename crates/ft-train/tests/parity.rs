@@ -231,6 +231,23 @@ fn question_answering_matches_pytorch_step_for_step() {
     );
 }
 
+/// The sequence recipe on RoBERTa (`fixtures/tiny-roberta`, `xtask/py/generate_fixtures.py
+/// family-goldens`): RoBERTa's positions after the padding index, its one-row token types, its
+/// classification head (dropout → `classifier.dense` → tanh → dropout → `classifier.out_proj`) mapped
+/// onto ft's pooler and classifier, and saving under RoBERTa's names — the same tolerances as the
+/// token head; the key biases (zero gradient, as BERT's) are compared only to within `steps × lr`.
+#[test]
+fn roberta_matches_pytorch_step_for_step() {
+    let zero_grad =
+        ["roberta.encoder.layer.0.attention.self.key.bias", "roberta.encoder.layer.1.attention.self.key.bias"];
+    head_parity::<ft_model::BertForSequenceClassification>(
+        "tiny-roberta",
+        "roberta_train_parity.safetensors",
+        &zero_grad,
+        |g, i, d| Targets::Classes(g.labels(&format!("batch{i}.labels"), d)),
+    );
+}
+
 /// The parity run of head `H` from `fixtures/<fixture>` (dropout set to 0) against `golden`, the
 /// targets of micro-batch `i` from `targets`.
 /// `zero_grad` names parameters (besides the recipe's `zero_grad_parameters`) whose gradient is 0 in

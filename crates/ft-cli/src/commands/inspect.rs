@@ -23,6 +23,7 @@ fn show<H: Head>(args: &Args) -> anyhow::Result<()> {
     let c = &loaded.config;
     let r = &loaded.report;
     println!("model      {}", loaded.dir.display());
+    println!("family     {} (model_type {})", c.family(), c.model_type);
     println!(
         "config     {} · {} layers · hidden {} · {} heads · intermediate {} · vocab {} · {} positions · {} · layer_norm_eps {:e}",
         c.model_type,
@@ -35,7 +36,7 @@ fn show<H: Head>(args: &Args) -> anyhow::Result<()> {
         c.hidden_act,
         c.layer_norm_eps
     );
-    println!("task       {} ({})", H::TASK, H::TASK.architecture());
+    println!("task       {} ({})", H::TASK, c.family().architecture(H::TASK));
     if let Some((pooling, why)) = &loaded.report.pooling {
         println!("pooling    {pooling} ({why})");
     }

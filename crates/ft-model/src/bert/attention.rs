@@ -112,7 +112,7 @@ pub struct BertSelfOutput {
     pub adapter: Option<Bottleneck>,
     /// `attention.output.LayerNorm`.
     pub layer_norm: LayerNorm,
-    /// `hidden_dropout_prob`.
+    /// `hidden_dropout_prob` (0 for DistilBERT, which has no dropout here).
     pub dropout: Dropout,
 }
 
@@ -125,7 +125,7 @@ impl BertSelfOutput {
             dense_lora: None,
             adapter: None,
             layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            dropout: DropoutConfig::new(config.family().attention_output_dropout(config)).init(),
         }
     }
 

@@ -28,7 +28,7 @@ pub struct BertIntermediate {
 /// 0.22.1's default — the derivative of the *tanh approximation* — so training there would follow
 /// gradients ≈ 3e-4 off (measured against PyTorch on lavapipe). Without autodiff the backward never
 /// runs, and the fused forward is exact everywhere.
-fn exact_gelu_backward(x: &Tensor<3>) -> bool {
+fn exact_gelu_backward<const D: usize>(x: &Tensor<D>) -> bool {
     use burn::backend::DispatchDevice;
     let device = x.device();
     match device.as_dispatch() {
@@ -44,17 +44,22 @@ fn exact_gelu_backward(x: &Tensor<3>) -> bool {
     }
 }
 
+/// `act(x)`, exactly as transformers' `ACT2FN[act]` (the erf GELU with an exact backward everywhere).
+pub(crate) fn activate<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Tensor<D> {
+    match act {
+        HiddenAct::Gelu if exact_gelu_backward(&x) => gelu(x),
+        // x · Φ(x) = x · ½ (1 + erf(x / √2)), differentiated by autodiff through erf (exact).
+        HiddenAct::Gelu => x.clone() * x.div_scalar(std::f64::consts::SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5),
+        HiddenAct::GeluTanh => gelu_approximate(x),
+        HiddenAct::Relu => relu(x),
+        HiddenAct::Tanh => x.tanh(),
+    }
+}
+
 impl BertIntermediate {
     /// `[B, T, H]` → `[B, T, I]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let x = forward_with(&self.dense, &self.dense_lora, hidden);
-        match self.activation {
-            HiddenAct::Gelu if exact_gelu_backward(&x) => gelu(x),
-            // x · Φ(x) = x · ½ (1 + erf(x / √2)), differentiated by autodiff through erf (exact).
-            HiddenAct::Gelu => x.clone() * x.div_scalar(std::f64::consts::SQRT_2).erf().add_scalar(1.0).mul_scalar(0.5),
-            HiddenAct::GeluTanh => gelu_approximate(x),
-            HiddenAct::Relu => relu(x),
-        }
+        activate(self.activation, forward_with(&self.dense, &self.dense_lora, hidden))
     }
 }
 

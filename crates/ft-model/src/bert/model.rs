@@ -5,26 +5,44 @@ use super::embeddings::BertEmbeddings;
 use super::layer::BertEncoder;
 use crate::init::Init;
 use crate::peft::lora::{LoraBranch, forward_with};
-use crate::{BertConfig, ModelError};
+use crate::{BertConfig, HiddenAct, ModelError};
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
-/// `pooler`: dense + tanh on the first token (`[CLS]`).
+/// `pooler`: dense + tanh on the first token (`[CLS]`). Also the other families' sequence-head
+/// dense layer on `[CLS]` (RoBERTa's `classifier.dense`, DistilBERT's `pre_classifier`), with their
+/// activation and dropout (see [`crate::family`]).
 #[derive(Module, Debug)]
 pub struct BertPooler {
     /// `pooler.dense`.
     pub dense: Linear,
     /// LoRA branch of `dense` (only when `--lora-targets` names it: PEFT's `dense` matches it).
     pub dense_lora: Option<LoraBranch>,
+    /// Dropout on `[CLS]` before `dense` (RoBERTa's and ELECTRA's heads; probability 0 otherwise).
+    pub dropout: Dropout,
+    /// tanh for BERT and RoBERTa, ReLU for DistilBERT, GELU for ELECTRA.
+    #[module(skip)]
+    pub activation: HiddenAct,
 }
 
 impl BertPooler {
+    /// The pooler of `config`'s family around `dense`.
+    pub fn new(config: &BertConfig, dense: Linear) -> Self {
+        let family = config.family();
+        Self {
+            dense,
+            dense_lora: None,
+            dropout: DropoutConfig::new(family.pooler_dropout(config)).init(),
+            activation: family.pooler_activation(),
+        }
+    }
+
     /// `[B, T, H]` → `[B, H]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
         let [b, _, h] = hidden.dims();
-        let first = hidden.slice([0..b, 0..1]).reshape([b, h]); // [B, H]
-        forward_with(&self.dense, &self.dense_lora, first).tanh()
+        let first = self.dropout.forward(hidden.slice([0..b, 0..1]).reshape([b, h])); // [B, H]
+        super::layer::activate(self.activation, forward_with(&self.dense, &self.dense_lora, first))
     }
 }
 
@@ -46,8 +64,11 @@ pub struct BertModel {
     pub encoder: BertEncoder,
     /// `pooler` (absent under heads that read every token, as transformers' `add_pooling_layer=False`).
     pub pooler: Option<BertPooler>,
-    /// `max_position_embeddings`, to refuse longer inputs with a clear error.
+    /// The most tokens an input may have (`max_position_embeddings`, less RoBERTa's padding rows),
+    /// to refuse longer inputs with a clear error.
     pub max_position_embeddings: usize,
+    /// `hidden_size` (`H`): the width of every hidden state (ELECTRA's embeddings may be narrower).
+    pub hidden_size: usize,
 }
 
 impl BertModel {
@@ -62,11 +83,15 @@ impl BertModel {
     pub fn build(config: &BertConfig, pooler: bool, init: &mut Init, device: &Device) -> Self {
         let embeddings = BertEmbeddings::new(config, init, device);
         let encoder = BertEncoder::new(config, init, device);
-        let pooler = pooler.then(|| BertPooler {
-            dense: init.linear(config.hidden_size, config.hidden_size, device),
-            dense_lora: None,
-        });
-        Self { embeddings, encoder, pooler, max_position_embeddings: config.max_position_embeddings }
+        let pooler =
+            pooler.then(|| BertPooler::new(config, init.linear(config.hidden_size, config.hidden_size, device)));
+        Self {
+            embeddings,
+            encoder,
+            pooler,
+            max_position_embeddings: config.max_tokens(),
+            hidden_size: config.hidden_size,
+        }
     }
 
     /// `mask` `[B, T]` with a 1 put first for each virtual token of prompt tuning (`[B, P + T]`): the
@@ -145,7 +170,7 @@ impl BertModel {
         if p + t > self.max_position_embeddings {
             let virtual_tokens = if p > 0 { format!(" after {p} virtual tokens") } else { String::new() };
             return Err(ModelError::Input(format!(
-                "input_ids has {t} tokens{virtual_tokens} but the model has {} positions (max_position_embeddings); truncate to at most {} tokens",
+                "input_ids has {t} tokens{virtual_tokens} but the model has positions for {} (max_position_embeddings); truncate to at most {} tokens",
                 self.max_position_embeddings,
                 self.max_position_embeddings - p
             )));
@@ -166,7 +191,7 @@ impl BertModel {
             && embeds.dims() != [b, t, h]
         {
             return Err(ModelError::Input(format!(
-                "inputs_embeds has shape {:?} but input_ids has {dims:?} and the model's hidden size is {h}: expected {:?}",
+                "inputs_embeds has shape {:?} but input_ids has {dims:?} and the model's embeddings are {h} wide: expected {:?}",
                 embeds.dims(),
                 [b, t, h]
             )));
@@ -180,9 +205,9 @@ impl BertModel {
         let mask = additive_mask(attention_mask, [b, p + t], &device);
         let words = match inputs_embeds {
             Some(embeds) => embeds,
-            None => self.embeddings.words(input_ids),
+            None => self.embeddings.words(input_ids.clone()),
         };
-        Ok((self.embeddings.forward_words(words, token_type_ids), mask))
+        Ok((self.embeddings.forward_words(words, token_type_ids, input_ids), mask))
     }
 }
 

@@ -138,15 +138,15 @@ pub fn load_pretrained<H: Head>(
     };
     let plan = plan::<H>(&header, &config, options, &weights, &config_path)?;
     check_finite(&bytes, &header, &plan, &weights)?;
-    let Plan { num_labels, fresh_head, fresh_pooler, mut report, virtual_tokens } = plan;
+    let Plan { num_labels, fresh_head, fresh_pooler, mut report, virtual_tokens, family } = plan;
     debug_assert!(fresh_head || Task::of_config(&config).is_none_or(|t| t == H::TASK));
     if let Some(saved) = Task::of_config(&config)
         && saved != H::TASK
     {
         report.notes.push(format!(
             "config.json says {}; loaded as {}: the encoder carries over, the head is fresh",
-            saved.architecture(),
-            H::TASK.architecture()
+            family.architecture(saved),
+            family.architecture(H::TASK)
         ));
     }
 
@@ -185,9 +185,23 @@ pub fn load_pretrained<H: Head>(
             "prompt tuning: {p} virtual tokens before every text (ft reads them; transformers does not)"
         ));
     }
-    let mut store = SafetensorsStore::from_bytes(Some(bytes))
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .allow_partial(true)
+    // File names → module paths: the family's names become BERT's (tensors it ignores are moved out
+    // of the way first, so that RoBERTa's pretraining pooler cannot land on its head's dense layer),
+    // then BERT's own renames.
+    let mut store =
+        SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter).allow_partial(true);
+    if family != crate::Family::Bert {
+        for (i, tensor) in header.tensors.iter().enumerate() {
+            if family.ignored(&tensor.key) && tensor.key.len() < 1000 {
+                store =
+                    store.with_key_remapping(format!("^{}$", regex::escape(&tensor.key)), format!("not_loaded_{i}"));
+            }
+        }
+        for (pattern, replacement) in family.load_rules() {
+            store = store.with_key_remapping(pattern.as_str(), *replacement);
+        }
+    }
+    store = store
         .with_key_remapping(r"^bert\.", "")
         .with_key_remapping(r"^(embeddings|encoder|pooler)\.", "bert.$1.")
         .with_key_remapping(r"LayerNorm\.gamma$", "LayerNorm.weight")
@@ -230,7 +244,7 @@ pub fn load_pretrained<H: Head>(
         let dense =
             Init::normal(options.seed.wrapping_add(1), range).linear(config.hidden_size, config.hidden_size, device);
         model = model.map_bert(|mut bert| {
-            bert.pooler = Some(BertPooler { dense, dense_lora: None });
+            bert.pooler = Some(BertPooler::new(&config, dense));
             bert
         });
     }

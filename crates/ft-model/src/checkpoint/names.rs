@@ -5,8 +5,8 @@
 //! `LayerNorm` is not snake case. burn's PyTorch adapters then map Linear `[out, in]` ↔ `[in, out]` and
 //! LayerNorm `weight`/`bias` ↔ `gamma`/`beta`.
 
-use crate::BertConfig;
 use crate::heads::task::Head;
+use crate::{BertConfig, Family};
 
 /// File name segment → module path segment. Saving applies it in reverse.
 pub const REMAP: &[(&str, &str)] = &[(".attention.self.", ".attention.self_attention."), ("LayerNorm.", "layer_norm.")];
@@ -54,17 +54,24 @@ pub fn expected_tensors<H: Head>(config: &BertConfig, num_labels: usize) -> Vec<
     out
 }
 
-/// The encoder's tensors (`bert.*`), with the pooler's when `pooler` is set.
+/// The encoder's tensors (`bert.*`, canonical names of every family), with the pooler's when
+/// `pooler` is set.
 pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor> {
-    let (h, i) = (config.hidden_size, config.intermediate_size);
+    let (h, i, w) = (config.hidden_size, config.intermediate_size, config.embedding_width());
     let mut out = Vec::new();
     let mut push = |name: String, shape: &[usize], part| out.push(ExpectedTensor { name, shape: shape.to_vec(), part });
     let e = "bert.embeddings";
-    push(format!("{e}.word_embeddings.weight"), &[config.vocab_size, h], Part::Embeddings);
-    push(format!("{e}.position_embeddings.weight"), &[config.max_position_embeddings, h], Part::Embeddings);
-    push(format!("{e}.token_type_embeddings.weight"), &[config.type_vocab_size, h], Part::Embeddings);
-    push(format!("{e}.LayerNorm.weight"), &[h], Part::Embeddings);
-    push(format!("{e}.LayerNorm.bias"), &[h], Part::Embeddings);
+    push(format!("{e}.word_embeddings.weight"), &[config.vocab_size, w], Part::Embeddings);
+    push(format!("{e}.position_embeddings.weight"), &[config.max_position_embeddings, w], Part::Embeddings);
+    if config.type_vocab_size > 0 {
+        push(format!("{e}.token_type_embeddings.weight"), &[config.type_vocab_size, w], Part::Embeddings);
+    }
+    push(format!("{e}.LayerNorm.weight"), &[w], Part::Embeddings);
+    push(format!("{e}.LayerNorm.bias"), &[w], Part::Embeddings);
+    if w != h {
+        push(format!("{e}.project.weight"), &[h, w], Part::Embeddings);
+        push(format!("{e}.project.bias"), &[h], Part::Embeddings);
+    }
     for l in 0..config.num_hidden_layers {
         let p = format!("bert.encoder.layer.{l}");
         for (name, out_dim, in_dim) in [
@@ -109,15 +116,22 @@ pub enum FileKey {
     Ignored,
 }
 
-/// Canonicalises a file key: adds the `bert.` prefix to encoder tensors (`embeddings.`, `encoder.`,
-/// `pooler.`) that lack it, as a bare `BertModel` checkpoint names them, and renames the legacy
-/// `LayerNorm.gamma` / `LayerNorm.beta` to `weight` / `bias`. Anything else (a head's tensors) keeps
-/// its name.
+/// [`canonical_for`] a BERT checkpoint.
 pub fn canonical(file_key: &str) -> FileKey {
-    let rest = file_key.strip_prefix("bert.").unwrap_or(file_key);
-    if rest == "embeddings.position_ids" || rest.starts_with("cls.") || rest.starts_with("bert.cls.") {
+    canonical_for(Family::Bert, file_key)
+}
+
+/// Canonicalises a file key of a `family` checkpoint: the family's names become BERT's
+/// ([`Family::load_rules`]); then the `bert.` prefix is added to encoder tensors (`embeddings.`,
+/// `encoder.`, `pooler.`) that lack it, as a bare `BertModel` checkpoint names them, and the legacy
+/// `LayerNorm.gamma` / `LayerNorm.beta` become `weight` / `bias`. Anything else (a head's tensors)
+/// keeps its name.
+pub fn canonical_for(family: Family, file_key: &str) -> FileKey {
+    if family.ignored(file_key) {
         return FileKey::Ignored;
     }
+    let renamed = crate::family::apply(family.load_rules(), file_key);
+    let rest = renamed.strip_prefix("bert.").unwrap_or(&renamed);
     let rest = match rest.strip_suffix("LayerNorm.gamma") {
         Some(stem) => format!("{stem}LayerNorm.weight"),
         None => match rest.strip_suffix("LayerNorm.beta") {

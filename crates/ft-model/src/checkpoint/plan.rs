@@ -9,9 +9,9 @@
 
 use super::header::{SafetensorsHeader, count_non_finite, parse_header};
 use super::load::{LoadOptions, LoadReport};
-use super::names::{ExpectedTensor, FileKey, Part, canonical, expected_tensors, head_modules};
+use super::names::{ExpectedTensor, FileKey, Part, canonical_for, expected_tensors, head_modules};
 use crate::heads::task::{Head, Task};
-use crate::{BertConfig, ModelError};
+use crate::{BertConfig, Family, ModelError};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,8 @@ pub(crate) struct Plan {
     /// Virtual tokens of prompt tuning found in the file (`bert.embeddings.prompt.weight`, ft's own
     /// name for a prompt-tuned model it saved).
     pub virtual_tokens: Option<usize>,
+    /// The checkpoint's family (`config.json`'s `model_type`), which names its tensors.
+    pub family: Family,
 }
 
 /// Validates a whole safetensors file held in memory (`bytes`) against `config` — header, names,
@@ -92,18 +94,23 @@ pub(crate) fn plan<H: Head>(
         file_values: file.iter().fold(0usize, |n, t| n.saturating_add(t.values)),
         ..Default::default()
     };
+    let family = config.family();
     let mut found = HashMap::new();
     for tensor in file {
-        match canonical(&tensor.key) {
+        match canonical_for(family, &tensor.key) {
             FileKey::Ignored => report.ignored.push(tensor.key.clone()),
             FileKey::Tensor(name) => {
                 found.insert(name, tensor);
             }
         }
     }
-    // Report names as the file spells them: with the `bert.` prefix or without (sentence-transformers).
+    // Report names as the file spells them: with the `bert.` prefix or without (sentence-transformers),
+    // or in the family's own names.
     let prefixed = file.iter().any(|t| t.key.starts_with("bert."));
-    let shown = |name: &str| if prefixed { name.to_string() } else { name.trim_start_matches("bert.").to_string() };
+    let shown = |name: &str| match family {
+        Family::Bert if !prefixed => name.trim_start_matches("bert.").to_string(),
+        _ => family.file_name(H::TASK, name),
+    };
 
     // Layers first: a config with more layers than the file must fail before the expected list exists.
     let layers_in_file: BTreeSet<usize> =
@@ -213,7 +220,7 @@ pub(crate) fn plan<H: Head>(
     let mut pooler_dropped = false;
     let mut virtual_tokens = None;
     for tensor in file {
-        if let FileKey::Tensor(name) = canonical(&tensor.key)
+        if let FileKey::Tensor(name) = canonical_for(family, &tensor.key)
             && !expected_names.contains(name.as_str())
         {
             // A model ft saved with bottleneck adapters (config.json's `ft_adapters`): the loader builds
@@ -281,10 +288,18 @@ pub(crate) fn plan<H: Head>(
         }
     }
     let range = config.initializer_range;
-    if fresh_pooler {
+    if fresh_pooler && family == Family::Bert {
         report.notes.push(
             "the checkpoint has no pooler: bert.pooler.dense was initialised fresh (N(0, initializer_range)); fine-tune before trusting pooled outputs".into(),
         );
+    } else if fresh_pooler {
+        // RoBERTa's, DistilBERT's and ELECTRA's sequence heads have their own dense layer, which a
+        // base checkpoint never holds.
+        report.notes.push(format!(
+            "{} (the {} sequence head's dense layer) initialised fresh (weights N(0, {range}), bias 0): train it before use",
+            family.file_name(H::TASK, "bert.pooler.dense.weight").trim_end_matches(".weight"),
+            family.name()
+        ));
     }
     if fresh_head {
         report.notes.push(format!(
@@ -293,7 +308,7 @@ pub(crate) fn plan<H: Head>(
             options.seed
         ));
     }
-    Ok(Plan { num_labels, fresh_head, fresh_pooler, report, virtual_tokens })
+    Ok(Plan { num_labels, fresh_head, fresh_pooler, report, virtual_tokens, family })
 }
 
 /// Every tensor the plan applies must hold finite values: a NaN or an infinity in a checkpoint is
@@ -306,7 +321,7 @@ pub(crate) fn check_finite(
 ) -> Result<(), ModelError> {
     let applied: HashSet<&str> = plan.report.applied.iter().map(String::as_str).collect();
     for tensor in &header.tensors {
-        let FileKey::Tensor(name) = canonical(&tensor.key) else { continue };
+        let FileKey::Tensor(name) = canonical_for(plan.family, &tensor.key) else { continue };
         if !applied.contains(name.as_str()) {
             continue;
         }

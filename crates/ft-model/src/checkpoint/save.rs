@@ -13,7 +13,7 @@ pub const TOKENIZER_FILES: &[&str] =
 /// The config as written next to a model of `task`: architecture, labels, problem type.
 pub fn head_config(config: &BertConfig, task: Task, num_labels: usize) -> BertConfig {
     let mut out = config.clone();
-    out.architectures = Some(vec![task.architecture().into()]);
+    out.architectures = Some(vec![config.family().architecture(task)]);
     let names: Vec<String> = {
         let mut probe = config.clone();
         probe.num_labels = Some(num_labels);
@@ -94,7 +94,7 @@ pub fn save_pretrained<H: Head>(
                 config.extra.remove(crate::peft::prefix::PrefixSettings::CONFIG_KEY);
             }
         }
-        let json = serde_json::to_string_pretty(&config).map_err(|e| ModelError::Output {
+        let json = serde_json::to_string_pretty(&config.to_json_value()).map_err(|e| ModelError::Output {
             path: out.join("config.json"),
             reason: format!("could not serialise the config: {e}"),
         })?;
@@ -108,6 +108,10 @@ pub fn save_pretrained<H: Head>(
             .metadata("format", "pt")
             .with_key_remapping(r"\.self_attention\.", ".self.")
             .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+        // Canonical (BERT) names → the family's own.
+        for (pattern, replacement) in config.family().save_rules(H::TASK) {
+            store = store.with_key_remapping(pattern.as_str(), *replacement);
+        }
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join("model.safetensors"), reason: e.to_string() })?;

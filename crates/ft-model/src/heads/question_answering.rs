@@ -1,6 +1,6 @@
 //! `BertForQuestionAnswering`: extractive QA — the encoder without its pooler and `qa_outputs`
 //! Linear(H, 2) on every token, giving each token a start and an end logit (no dropout in the head,
-//! as transformers).
+//! as transformers, except DistilBERT's `qa_dropout`).
 
 use super::task::{
     Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Task, cross_entropy_ignoring, host_f32, linear_tensors,
@@ -11,7 +11,7 @@ use crate::checkpoint::names::ExpectedTensor;
 use crate::init::Init;
 use crate::{BertConfig, ModelError};
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
 /// Outputs of the QA head: a start and an end logit per token.
@@ -22,6 +22,8 @@ pub const QA_OUTPUTS: usize = 2;
 pub struct BertForQuestionAnswering {
     /// `bert` (built without `pooler`, as transformers' `add_pooling_layer=False`).
     pub bert: BertModel,
+    /// DistilBERT's `qa_dropout` before `qa_outputs` (probability 0 for the other families).
+    pub dropout: Dropout,
     /// `qa_outputs`: `[start, end] = W·h_t + b` for every token `t`.
     pub qa_outputs: Linear,
 }
@@ -50,7 +52,7 @@ impl BertForQuestionAnswering {
         inputs_embeds: Option<Tensor<3>>,
     ) -> Result<Tensor<3>, ModelError> {
         let bert = self.bert.forward_embeds(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
-        Ok(self.qa_outputs.forward(bert.last_hidden_state))
+        Ok(self.qa_outputs.forward(self.dropout.forward(bert.last_hidden_state)))
     }
 }
 
@@ -63,6 +65,7 @@ impl Head for BertForQuestionAnswering {
     fn build(config: &BertConfig, _num_labels: usize, init: &mut Init, device: &Device) -> Self {
         Self {
             bert: BertModel::build(config, Self::POOLER, init, device),
+            dropout: DropoutConfig::new(config.family().qa_dropout(config)).init(),
             qa_outputs: init.linear(config.hidden_size, QA_OUTPUTS, device),
         }
     }

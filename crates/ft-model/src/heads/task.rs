@@ -49,7 +49,8 @@ impl Task {
         }
     }
 
-    /// transformers' class (`BertForSequenceClassification`).
+    /// transformers' class on BERT (`BertForSequenceClassification`; other families:
+    /// [`crate::Family::architecture`]).
     pub fn architecture(self) -> &'static str {
         match self {
             Self::SequenceClassification => "BertForSequenceClassification",
@@ -64,9 +65,15 @@ impl Task {
         matches!(self, Self::SequenceClassification)
     }
 
-    /// The task of a `config.json` `architectures` entry, if ft has its head.
+    /// transformers' class name without the family (`ForSequenceClassification`).
+    pub fn class_suffix(self) -> &'static str {
+        self.architecture().trim_start_matches("Bert")
+    }
+
+    /// The task of a `config.json` `architectures` entry of any family ft has
+    /// (`RobertaForTokenClassification`), if ft has its head.
     pub fn from_architecture(architecture: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|t| t.architecture() == architecture)
+        crate::Family::task_of_architecture(architecture)
     }
 
     /// The task a config was saved for (`architectures[0]`), if it names a head ft has.

@@ -59,7 +59,7 @@ impl Head for BertForTokenClassification {
     fn build(config: &BertConfig, num_labels: usize, init: &mut Init, device: &Device) -> Self {
         Self {
             bert: BertModel::build(config, Self::POOLER, init, device),
-            dropout: DropoutConfig::new(config.classifier_dropout_prob()).init(),
+            dropout: DropoutConfig::new(config.family().token_classifier_dropout(config)).init(),
             classifier: init.linear(config.hidden_size, num_labels, device),
         }
     }

@@ -141,8 +141,8 @@ pub fn attach(
     seed: u64,
     device: &Device,
 ) -> Result<(BertModel, usize), ModelError> {
-    let [_, hidden] = bert.embeddings.word_embeddings.weight.dims();
-    if settings.reduction == 0 || settings.reduction > hidden || hidden % settings.reduction != 0 {
+    let hidden = bert.hidden_size;
+    if settings.reduction == 0 || settings.reduction > hidden || !hidden.is_multiple_of(settings.reduction) {
         return Err(ModelError::Input(format!(
             "--adapter-reduction {}: must divide hidden_size {hidden} (the bottleneck is hidden_size / reduction)",
             settings.reduction

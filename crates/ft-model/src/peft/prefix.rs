@@ -38,7 +38,7 @@ pub fn attach(bert: BertModel, settings: &PrefixSettings, seed: u64, device: &De
         return Err(ModelError::Input(format!("--virtual-tokens {p}: give 1 to 512 prefix positions")));
     }
     let mut bert = bert.no_grad();
-    let [_, h] = bert.embeddings.word_embeddings.weight.dims();
+    let h = bert.hidden_size;
     for (l, layer) in bert.encoder.layer.iter_mut().enumerate() {
         let sa = &mut layer.attention.self_attention;
         let s = seed.wrapping_add(2 * l as u64);
@@ -61,7 +61,7 @@ pub fn to_peft(bert: &BertModel) -> Option<Tensor<2>> {
 
 /// `bert` with its prefixes set from PEFT's layout `[P, L·2·H]`; the shape must match the model.
 pub fn from_peft(bert: BertModel, values: Tensor<2>) -> Result<BertModel, ModelError> {
-    let [_, h] = bert.embeddings.word_embeddings.weight.dims();
+    let h = bert.hidden_size;
     let layers = bert.encoder.layer.len();
     let [p, width] = values.dims();
     if width != layers * 2 * h {

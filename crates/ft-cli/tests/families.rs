@@ -1,0 +1,107 @@
+//! `ft train` / `ft inspect` / `ft predict` on every encoder family ft loads besides BERT (the tiny
+//! RoBERTa, XLM-R, DistilBERT and ELECTRA checkpoints transformers wrote for
+//! `crates/ft-model/tests/families.rs`): each trains to a model saved under the family's own names,
+//! and the family is shown.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn ft(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
+}
+
+/// Positive and negative words every tiny vocabulary has.
+fn write_data(dir: &Path, rows: usize) -> PathBuf {
+    let pos = ["good", "great", "fun", "love"];
+    let neg = ["bad", "awful", "boring", "hate"];
+    let mut text = String::from("text,label\n");
+    for i in 0..rows {
+        let words = if i % 2 == 0 { pos } else { neg };
+        let label = if i % 2 == 0 { "positive" } else { "negative" };
+        text.push_str(&format!("{} {} movie,{label}\n", words[i % 4], words[(i / 3) % 4]));
+    }
+    let path = dir.join("train.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn every_family_trains_saves_under_its_names_and_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write_data(dir.path(), 96);
+    // (fixture, family shown, its class prefix, the prefix of its encoder tensors, freezing)
+    for (fixture, family, class, prefix, freeze) in [
+        ("tiny-roberta", "RoBERTa", "Roberta", "roberta.encoder.layer.1.", "none"),
+        ("tiny-xlmr", "XLM-RoBERTa", "XLMRoberta", "roberta.encoder.layer.1.", "bottom:1"),
+        ("tiny-distilbert", "DistilBERT", "DistilBert", "distilbert.transformer.layer.1.", "none"),
+        ("tiny-electra", "ELECTRA", "Electra", "electra.encoder.layer.1.", "encoder"),
+    ] {
+        let out = dir.path().join(fixture);
+        let model = fixtures().join(fixture);
+        let o = ft(&[
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--train",
+            train.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "8",
+            "--lr",
+            "5e-3",
+            "--max-len",
+            "16",
+            "--reinit-head",
+            "--freeze",
+            freeze,
+            "--seed",
+            "3",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{fixture}: {err}");
+        let metrics: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+        let accuracy = metrics["validation"]["accuracy"].as_f64().unwrap_or(0.0);
+        assert!(accuracy > 0.6, "{fixture}: validation accuracy {accuracy}: {metrics}");
+        let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+        let names = safetensors::SafeTensors::deserialize(&bytes).unwrap().names().len();
+        let saved = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert!(saved.names().iter().any(|n| n.starts_with(prefix)), "{fixture}: no {prefix}* among {names} tensors");
+        assert!(!saved.names().iter().any(|n| n.starts_with("bert.")), "{fixture}: saved under BERT's names");
+        let inspect = ft(&["inspect", out.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&inspect.stdout);
+        assert!(inspect.status.success() && stdout.contains(&format!("family     {family}")), "{fixture}: {stdout}");
+        assert!(stdout.contains(&format!("({class}ForSequenceClassification)")), "{fixture}: {stdout}");
+        let predict = ft(&["predict", "--model", out.to_str().unwrap(), "great good movie"]);
+        assert!(predict.status.success(), "{fixture}: {}", String::from_utf8_lossy(&predict.stderr));
+    }
+}
+
+#[test]
+fn peft_on_another_family_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write_data(dir.path(), 16);
+    let out = dir.path().join("run");
+    let model = fixtures().join("tiny-roberta");
+    let o = ft(&[
+        "train",
+        "--model",
+        model.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--peft",
+        "lora",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("--peft lora on a RoBERTa model"), "{err}");
+    assert!(!out.exists());
+}
