@@ -86,7 +86,8 @@ impl Pooling {
         if let Some(found) = sentence_transformers_pooling(dir)? {
             return Ok(found);
         }
-        Ok((Self::Pooler, "transformers' BertForSequenceClassification".into()))
+        let architecture = config.family().architecture(crate::Task::SequenceClassification);
+        Ok((Self::Pooler, format!("transformers' {architecture}")))
     }
 
     /// Pools the encoder's outputs. `attention_mask` `[B, T]` (1 on real tokens) is read by
