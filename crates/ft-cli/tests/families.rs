@@ -105,3 +105,31 @@ fn peft_on_another_family_is_refused_before_training() {
     assert!(!o.status.success() && err.contains("--peft lora on a RoBERTa model"), "{err}");
     assert!(!out.exists());
 }
+
+/// RoBERTa's 66-row position table holds 64 tokens (rows 0 and 1 come before its first position): a
+/// longer `--max-len` is refused saying so.
+#[test]
+fn roberta_max_len_counts_the_rows_before_the_first_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = write_data(dir.path(), 16);
+    let out = dir.path().join("run");
+    let model = fixtures().join("tiny-roberta");
+    let args = |max_len| {
+        [
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--train",
+            train.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--max-len",
+            max_len,
+        ]
+    };
+    let o = ft(&args("65"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("the model's 64 positions"), "{err}");
+    assert!(err.contains("is 66, less the 2 rows RoBERTa keeps before its first position"), "{err}");
+    assert!(!out.exists());
+}

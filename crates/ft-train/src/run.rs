@@ -192,9 +192,19 @@ pub fn execute(
     }
     if d.max_len > positions {
         return Err(TrainError::Config(format!(
-            "--max-len {} is longer than the model's {positions} positions (max_position_embeddings in {}); use --max-len {positions} or less",
+            "--max-len {} is longer than the model's {positions} positions (max_position_embeddings in {}{}); use --max-len {positions} or less",
             d.max_len,
             model_dir.join("config.json").display(),
+            if positions == model_config.max_position_embeddings {
+                String::new()
+            } else {
+                format!(
+                    " is {}, less the {} rows {} keeps before its first position",
+                    model_config.max_position_embeddings,
+                    model_config.max_position_embeddings - positions,
+                    model_config.family()
+                )
+            }
         )));
     }
     if d.max_len < 3 {
