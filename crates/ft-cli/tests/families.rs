@@ -51,7 +51,7 @@ fn every_family_trains_saves_under_its_names_and_is_shown() {
             "--output",
             out.to_str().unwrap(),
             "--epochs",
-            "3",
+            "6",
             "--batch-size",
             "8",
             "--lr",
@@ -66,6 +66,12 @@ fn every_family_trains_saves_under_its_names_and_is_shown() {
         ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{fixture}: {err}");
+        if freeze == "encoder" {
+            // The head's dense layer (ft's pooler) trains with the classifier, as freezing
+            // `model.electra` leaves it in transformers: 32·32 + 32 + 2·32 + 2.
+            assert!(err.contains("1,122 of 22,098 parameters trainable"), "{fixture}: {err}");
+            assert!(err.contains("features are not cached"), "{fixture}: {err}");
+        }
         let metrics: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
         let accuracy = metrics["validation"]["accuracy"].as_f64().unwrap_or(0.0);

@@ -13,7 +13,9 @@ pub enum Freeze {
     /// Train everything.
     #[default]
     None,
-    /// Freeze the whole encoder (`model.bert`, pooler included): only the classifier trains.
+    /// Freeze the whole encoder (`model.bert`, BERT's pooler included): only the head trains — the
+    /// classifier, and the dense layer of RoBERTa's, DistilBERT's and ELECTRA's classification heads
+    /// (ft's pooler there), as freezing `model.roberta` leaves them in transformers.
     Encoder,
     /// Freeze the embedding layer.
     Embeddings,
@@ -52,7 +54,11 @@ impl Freeze {
         let layers = model.bert().encoder.layer.len();
         Ok(match self {
             Self::None => model,
-            Self::Encoder => model.map_bert(|bert| bert.no_grad()),
+            Self::Encoder => model.map_bert(|bert| {
+                let mut bert = bert.no_grad();
+                bert.pooler = bert.pooler.map(|p| if p.in_head { p.set_require_grad(true) } else { p });
+                bert
+            }),
             Self::Embeddings => model.map_bert(|mut bert| {
                 bert.embeddings = bert.embeddings.no_grad();
                 bert

@@ -423,7 +423,17 @@ pub fn train<H: Head>(
         stale_evals: 0,
         class_weights,
     };
-    if freeze == Freeze::Encoder && settings.cache_features && model.pooled_classifier().is_some() {
+    // Cached pooled features need everything up to the classifier frozen: not so when the pooler is the
+    // trainable dense layer of RoBERTa's (DistilBERT's, ELECTRA's) classification head.
+    let head_dense_trains =
+        model.pooling() == ft_model::Pooling::Pooler && model.bert().pooler.as_ref().is_some_and(|p| p.in_head);
+    if freeze == Freeze::Encoder && head_dense_trains {
+        observer.on_message(
+            "encoder frozen; the classification head's dense layer trains, so features are not cached (each step runs the frozen encoder)",
+        );
+    }
+    if freeze == Freeze::Encoder && settings.cache_features && model.pooled_classifier().is_some() && !head_dense_trains
+    {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, true)
     } else {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, false)

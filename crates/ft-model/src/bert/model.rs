@@ -24,6 +24,12 @@ pub struct BertPooler {
     /// tanh for BERT and RoBERTa, ReLU for DistilBERT, GELU for ELECTRA.
     #[module(skip)]
     pub activation: HiddenAct,
+    /// Whether this dense layer is part of transformers' classification head rather than of the
+    /// encoder (RoBERTa's `classifier.dense`, DistilBERT's `pre_classifier`, ELECTRA's
+    /// `classifier.dense`): freezing the encoder leaves it trainable, as freezing `model.roberta`
+    /// does in transformers.
+    #[module(skip)]
+    pub in_head: bool,
 }
 
 impl BertPooler {
@@ -35,6 +41,7 @@ impl BertPooler {
             dense_lora: None,
             dropout: DropoutConfig::new(family.pooler_dropout(config)).init(),
             activation: family.pooler_activation(),
+            in_head: family != crate::Family::Bert,
         }
     }
 
