@@ -139,3 +139,22 @@ fn roberta_max_len_counts_the_rows_before_the_first_position() {
     assert!(err.contains("is 66, less the 2 rows RoBERTa keeps before its first position"), "{err}");
     assert!(!out.exists());
 }
+
+/// `ft explain` on every family: Integrated Gradients' completeness holds (the attributions sum to
+/// F(x) − F(x') within 1e-3 of it), RoBERTa's id-derived positions included — F(x') is taken at the
+/// path's start (the baseline's embeddings under the text's ids), not from the baseline ids' forward.
+#[test]
+fn explain_is_complete_on_every_family() {
+    for fixture in ["tiny-roberta", "tiny-xlmr", "tiny-distilbert", "tiny-electra"] {
+        let model = fixtures().join(fixture);
+        let o = ft(&["explain", "--model", model.to_str().unwrap(), "the movie was good", "--json", "--steps", "100"]);
+        assert!(o.status.success(), "{fixture}: {}", String::from_utf8_lossy(&o.stderr));
+        let line = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().to_string();
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let (gap, delta) = (
+            json["completeness_gap"].as_f64().unwrap(),
+            (json["score"].as_f64().unwrap() - json["baseline_score"].as_f64().unwrap()).abs(),
+        );
+        assert!(gap <= 1e-3 * delta.max(1e-3), "{fixture}: gap {gap:.2e} against |F(x) − F(x')| {delta:.2e}");
+    }
+}

@@ -500,9 +500,16 @@ pub fn integrated_gradients<H: Head>(
     let mask = Tensor::<2, Int>::ones([1, t], &device);
     let words = model.bert().embeddings.words(input_ids.clone()).detach(); // [1, T, H]
     let base = model.bert().embeddings.words(baseline_ids.clone()).detach();
-    let base_score =
-        host(score(model.logits(ModelInputs::new(baseline_ids.clone(), token_type_ids.clone(), mask.clone()))?))?[0]
-            as f64;
+    // F at the path's start: the baseline's word embeddings under the text's ids. For BERT that is the
+    // baseline's own forward; RoBERTa numbers positions from the ids (padding apart), and the path never
+    // changes them, so the baseline forward would not be the path's end.
+    let start = ModelInputs {
+        input_ids: input_ids.clone(),
+        token_type_ids: token_type_ids.clone(),
+        attention_mask: mask.clone(),
+        inputs_embeds: Some(base.clone()),
+    };
+    let base_score = host(score(model.logits(start)?))?[0] as f64;
     let diff = words - base.clone(); // [1, T, H]
     let (alphas, weights) = rule.nodes(steps);
     let h = diff.dims()[2];
