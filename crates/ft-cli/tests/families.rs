@@ -14,6 +14,22 @@ fn ft(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ft")).args(args).output().expect("ft runs")
 }
 
+/// `ft train --model fixtures/<fixture> --train <train> --output <out>` and `extra` flags.
+fn train(fixture: &str, train: &Path, out: &Path, extra: &[&str]) -> Output {
+    let model = fixtures().join(fixture);
+    let mut args = vec![
+        "train",
+        "--model",
+        model.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ft(&args)
+}
+
 /// Positive and negative words every tiny vocabulary has.
 fn write_data(dir: &Path, rows: usize) -> PathBuf {
     let pos = ["good", "great", "fun", "love"];
@@ -32,7 +48,7 @@ fn write_data(dir: &Path, rows: usize) -> PathBuf {
 #[test]
 fn every_family_trains_saves_under_its_names_and_is_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let train = write_data(dir.path(), 96);
+    let train_csv = write_data(dir.path(), 96);
     // (fixture, family shown, its class prefix, the prefix of its encoder tensors, freezing)
     for (fixture, family, class, prefix, freeze) in [
         ("tiny-roberta", "RoBERTa", "Roberta", "roberta.encoder.layer.1.", "none"),
@@ -41,29 +57,26 @@ fn every_family_trains_saves_under_its_names_and_is_shown() {
         ("tiny-electra", "ELECTRA", "Electra", "electra.encoder.layer.1.", "encoder"),
     ] {
         let out = dir.path().join(fixture);
-        let model = fixtures().join(fixture);
-        let o = ft(&[
-            "train",
-            "--model",
-            model.to_str().unwrap(),
-            "--train",
-            train.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--epochs",
-            "6",
-            "--batch-size",
-            "8",
-            "--lr",
-            "5e-3",
-            "--max-len",
-            "16",
-            "--reinit-head",
-            "--freeze",
-            freeze,
-            "--seed",
-            "3",
-        ]);
+        let o = train(
+            fixture,
+            &train_csv,
+            &out,
+            &[
+                "--epochs",
+                "6",
+                "--batch-size",
+                "8",
+                "--lr",
+                "5e-3",
+                "--max-len",
+                "16",
+                "--reinit-head",
+                "--freeze",
+                freeze,
+                "--seed",
+                "3",
+            ],
+        );
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{fixture}: {err}");
         if freeze == "encoder" {
@@ -93,20 +106,9 @@ fn every_family_trains_saves_under_its_names_and_is_shown() {
 #[test]
 fn peft_on_another_family_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
-    let train = write_data(dir.path(), 16);
+    let train_csv = write_data(dir.path(), 16);
     let out = dir.path().join("run");
-    let model = fixtures().join("tiny-roberta");
-    let o = ft(&[
-        "train",
-        "--model",
-        model.to_str().unwrap(),
-        "--train",
-        train.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "--peft",
-        "lora",
-    ]);
+    let o = train("tiny-roberta", &train_csv, &out, &["--peft", "lora"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--peft lora on a RoBERTa model"), "{err}");
     assert!(!out.exists());
@@ -117,23 +119,9 @@ fn peft_on_another_family_is_refused_before_training() {
 #[test]
 fn roberta_max_len_counts_the_rows_before_the_first_position() {
     let dir = tempfile::tempdir().unwrap();
-    let train = write_data(dir.path(), 16);
+    let train_csv = write_data(dir.path(), 16);
     let out = dir.path().join("run");
-    let model = fixtures().join("tiny-roberta");
-    let args = |max_len| {
-        [
-            "train",
-            "--model",
-            model.to_str().unwrap(),
-            "--train",
-            train.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--max-len",
-            max_len,
-        ]
-    };
-    let o = ft(&args("65"));
+    let o = train("tiny-roberta", &train_csv, &out, &["--max-len", "65"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("the model's 64 positions"), "{err}");
     assert!(err.contains("is 66, less the 2 rows RoBERTa keeps before its first position"), "{err}");

@@ -238,25 +238,37 @@ impl Family {
             rules(&[(r"^bert\.embeddings\.project\.", "electra.embeddings_project."), (r"^bert\.", "electra.")])
         });
         static DISTILBERT: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
-            let layer = r"^bert\.encoder\.layer\.(\d+)\.";
-            let to = "distilbert.transformer.layer.$1.";
-            let owned: Vec<(String, String)> = vec![
-                (format!(r"{layer}attention\.self\.query\."), format!("{to}attention.q_lin.")),
-                (format!(r"{layer}attention\.self\.key\."), format!("{to}attention.k_lin.")),
-                (format!(r"{layer}attention\.self\.value\."), format!("{to}attention.v_lin.")),
-                (format!(r"{layer}attention\.output\.dense\."), format!("{to}attention.out_lin.")),
-                (format!(r"{layer}attention\.output\.LayerNorm\."), format!("{to}sa_layer_norm.")),
-                (format!(r"{layer}intermediate\.dense\."), format!("{to}ffn.lin1.")),
-                (format!(r"{layer}output\.dense\."), format!("{to}ffn.lin2.")),
-                (format!(r"{layer}output\.LayerNorm\."), format!("{to}output_layer_norm.")),
-                (layer.to_string(), to.to_string()),
-                (r"^bert\.embeddings\.".into(), "distilbert.embeddings.".into()),
-                (r"^bert\.pooler\.dense\.".into(), "pre_classifier.".into()),
-            ];
-            owned
-                .into_iter()
-                .map(|(p, r)| (Regex::new(&p).expect("a valid pattern"), &*Box::leak(r.into_boxed_str())))
-                .collect()
+            rules(&[
+                (
+                    r"^bert\.encoder\.layer\.(\d+)\.attention\.self\.query\.",
+                    "distilbert.transformer.layer.$1.attention.q_lin.",
+                ),
+                (
+                    r"^bert\.encoder\.layer\.(\d+)\.attention\.self\.key\.",
+                    "distilbert.transformer.layer.$1.attention.k_lin.",
+                ),
+                (
+                    r"^bert\.encoder\.layer\.(\d+)\.attention\.self\.value\.",
+                    "distilbert.transformer.layer.$1.attention.v_lin.",
+                ),
+                (
+                    r"^bert\.encoder\.layer\.(\d+)\.attention\.output\.dense\.",
+                    "distilbert.transformer.layer.$1.attention.out_lin.",
+                ),
+                (
+                    r"^bert\.encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.",
+                    "distilbert.transformer.layer.$1.sa_layer_norm.",
+                ),
+                (r"^bert\.encoder\.layer\.(\d+)\.intermediate\.dense\.", "distilbert.transformer.layer.$1.ffn.lin1."),
+                (r"^bert\.encoder\.layer\.(\d+)\.output\.dense\.", "distilbert.transformer.layer.$1.ffn.lin2."),
+                (
+                    r"^bert\.encoder\.layer\.(\d+)\.output\.LayerNorm\.",
+                    "distilbert.transformer.layer.$1.output_layer_norm.",
+                ),
+                (r"^bert\.encoder\.layer\.(\d+)\.", "distilbert.transformer.layer.$1."),
+                (r"^bert\.embeddings\.", "distilbert.embeddings."),
+                (r"^bert\.pooler\.dense\.", "pre_classifier."),
+            ])
         });
         match (self, task) {
             (Self::Bert, _) => &[],

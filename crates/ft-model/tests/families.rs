@@ -62,16 +62,21 @@ fn every_family_matches_transformers_through_the_sequence_head() {
     }
 }
 
+/// `fixtures/<dir>` copied to `to`.
+fn copy_fixture(dir: &str, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(fixtures().join(dir)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
 /// `fixtures/<dir>` turned into a checkpoint of another head as transformers saves one: the sequence
 /// head's tensors replaced by the golden's `<prefix>.<task>.*` (`classifier.*` / `qa_outputs.*`), the
 /// config's architecture and labels those of the head.
 fn head_checkpoint(tmp: &Path, dir: &str, prefix: &str, task: &str, family: Family) -> PathBuf {
     let out = tmp.join(format!("{dir}-{task}"));
-    std::fs::create_dir_all(&out).unwrap();
-    for entry in std::fs::read_dir(fixtures().join(dir)).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), out.join(entry.file_name())).unwrap();
-    }
+    copy_fixture(dir, &out);
     let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let golden_bytes = std::fs::read(fixtures().join("families_golden.safetensors")).unwrap();
@@ -192,11 +197,7 @@ fn every_family_saves_under_transformers_names() {
 fn a_roberta_base_checkpoint_gets_a_fresh_classification_head() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("base");
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(fixtures().join("tiny-roberta")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-    }
+    copy_fixture("tiny-roberta", &dir);
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
