@@ -3817,14 +3817,29 @@ def cmd_explain_goldens(args) -> int:
 
 FAMILY_SEED = 40
 FAMILY_MAX_LEN = 64  # tokens per input (RoBERTa's table has 2 more rows: padding index 1, then 2..)
-FAMILY_DIRS = {"roberta": "tiny-roberta", "xlm-roberta": "tiny-xlmr", "distilbert": "tiny-distilbert", "electra": "tiny-electra"}
+FAMILY_DIRS = {
+    "roberta": "tiny-roberta", "xlm-roberta": "tiny-xlmr", "distilbert": "tiny-distilbert", "electra": "tiny-electra",
+    # model_type deberta-v2 both: v3's settings (shared position keys, log buckets, normalised relative
+    # embeddings, no absolute positions or token types), and v2's (separate position projections,
+    # clamped relative positions, absolute positions and token types, the convolution after layer 0).
+    "deberta-v3": "tiny-deberta-v3", "deberta-v2": "tiny-deberta-v2",
+}
 FAMILY_GOLDEN_FILE = "families_golden.safetensors"
 ROBERTA_TRAIN_PARITY_FILE = "roberta_train_parity.safetensors"
-FAMILY_TOKENIZER_GOLDENS = {"roberta": "tokenizer_golden_roberta.json", "xlm-roberta": "tokenizer_golden_xlmr.json"}
+DEBERTA_TRAIN_PARITY_FILE = "deberta_train_parity.safetensors"
+FAMILY_TOKENIZER_GOLDENS = {
+    "roberta": "tokenizer_golden_roberta.json", "xlm-roberta": "tokenizer_golden_xlmr.json",
+    "deberta-v3": "tokenizer_golden_deberta.json",
+}
+# DeBERTa-v3's special tokens and ids ([MASK] comes last, after the pieces).
+DEBERTA_SPECIALS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]"]
 # <s> <pad> </s> <unk> <mask>: RoBERTa's and XLM-R's first ids.
 FAMILY_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 # The base model's attribute in each family's heads (the checkpoint's name prefix).
-FAMILY_BASE = {"roberta": "roberta", "xlm-roberta": "roberta", "distilbert": "distilbert", "electra": "electra"}
+FAMILY_BASE = {
+    "roberta": "roberta", "xlm-roberta": "roberta", "distilbert": "distilbert", "electra": "electra",
+    "deberta-v3": "deberta", "deberta-v2": "deberta",
+}
 
 
 def family_corpus() -> list[str]:
@@ -3834,6 +3849,37 @@ def family_corpus() -> list[str]:
     texts += [" ".join(WORDS[i : i + 8]) for i in range(0, len(WORDS), 8)]
     texts += [t for t, _p, _m, _n in TOKENIZER_CASES_FIXED if t.isascii()]
     return texts
+
+
+def unigram_pieces(specials: list[str]) -> list[tuple[str, float]]:
+    """A hand-made Unigram vocabulary (the Unigram trainer is not deterministic from run to run): the
+    special tokens, whole words, then word-initial letters, letters, digits, punctuation and suffixes."""
+    pieces = [(name, 0.0) for name in specials]
+    seen = set(specials)
+    for score, group in (
+        (-3.0, ["\u2581" + w for w in WORDS]),
+        (-4.0, ["\u2581"] + [s.removeprefix("##") for s in SUFFIXES]),
+        (-5.0, LETTERS + [c.upper() for c in LETTERS] + DIGITS + PUNCTUATION),
+        (-5.5, ["\u2581" + c for c in LETTERS]),
+    ):
+        for i, piece in enumerate(group):
+            if piece not in seen:
+                seen.add(piece)
+                pieces.append((piece, score - 0.001 * i))
+    return pieces
+
+
+def deberta_tokenizer():
+    """transformers' own DebertaV2Tokenizer (Unigram over Metaspace, `[CLS] A [SEP] B [SEP]` with type
+    ids 0/1) on the tiny Unigram vocabulary, with DeBERTa-v3's ids: [PAD] 0, [CLS] 1, [SEP] 2,
+    [UNK] 3, [MASK] last."""
+    from transformers import DebertaV2Tokenizer
+
+    vocab = unigram_pieces(DEBERTA_SPECIALS) + [("[MASK]", 0.0)]
+    tok = DebertaV2Tokenizer(vocab=vocab, unk_id=3, model_max_length=FAMILY_MAX_LEN)
+    for i, name in enumerate(DEBERTA_SPECIALS + ["[MASK]"]):
+        assert tok.convert_tokens_to_ids(name) == (i if name != "[MASK]" else len(vocab) - 1), (name, tok.convert_tokens_to_ids(name))
+    return tok
 
 
 def family_tokenizer(family: str) -> tokenizers.Tokenizer:
@@ -3856,20 +3902,7 @@ def family_tokenizer(family: str) -> tokenizers.Tokenizer:
             sep=("</s>", 2), cls_token=("<s>", 0), trim_offsets=True, add_prefix_space=False
         )
     elif family == "xlm-roberta":
-        # A hand-made Unigram vocabulary (the Unigram trainer is not deterministic from run to run):
-        # whole words first, then word-initial letters, letters, digits, punctuation and suffixes.
-        pieces = [(name, 0.0) for name in FAMILY_SPECIALS]
-        seen = set(FAMILY_SPECIALS)
-        for score, group in (
-            (-3.0, ["\u2581" + w for w in WORDS]),
-            (-4.0, ["\u2581"] + [s.removeprefix("##") for s in SUFFIXES]),
-            (-5.0, LETTERS + [c.upper() for c in LETTERS] + DIGITS + PUNCTUATION),
-            (-5.5, ["\u2581" + c for c in LETTERS]),
-        ):
-            for i, piece in enumerate(group):
-                if piece not in seen:
-                    seen.add(piece)
-                    pieces.append((piece, score - 0.001 * i))
+        pieces = unigram_pieces(FAMILY_SPECIALS)
         tok = tokenizers.Tokenizer(models.Unigram(pieces, unk_id=3, byte_fallback=False))
         tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
@@ -3886,7 +3919,7 @@ def family_tokenizer(family: str) -> tokenizers.Tokenizer:
 
 
 def family_config(family: str, vocab_size: int, pad_id: int):
-    from transformers import DistilBertConfig, ElectraConfig, RobertaConfig, XLMRobertaConfig
+    from transformers import DebertaV2Config, DistilBertConfig, ElectraConfig, RobertaConfig, XLMRobertaConfig
 
     labels = dict(
         num_labels=3,
@@ -3908,6 +3941,24 @@ def family_config(family: str, vocab_size: int, pad_id: int):
         return DistilBertConfig(dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=FAMILY_MAX_LEN, **labels)
     if family == "electra":
         return ElectraConfig(**bert_like, **labels, embedding_size=16, max_position_embeddings=FAMILY_MAX_LEN, type_vocab_size=2)
+    if family == "deberta-v3":
+        # microsoft/deberta-v3-*'s settings, with 8 buckets so that 64 tokens reach the log buckets.
+        return DebertaV2Config(
+            **bert_like, **labels, max_position_embeddings=FAMILY_MAX_LEN, type_vocab_size=0,
+            relative_attention=True, position_buckets=8, max_relative_positions=-1, pos_att_type=["p2c", "c2p"],
+            share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False, layer_norm_eps=1e-7,
+            pooler_hidden_size=32, pooler_dropout=0, pooler_hidden_act="gelu",
+        )
+    if family == "deberta-v2":
+        # microsoft/deberta-v2-xlarge's extras (the convolution) with the other branches of the code:
+        # separate position projections, no buckets (relative positions clamped to ±16), absolute
+        # positions and token types, no LayerNorm on the relative embeddings.
+        return DebertaV2Config(
+            **bert_like, **labels, max_position_embeddings=FAMILY_MAX_LEN, type_vocab_size=2,
+            relative_attention=True, position_buckets=-1, max_relative_positions=16, pos_att_type="c2p|p2c",
+            share_att_key=False, norm_rel_ebd="none", position_biased_input=True, layer_norm_eps=1e-7,
+            conv_kernel_size=3, conv_act="gelu", pooler_dropout=0, pooler_hidden_act="tanh",
+        )
     raise ValueError(family)
 
 
@@ -3943,8 +3994,9 @@ def family_inputs(family: str, tok: tokenizers.Tokenizer, pad_id: int) -> dict[s
 
 def model_inputs(family: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """What transformers' tokenizer of the family hands the model: RoBERTa's, XLM-R's and DistilBERT's
-    give no token_type_ids (the model uses zeros); ELECTRA's give them as BERT's do."""
-    keys = ("input_ids", "token_type_ids", "attention_mask") if family == "electra" else ("input_ids", "attention_mask")
+    give no token_type_ids (the model uses zeros); ELECTRA's and DeBERTa's give them as BERT's do."""
+    with_types = family in ("electra", "deberta-v3", "deberta-v2")
+    keys = ("input_ids", "token_type_ids", "attention_mask") if with_types else ("input_ids", "attention_mask")
     return {k: inputs[k] for k in keys}
 
 
@@ -3960,6 +4012,9 @@ def generate_family(out: Path, family: str, index: int, tensors: dict) -> dict:
         )
         fast.save_pretrained(str(target))
         pad_id = 1
+    elif family.startswith("deberta"):
+        deberta_tokenizer().save_pretrained(str(target))
+        pad_id = 0
     else:
         work = Path(tempfile.mkdtemp(prefix="ft-fixtures-"))
         vocab_path = work / "vocab.txt"
@@ -4068,13 +4123,59 @@ def generate_roberta_train_parity(out: Path) -> dict:
     }
 
 
+def generate_deberta_train_parity(out: Path) -> dict:
+    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-deberta-v3 with dropout 0: train-parity's batches
+    with DeBERTa's ids ([CLS] 1, [SEP] 2, padding 0), 6 AdamW steps — gradients through the relative
+    scores' gathers, the shared position keys and the normalised relative embeddings."""
+    from transformers import DebertaV2ForSequenceClassification
+
+    r = TRAIN_RECIPE
+    tiny = out / FAMILY_DIRS["deberta-v3"]
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    vocab_size = initial["deberta.embeddings.word_embeddings.weight"].shape[0] - 1  # not [MASK]
+    batches = train_parity_batches(vocab_size)
+    for b in batches:
+        ids = b["input_ids"]
+        b["input_ids"] = torch.where(ids == 2, torch.ones_like(ids), torch.where(ids == 3, torch.full_like(ids, 2), ids))
+
+    def build():
+        model = DebertaV2ForSequenceClassification.from_pretrained(
+            str(tiny), dtype=torch.float32, attn_implementation=ATTN,
+            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pooler_dropout=0.0,
+        ).train()
+        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+        return model
+
+    model = build()
+    decay = train_parity_decay_names(model)
+    losses_t, norms_t, lrs, final, _ = train_parity_run(build, batches, [])
+    clipped = int((norms_t > r["max_grad_norm"]).sum())
+    say(f"deberta train-parity: losses {[round(float(x), 4) for x in losses_t]}")
+    say(f"deberta train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
+    assert torch.isfinite(losses_t).all(), (losses_t, norms_t)
+    tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
+    tensors["losses"] = losses_t
+    tensors["grad_norms"] = norms_t
+    tensors["lrs"] = lrs
+    for n, p in final.items():
+        tensors[f"final.{n}"] = p
+    save_tensors(out / DEBERTA_TRAIN_PARITY_FILE, tensors)
+    return {
+        "recipe": "train_parity.json (variant none) on tiny-deberta-v3, dropout 0",
+        "clipped_steps": clipped,
+        "losses": [float(x) for x in losses_t],
+        "decay_parameters": sorted(decay),
+    }
+
+
 def family_tokenizer_golden(out: Path, family: str) -> str:
     """tokenizer-goldens' cases through the family's tokenizer.json (Python tokenizers), same format."""
     model_dir = out / FAMILY_DIRS[family]
     raw = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     rows = _encode_all(raw, tokenizer_cases(), FAMILY_MAX_LEN)
-    pad_id = raw.token_to_id("<pad>")
-    batch = _padded_batch(raw, [r["text"] for r in rows[:PADDED_BATCH_CASES]], FAMILY_MAX_LEN, pad_id, "<pad>")
+    pad_token = "[PAD]" if family.startswith("deberta") else "<pad>"
+    pad_id = raw.token_to_id(pad_token)
+    batch = _padded_batch(raw, [r["text"] for r in rows[:PADDED_BATCH_CASES]], FAMILY_MAX_LEN, pad_id, pad_token)
     golden = {
         "generator": "xtask/py/generate_fixtures.py family-goldens",
         "versions": {"python": platform.python_version(), "tokenizers": tokenizers.__version__},
@@ -4090,7 +4191,7 @@ def family_tokenizer_golden(out: Path, family: str) -> str:
     }
     path = out / FAMILY_TOKENIZER_GOLDENS[family]
     write_compact_json(path, golden)
-    unk = raw.token_to_id("<unk>")
+    unk = raw.token_to_id("[UNK]" if family.startswith("deberta") else "<unk>")
     say(f"{family} tokenizer: {len(rows)} cases, unk {sum(r['input_ids'].count(unk) for r in rows)}")
     return path.name
 
@@ -4101,8 +4202,9 @@ def add_family_goldens_args(p: argparse.ArgumentParser) -> None:
 
 @subcommand(
     "family-goldens",
-    "write fixtures/tiny-{roberta,xlmr,distilbert,electra}, families_golden.safetensors, "
-    "roberta_train_parity.safetensors and tokenizer_golden_{roberta,xlmr}.json, and add them to manifest.json",
+    "write fixtures/tiny-{roberta,xlmr,distilbert,electra,deberta-v3,deberta-v2}, families_golden.safetensors, "
+    "{roberta,deberta}_train_parity.safetensors and tokenizer_golden_{roberta,xlmr,deberta}.json, and add them "
+    "to manifest.json",
     add_family_goldens_args,
 )
 def cmd_family_goldens(args) -> int:
@@ -4115,7 +4217,8 @@ def cmd_family_goldens(args) -> int:
     info = {family: generate_family(out, family, i, tensors) for i, family in enumerate(FAMILY_DIRS)}
     save_tensors(out / FAMILY_GOLDEN_FILE, tensors)
     info["roberta_train_parity"] = generate_roberta_train_parity(out)
-    written = [FAMILY_GOLDEN_FILE, ROBERTA_TRAIN_PARITY_FILE]
+    info["deberta_train_parity"] = generate_deberta_train_parity(out)
+    written = [FAMILY_GOLDEN_FILE, ROBERTA_TRAIN_PARITY_FILE, DEBERTA_TRAIN_PARITY_FILE]
     written += [family_tokenizer_golden(out, f) for f in FAMILY_TOKENIZER_GOLDENS]
     manifest.setdefault("cases", {})[FAMILY_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[FAMILY_GOLDEN_FILE] = tensor_table(out / FAMILY_GOLDEN_FILE)

@@ -55,6 +55,8 @@ fn every_family_trains_saves_under_its_names_and_is_shown() {
         ("tiny-xlmr", "XLM-RoBERTa", "XLMRoberta", "roberta.encoder.layer.1.", "bottom:1"),
         ("tiny-distilbert", "DistilBERT", "DistilBert", "distilbert.transformer.layer.1.", "none"),
         ("tiny-electra", "ELECTRA", "Electra", "electra.encoder.layer.1.", "encoder"),
+        ("tiny-deberta-v3", "DeBERTa-v2", "DebertaV2", "deberta.encoder.layer.1.", "embeddings"),
+        ("tiny-deberta-v2", "DeBERTa-v2", "DebertaV2", "deberta.encoder.layer.1.", "bottom:1"),
     ] {
         let out = dir.path().join(fixture);
         let o = train(
@@ -133,7 +135,9 @@ fn roberta_max_len_counts_the_rows_before_the_first_position() {
 /// path's start (the baseline's embeddings under the text's ids), not from the baseline ids' forward.
 #[test]
 fn explain_is_complete_on_every_family() {
-    for fixture in ["tiny-roberta", "tiny-xlmr", "tiny-distilbert", "tiny-electra"] {
+    for fixture in
+        ["tiny-roberta", "tiny-xlmr", "tiny-distilbert", "tiny-electra", "tiny-deberta-v3", "tiny-deberta-v2"]
+    {
         let model = fixtures().join(fixture);
         let o = ft(&["explain", "--model", model.to_str().unwrap(), "the movie was good", "--json", "--steps", "100"]);
         assert!(o.status.success(), "{fixture}: {}", String::from_utf8_lossy(&o.stderr));

@@ -211,3 +211,11 @@ fn roberta_byte_level_bpe_matches_python_tokenizers() {
 fn xlmr_unigram_matches_python_tokenizers() {
     check("xlmr", &Tokenizer::from_dir(&fixtures().join("tiny-xlmr")).unwrap());
 }
+
+/// DeBERTa-v3's Unigram (`fixtures/tiny-deberta-v3/tokenizer.json`, written by transformers' own
+/// `DebertaV2Tokenizer`): its normalizer (whitespace runs collapsed, NFC, right strip), `▁` pieces,
+/// `[CLS] A [SEP] B [SEP]` with type ids 0/1.
+#[test]
+fn deberta_unigram_matches_python_tokenizers() {
+    check("deberta", &Tokenizer::from_dir(&fixtures().join("tiny-deberta-v3")).unwrap());
+}

@@ -225,7 +225,7 @@ impl BertConfig {
                 known.join(", ")
             ));
         };
-        if self.type_vocab_size == 0 && family != Family::DistilBert {
+        if self.type_vocab_size == 0 && !matches!(family, Family::DistilBert | Family::DebertaV2) {
             return Err("type_vocab_size is 0; it must be at least 1".into());
         }
         if self.embedding_size == Some(0) {
@@ -258,6 +258,9 @@ impl BertConfig {
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
             ));
+        }
+        if family == Family::DebertaV2 {
+            self.validate_deberta()?;
         }
         if HiddenAct::parse(&self.hidden_act).is_none() {
             return Err(format!(
@@ -360,9 +363,79 @@ impl BertConfig {
         self.hidden_size / self.num_attention_heads
     }
 
-    /// Dropout before the classifier, as transformers resolves it.
+    /// Dropout before the classifier, as transformers resolves it (DeBERTa's key is `cls_dropout`).
     pub fn classifier_dropout_prob(&self) -> f64 {
-        self.classifier_dropout.unwrap_or(self.hidden_dropout_prob)
+        match self.family() {
+            Family::DebertaV2 => self.extra_f64("cls_dropout").unwrap_or(self.hidden_dropout_prob),
+            _ => self.classifier_dropout.unwrap_or(self.hidden_dropout_prob),
+        }
+    }
+
+    /// A boolean key kept in [`BertConfig::extra`] (`default` when absent or not a boolean).
+    pub fn extra_bool(&self, key: &str, default: bool) -> bool {
+        self.extra.get(key).and_then(|v| v.as_bool()).unwrap_or(default)
+    }
+
+    /// A string key kept in [`BertConfig::extra`].
+    pub fn extra_str(&self, key: &str) -> Option<&str> {
+        self.extra.get(key).and_then(|v| v.as_str())
+    }
+
+    /// A number kept in [`BertConfig::extra`].
+    pub fn extra_f64(&self, key: &str) -> Option<f64> {
+        self.extra.get(key).and_then(|v| v.as_f64())
+    }
+
+    /// DeBERTa's attention settings (`None` for the other families; validated when the config is read).
+    pub fn disentangled(&self) -> Option<crate::bert::disentangled::Disentangled> {
+        match self.family() {
+            Family::DebertaV2 => crate::bert::disentangled::Disentangled::of_config(self).ok(),
+            _ => None,
+        }
+    }
+
+    /// What DeBERTa's keys ask that ft does not build, or that is malformed.
+    fn validate_deberta(&self) -> Result<(), String> {
+        use crate::bert::disentangled::{Disentangled, conv_settings};
+        Disentangled::of_config(self)?;
+        conv_settings(self)?;
+        if let Some(e) = self.embedding_size
+            && e != self.hidden_size
+        {
+            return Err(format!(
+                "embedding_size {e} differs from hidden_size {}; ft loads DeBERTa with embeddings as wide as the hidden states (no embed_proj)",
+                self.hidden_size
+            ));
+        }
+        for key in ["attention_head_size", "pooler_hidden_size"] {
+            let want = if key == "attention_head_size" {
+                self.hidden_size / self.num_attention_heads
+            } else {
+                self.hidden_size
+            };
+            if let Some(v) = self.extra.get(key).filter(|v| !v.is_null())
+                && v.as_u64() != Some(want as u64)
+            {
+                return Err(format!(
+                    "{key} is {v}; ft builds DeBERTa with {key} {want} (from hidden_size and num_attention_heads)"
+                ));
+            }
+        }
+        let act = self.extra_str("pooler_hidden_act").unwrap_or("gelu");
+        if HiddenAct::parse(act).is_none() {
+            return Err(format!("pooler_hidden_act \"{act}\" is not supported; use gelu, relu or tanh"));
+        }
+        for key in ["pooler_dropout", "cls_dropout"] {
+            if let Some(p) = self.extra_f64(key)
+                && !(0.0..1.0).contains(&p)
+            {
+                return Err(format!("{key} is {p}; a dropout probability must be in [0, 1)"));
+            }
+        }
+        if self.extra.get("z_steps").and_then(|v| v.as_u64()).is_some_and(|z| z > 1) {
+            return Err("z_steps > 1 (the enhanced mask decoder's extra passes) is not supported".into());
+        }
+        Ok(())
     }
 
     /// The number of labels: `num_labels`, else the size of `id2label`, else 2 (transformers' default).

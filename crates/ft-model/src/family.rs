@@ -1,5 +1,5 @@
 //! Encoder families: BERT and the models built from the same layers — RoBERTa, XLM-RoBERTa,
-//! DistilBERT, ELECTRA. ft builds every family as one BERT-shaped module tree (embeddings → post-LN
+//! DistilBERT, ELECTRA, DeBERTa-v2/v3. ft builds every family as one BERT-shaped module tree (embeddings → post-LN
 //! encoder layers → optional pooler → head); what differs between them is written here, once:
 //!
 //! | family | `model_type` | names | positions | token types | sequence head (on `[CLS]`) |
@@ -8,13 +8,15 @@
 //! | RoBERTa, XLM-R | `roberta`, `xlm-roberta` | `roberta.*` | `pad+1…`, padding at `pad` | 1 type | dropout → `classifier.dense` → tanh → dropout → `classifier.out_proj` |
 //! | DistilBERT | `distilbert` | `distilbert.transformer.layer.*` (`q_lin`, `sa_layer_norm`, `ffn.lin1`, …) | `0..T` | none | `pre_classifier` → ReLU → dropout → `classifier` |
 //! | ELECTRA | `electra` | `electra.*`, `embeddings_project` | `0..T` | yes | dropout → `classifier.dense` → GELU → dropout → `classifier.out_proj` |
+//! | DeBERTa-v2/v3 | `deberta-v2` | `deberta.*`, `query_proj`, `rel_embeddings` | relative (disentangled attention), absolute only with `position_biased_input` | `type_vocab_size` (0 in v3) | dropout → `pooler.dense` → GELU → dropout → `classifier` |
 //!
 //! Inside ft every tensor has its BERT name (`bert.encoder.layer.0.attention.self.query.weight`, the
 //! *canonical* name); [`Family::load_rules`] turn a file's names into canonical ones and
 //! [`Family::save_rules`] turn them back, so the loader, the saver, freezing and PEFT are written once.
 //! The head's sequence classifier maps onto ft's pooler + classifier: RoBERTa's `classifier.dense`
 //! *is* ft's `bert.pooler.dense` (with a dropout before it and its activation), its
-//! `classifier.out_proj` ft's `classifier`.
+//! `classifier.out_proj` ft's `classifier`. DeBERTa's attention adds relative-position scores to
+//! BERT's (see [`crate::bert::disentangled`]); its layers are otherwise BERT's.
 
 use crate::heads::task::Task;
 use crate::{BertConfig, HiddenAct};
@@ -35,6 +37,10 @@ pub enum Family {
     /// `electra` (the discriminator): BERT layers, embeddings of `embedding_size` projected to the
     /// hidden size.
     Electra,
+    /// `deberta-v2` (DeBERTa-v2 and v3): BERT's post-LN layers with disentangled attention —
+    /// content-to-position and position-to-content scores over shared relative-position embeddings,
+    /// log buckets, a mask on queries as well as keys, and v2's optional convolution after layer 0.
+    DebertaV2,
 }
 
 /// How position ids are made from the input ids.
@@ -48,11 +54,15 @@ pub enum Positions {
         /// `pad_token_id`, also the padding row of the position table.
         pad: usize,
     },
+    /// No absolute position table: DeBERTa without `position_biased_input` (positions enter through
+    /// its relative attention only).
+    None,
 }
 
 impl Family {
     /// Every family, in the order the README lists them.
-    pub const ALL: &'static [Family] = &[Self::Bert, Self::Roberta, Self::XlmRoberta, Self::DistilBert, Self::Electra];
+    pub const ALL: &'static [Family] =
+        &[Self::Bert, Self::Roberta, Self::XlmRoberta, Self::DistilBert, Self::Electra, Self::DebertaV2];
 
     /// The family of a `model_type`, if ft has it.
     pub fn of_model_type(model_type: &str) -> Option<Self> {
@@ -67,6 +77,7 @@ impl Family {
             Self::XlmRoberta => "xlm-roberta",
             Self::DistilBert => "distilbert",
             Self::Electra => "electra",
+            Self::DebertaV2 => "deberta-v2",
         }
     }
 
@@ -78,6 +89,7 @@ impl Family {
             Self::XlmRoberta => "XLM-RoBERTa",
             Self::DistilBert => "DistilBERT",
             Self::Electra => "ELECTRA",
+            Self::DebertaV2 => "DeBERTa-v2",
         }
     }
 
@@ -89,6 +101,7 @@ impl Family {
             Self::XlmRoberta => "XLMRoberta",
             Self::DistilBert => "DistilBert",
             Self::Electra => "Electra",
+            Self::DebertaV2 => "DebertaV2",
         }
     }
 
@@ -110,26 +123,32 @@ impl Family {
     pub fn positions(self, config: &BertConfig) -> Positions {
         match self {
             Self::Roberta | Self::XlmRoberta => Positions::AfterPadding { pad: config.pad_token_id.unwrap_or(1) },
+            Self::DebertaV2 if !config.extra_bool("position_biased_input", true) => Positions::None,
             _ => Positions::FromZero,
         }
     }
 
     /// The activation of the sequence head's dense layer (ft's pooler): tanh for BERT's pooler and
-    /// RoBERTa's classification head, ReLU after DistilBERT's `pre_classifier`, GELU in ELECTRA's head.
-    pub fn pooler_activation(self) -> HiddenAct {
+    /// RoBERTa's classification head, ReLU after DistilBERT's `pre_classifier`, GELU in ELECTRA's head,
+    /// DeBERTa's `pooler_hidden_act` (GELU by default; validated when the config is read).
+    pub fn pooler_activation(self, config: &BertConfig) -> HiddenAct {
         match self {
             Self::Bert | Self::Roberta | Self::XlmRoberta => HiddenAct::Tanh,
             Self::DistilBert => HiddenAct::Relu,
             Self::Electra => HiddenAct::Gelu,
+            Self::DebertaV2 => {
+                HiddenAct::parse(config.extra_str("pooler_hidden_act").unwrap_or("gelu")).unwrap_or(HiddenAct::Gelu)
+            }
         }
     }
 
     /// Dropout on the `[CLS]` state before the sequence head's dense layer: RoBERTa's and ELECTRA's
-    /// classification heads have it (the classifier dropout); BERT's pooler and DistilBERT's
-    /// `pre_classifier` do not.
+    /// classification heads have it (the classifier dropout), DeBERTa's `ContextPooler` its
+    /// `pooler_dropout`; BERT's pooler and DistilBERT's `pre_classifier` do not.
     pub fn pooler_dropout(self, config: &BertConfig) -> f64 {
         match self {
             Self::Roberta | Self::XlmRoberta | Self::Electra => config.classifier_dropout_prob(),
+            Self::DebertaV2 => config.extra_f64("pooler_dropout").unwrap_or(0.0),
             Self::Bert | Self::DistilBert => 0.0,
         }
     }
@@ -146,7 +165,7 @@ impl Family {
     /// its `dropout` (`hidden_dropout_prob` here; the classifier dropout is its `seq_classif_dropout`).
     pub fn token_classifier_dropout(self, config: &BertConfig) -> f64 {
         match self {
-            Self::DistilBert => config.hidden_dropout_prob,
+            Self::DistilBert | Self::DebertaV2 => config.hidden_dropout_prob,
             _ => config.classifier_dropout_prob(),
         }
     }
@@ -164,7 +183,7 @@ impl Family {
     /// token's position uses (514 positions hold 512 tokens).
     pub fn max_tokens(self, config: &BertConfig) -> usize {
         match self.positions(config) {
-            Positions::FromZero => config.max_position_embeddings,
+            Positions::FromZero | Positions::None => config.max_position_embeddings,
             Positions::AfterPadding { pad } => config.max_position_embeddings.saturating_sub(pad + 1),
         }
     }
@@ -205,11 +224,19 @@ impl Family {
                 (r"^pre_classifier\.", "bert.pooler.dense."),
             ])
         });
+        static DEBERTA: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+            rules(&[
+                (r"^deberta\.", "bert."),
+                (r"\.attention\.self\.(query|key|value)_proj\.", ".attention.self.$1."),
+                (r"^pooler\.dense\.", "bert.pooler.dense."),
+            ])
+        });
         match self {
             Self::Bert => &[],
             Self::Roberta | Self::XlmRoberta => &ROBERTA,
             Self::DistilBert => &DISTILBERT,
             Self::Electra => &ELECTRA,
+            Self::DebertaV2 => &DEBERTA,
         }
     }
 
@@ -270,8 +297,24 @@ impl Family {
                 (r"^bert\.pooler\.dense\.", "pre_classifier."),
             ])
         });
+        // DeBERTa's sequence head: `ContextPooler` is the model's top-level `pooler`.
+        static DEBERTA_SEQ: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+            rules(&[
+                (r"^bert\.pooler\.dense\.", "pooler.dense."),
+                (r"\.attention\.self\.(query|key|value)\.", ".attention.self.${1}_proj."),
+                (r"^bert\.", "deberta."),
+            ])
+        });
+        static DEBERTA: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+            rules(&[
+                (r"\.attention\.self\.(query|key|value)\.", ".attention.self.${1}_proj."),
+                (r"^bert\.", "deberta."),
+            ])
+        });
         match (self, task) {
             (Self::Bert, _) => &[],
+            (Self::DebertaV2, Task::SequenceClassification) => &DEBERTA_SEQ,
+            (Self::DebertaV2, _) => &DEBERTA,
             (Self::Roberta | Self::XlmRoberta, Task::SequenceClassification) => &ROBERTA_SEQ,
             (Self::Roberta | Self::XlmRoberta, _) => &ROBERTA,
             (Self::Electra, Task::SequenceClassification) => &ELECTRA_SEQ,
@@ -283,7 +326,8 @@ impl Family {
     /// Whether a file tensor is known and deliberately not loaded: pretraining heads (`lm_head`,
     /// `cls`, ELECTRA's `discriminator_predictions`, DistilBERT's `vocab_*`), buffers
     /// (`position_ids`), and RoBERTa's pretraining pooler, which transformers'
-    /// `RobertaFor*` classes do not have (their sequence head's dense layer is `classifier.dense`).
+    /// `RobertaFor*` classes do not have (their sequence head's dense layer is `classifier.dense`),
+    /// and DeBERTa's masked-LM heads (`lm_predictions`, `mask_predictions`).
     pub fn ignored(self, file_key: &str) -> bool {
         static IGNORED: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"(^|\.)position_ids$|^(bert\.)?cls\.").expect("a valid pattern"));
@@ -295,12 +339,15 @@ impl Family {
         });
         static DISTILBERT: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"^vocab_(transform|layer_norm|projector)\.").expect("a valid pattern"));
+        static DEBERTA: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"^(deberta\.)?(lm_predictions|mask_predictions)\.").expect("a valid pattern"));
         IGNORED.is_match(file_key)
             || match self {
                 Self::Bert => false,
                 Self::Roberta | Self::XlmRoberta => ROBERTA.is_match(file_key),
                 Self::Electra => ELECTRA.is_match(file_key),
                 Self::DistilBert => DISTILBERT.is_match(file_key),
+                Self::DebertaV2 => DEBERTA.is_match(file_key),
             }
     }
 
@@ -385,6 +432,15 @@ pub(crate) fn normalise_config(value: &mut serde_json::Value) -> Result<(), Stri
         }
         Some(Family::Roberta | Family::XlmRoberta) if object.get("pad_token_id").is_none_or(|v| v.is_null()) => {
             object.insert("pad_token_id".into(), 1.into());
+        }
+        // `DebertaV2Config`'s defaults where they differ from BERT's.
+        Some(Family::DebertaV2) => {
+            object.entry("type_vocab_size").or_insert(0.into());
+            object.entry("layer_norm_eps").or_insert(1e-7.into());
+            object.entry("vocab_size").or_insert(128100.into());
+            if object.get("pad_token_id").is_none_or(|v| v.is_null()) {
+                object.insert("pad_token_id".into(), 0.into());
+            }
         }
         _ => {}
     }

@@ -1,5 +1,5 @@
 //! The other encoder families against transformers (the reference decides): tiny random RoBERTa,
-//! XLM-RoBERTa, DistilBERT and ELECTRA checkpoints written by transformers' own `save_pretrained`, and
+//! XLM-RoBERTa, DistilBERT, ELECTRA and DeBERTa-v2/v3 checkpoints written by transformers' own `save_pretrained`, and
 //! what transformers computes from them (`xtask/py/generate_fixtures.py family-goldens`): a padded batch
 //! of six inputs with a pair and one truncated to 64 tokens, through the sequence head, the token head
 //! and the QA head on the same encoder. Tolerance: 1e-4 absolute on every value, padding positions
@@ -23,6 +23,10 @@ const FAMILIES: &[(&str, &str, Family)] = &[
     ("xlm-roberta", "tiny-xlmr", Family::XlmRoberta),
     ("distilbert", "tiny-distilbert", Family::DistilBert),
     ("electra", "tiny-electra", Family::Electra),
+    // DeBERTa-v3's settings (shared position keys, log buckets) and v2's (separate position
+    // projections, clamped positions, absolute positions, token types, the convolution).
+    ("deberta-v3", "tiny-deberta-v3", Family::DebertaV2),
+    ("deberta-v2", "tiny-deberta-v2", Family::DebertaV2),
 ];
 
 fn golden() -> Golden {
@@ -235,13 +239,16 @@ fn a_roberta_base_checkpoint_gets_a_fresh_classification_head() {
 #[test]
 fn unknown_model_types_are_refused_with_the_supported_list() {
     let err = ft_model::BertConfig::from_json_str(
-        r#"{"model_type": "deberta-v2", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+        r#"{"model_type": "modernbert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
             "num_attention_heads": 2, "intermediate_size": 16}"#,
         Path::new("m/config.json"),
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("deberta-v2") && err.contains("roberta, xlm-roberta, distilbert, electra"), "{err}");
+    assert!(
+        err.contains("modernbert") && err.contains("roberta, xlm-roberta, distilbert, electra, deberta-v2"),
+        "{err}"
+    );
 }
 
 /// DistilBERT's fixed sinusoidal positions are not built: refused by name, not loaded as learned ones.
@@ -252,4 +259,31 @@ fn distilbert_sinusoidal_positions_are_refused() {
     config["sinusoidal_pos_embds"] = true.into();
     let err = ft_model::BertConfig::from_json_str(&config.to_string(), &path).unwrap_err().to_string();
     assert!(err.contains("tiny-distilbert/config.json") && err.contains("sinusoidal_pos_embds"), "{err}");
+}
+
+/// DeBERTa settings ft does not build are refused by key, not loaded wrong.
+#[test]
+fn deberta_settings_ft_does_not_build_are_refused() {
+    let path = fixtures().join("tiny-deberta-v3/config.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for (key, value, says) in [
+        ("pos_att_type", serde_json::json!(["p2p"]), "pos_att_type \"p2p\""),
+        ("embedding_size", serde_json::json!(16), "embedding_size 16"),
+        ("attention_head_size", serde_json::json!(4), "attention_head_size"),
+        ("conv_kernel_size", serde_json::json!(2), "conv_kernel_size 2"),
+        ("pooler_hidden_act", serde_json::json!("swishy"), "pooler_hidden_act \"swishy\""),
+        ("position_buckets", serde_json::json!("many"), "position_buckets"),
+    ] {
+        let mut config = original.clone();
+        config[key] = value;
+        let err = ft_model::BertConfig::from_json_str(&config.to_string(), &path).unwrap_err().to_string();
+        assert!(err.contains("tiny-deberta-v3/config.json") && err.contains(says), "{key}: {err}");
+    }
+    // pos_att_type as older configs write it: one string.
+    let mut config = original;
+    config["pos_att_type"] = "c2p|p2c".into();
+    let parsed = ft_model::BertConfig::from_json_str(&config.to_string(), &path).unwrap();
+    let d = parsed.disentangled().unwrap();
+    assert!(d.c2p && d.p2c && d.share_att_key && d.relative && d.norm_rel_ebd);
+    assert_eq!((d.span(), d.scale_factor()), (8, 3));
 }

@@ -15,11 +15,13 @@ pub enum Freeze {
     None,
     /// Freeze the whole encoder (`model.bert`, BERT's pooler included): only the head trains — the
     /// classifier, and the dense layer of RoBERTa's, DistilBERT's and ELECTRA's classification heads
-    /// (ft's pooler there), as freezing `model.roberta` leaves them in transformers.
+    /// (ft's pooler there) and DeBERTa's `pooler`, as freezing `model.roberta` leaves them in
+    /// transformers.
     Encoder,
-    /// Freeze the embedding layer.
+    /// Freeze the embedding layer (and DeBERTa's relative-position embeddings).
     Embeddings,
-    /// Freeze the embeddings and the lowest N encoder layers.
+    /// Freeze the embeddings and the lowest N encoder layers (DeBERTa-v2's convolution goes with the
+    /// first).
     Bottom(usize),
 }
 
@@ -61,6 +63,7 @@ impl Freeze {
             }),
             Self::Embeddings => model.map_bert(|mut bert| {
                 bert.embeddings = bert.embeddings.no_grad();
+                bert.encoder = freeze_relative_positions(bert.encoder);
                 bert
             }),
             Self::Bottom(n) => {
@@ -71,6 +74,10 @@ impl Freeze {
                 }
                 model.map_bert(|mut bert| {
                     bert.embeddings = bert.embeddings.no_grad();
+                    bert.encoder = freeze_relative_positions(bert.encoder);
+                    if n > 0 {
+                        bert.encoder.conv = bert.encoder.conv.map(|c| c.no_grad());
+                    }
                     bert.encoder.layer = bert
                         .encoder
                         .layer
@@ -83,4 +90,12 @@ impl Freeze {
             }
         })
     }
+}
+
+/// DeBERTa's relative-position embeddings (and their LayerNorm) are position embeddings shared by
+/// every layer: they freeze with the embeddings. DeBERTa-v2's convolution belongs to the first layer.
+fn freeze_relative_positions(mut encoder: ft_model::bert::layer::BertEncoder) -> ft_model::bert::layer::BertEncoder {
+    encoder.rel_embeddings = encoder.rel_embeddings.map(|e| e.no_grad());
+    encoder.layer_norm = encoder.layer_norm.map(|n| n.no_grad());
+    encoder
 }

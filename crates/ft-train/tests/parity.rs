@@ -248,6 +248,25 @@ fn roberta_matches_pytorch_step_for_step() {
     );
 }
 
+/// The sequence recipe on DeBERTa-v3's settings (`fixtures/tiny-deberta-v3`, `xtask/py/generate_fixtures.py
+/// family-goldens`): gradients through the disentangled attention's gathers, the position keys and
+/// queries shared with `key_proj`/`query_proj`, the relative embeddings' LayerNorm, the pairwise
+/// padding mask and `ContextPooler` — the same tolerances; the key biases (zero gradient: each adds a
+/// per-query constant to the content and c2p scores alike) only to within `steps × lr`.
+#[test]
+fn deberta_matches_pytorch_step_for_step() {
+    let zero_grad = [
+        "deberta.encoder.layer.0.attention.self.key_proj.bias",
+        "deberta.encoder.layer.1.attention.self.key_proj.bias",
+    ];
+    head_parity::<ft_model::BertForSequenceClassification>(
+        "tiny-deberta-v3",
+        "deberta_train_parity.safetensors",
+        &zero_grad,
+        |g, i, d| Targets::Classes(g.labels(&format!("batch{i}.labels"), d)),
+    );
+}
+
 /// The parity run of head `H` from `fixtures/<fixture>` (dropout set to 0) against `golden`, the
 /// targets of micro-batch `i` from `targets`.
 /// `zero_grad` names parameters (besides the recipe's `zero_grad_parameters`) whose gradient is 0 in

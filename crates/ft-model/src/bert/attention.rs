@@ -1,6 +1,8 @@
 //! Multi-head self-attention with HF's additive padding mask, and its output block
-//! (transformers' `BertSelfAttention`, `BertSelfOutput`, `BertAttention`).
+//! (transformers' `BertSelfAttention`, `BertSelfOutput`, `BertAttention`); DeBERTa's relative-position
+//! scores join the content scores here (see [`super::disentangled`]).
 
+use super::disentangled::{AttentionBias, Disentangled};
 use crate::BertConfig;
 use crate::init::Init;
 use crate::peft::bottleneck::Bottleneck;
@@ -32,6 +34,15 @@ pub struct BertSelfAttention {
     pub prefix_value: Option<Param<Tensor<2>>>,
     /// `attention_probs_dropout_prob`, on the attention probabilities.
     pub dropout: Dropout,
+    /// DeBERTa's `pos_key_proj` (relative attention with `c2p` and no `share_att_key`).
+    pub pos_key_proj: Option<Linear>,
+    /// DeBERTa's `pos_query_proj` (relative attention with `p2c` and no `share_att_key`).
+    pub pos_query_proj: Option<Linear>,
+    /// DeBERTa's `pos_dropout` (`hidden_dropout_prob`) on the relative-position embeddings.
+    pub pos_dropout: Dropout,
+    /// DeBERTa's settings (`None` for the other families).
+    #[module(skip)]
+    pub disentangled: Option<Disentangled>,
     /// Number of heads.
     pub num_attention_heads: usize,
     /// Width of one head.
@@ -42,10 +53,16 @@ impl BertSelfAttention {
     /// Builds the projections with fresh (or placeholder) weights.
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
         let h = config.hidden_size;
+        let disentangled = config.disentangled();
+        let separate = disentangled.filter(|d| d.relative && !d.share_att_key);
         Self {
             query: init.linear(h, h, device),
             key: init.linear(h, h, device),
             value: init.linear(h, h, device),
+            pos_key_proj: separate.filter(|d| d.c2p).map(|_| init.linear(h, h, device)),
+            pos_query_proj: separate.filter(|d| d.p2c).map(|_| init.linear(h, h, device)),
+            pos_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            disentangled,
             query_lora: None,
             key_lora: None,
             value_lora: None,
@@ -59,15 +76,17 @@ impl BertSelfAttention {
 
     /// # Shapes
     /// - `hidden`: `[B, T, H]`
-    /// - `mask`: `[B, 1, 1, T]`, additive: 0 where attended, a large negative number on padding
+    /// - `bias.mask`: `[B, 1, 1, T]` or `[B, 1, T, T]`, additive: 0 where attended, a large negative
+    ///   number on padding
     /// - output: `[B, T, H]`
-    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        self.forward_probs(hidden, mask).0
+    pub fn forward(&self, hidden: Tensor<3>, bias: &AttentionBias) -> Tensor<3> {
+        self.forward_probs(hidden, bias).0
     }
 
     /// [`BertSelfAttention::forward`] and the attention probabilities `[B, heads, T, P + T]` (before
     /// their dropout; `P` prefix positions under prefix tuning): transformers' `output_attentions`.
-    pub fn forward_probs(&self, hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
+    pub fn forward_probs(&self, hidden: Tensor<3>, bias: &AttentionBias) -> (Tensor<3>, Tensor<4>) {
+        let mask = bias.mask.clone();
         let [b, t, h] = hidden.dims();
         let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
         let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
@@ -79,7 +98,7 @@ impl BertSelfAttention {
             (Some(pk), Some(pv)) => {
                 let [p, _] = pk.dims();
                 let prefix = |x: &Param<Tensor<2>>| x.val().unsqueeze_dim::<3>(0).expand([b, p, h]);
-                let open = Tensor::<4>::zeros([b, 1, 1, p], &mask.device());
+                let open = Tensor::<4>::zeros([b, 1, mask.dims()[2], p], &mask.device());
                 (
                     Tensor::cat(vec![prefix(pk), k], 1),
                     Tensor::cat(vec![prefix(pv), v], 1),
@@ -93,10 +112,56 @@ impl BertSelfAttention {
             x.reshape([b, n, nh, hd]).swap_dims(1, 2) // [B, nh, n, hd]
         };
         let (k, v) = (heads(k), heads(v));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt() + mask; // [B, nh, T, T]
-        let probs = softmax(scores, 3);
+        let scale_factor = self.disentangled.map_or(1, |d| d.scale_factor());
+        let scale = (hd as f64 * scale_factor as f64).sqrt();
+        let mut scores = q.clone().matmul(k.clone().swap_dims(2, 3)) / scale; // [B, nh, T, T]
+        if let Some(relative) = self.relative_scores(q, k, bias, scale) {
+            scores = scores + relative;
+        }
+        let probs = softmax(scores + mask, 3);
         let out = self.dropout.forward(probs.clone()).matmul(v).swap_dims(1, 2).reshape([b, t, h]); // [B, T, H]
         (out, probs)
+    }
+}
+
+impl BertSelfAttention {
+    /// DeBERTa's `disentangled_attention_bias`: the `c2p` and `p2c` scores `[B, nh, T, T]`, each
+    /// divided by `scale` (`None` without relative attention).
+    ///
+    /// `q`, `k`: `[B, nh, T, hd]`.
+    fn relative_scores(&self, q: Tensor<4>, k: Tensor<4>, bias: &AttentionBias, scale: f64) -> Option<Tensor<4>> {
+        let settings = self.disentangled.filter(|d| d.relative && (d.c2p || d.p2c))?;
+        let relative = bias.relative.as_ref()?;
+        let [b, nh, t, hd] = q.dims();
+        let rel = self.pos_dropout.forward(relative.embeddings.clone()).unsqueeze_dim::<3>(0); // [1, 2S, H]
+        let [_, s2, _] = rel.dims();
+        // [1, 2S, H] → [B, nh, 2S, hd]: the position keys/queries of every head.
+        let heads = |x: Tensor<3>| x.reshape([1, s2, nh, hd]).swap_dims(1, 2).expand([b, nh, s2, hd]);
+        let index = |i: &Tensor<2, burn::tensor::Int>| i.clone().unsqueeze::<4>().expand([b, nh, t, t]);
+        let mut score: Option<Tensor<4>> = None;
+        if settings.c2p {
+            let pos_key = match (&self.pos_key_proj, settings.share_att_key) {
+                (Some(proj), false) => proj.forward(rel.clone()),
+                _ => forward_with(&self.key, &self.key_lora, rel.clone()),
+            };
+            // q · P_kᵀ [B, nh, T, 2S], then row i takes column c2p[i][j] for key j.
+            let c2p = q.matmul(heads(pos_key).swap_dims(2, 3)).gather(3, index(&relative.c2p)) / scale;
+            score = Some(c2p);
+        }
+        if settings.p2c {
+            let pos_query = match (&self.pos_query_proj, settings.share_att_key) {
+                (Some(proj), false) => proj.forward(rel),
+                _ => forward_with(&self.query, &self.query_lora, rel),
+            };
+            // k · P_qᵀ [B, nh, T, 2S], gathered per key row, then transposed to [query, key].
+            let p2c =
+                k.matmul(heads(pos_query).swap_dims(2, 3)).gather(3, index(&relative.p2c)).swap_dims(2, 3) / scale;
+            score = Some(match score {
+                Some(c2p) => c2p + p2c,
+                None => p2c,
+            });
+        }
+        score
     }
 }
 
@@ -155,14 +220,14 @@ impl BertAttention {
     }
 
     /// `[B, T, H]` → `[B, T, H]`.
-    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        self.forward_probs(hidden, mask).0
+    pub fn forward(&self, hidden: Tensor<3>, bias: &AttentionBias) -> Tensor<3> {
+        self.forward_probs(hidden, bias).0
     }
 
     /// [`BertAttention::forward`] and the attention probabilities (see
     /// [`BertSelfAttention::forward_probs`]).
-    pub fn forward_probs(&self, hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
-        let (attended, probs) = self.self_attention.forward_probs(hidden.clone(), mask);
+    pub fn forward_probs(&self, hidden: Tensor<3>, bias: &AttentionBias) -> (Tensor<3>, Tensor<4>) {
+        let (attended, probs) = self.self_attention.forward_probs(hidden.clone(), bias);
         (self.output.forward(attended, hidden), probs)
     }
 }

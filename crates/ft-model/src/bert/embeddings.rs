@@ -1,7 +1,8 @@
 //! `BertEmbeddings`: word + position + token-type embeddings, then LayerNorm and dropout
 //! (transformers' `BertEmbeddings.forward`, absolute positions), with what the other families change:
 //! RoBERTa's positions after the padding index, DistilBERT's missing token types, ELECTRA's
-//! projection to the hidden size (see [`crate::family`]).
+//! projection to the hidden size, DeBERTa's missing position table and zeroed padding (see
+//! [`crate::family`]).
 
 use crate::BertConfig;
 use crate::family::Positions;
@@ -16,8 +17,8 @@ use burn::tensor::{Device, Int, Tensor};
 pub struct BertEmbeddings {
     /// `[vocab_size, E]`.
     pub word_embeddings: Embedding,
-    /// `[max_position_embeddings, E]`.
-    pub position_embeddings: Embedding,
+    /// `[max_position_embeddings, E]` (`None` for DeBERTa without `position_biased_input`).
+    pub position_embeddings: Option<Embedding>,
     /// `[type_vocab_size, E]` (`None` for DistilBERT, which has no token types).
     pub token_type_embeddings: Option<Embedding>,
     /// `embeddings.LayerNorm` in the checkpoint.
@@ -29,6 +30,10 @@ pub struct BertEmbeddings {
     /// How position ids follow from the input ids (a setting, not a parameter).
     #[module(skip)]
     pub positions: Positions,
+    /// DeBERTa multiplies the embeddings by the attention mask (padding becomes zero); applied by
+    /// [`crate::BertModel`], which holds the mask.
+    #[module(skip)]
+    pub mask_padding: bool,
     /// `pad_token_id`: as transformers' `nn.Embedding(padding_idx=pad_token_id)`, its row of
     /// `word_embeddings` gets no gradient (its value is used as it is).
     pub pad_token_id: Option<usize>,
@@ -45,17 +50,19 @@ impl BertEmbeddings {
         let positions = config.family().positions(config);
         let position_pad = match positions {
             Positions::AfterPadding { pad } => Some(pad),
-            Positions::FromZero => None,
+            Positions::FromZero | Positions::None => None,
         };
         Self {
             word_embeddings: init.embedding(config.vocab_size, e, config.pad_token_id, device),
-            position_embeddings: init.embedding(config.max_position_embeddings, e, position_pad, device),
+            position_embeddings: (positions != Positions::None)
+                .then(|| init.embedding(config.max_position_embeddings, e, position_pad, device)),
             token_type_embeddings: (config.type_vocab_size > 0)
                 .then(|| init.embedding(config.type_vocab_size, e, None, device)),
             layer_norm: Init::layer_norm(e, config.layer_norm_eps, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             project: (e != h).then(|| init.linear(e, h, device)),
             positions,
+            mask_padding: config.family() == crate::Family::DebertaV2,
             pad_token_id: config.pad_token_id,
             prompt: None,
         }
@@ -109,20 +116,21 @@ impl BertEmbeddings {
             Some(table) => words + table.forward(token_type_ids), // [B, T, E]
             None => words,
         };
-        let embeddings = match self.positions {
+        let embeddings = match (&self.position_embeddings, self.positions) {
+            (None, _) | (_, Positions::None) => words,
             // Positions 0..T are the first T rows of the table: [T, E] → [1, T, E], broadcast over B.
-            Positions::FromZero => words + self.position_embeddings.weight.val().narrow(0, 0, t).unsqueeze_dim::<3>(0),
+            (Some(table), Positions::FromZero) => words + table.weight.val().narrow(0, 0, t).unsqueeze_dim::<3>(0),
             // With virtual tokens PEFT feeds RoBERTa `inputs_embeds`, whose positions transformers
             // numbers pad+1, pad+2, … whatever the padding (`create_position_ids_from_inputs_embeds`).
-            Positions::AfterPadding { pad } if virtual_tokens > 0 => {
-                words + self.position_embeddings.weight.val().narrow(0, pad + 1, t).unsqueeze_dim::<3>(0)
+            (Some(table), Positions::AfterPadding { pad }) if virtual_tokens > 0 => {
+                words + table.weight.val().narrow(0, pad + 1, t).unsqueeze_dim::<3>(0)
             }
             // transformers' `create_position_ids_from_input_ids`: count the real tokens (cumsum of
             // the non-padding mask), add the padding index; padding keeps the padding row.
-            Positions::AfterPadding { pad } => {
+            (Some(table), Positions::AfterPadding { pad }) => {
                 let real = input_ids.not_equal_elem(pad as i64).int(); // [B, T]
                 let ids = real.clone().cumsum(1) * real + pad as i64;
-                words + lookup(&self.position_embeddings, ids, Some(pad))
+                words + lookup(table, ids, Some(pad))
             }
         };
         let hidden = self.dropout.forward(self.layer_norm.forward(embeddings));

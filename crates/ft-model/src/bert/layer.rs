@@ -1,13 +1,15 @@
 //! One transformer block and the stack of them (transformers' `BertIntermediate`, `BertOutput`,
-//! `BertLayer`, `BertEncoder`): post-LayerNorm residual blocks.
+//! `BertLayer`, `BertEncoder`): post-LayerNorm residual blocks, and DeBERTa's shared relative-position
+//! embeddings and convolution in the encoder.
 
 use super::attention::BertAttention;
+use super::disentangled::{AttentionBias, ConvLayer, Disentangled, RelativePositions, conv_settings};
 use crate::init::Init;
 use crate::peft::bottleneck::Bottleneck;
 use crate::peft::lora::{LoraBranch, forward_with};
 use crate::{BertConfig, HiddenAct};
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
+use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm, Linear};
 use burn::tensor::activation::{gelu, gelu_approximate, relu};
 use burn::tensor::{Device, Tensor};
 
@@ -119,47 +121,109 @@ impl BertLayer {
     }
 
     /// `[B, T, H]` → `[B, T, H]`.
-    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        self.forward_probs(hidden, mask).0
+    pub fn forward(&self, hidden: Tensor<3>, bias: &AttentionBias) -> Tensor<3> {
+        self.forward_probs(hidden, bias).0
     }
 
     /// [`BertLayer::forward`] and its attention probabilities `[B, heads, T, T]`.
-    pub fn forward_probs(&self, hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Tensor<4>) {
-        let (attended, probs) = self.attention.forward_probs(hidden, mask);
+    pub fn forward_probs(&self, hidden: Tensor<3>, bias: &AttentionBias) -> (Tensor<3>, Tensor<4>) {
+        let (attended, probs) = self.attention.forward_probs(hidden, bias);
         let inner = self.intermediate.forward(attended.clone());
         (self.output.forward(inner, attended), probs)
     }
 }
 
-/// The stack of layers: `encoder.layer.{i}`.
+/// The stack of layers: `encoder.layer.{i}`, with DeBERTa's encoder-level parts.
 #[derive(Module, Debug)]
 pub struct BertEncoder {
     /// `encoder.layer`.
     pub layer: Vec<BertLayer>,
+    /// DeBERTa's `encoder.rel_embeddings` `[2S, H]` (relative attention only).
+    pub rel_embeddings: Option<Embedding>,
+    /// DeBERTa's `encoder.LayerNorm` on the relative-position embeddings (`norm_rel_ebd` `layer_norm`).
+    pub layer_norm: Option<LayerNorm>,
+    /// DeBERTa-v2's `encoder.conv` after the first layer (`conv_kernel_size` > 0).
+    pub conv: Option<ConvLayer>,
+    /// DeBERTa's settings (`None` for the other families).
+    #[module(skip)]
+    pub disentangled: Option<Disentangled>,
 }
 
 impl BertEncoder {
-    /// Builds `num_hidden_layers` layers.
+    /// Builds `num_hidden_layers` layers (and DeBERTa's shared parts after them, in transformers' order).
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
-        Self { layer: (0..config.num_hidden_layers).map(|_| BertLayer::new(config, init, device)).collect() }
+        let h = config.hidden_size;
+        let layer = (0..config.num_hidden_layers).map(|_| BertLayer::new(config, init, device)).collect();
+        let disentangled = config.disentangled();
+        let relative = disentangled.filter(|d| d.relative);
+        Self {
+            layer,
+            rel_embeddings: relative.map(|d| init.embedding(2 * d.span(), h, None, device)),
+            layer_norm: disentangled
+                .filter(|d| d.norm_rel_ebd)
+                .map(|_| Init::layer_norm(h, config.layer_norm_eps, device)),
+            conv: conv_settings(config).ok().flatten().map(|c| ConvLayer::new(config, c, init, device)),
+            disentangled,
+        }
     }
 
-    /// `[B, T, H]` → `[B, T, H]`.
-    pub fn forward(&self, mut hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
-        for layer in &self.layer {
-            hidden = layer.forward(hidden, mask.clone());
-        }
-        hidden
+    /// What every layer's attention reads: the mask, and DeBERTa's relative positions for a
+    /// length-`t` input.
+    pub fn bias(&self, mask: Tensor<4>, t: usize) -> AttentionBias {
+        let relative = match (self.disentangled.filter(|d| d.relative), &self.rel_embeddings) {
+            (Some(settings), Some(table)) => {
+                let embeddings = table.weight.val(); // [2S, H]
+                let embeddings = match &self.layer_norm {
+                    Some(norm) => norm.forward(embeddings),
+                    None => embeddings,
+                };
+                Some(RelativePositions::new(&settings, embeddings, t))
+            }
+            _ => None,
+        };
+        AttentionBias { mask, relative }
+    }
+
+    /// `[B, T, H]` → `[B, T, H]`; `input_mask` `[B, T]` (1 on real tokens) is read by DeBERTa-v2's
+    /// convolution only.
+    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>, input_mask: Tensor<2>) -> Tensor<3> {
+        self.run(hidden, mask, input_mask, false).0
     }
 
     /// [`BertEncoder::forward`] and every layer's attention probabilities, first layer first
     /// (transformers' `output_attentions=True`).
-    pub fn forward_attentions(&self, mut hidden: Tensor<3>, mask: Tensor<4>) -> (Tensor<3>, Vec<Tensor<4>>) {
-        let mut all = Vec::with_capacity(self.layer.len());
-        for layer in &self.layer {
-            let (next, probs) = layer.forward_probs(hidden, mask.clone());
+    pub fn forward_attentions(
+        &self,
+        hidden: Tensor<3>,
+        mask: Tensor<4>,
+        input_mask: Tensor<2>,
+    ) -> (Tensor<3>, Vec<Tensor<4>>) {
+        self.run(hidden, mask, input_mask, true)
+    }
+
+    /// The layers in order, keeping their attention probabilities when `keep` is set (dropped at once
+    /// otherwise, so that inference holds one layer's at a time).
+    fn run(
+        &self,
+        mut hidden: Tensor<3>,
+        mask: Tensor<4>,
+        input_mask: Tensor<2>,
+        keep: bool,
+    ) -> (Tensor<3>, Vec<Tensor<4>>) {
+        let [_, t, _] = hidden.dims();
+        let bias = self.bias(mask, t);
+        let mut all = Vec::with_capacity(if keep { self.layer.len() } else { 0 });
+        for (i, layer) in self.layer.iter().enumerate() {
+            let (mut next, probs) = layer.forward_probs(hidden.clone(), &bias);
+            if i == 0
+                && let Some(conv) = &self.conv
+            {
+                next = conv.forward(hidden, next, input_mask.clone());
+            }
             hidden = next;
-            all.push(probs);
+            if keep {
+                all.push(probs);
+            }
         }
         (hidden, all)
     }

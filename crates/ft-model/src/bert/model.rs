@@ -21,7 +21,7 @@ pub struct BertPooler {
     pub dense_lora: Option<LoraBranch>,
     /// Dropout on `[CLS]` before `dense` (RoBERTa's and ELECTRA's heads; probability 0 otherwise).
     pub dropout: Dropout,
-    /// tanh for BERT and RoBERTa, ReLU for DistilBERT, GELU for ELECTRA.
+    /// tanh for BERT and RoBERTa, ReLU for DistilBERT, GELU for ELECTRA, `pooler_hidden_act` for DeBERTa.
     #[module(skip)]
     pub activation: HiddenAct,
     /// Whether this dense layer is part of transformers' classification head rather than of the
@@ -40,7 +40,7 @@ impl BertPooler {
             dense,
             dense_lora: None,
             dropout: DropoutConfig::new(family.pooler_dropout(config)).init(),
-            activation: family.pooler_activation(),
+            activation: family.pooler_activation(config),
             in_head: family != crate::Family::Bert,
         }
     }
@@ -141,8 +141,8 @@ impl BertModel {
         attention_mask: Option<Tensor<2, Int>>,
         inputs_embeds: Option<Tensor<3>>,
     ) -> Result<BertOutputs, ModelError> {
-        let (embedded, mask) = self.embed(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
-        let last_hidden_state = self.encoder.forward(embedded, mask);
+        let (embedded, mask, input_mask) = self.embed(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
+        let last_hidden_state = self.encoder.forward(embedded, mask, input_mask);
         let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone()));
         Ok(BertOutputs { last_hidden_state, pooler_output })
     }
@@ -156,18 +156,19 @@ impl BertModel {
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
     ) -> Result<Vec<Tensor<4>>, ModelError> {
-        let (embedded, mask) = self.embed(input_ids, token_type_ids, attention_mask, None)?;
-        Ok(self.encoder.forward_attentions(embedded, mask).1)
+        let (embedded, mask, input_mask) = self.embed(input_ids, token_type_ids, attention_mask, None)?;
+        Ok(self.encoder.forward_attentions(embedded, mask, input_mask).1)
     }
 
-    /// The inputs checked, embedded, and the additive mask the layers take.
+    /// The inputs checked, embedded, the additive mask the layers take, and the real-token mask
+    /// `[B, P + T]` as floats.
     fn embed(
         &self,
         input_ids: Tensor<2, Int>,
         token_type_ids: Option<Tensor<2, Int>>,
         attention_mask: Option<Tensor<2, Int>>,
         inputs_embeds: Option<Tensor<3>>,
-    ) -> Result<(Tensor<3>, Tensor<4>), ModelError> {
+    ) -> Result<(Tensor<3>, Tensor<4>, Tensor<2>), ModelError> {
         let dims = input_ids.dims();
         let [b, t] = dims;
         if t == 0 || b == 0 {
@@ -209,19 +210,41 @@ impl BertModel {
             (Some(mask), p) if p > 0 => Some(Tensor::cat(vec![Tensor::ones([b, p], &device), mask], 1)),
             (mask, _) => mask,
         };
-        let mask = additive_mask(attention_mask, [b, p + t], &device);
+        let input_mask = match &attention_mask {
+            Some(mask) => mask.clone().float(),
+            None => Tensor::ones([b, p + t], &device),
+        };
+        let mask = additive_mask(attention_mask, [b, p + t], self.encoder.disentangled.is_some(), &device);
         let words = match inputs_embeds {
             Some(embeds) => embeds,
             None => self.embeddings.words(input_ids.clone()),
         };
-        Ok((self.embeddings.forward_words(words, token_type_ids, input_ids), mask))
+        let embedded = self.embeddings.forward_words(words, token_type_ids, input_ids);
+        // DeBERTa zeroes padding after its LayerNorm and before its dropout; the two commute.
+        let embedded = match self.embeddings.mask_padding {
+            true => embedded * input_mask.clone().unsqueeze_dim::<3>(2),
+            false => embedded,
+        };
+        Ok((embedded, mask, input_mask))
     }
 }
 
 /// HF's extended attention mask: `(1 - mask) * finfo(float32).min`, shaped `[B, 1, 1, T]` to broadcast
-/// over heads and query positions (`get_extended_attention_mask`).
-fn additive_mask(attention_mask: Option<Tensor<2, Int>>, [b, t]: [usize; 2], device: &Device) -> Tensor<4> {
+/// over heads and query positions (`get_extended_attention_mask`). DeBERTa's (`pairwise`) masks query
+/// and key both: `[B, 1, T, T]`, open where both are real tokens (its `get_attention_mask`; a padded
+/// query then attends every key alike, as `masked_fill` with the same minimum makes it do).
+fn additive_mask(
+    attention_mask: Option<Tensor<2, Int>>,
+    [b, t]: [usize; 2],
+    pairwise: bool,
+    device: &Device,
+) -> Tensor<4> {
     match attention_mask {
+        Some(mask) if pairwise => {
+            let mask = mask.float();
+            let pairs = mask.clone().reshape([b, 1, t, 1]) * mask.reshape([b, 1, 1, t]); // [B, 1, T, T]
+            (pairs.neg() + 1.0).mul_scalar(f32::MIN)
+        }
         Some(mask) => (mask.float().neg() + 1.0).mul_scalar(f32::MIN).reshape([b, 1, 1, t]),
         None => Tensor::zeros([b, 1, 1, t], device),
     }

@@ -197,6 +197,12 @@ pub fn load_pretrained<H: Head>(
                     store.with_key_remapping(format!("^{}$", regex::escape(&tensor.key)), format!("not_loaded_{i}"));
             }
         }
+        // DeBERTa without `position_biased_input` has no position table: a file's is ignored (see
+        // the plan), and must not reach a module path.
+        if family.positions(&config) == crate::family::Positions::None {
+            store =
+                store.with_key_remapping(r"^(deberta\.)?embeddings\.position_embeddings\.", "not_loaded_positions.");
+        }
         for (pattern, replacement) in family.load_rules() {
             store = store.with_key_remapping(pattern.as_str(), *replacement);
         }

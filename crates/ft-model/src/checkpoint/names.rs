@@ -62,7 +62,9 @@ pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor>
     let mut push = |name: String, shape: &[usize], part| out.push(ExpectedTensor { name, shape: shape.to_vec(), part });
     let e = "bert.embeddings";
     push(format!("{e}.word_embeddings.weight"), &[config.vocab_size, w], Part::Embeddings);
-    push(format!("{e}.position_embeddings.weight"), &[config.max_position_embeddings, w], Part::Embeddings);
+    if config.family().positions(config) != crate::family::Positions::None {
+        push(format!("{e}.position_embeddings.weight"), &[config.max_position_embeddings, w], Part::Embeddings);
+    }
     if config.type_vocab_size > 0 {
         push(format!("{e}.token_type_embeddings.weight"), &[config.type_vocab_size, w], Part::Embeddings);
     }
@@ -72,8 +74,14 @@ pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor>
         push(format!("{e}.project.weight"), &[h, w], Part::Embeddings);
         push(format!("{e}.project.bias"), &[h], Part::Embeddings);
     }
+    let disentangled = config.disentangled();
+    let separate = disentangled.filter(|d| d.relative && !d.share_att_key);
     for l in 0..config.num_hidden_layers {
         let p = format!("bert.encoder.layer.{l}");
+        // DeBERTa's position projections, after the layer's own tensors (their order in the file
+        // does not matter; the list's order is the parameter count's).
+        let positions =
+            [("pos_key_proj", separate.is_some_and(|d| d.c2p)), ("pos_query_proj", separate.is_some_and(|d| d.p2c))];
         for (name, out_dim, in_dim) in [
             ("attention.self.query", h, h),
             ("attention.self.key", h, h),
@@ -88,6 +96,27 @@ pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor>
         for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
             push(format!("{p}.{ln}.weight"), &[h], Part::Encoder);
             push(format!("{p}.{ln}.bias"), &[h], Part::Encoder);
+        }
+        for (name, present) in positions {
+            if present {
+                push(format!("{p}.attention.self.{name}.weight"), &[h, h], Part::Encoder);
+                push(format!("{p}.attention.self.{name}.bias"), &[h], Part::Encoder);
+            }
+        }
+    }
+    if let Some(d) = disentangled {
+        if d.relative {
+            push("bert.encoder.rel_embeddings.weight".into(), &[2 * d.span(), h], Part::Encoder);
+        }
+        if d.norm_rel_ebd {
+            push("bert.encoder.LayerNorm.weight".into(), &[h], Part::Encoder);
+            push("bert.encoder.LayerNorm.bias".into(), &[h], Part::Encoder);
+        }
+        if let Ok(Some((kernel, groups, _))) = crate::bert::disentangled::conv_settings(config) {
+            push("bert.encoder.conv.conv.weight".into(), &[h, h / groups, kernel], Part::Encoder);
+            push("bert.encoder.conv.conv.bias".into(), &[h], Part::Encoder);
+            push("bert.encoder.conv.LayerNorm.weight".into(), &[h], Part::Encoder);
+            push("bert.encoder.conv.LayerNorm.bias".into(), &[h], Part::Encoder);
         }
     }
     if pooler {

@@ -260,6 +260,14 @@ pub(crate) fn plan<H: Head>(
                     }
                 }
             }
+            // DeBERTa without `position_biased_input` has no absolute position table; transformers
+            // ignores one in the file (`_keys_to_ignore_on_load_unexpected`), and so does ft.
+            if name == "bert.embeddings.position_embeddings.weight"
+                && family.positions(config) == crate::family::Positions::None
+            {
+                report.ignored.push(tensor.key.clone());
+                continue;
+            }
             // A head without a pooler (transformers' add_pooling_layer=False) leaves the checkpoint's
             // pooler unused by design, as transformers does.
             if !H::POOLER && name.starts_with("bert.pooler.") {
