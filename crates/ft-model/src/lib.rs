@@ -47,7 +47,7 @@ pub use family::Family;
 pub use heads::pooling::Pooling;
 pub use heads::question_answering::BertForQuestionAnswering;
 pub use heads::sequence_classification::{BertForSequenceClassification, SequenceClassifierOutput};
-pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, Predictions, Targets, Task};
+pub use heads::task::{Head, IGNORE_INDEX, ModelInputs, PooledHead, Predictions, Targets, Task};
 pub use heads::token_classification::BertForTokenClassification;
 pub use init::Init;
 pub use peft::Peft;

@@ -2,7 +2,7 @@
 //! outputs `ft_infer::outputs` computes (rows of logits, or a prediction per labelled token).
 
 use crate::TrainError;
-use crate::features::{ClassifierHead, Features};
+use crate::features::Features;
 use burn::tensor::Device;
 use ft_data::{Examples, LabelKind, LabelSpace, Labels};
 use ft_infer::{
@@ -82,7 +82,7 @@ pub fn token_metrics(out: &TokenOutputs, names: &[String]) -> Result<Metrics, Tr
 
 /// Metrics of a head over cached features.
 pub fn evaluate_head(
-    head: &ClassifierHead,
+    head: &ft_model::PooledHead,
     features: &Features,
     examples: &Examples,
     batch_size: usize,

@@ -1,29 +1,12 @@
 //! The chapter's frozen-encoder recipe without waste: when `model.bert` is frozen, its output never
 //! changes, so the pooled `[CLS]` features of every example are computed once (eval mode) and only the
-//! head — dropout + classifier — is trained on them for all epochs.
+//! head — dropout + classifier, after the family's own head dense layer where it has one
+//! ([`ft_model::PooledHead`]) — is trained on them for all epochs.
 
 use crate::TrainError;
-use burn::module::Module;
-use burn::nn::{Dropout, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::Examples;
 use ft_model::{Head, ModelInputs};
-
-/// The task layer alone: `y = W·dropout(h) + b` over cached pooled features.
-#[derive(Module, Debug)]
-pub struct ClassifierHead {
-    /// The classifier's dropout.
-    pub dropout: Dropout,
-    /// `classifier`.
-    pub classifier: Linear,
-}
-
-impl ClassifierHead {
-    /// `[B, H]` → `[B, C]`.
-    pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
-        self.classifier.forward(self.dropout.forward(features))
-    }
-}
 
 /// Pooled features of a split, row-major `[N, H]` on the host.
 #[derive(Debug, Clone)]
@@ -64,7 +47,7 @@ pub fn encode_pooled<H: Head>(
     batch_size: usize,
     device: &Device,
 ) -> Result<Features, TrainError> {
-    if model.pooled_classifier().is_none() {
+    if model.pooled_head().is_none() {
         return Err(TrainError::Config(format!(
             "{} reads every token: cached pooled features need a head that reads one pooled vector",
             H::TASK.architecture()

@@ -5,7 +5,7 @@
 use crate::checkpoint::{Best, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
 use crate::class_weights::ClassWeights;
 use crate::eval::{Metrics, evaluate, evaluate_head, higher_is_better};
-use crate::features::{ClassifierHead, Features, encode_pooled};
+use crate::features::{Features, encode_pooled};
 use crate::optim::{AdamWSettings, adamw};
 use crate::params::trainable_counts;
 use crate::schedule::{Schedule, ScheduleKind};
@@ -15,6 +15,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ft_data::{BatchOptions, LabelKind, LabelTensor, LoadedData, plan_epoch};
 use ft_infer::Thresholds;
+use ft_model::PooledHead;
 use ft_model::{BertForSequenceClassification, Head, Peft, Targets, Task};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -423,17 +424,10 @@ pub fn train<H: Head>(
         stale_evals: 0,
         class_weights,
     };
-    // Cached pooled features need everything up to the classifier frozen: not so when the pooler is the
-    // trainable dense layer of RoBERTa's (DistilBERT's, ELECTRA's) classification head.
-    let head_dense_trains =
-        model.pooling() == ft_model::Pooling::Pooler && model.bert().pooler.as_ref().is_some_and(|p| p.in_head);
-    if freeze == Freeze::Encoder && head_dense_trains {
-        observer.on_message(
-            "encoder frozen; the classification head's dense layer trains, so features are not cached (each step runs the frozen encoder)",
-        );
-    }
-    if freeze == Freeze::Encoder && settings.cache_features && model.pooled_classifier().is_some() && !head_dense_trains
-    {
+    // Cached features need everything before the head frozen; where the family's head has its own
+    // dense layer (RoBERTa's `classifier.dense`, …) the features are the `[CLS]` state and that layer
+    // trains with the classifier on them.
+    if freeze == Freeze::Encoder && settings.cache_features && model.pooled_head().is_some() {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, true)
     } else {
         loop_state.run(model, schedule, adam, max_norm, resume, observer, parameters, false)
@@ -649,17 +643,16 @@ impl Loop<'_> {
                 train_features.len(),
                 val_features.len()
             ));
-            let Some((dropout, classifier)) = model.pooled_classifier() else {
+            let Some(head) = model.pooled_head() else {
                 return Err(TrainError::Config(format!(
                     "{} does not read the pooled [CLS] state; cached features do not apply",
                     H::TASK.architecture()
                 )));
             };
-            let stepper =
-                self.stepper(ClassifierHead { dropout, classifier }, optim, schedule, max_norm, start.step)?;
+            let stepper = self.stepper(head, optim, schedule, max_norm, start.step)?;
             let mut trainee = HeadTrainee { model, train_features, val_features, plain };
             let (stepper, steps, stopped) = self.run_loop(stepper, &mut trainee, &start, observer)?;
-            let model = trainee.model.with_pooled_classifier(stepper.into_parts().0.classifier);
+            let model = trainee.model.with_pooled_head(stepper.into_parts().0);
             (model, steps, stopped, Some(seconds))
         } else {
             let stepper = self.stepper(model, optim, schedule, max_norm, start.step)?;
@@ -889,7 +882,7 @@ struct HeadTrainee<H> {
     plain: Device,
 }
 
-impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
+impl<H: Head> Trainee<PooledHead, H> for HeadTrainee<H> {
     fn lengths(&self, data: &LoadedData) -> Vec<u32> {
         vec![1; data.train.len()]
     }
@@ -900,7 +893,7 @@ impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
 
     fn micro_step(
         &self,
-        stepper: &mut Stepper<ClassifierHead>,
+        stepper: &mut Stepper<PooledHead>,
         data: &LoadedData,
         indices: &[u32],
         _settings: &TrainSettings,
@@ -916,12 +909,7 @@ impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
         })
     }
 
-    fn evaluate(
-        &self,
-        head: &ClassifierHead,
-        data: &LoadedData,
-        settings: &TrainSettings,
-    ) -> Result<Metrics, TrainError> {
+    fn evaluate(&self, head: &PooledHead, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError> {
         evaluate_head(
             &head.valid(),
             &self.val_features,
@@ -933,8 +921,8 @@ impl<H: Head> Trainee<ClassifierHead, H> for HeadTrainee<H> {
         )
     }
 
-    fn checkpoint_model<'a>(&'a mut self, head: &'a ClassifierHead) -> &'a H {
-        self.model = self.model.clone().with_pooled_classifier(head.classifier.clone());
+    fn checkpoint_model<'a>(&'a mut self, head: &'a PooledHead) -> &'a H {
+        self.model = self.model.clone().with_pooled_head(head.clone());
         &self.model
     }
 }

@@ -48,7 +48,13 @@ impl BertPooler {
     /// `[B, T, H]` → `[B, H]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
         let [b, _, h] = hidden.dims();
-        let first = self.dropout.forward(hidden.slice([0..b, 0..1]).reshape([b, h])); // [B, H]
+        self.forward_first(hidden.slice([0..b, 0..1]).reshape([b, h]))
+    }
+
+    /// [`BertPooler::forward`] from the first token's state `[B, H]` (what cached features hold when
+    /// this layer trains with the head) → `[B, H]`.
+    pub fn forward_first(&self, first: Tensor<2>) -> Tensor<2> {
+        let first = self.dropout.forward(first);
         super::layer::activate(self.activation, forward_with(&self.dense, &self.dense_lora, first))
     }
 }

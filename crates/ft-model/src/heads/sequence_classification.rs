@@ -3,8 +3,8 @@
 
 use super::pooling::Pooling;
 use super::task::{
-    Head, ModelInputs, Predictions, Targets, Task, bce_with_logits, cross_entropy, host_f32, linear_tensors,
-    weighted_cross_entropy, wrong_targets,
+    Head, ModelInputs, PooledHead, Predictions, Targets, Task, bce_with_logits, cross_entropy, host_f32,
+    linear_tensors, weighted_cross_entropy, wrong_targets,
 };
 use crate::bert::model::{BertModel, BertOutputs};
 use crate::checkpoint::names::ExpectedTensor;
@@ -38,6 +38,13 @@ pub struct SequenceClassifierOutput {
 }
 
 impl BertForSequenceClassification {
+    /// The family's head dense layer on `[CLS]` when the head reads it (see
+    /// [`crate::bert::model::BertPooler::in_head`]): RoBERTa's `classifier.dense`, …; `None` for BERT's
+    /// pooler (part of the encoder) and for another pooling.
+    pub fn head_pooler(&self) -> Option<&crate::bert::model::BertPooler> {
+        self.bert.pooler.as_ref().filter(|p| p.in_head && self.pooling == Pooling::Pooler)
+    }
+
     /// Builds the model; `init` fills every weight (use [`Init::normal`] for a fresh model).
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
         Self::build(config, config.labels_count(), init, device)
@@ -138,12 +145,19 @@ impl Head for BertForSequenceClassification {
         Ok(Predictions::Rows { logits: host_f32(logits)?, width })
     }
 
-    fn pooled_classifier(&self) -> Option<(Dropout, Linear)> {
-        Some((self.dropout.clone(), self.classifier.clone()))
+    fn pooled_head(&self) -> Option<PooledHead> {
+        Some(PooledHead {
+            pooler: self.head_pooler().cloned(),
+            dropout: self.dropout.clone(),
+            classifier: self.classifier.clone(),
+        })
     }
 
-    fn with_pooled_classifier(mut self, classifier: Linear) -> Self {
-        self.classifier = classifier;
+    fn with_pooled_head(mut self, head: PooledHead) -> Self {
+        if let Some(pooler) = head.pooler {
+            self.bert.pooler = Some(pooler);
+        }
+        self.classifier = head.classifier;
         self
     }
 
@@ -159,7 +173,9 @@ impl Head for BertForSequenceClassification {
     fn pooled(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
         let ModelInputs { input_ids, token_type_ids, attention_mask: mask, inputs_embeds } = inputs;
         let bert = self.bert.forward_embeds(input_ids, Some(token_type_ids), Some(mask.clone()), inputs_embeds)?;
-        self.pooling.pool(&bert, self.bert.with_virtual_tokens(mask))
+        // The head's own dense layer reads `[CLS]`: the features stop before it.
+        let pooling = if self.head_pooler().is_some() { Pooling::Cls } else { self.pooling };
+        pooling.pool(&bert, self.bert.with_virtual_tokens(mask))
     }
 }
 

@@ -6,7 +6,7 @@
 //! head is a file in `heads/` that implements it, plus a row in [`Task`].
 
 use super::pooling::Pooling;
-use crate::bert::model::BertModel;
+use crate::bert::model::{BertModel, BertPooler};
 use crate::checkpoint::names::{ExpectedTensor, Part};
 use crate::init::Init;
 use crate::{BertConfig, ModelError};
@@ -239,17 +239,18 @@ pub trait Head: Module + Sized {
     /// The logits on the host.
     fn predictions(logits: Self::Logits) -> Result<Predictions, ModelError>;
 
-    /// For a head that reads only the pooled `[CLS]` state: its dropout and Linear, so that a frozen
-    /// encoder's pooled features can be computed once and the head trained alone on them. `None` (the
+    /// For a head that reads one pooled vector: the part after [`Head::pooled`] (dropout and
+    /// classifier, and the family's head dense layer where it reads `[CLS]` itself), so that a frozen
+    /// encoder's features can be computed once and this part trained alone on them. `None` (the
     /// default) for heads that read every token.
-    fn pooled_classifier(&self) -> Option<(Dropout, Linear)> {
+    fn pooled_head(&self) -> Option<PooledHead> {
         None
     }
 
-    /// The same model with the Linear of [`Head::pooled_classifier`] replaced by `classifier` (after
-    /// training it on cached features). Only called on heads whose `pooled_classifier` is `Some`.
-    fn with_pooled_classifier(self, classifier: Linear) -> Self {
-        let _ = classifier;
+    /// The same model with the part of [`Head::pooled_head`] replaced by `head` (after training it on
+    /// cached features). Only called on heads whose `pooled_head` is `Some`.
+    fn with_pooled_head(self, head: PooledHead) -> Self {
+        let _ = head;
         self
     }
 
@@ -271,12 +272,37 @@ pub trait Head: Module + Sized {
         }
     }
 
-    /// The `[B, H]` vector the classifier of [`Head::pooled_classifier`] reads (the encoder and the
-    /// pooling, no dropout, no classifier): what cached features hold. Heads without a pooled
-    /// classifier refuse.
+    /// The `[B, H]` vector [`Head::pooled_head`] reads (the encoder and the pooling, no dropout, no
+    /// classifier; the `[CLS]` state where the head's own dense layer reads it): what cached features
+    /// hold. Heads without a pooled head refuse.
     fn pooled(&self, inputs: ModelInputs) -> Result<Tensor<2>, ModelError> {
         let _ = inputs;
         Err(ModelError::Input(format!("{} reads every token: it has no pooled vector", Self::TASK.architecture())))
+    }
+}
+
+/// What trains on cached features: `classifier(dropout(x))`, with the family's head dense layer first
+/// where it belongs to the head (RoBERTa's `classifier.dense`, DistilBERT's `pre_classifier`,
+/// ELECTRA's `classifier.dense`, DeBERTa's `pooler`: see [`BertPooler::in_head`]) — then `x` is the
+/// `[CLS]` state, else the pooled vector.
+#[derive(Module, Debug)]
+pub struct PooledHead {
+    /// The head's dense layer on `[CLS]`, when the head has one and reads it.
+    pub pooler: Option<BertPooler>,
+    /// The classifier's dropout.
+    pub dropout: Dropout,
+    /// `classifier`.
+    pub classifier: Linear,
+}
+
+impl PooledHead {
+    /// `[B, H]` (what [`Head::pooled`] returns) → `[B, C]`.
+    pub fn forward(&self, features: Tensor<2>) -> Tensor<2> {
+        let pooled = match &self.pooler {
+            Some(pooler) => pooler.forward_first(features),
+            None => features,
+        };
+        self.classifier.forward(self.dropout.forward(pooled))
     }
 }
 
