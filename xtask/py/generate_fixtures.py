@@ -3560,6 +3560,8 @@ def add_verify_adapter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", type=Path, required=True, help="an `ft train --peft lora` output directory")
     p.add_argument("--base", type=Path, required=True, help="the base model directory it was trained from")
     p.add_argument("--golden", type=Path, default=Path("fixtures/tiny_golden.safetensors"), help="inputs (batch.*)")
+    p.add_argument("--family", choices=sorted(FAMILY_DIRS), help="read the inputs of this family from "
+                   "families_golden.safetensors (FAMILY.*) instead of batch.*")
     p.add_argument("--tol", type=float, default=1e-4)
 
 
@@ -3585,8 +3587,13 @@ def cmd_verify_adapter(args) -> int:
     base = auto.from_pretrained(str(args.base), dtype=torch.float32, num_labels=len(labels), ignore_mismatched_sizes=True)
     adapted = peft.PeftModel.from_pretrained(base, str(run / "adapter")).eval()
     merged = auto.from_pretrained(str(run), dtype=torch.float32).eval()
-    batch = safetensors.torch.load_file(str(args.golden))
-    inputs = {k: batch[f"batch.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    if args.family:
+        batch = safetensors.torch.load_file(str(Path("fixtures") / FAMILY_GOLDEN_FILE))
+        inputs = {k: batch[f"{args.family}.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        inputs = model_inputs(args.family, inputs)
+    else:
+        batch = safetensors.torch.load_file(str(args.golden))
+        inputs = {k: batch[f"batch.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
 
     def outputs(model):
         # peft 0.21.2's PeftModelForQuestionAnswering.forward drops token_type_ids for LoRA (it passes
@@ -4228,6 +4235,85 @@ def cmd_family_goldens(args) -> int:
     for d in FAMILY_DIRS.values():
         for f in sorted((out / d).iterdir()):
             files[f"{d}/{f.name}"] = sha256_file(f)
+    manifest["files"] = dict(sorted(files.items()))
+    write_json(manifest_path, manifest)
+    return 0
+
+
+# PEFT's LoRA on the other families: (golden key, fixture, target_modules, modules_to_save). PEFT's
+# default targets for RoBERTa and DeBERTa-v2 (it has none for DistilBERT: its attention's q_lin/v_lin);
+# modules_to_save with the head's own dense layer where it is a module of its own (PEFT's default,
+# ["classifier"], would leave DistilBERT's pre_classifier and DeBERTa's pooler at their random init
+# and out of the file).
+FAMILY_LORA = [
+    ("roberta", "tiny-roberta", ["query", "value"], ["classifier"]),
+    ("distilbert", "tiny-distilbert", ["q_lin", "v_lin"], ["pre_classifier", "classifier"]),
+    ("deberta-v3", "tiny-deberta-v3", ["query_proj", "value_proj"], ["pooler", "classifier"]),
+]
+FAMILY_LORA_GOLDEN_FILE = "families_lora_golden.safetensors"
+FAMILY_LORA_SEED = 60
+
+
+def add_family_lora_goldens_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
+
+
+@subcommand(
+    "family-lora-goldens",
+    "write fixtures/tiny-{roberta,distilbert,deberta-v3}-lora (PEFT LoRA adapters on the family fixtures, "
+    "B and the head perturbed so that every tensor matters) and families_lora_golden.safetensors (their "
+    "logits on families_golden's batch), and add them to manifest.json",
+    add_family_lora_goldens_args,
+)
+def cmd_family_lora_goldens(args) -> int:
+    import peft
+
+    set_determinism()
+    out: Path = args.out
+    say(f"generating family LoRA goldens into {out} with {versions()}, peft {peft.__version__}")
+    golden = safetensors.torch.load_file(str(out / FAMILY_GOLDEN_FILE))
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    tensors: dict[str, torch.Tensor] = {}
+    info = {}
+    for i, (key, fixture, targets, to_save) in enumerate(FAMILY_LORA):
+        torch.manual_seed(FAMILY_LORA_SEED + i)
+        base = AutoModelForSequenceClassification.from_pretrained(
+            str(out / fixture), dtype=torch.float32, attn_implementation=ATTN
+        )
+        config = peft.LoraConfig(
+            task_type=peft.TaskType.SEQ_CLS, r=4, lora_alpha=8, lora_dropout=0.0,
+            target_modules=targets, modules_to_save=to_save,
+        )
+        model = peft.get_peft_model(base, config)
+        gen = torch.Generator().manual_seed(FAMILY_LORA_SEED + 10 + i)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if param.requires_grad:
+                    param.add_(torch.randn(param.shape, generator=gen) * 0.1)
+        model.eval()
+        adapter_dir = out / f"{fixture}-lora"
+        save_adapter(model, adapter_dir)
+        cfg_path = adapter_dir / "adapter_config.json"
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        cfg["base_model_name_or_path"] = fixture
+        write_json(cfg_path, cfg)
+        inputs = {k: golden[f"{key}.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        with torch.no_grad():
+            tensors[f"{key}.logits"] = model(**model_inputs(key, inputs)).logits
+            tensors[f"{key}.merged_logits"] = model.merge_and_unload()(**model_inputs(key, inputs)).logits
+        names = sorted(safetensors.torch.load_file(str(adapter_dir / "adapter_model.safetensors")))
+        say(f"{fixture}: adapter tensors {names[:4]} … ({len(names)}); logits {tensors[f'{key}.logits'][0].tolist()}")
+        info[key] = {"fixture": fixture, "adapter": adapter_dir.name, "target_modules": targets,
+                     "modules_to_save": to_save, "tensors": names}
+    save_tensors(out / FAMILY_LORA_GOLDEN_FILE, tensors)
+    manifest.setdefault("cases", {})[FAMILY_LORA_GOLDEN_FILE] = info
+    manifest.setdefault("tensors", {})[FAMILY_LORA_GOLDEN_FILE] = tensor_table(out / FAMILY_LORA_GOLDEN_FILE)
+    files = manifest.setdefault("files", {})
+    files[FAMILY_LORA_GOLDEN_FILE] = sha256_file(out / FAMILY_LORA_GOLDEN_FILE)
+    for _key, fixture, _t, _m in FAMILY_LORA:
+        for f in sorted((out / f"{fixture}-lora").iterdir()):
+            files[f"{fixture}-lora/{f.name}"] = sha256_file(f)
     manifest["files"] = dict(sorted(files.items()))
     write_json(manifest_path, manifest)
     return 0

@@ -110,10 +110,85 @@ fn peft_on_another_family_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let train_csv = write_data(dir.path(), 16);
     let out = dir.path().join("run");
-    let o = train("tiny-roberta", &train_csv, &out, &["--peft", "lora"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("--peft lora on a RoBERTa model"), "{err}");
-    assert!(!out.exists());
+    for method in ["prompt", "prefix", "adapters"] {
+        let o = train("tiny-roberta", &train_csv, &out, &["--peft", method]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(&format!("--peft {method} on a RoBERTa model")), "{err}");
+        assert!(err.contains("use --peft lora"), "{err}");
+        assert!(!out.exists());
+    }
+}
+
+/// `--peft lora` on the other families: the adapter is written under the family's names (PEFT's
+/// `target_modules` in them: `q_lin`, `query_proj`), with the head's own dense layer in
+/// `modules_to_save`, and `ft predict` reads the run back.
+#[test]
+fn lora_trains_on_every_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_csv = write_data(dir.path(), 48);
+    for (fixture, layer, targets, head) in [
+        (
+            "tiny-roberta",
+            "roberta.encoder.layer.1.attention.self.value.lora_B.weight",
+            "[\"query\",\"value\"]",
+            "classifier",
+        ),
+        (
+            "tiny-distilbert",
+            "distilbert.transformer.layer.1.attention.v_lin.lora_B.weight",
+            "[\"q_lin\",\"v_lin\"]",
+            "pre_classifier",
+        ),
+        (
+            "tiny-deberta-v3",
+            "deberta.encoder.layer.1.attention.self.value_proj.lora_B.weight",
+            "[\"query_proj\",\"value_proj\"]",
+            "pooler",
+        ),
+        (
+            "tiny-electra",
+            "electra.encoder.layer.1.attention.self.value.lora_B.weight",
+            "[\"query\",\"value\"]",
+            "classifier",
+        ),
+    ] {
+        let out = dir.path().join(fixture);
+        let o = train(
+            fixture,
+            &train_csv,
+            &out,
+            &[
+                "--peft",
+                "lora",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--lr",
+                "5e-3",
+                "--max-len",
+                "16",
+                "--reinit-head",
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{fixture}: {err}");
+        let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
+        let names = safetensors::SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        assert!(names.contains(&format!("base_model.model.{layer}")), "{fixture}: {names:?}");
+        assert!(names.iter().any(|n| n.starts_with(&format!("base_model.model.{head}."))), "{fixture}: {names:?}");
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("adapter/adapter_config.json")).unwrap()).unwrap();
+        assert_eq!(config["target_modules"].to_string(), targets, "{fixture}");
+        assert!(config["modules_to_save"].as_array().unwrap().iter().any(|m| m == head), "{fixture}: {config}");
+        let predict = ft(&["predict", "--model", out.to_str().unwrap(), "great good movie"]);
+        assert!(predict.status.success(), "{fixture}: {}", String::from_utf8_lossy(&predict.stderr));
+    }
 }
 
 /// RoBERTa's 66-row position table holds 64 tokens (rows 0 and 1 come before its first position): a

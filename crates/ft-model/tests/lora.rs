@@ -190,3 +190,88 @@ fn bad_adapters_are_refused_by_name() {
     let err = load_adapter(base.model, &base.config, &fixtures().join("tiny"), &cpu()).unwrap_err().to_string();
     assert!(err.contains("adapter_config.json"), "{err}");
 }
+
+/// PEFT's LoRA on the other families (`xtask/py/generate_fixtures.py family-lora-goldens`: RoBERTa with
+/// PEFT's default targets `query,value`, DistilBERT with `q_lin,v_lin`, DeBERTa-v3 with
+/// `query_proj,value_proj`, the head's own dense layer in `modules_to_save`, B and the head perturbed):
+/// ft loads each adapter with PEFT's logits (1e-4, the family tolerance) and merged gives
+/// `merge_and_unload`'s; ft saves it back under the family's names — the same tensors and shapes as
+/// PEFT's file, the same `target_modules` and `modules_to_save` — and the saved adapter reloads to the
+/// same logits. The targets may be given in BERT's names too: `query,value` adapts DistilBERT's
+/// `q_lin`/`v_lin` and is written as PEFT needs it.
+#[test]
+fn peft_adapters_on_every_family_load_and_save_under_its_names() {
+    const FAMILY_TOL: f32 = 1e-4;
+    let golden = Golden::open("families_golden.safetensors");
+    let lora = Golden::open("families_lora_golden.safetensors");
+    let device = cpu();
+    let tmp = tempfile::tempdir().unwrap();
+    for (key, fixture) in
+        [("roberta", "tiny-roberta"), ("distilbert", "tiny-distilbert"), ("deberta-v3", "tiny-deberta-v3")]
+    {
+        let base = load_pretrained::<BertForSequenceClassification>(
+            &fixtures().join(fixture),
+            &LoadOptions::default(),
+            &device,
+        )
+        .unwrap();
+        let adapter_dir = fixtures().join(format!("{fixture}-lora"));
+        let (model, adapter) = load_adapter(base.model.clone(), &base.config, &adapter_dir, &device).unwrap();
+        assert_eq!(adapted_layers(model.bert()).len(), 4, "{fixture}");
+        let run = |m: &BertForSequenceClassification| {
+            let out = m
+                .forward(
+                    golden.ids(&format!("{key}.input_ids"), &device),
+                    Some(golden.ids(&format!("{key}.token_type_ids"), &device)),
+                    Some(golden.ids(&format!("{key}.attention_mask"), &device)),
+                )
+                .unwrap();
+            values(out.logits)
+        };
+        let (want, _) = lora.f32(&format!("{key}.logits"));
+        let d = assert_close(&format!("{fixture} + PEFT adapter"), &run(&model), &want, FAMILY_TOL);
+        let (want_merged, _) = lora.f32(&format!("{key}.merged_logits"));
+        let merged = model.clone().map_bert(merge);
+        assert_close(&format!("{fixture} merged"), &run(&merged), &want_merged, FAMILY_TOL);
+
+        let out = tmp.path().join(fixture);
+        save_adapter(&model, &adapter.lora, &base.config, Some(fixture), &out, false).unwrap();
+        let shapes = |path: &Path| -> BTreeMap<String, Vec<usize>> {
+            tensors(path).into_iter().map(|(n, (shape, _))| (n, shape)).collect()
+        };
+        assert_eq!(
+            shapes(&out.join("adapter_model.safetensors")),
+            shapes(&adapter_dir.join("adapter_model.safetensors")),
+            "{fixture}: ft's adapter file holds other tensors than PEFT's"
+        );
+        let ours = AdapterConfig::read(&out).unwrap();
+        let mut theirs = adapter.clone();
+        theirs.modules_to_save.retain(|m| m != "score");
+        theirs.modules_to_save.dedup();
+        let mut saved_targets = ours.lora.targets.clone();
+        saved_targets.sort();
+        let mut peft_targets = theirs.lora.targets.clone();
+        peft_targets.sort();
+        assert_eq!(saved_targets, peft_targets, "{fixture}: target_modules");
+        let mut a = ours.modules_to_save.clone();
+        let mut b = theirs.modules_to_save.clone();
+        a.sort();
+        b.sort();
+        b.dedup();
+        assert_eq!(a, b, "{fixture}: modules_to_save");
+        let (again, _) = load_adapter(base.model.clone(), &base.config, &out, &device).unwrap();
+        assert_close(&format!("{fixture} saved and reloaded"), &run(&again), &want, FAMILY_TOL);
+        eprintln!("{fixture}: PEFT adapter logits max abs diff {d:.2e}");
+
+        // Fresh branches from targets in BERT's names: the same layers, written in the family's names.
+        let bert_names = LoraSettings { targets: vec!["query".into(), "value".into()], ..LoraSettings::default() };
+        let fresh =
+            base.model.clone().try_map_bert(|b| attach(b, &bert_names, Some(3), &device).map(|(b, _)| b)).unwrap();
+        assert_eq!(adapted_layers(fresh.bert()).len(), 4, "{fixture}");
+        let out = tmp.path().join(format!("{fixture}-bert-names"));
+        save_adapter(&fresh, &bert_names, &base.config, None, &out, false).unwrap();
+        let mut written = AdapterConfig::read(&out).unwrap().lora.targets;
+        written.sort();
+        assert_eq!(written, peft_targets, "{fixture}: BERT's names written in the family's");
+    }
+}

@@ -182,10 +182,11 @@ pub fn execute(
     let positions = model_config.max_tokens();
     if let Some(peft) = &config.training.peft
         && model_config.family() != ft_model::Family::Bert
+        && !matches!(peft, ft_model::Peft::Lora(_))
     {
         return Err(TrainError::Config(format!(
-            "--peft {} on a {} model: ft's PEFT methods write PEFT's BERT names and are built for BERT \
-             checkpoints only so far; fine-tune fully, or freeze part of the encoder with --freeze",
+            "--peft {} on a {} model: ft builds prompt, prefix and bottleneck adapters for BERT checkpoints \
+             only so far; use --peft lora, fine-tune fully, or freeze part of the encoder with --freeze",
             peft.name(),
             model_config.family()
         )));

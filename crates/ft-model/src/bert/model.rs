@@ -82,6 +82,9 @@ pub struct BertModel {
     pub max_position_embeddings: usize,
     /// `hidden_size` (`H`): the width of every hidden state (ELECTRA's embeddings may be narrower).
     pub hidden_size: usize,
+    /// The family the checkpoint came from: its tensor names are the ones PEFT files use.
+    #[module(skip)]
+    pub family: crate::Family,
 }
 
 impl BertModel {
@@ -104,6 +107,7 @@ impl BertModel {
             pooler,
             max_position_embeddings: config.max_tokens(),
             hidden_size: config.hidden_size,
+            family: config.family(),
         }
     }
 

@@ -349,12 +349,36 @@ pub fn save_adapter<H: Head>(
     if adapted.is_empty() {
         return Err(ModelError::Input("the model has no LoRA branches: nothing to save as an adapter".into()));
     }
-    let heads = head_modules::<H>(config, model.num_labels());
+    let family = model.bert().family;
+    let mut heads = head_modules::<H>(config, model.num_labels());
+    if model.bert().pooler.as_ref().is_some_and(|p| p.in_head) {
+        heads.push("bert.pooler.dense".into());
+    }
+    // The head modules under the family's names (RoBERTa's `classifier` holds its dense layer and
+    // `out_proj`; DistilBERT's `pre_classifier` and DeBERTa's `pooler` are modules of their own).
+    let mut modules_to_save: Vec<String> = Vec::new();
+    for module in &heads {
+        let file = family.file_name(H::TASK, &format!("{module}.weight"));
+        let top = file.split('.').next().unwrap_or_default().to_string();
+        if !modules_to_save.contains(&top) {
+            modules_to_save.push(top);
+        }
+    }
+    let mut lora = settings.clone();
+    if family != crate::Family::Bert {
+        let mut probe = model.bert().clone();
+        let mut layers = Vec::new();
+        let _ = super::lora::visit_linears::<std::convert::Infallible>(&mut probe, &mut |name, _, _| {
+            layers.push((name.to_string(), super::lora::family_name(family, name)));
+            Ok(())
+        });
+        lora.targets = settings.targets_in_family_names(&layers);
+    }
     let adapter = AdapterConfig {
-        lora: settings.clone(),
+        lora,
         base_model: base_model.map(str::to_string),
         task_type: Some(peft_task_type(H::TASK).into()),
-        modules_to_save: heads.clone(),
+        modules_to_save,
     };
     crate::checkpoint::save::write_dir(out, overwrite, |tmp| {
         write_json(&tmp.join(ADAPTER_CONFIG), &adapter.to_json())?;
@@ -364,7 +388,7 @@ pub fn save_adapter<H: Head>(
             .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
         write_json(&tmp.join(FT_CONFIG), &ft_config)?;
         let weights = tmp.join(ADAPTER_WEIGHTS);
-        let keep = format!(r"(_lora\.lora_[ab]\.weight$|^({})\.)", heads.join("|"));
+        let keep = format!(r"(_lora\.lora_[ab]\.weight$|^({})\.)", heads.join("|").replace('.', r"\."));
         let mut store = SafetensorsStore::from_file(&weights)
             .with_to_adapter(BurnToPyTorchAdapter)
             .clear_metadata()
@@ -372,8 +396,12 @@ pub fn save_adapter<H: Head>(
             .with_regex(keep)
             .with_key_remapping(r"\.self_attention\.", ".self.")
             .with_key_remapping(r"_lora\.lora_a\.", ".lora_A.")
-            .with_key_remapping(r"_lora\.lora_b\.", ".lora_B.")
-            .with_key_remapping(r"^(.*)$", format!("{PEFT_PREFIX}$1"));
+            .with_key_remapping(r"_lora\.lora_b\.", ".lora_B.");
+        // Canonical names → the family's (`roberta.…`, `distilbert.transformer.layer.0.attention.q_lin`).
+        for (pattern, replacement) in family.save_rules(H::TASK) {
+            store = store.with_key_remapping(pattern.as_str(), *replacement);
+        }
+        let mut store = store.with_key_remapping(r"^(.*)$", format!("{PEFT_PREFIX}$1"));
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
@@ -414,17 +442,26 @@ pub fn load_adapter<H: Head>(
 
     // Every expected tensor with its shape, in PEFT's names.
     let mut expected: Vec<(String, Vec<usize>)> = Vec::new();
+    let family = model.bert().family;
+    let file_name = |canonical: &str| family.file_name(H::TASK, canonical);
     let mut probe = model.bert().clone();
     let _ = super::lora::visit_linears::<std::convert::Infallible>(&mut probe, &mut |name, linear, slot| {
         if slot.is_some() {
             let [d_in, d_out] = linear.weight.dims();
-            expected.push((format!("{PEFT_PREFIX}{name}.lora_A.weight"), vec![adapter.lora.r, d_in]));
-            expected.push((format!("{PEFT_PREFIX}{name}.lora_B.weight"), vec![d_out, adapter.lora.r]));
+            let a = file_name(&format!("{name}.lora_A.weight"));
+            let b = file_name(&format!("{name}.lora_B.weight"));
+            expected.push((format!("{PEFT_PREFIX}{a}"), vec![adapter.lora.r, d_in]));
+            expected.push((format!("{PEFT_PREFIX}{b}"), vec![d_out, adapter.lora.r]));
         }
         Ok(())
     });
-    for t in H::head_tensors(config, model.num_labels()) {
-        expected.push((format!("{PEFT_PREFIX}{}", t.name), t.shape));
+    let mut head_tensors = H::head_tensors(config, model.num_labels());
+    if model.bert().pooler.as_ref().is_some_and(|p| p.in_head) {
+        let h = config.hidden_size;
+        head_tensors.extend(crate::heads::task::linear_tensors("bert.pooler.dense", h, h));
+    }
+    for t in head_tensors {
+        expected.push((format!("{PEFT_PREFIX}{}", file_name(&t.name)), t.shape));
     }
     for t in &header.tensors {
         match expected.iter().find(|(n, _)| *n == t.key) {
@@ -455,19 +492,34 @@ pub fn load_adapter<H: Head>(
     let missing: Vec<String> =
         expected.iter().filter(|(n, _)| !header.tensors.iter().any(|t| &t.key == n)).map(|(n, _)| n.clone()).collect();
     if !missing.is_empty() {
+        let head_dense = family.file_name(H::TASK, "bert.pooler.dense.weight");
+        let hint = match missing.iter().any(|n| n.ends_with(&head_dense)) {
+            true => format!(
+                "; the {} head's dense layer ({}) is not in the file: PEFT's default modules_to_save leaves it at \
+                 its random initialisation, which cannot be rebuilt — train the adapter with it in modules_to_save",
+                family.name(),
+                head_dense.trim_end_matches(".weight")
+            ),
+            false => String::new(),
+        };
         return Err(ModelError::MissingTensors {
             path: weights.clone(),
             names: missing,
             layers: config.num_hidden_layers,
             file_layers: None,
-            hint: String::new(),
+            hint,
         });
     }
 
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
-        .with_key_remapping(format!("^{}", PEFT_PREFIX.replace('.', r"\.")), "")
+        .with_key_remapping(format!("^{}", PEFT_PREFIX.replace('.', r"\.")), "");
+    // The family's names → canonical ones (the inverse of saving's rules).
+    for (pattern, replacement) in family.load_rules() {
+        store = store.with_key_remapping(pattern.as_str(), *replacement);
+    }
+    let mut store = store
         .with_key_remapping(r"\.attention\.self\.", ".attention.self_attention.")
         .with_key_remapping(r"\.lora_A\.", "_lora.lora_a.")
         .with_key_remapping(r"\.lora_B\.", "_lora.lora_b.");

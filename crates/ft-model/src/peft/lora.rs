@@ -31,7 +31,9 @@ pub struct LoraSettings {
     /// Which Linear layers get a branch (`target_modules`): a name matches a layer whose checkpoint
     /// name is that name or ends with `.` + that name, PEFT's rule (`query` matches every
     /// `attention.self.query`; `output.dense` both `attention.output.dense` and the layer's
-    /// `output.dense`; `dense` every dense, the pooler's included).
+    /// `output.dense`; `dense` every dense, the pooler's included). On the other families a name
+    /// matches the layer's BERT name or its own (`query` or `q_lin` on DistilBERT, `query` or
+    /// `query_proj` on DeBERTa).
     pub targets: Vec<String>,
 }
 
@@ -69,7 +71,57 @@ impl LoraSettings {
 
     /// Whether the Linear named `name` (checkpoint name without `.weight`) is a target.
     pub fn targets(&self, name: &str) -> bool {
-        self.targets.iter().any(|t| name == t || name.ends_with(&format!(".{t}")))
+        self.targets.iter().any(|t| matches_target(name, t))
+    }
+
+    /// The targets in the family's own names, as `adapter_config.json`'s `target_modules` must hold
+    /// them for PEFT to adapt the same layers: each name given in BERT's vocabulary becomes the
+    /// distinct ends (as many segments as it has) of the family's names of the layers it matched
+    /// (`query` → `q_lin` on DistilBERT, `output.dense` → `attention.out_lin`, `ffn.lin2`). `layers`:
+    /// (BERT name, family name) of every adaptable layer.
+    pub fn targets_in_family_names(&self, layers: &[(String, String)]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in &self.targets {
+            let own: Vec<&(String, String)> = layers.iter().filter(|(_, f)| matches_target(f, t)).collect();
+            let names: Vec<String> = if !own.is_empty() {
+                vec![t.clone()]
+            } else {
+                let segments = t.split('.').count();
+                layers
+                    .iter()
+                    .filter(|(b, _)| matches_target(b, t))
+                    .map(|(_, f)| {
+                        let parts: Vec<&str> = f.split('.').collect();
+                        parts[parts.len().saturating_sub(segments)..].join(".")
+                    })
+                    .collect()
+            };
+            for n in names {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// PEFT's rule: `name` is `target` or ends with `.` + `target`.
+fn matches_target(name: &str, target: &str) -> bool {
+    name == target || name.ends_with(&format!(".{target}"))
+}
+
+/// The name of the Linear whose BERT name is `canonical` (`bert.encoder.layer.0.attention.self.query`)
+/// in `family`'s checkpoints (`distilbert.transformer.layer.0.attention.q_lin`).
+pub fn family_name(family: crate::Family, canonical: &str) -> String {
+    let file = family.file_name(crate::Task::SequenceClassification, &format!("{canonical}.weight"));
+    file.strip_suffix(".weight").unwrap_or(&file).to_string()
+}
+
+impl LoraSettings {
+    /// Whether a layer with BERT name `canonical` and family name `own` is a target.
+    pub fn targets_layer(&self, canonical: &str, own: &str) -> bool {
+        self.targets(canonical) || self.targets(own)
     }
 }
 
@@ -155,12 +207,20 @@ pub fn attach(
     device: &Device,
 ) -> Result<(BertModel, Vec<String>), ModelError> {
     settings.check()?;
+    let family = bert.family;
     let mut bert = bert.no_grad();
     let mut adapted = Vec::new();
     let mut all = Vec::new();
+    // The head's own dense layer (RoBERTa's `classifier.dense`, …) trains in full with the head
+    // (PEFT's `modules_to_save`): no branch there.
+    let head_dense = bert.pooler.as_ref().is_some_and(|p| p.in_head);
     visit_linears(&mut bert, &mut |name, linear, slot| -> Result<(), ModelError> {
-        all.push(name.to_string());
-        if settings.targets(name) {
+        if head_dense && name == "bert.pooler.dense" {
+            return Ok(());
+        }
+        let own = family_name(family, name);
+        all.push((name.to_string(), own.clone()));
+        if settings.targets_layer(name, &own) {
             if slot.is_some() {
                 return Err(ModelError::Input(format!("{name} already has a LoRA branch")));
             }
@@ -170,17 +230,20 @@ pub fn attach(
                 None => Init::Zeros,
             };
             *slot = Some(LoraBranch::new(d_in, d_out, settings, &mut init, device));
-            adapted.push(name.to_string());
+            adapted.push(own);
         }
         Ok(())
     })?;
     for target in &settings.targets {
-        if !all.iter().any(|n| n == target || n.ends_with(&format!(".{target}"))) {
+        if !all.iter().any(|(b, f)| matches_target(b, target) || matches_target(f, target)) {
             return Err(ModelError::Input(format!(
                 "--lora-targets: `{target}` matches no Linear layer of the encoder; use names such as \
                  query, key, value, attention.output.dense, intermediate.dense, output.dense, dense"
             )));
         }
+    }
+    if let Some(pooler) = bert.pooler.take() {
+        bert.pooler = Some(if head_dense { pooler.set_require_grad(true) } else { pooler });
     }
     Ok((bert, adapted))
 }
