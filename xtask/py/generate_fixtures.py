@@ -3830,7 +3830,12 @@ FAMILY_DIRS = {
     # embeddings, no absolute positions or token types), and v2's (separate position projections,
     # clamped relative positions, absolute positions and token types, the convolution after layer 0).
     "deberta-v3": "tiny-deberta-v3", "deberta-v2": "tiny-deberta-v2",
+    # three layers (global, local, global), a local window of ±4 so that 64 tokens reach past it,
+    # mean pooling, no biases: ModernBERT-base's settings, scaled down.
+    "modernbert": "tiny-modernbert",
 }
+# Families whose token and QA heads ft does not build yet: the golden holds their sequence head only.
+FAMILY_SEQUENCE_ONLY = {"modernbert"}
 FAMILY_GOLDEN_FILE = "families_golden.safetensors"
 ROBERTA_TRAIN_PARITY_FILE = "roberta_train_parity.safetensors"
 DEBERTA_TRAIN_PARITY_FILE = "deberta_train_parity.safetensors"
@@ -3845,7 +3850,7 @@ FAMILY_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 # The base model's attribute in each family's heads (the checkpoint's name prefix).
 FAMILY_BASE = {
     "roberta": "roberta", "xlm-roberta": "roberta", "distilbert": "distilbert", "electra": "electra",
-    "deberta-v3": "deberta", "deberta-v2": "deberta",
+    "deberta-v3": "deberta", "deberta-v2": "deberta", "modernbert": "model",
 }
 
 
@@ -3966,6 +3971,16 @@ def family_config(family: str, vocab_size: int, pad_id: int):
             share_att_key=False, norm_rel_ebd="none", position_biased_input=True, layer_norm_eps=1e-7,
             conv_kernel_size=3, conv_act="gelu", pooler_dropout=0, pooler_hidden_act="tanh",
         )
+    if family == "modernbert":
+        from transformers import ModernBertConfig
+
+        return ModernBertConfig(
+            **{**bert_like, "num_hidden_layers": 3}, **{k: v for k, v in labels.items() if k != "initializer_range"},
+            initializer_range=TINY_INIT_STD, max_position_embeddings=FAMILY_MAX_LEN, bos_token_id=2, eos_token_id=3,
+            cls_token_id=2, sep_token_id=3, local_attention=8, global_attn_every_n_layers=2,
+            global_rope_theta=160000.0, local_rope_theta=10000.0, classifier_pooling="mean",
+            hidden_activation="gelu", classifier_activation="gelu",
+        )
     raise ValueError(family)
 
 
@@ -4002,7 +4017,7 @@ def family_inputs(family: str, tok: tokenizers.Tokenizer, pad_id: int) -> dict[s
 def model_inputs(family: str, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """What transformers' tokenizer of the family hands the model: RoBERTa's, XLM-R's and DistilBERT's
     give no token_type_ids (the model uses zeros); ELECTRA's and DeBERTa's give them as BERT's do."""
-    with_types = family in ("electra", "deberta-v3", "deberta-v2")
+    with_types = family in ("electra", "deberta-v3", "deberta-v2")  # ModernBERT's forward takes none
     keys = ("input_ids", "token_type_ids", "attention_mask") if with_types else ("input_ids", "attention_mask")
     return {k: inputs[k] for k in keys}
 
@@ -4050,10 +4065,19 @@ def generate_family(out: Path, family: str, index: int, tensors: dict) -> dict:
         tensors[f"{f}.{k}"] = v
     tensors[f"{f}.last_hidden_state"] = hidden
     tensors[f"{f}.logits"] = logits
+    if family == "modernbert":
+        # The same weights read through classifier_pooling "cls" (ModernBERT's default).
+        model.config.classifier_pooling = "cls"
+        with torch.no_grad():
+            tensors[f"{f}.cls_logits"] = model(**feed).logits
+        model.config.classifier_pooling = "mean"
 
     # The token and QA heads on the same encoder: fresh seeded heads, the encoder's weights copied.
     reloaded = {}
-    for task, auto, num_labels in (("token", AutoModelForTokenClassification, len(TOKEN_LABELS)), ("qa", AutoModelForQuestionAnswering, 2)):
+    heads = () if family in FAMILY_SEQUENCE_ONLY else (
+        ("token", AutoModelForTokenClassification, len(TOKEN_LABELS)), ("qa", AutoModelForQuestionAnswering, 2),
+    )
+    for task, auto, num_labels in heads:
         head_cfg = family_config(family, vocab_size, pad_id)
         head_cfg.num_labels = num_labels
         head_cfg.problem_type = None

@@ -178,7 +178,10 @@ impl BertConfig {
         let json_error = |source| ModelError::ConfigJson { path: path.to_path_buf(), source };
         let config_error = |reason| ModelError::Config { path: path.to_path_buf(), reason };
         let mut value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
-        let renamed = value.get("model_type").and_then(|v| v.as_str()) == Some(Family::DistilBert.model_type());
+        let renamed = matches!(
+            value.get("model_type").and_then(|v| v.as_str()).and_then(Family::of_model_type),
+            Some(Family::DistilBert | Family::ModernBert)
+        );
         normalise_config(&mut value).map_err(config_error)?;
         // Parsed from the text when no key was renamed, so that a type error names its line.
         let config: Self = if renamed {
@@ -225,7 +228,7 @@ impl BertConfig {
                 known.join(", ")
             ));
         };
-        if self.type_vocab_size == 0 && !matches!(family, Family::DistilBert | Family::DebertaV2) {
+        if self.type_vocab_size == 0 && !matches!(family, Family::DistilBert | Family::DebertaV2 | Family::ModernBert) {
             return Err("type_vocab_size is 0; it must be at least 1".into());
         }
         if self.embedding_size == Some(0) {
@@ -261,6 +264,9 @@ impl BertConfig {
         }
         if family == Family::DebertaV2 {
             self.validate_deberta()?;
+        }
+        if family == Family::ModernBert {
+            crate::bert::modern::ModernBert::of_config(self)?;
         }
         if HiddenAct::parse(&self.hidden_act).is_none() {
             return Err(format!(
@@ -390,6 +396,14 @@ impl BertConfig {
     pub fn disentangled(&self) -> Option<crate::bert::disentangled::Disentangled> {
         match self.family() {
             Family::DebertaV2 => crate::bert::disentangled::Disentangled::of_config(self).ok(),
+            _ => None,
+        }
+    }
+
+    /// ModernBERT's settings (`None` for the other families; validated when the config is read).
+    pub fn modern(&self) -> Option<crate::bert::modern::ModernBert> {
+        match self.family() {
+            Family::ModernBert => crate::bert::modern::ModernBert::of_config(self).ok(),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 //! | RoBERTa, XLM-R | `roberta`, `xlm-roberta` | `roberta.*` | `pad+1…`, padding at `pad` | 1 type | dropout → `classifier.dense` → tanh → dropout → `classifier.out_proj` |
 //! | DistilBERT | `distilbert` | `distilbert.transformer.layer.*` (`q_lin`, `sa_layer_norm`, `ffn.lin1`, …) | `0..T` | none | `pre_classifier` → ReLU → dropout → `classifier` |
 //! | ELECTRA | `electra` | `electra.*`, `embeddings_project` | `0..T` | yes | dropout → `classifier.dense` → GELU → dropout → `classifier.out_proj` |
+//! | ModernBERT | `modernbert` | `model.layers.N.attn.Wqkv` (split into q/k/v), `mlp.Wi`, `head.dense` | rotary (in the attention) | none | pooled (`cls` or `mean`) → `head.dense` → act → `head.norm` → dropout → `classifier` |
 //! | DeBERTa-v2/v3 | `deberta-v2` | `deberta.*`, `query_proj`, `rel_embeddings` | relative (disentangled attention), absolute only with `position_biased_input` | `type_vocab_size` (0 in v3) | dropout → `pooler.dense` → GELU → dropout → `classifier` |
 //!
 //! Inside ft every tensor has its BERT name (`bert.encoder.layer.0.attention.self.query.weight`, the
@@ -41,6 +42,10 @@ pub enum Family {
     /// content-to-position and position-to-content scores over shared relative-position embeddings,
     /// log buckets, a mask on queries as well as keys, and v2's optional convolution after layer 0.
     DebertaV2,
+    /// `modernbert`: pre-LayerNorm layers with rotary positions, gated MLPs, alternating global and
+    /// local (sliding-window) attention, a final LayerNorm and no biases by default (see
+    /// [`crate::bert::modern`]).
+    ModernBert,
 }
 
 /// How position ids are made from the input ids.
@@ -61,8 +66,15 @@ pub enum Positions {
 
 impl Family {
     /// Every family, in the order the README lists them.
-    pub const ALL: &'static [Family] =
-        &[Self::Bert, Self::Roberta, Self::XlmRoberta, Self::DistilBert, Self::Electra, Self::DebertaV2];
+    pub const ALL: &'static [Family] = &[
+        Self::Bert,
+        Self::Roberta,
+        Self::XlmRoberta,
+        Self::DistilBert,
+        Self::Electra,
+        Self::DebertaV2,
+        Self::ModernBert,
+    ];
 
     /// The family of a `model_type`, if ft has it.
     pub fn of_model_type(model_type: &str) -> Option<Self> {
@@ -78,6 +90,7 @@ impl Family {
             Self::DistilBert => "distilbert",
             Self::Electra => "electra",
             Self::DebertaV2 => "deberta-v2",
+            Self::ModernBert => "modernbert",
         }
     }
 
@@ -90,6 +103,7 @@ impl Family {
             Self::DistilBert => "DistilBERT",
             Self::Electra => "ELECTRA",
             Self::DebertaV2 => "DeBERTa-v2",
+            Self::ModernBert => "ModernBERT",
         }
     }
 
@@ -102,6 +116,7 @@ impl Family {
             Self::DistilBert => "DistilBert",
             Self::Electra => "Electra",
             Self::DebertaV2 => "DebertaV2",
+            Self::ModernBert => "ModernBert",
         }
     }
 
@@ -124,6 +139,7 @@ impl Family {
         match self {
             Self::Roberta | Self::XlmRoberta => Positions::AfterPadding { pad: config.pad_token_id.unwrap_or(1) },
             Self::DebertaV2 if !config.extra_bool("position_biased_input", true) => Positions::None,
+            Self::ModernBert => Positions::None,
             _ => Positions::FromZero,
         }
     }
@@ -139,6 +155,9 @@ impl Family {
             Self::DebertaV2 => {
                 HiddenAct::parse(config.extra_str("pooler_hidden_act").unwrap_or("gelu")).unwrap_or(HiddenAct::Gelu)
             }
+            Self::ModernBert => {
+                HiddenAct::parse(config.extra_str("classifier_activation").unwrap_or("gelu")).unwrap_or(HiddenAct::Gelu)
+            }
         }
     }
 
@@ -149,7 +168,16 @@ impl Family {
         match self {
             Self::Roberta | Self::XlmRoberta | Self::Electra => config.classifier_dropout_prob(),
             Self::DebertaV2 => config.extra_f64("pooler_dropout").unwrap_or(0.0),
-            Self::Bert | Self::DistilBert => 0.0,
+            Self::Bert | Self::DistilBert | Self::ModernBert => 0.0,
+        }
+    }
+
+    /// Dropout after the embeddings' LayerNorm: ModernBERT's `embedding_dropout`, else
+    /// `hidden_dropout_prob`.
+    pub fn embedding_dropout(self, config: &BertConfig) -> f64 {
+        match self {
+            Self::ModernBert => config.extra_f64("embedding_dropout").unwrap_or(0.0),
+            _ => config.hidden_dropout_prob,
         }
     }
 
@@ -157,6 +185,8 @@ impl Family {
     pub fn attention_output_dropout(self, config: &BertConfig) -> f64 {
         match self {
             Self::DistilBert => 0.0,
+            // ModernBERT's `out_drop` after `Wo` is its attention dropout.
+            Self::ModernBert => config.attention_probs_dropout_prob,
             _ => config.hidden_dropout_prob,
         }
     }
@@ -231,12 +261,31 @@ impl Family {
                 (r"^pooler\.dense\.", "bert.pooler.dense."),
             ])
         });
+        static MODERNBERT: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+            let layer = r"^model\.layers\.(\d+)\.";
+            rules(&[
+                (r"^model\.embeddings\.tok_embeddings\.", "bert.embeddings.word_embeddings."),
+                (r"^model\.embeddings\.norm\.", "bert.embeddings.LayerNorm."),
+                (&format!(r"{layer}attn\.Wq\."), "bert.encoder.layer.$1.attention.self.query."),
+                (&format!(r"{layer}attn\.Wk\."), "bert.encoder.layer.$1.attention.self.key."),
+                (&format!(r"{layer}attn\.Wv\."), "bert.encoder.layer.$1.attention.self.value."),
+                (&format!(r"{layer}attn\.Wo\."), "bert.encoder.layer.$1.attention.output.dense."),
+                (&format!(r"{layer}attn_norm\."), "bert.encoder.layer.$1.attn_norm."),
+                (&format!(r"{layer}mlp_norm\."), "bert.encoder.layer.$1.output.LayerNorm."),
+                (&format!(r"{layer}mlp\.Wi\."), "bert.encoder.layer.$1.intermediate.dense."),
+                (&format!(r"{layer}mlp\.Wo\."), "bert.encoder.layer.$1.output.dense."),
+                (r"^model\.final_norm\.", "bert.encoder.final_norm."),
+                (r"^head\.dense\.", "bert.pooler.dense."),
+                (r"^head\.norm\.", "bert.pooler.norm."),
+            ])
+        });
         match self {
             Self::Bert => &[],
             Self::Roberta | Self::XlmRoberta => &ROBERTA,
             Self::DistilBert => &DISTILBERT,
             Self::Electra => &ELECTRA,
             Self::DebertaV2 => &DEBERTA,
+            Self::ModernBert => &MODERNBERT,
         }
     }
 
@@ -311,8 +360,29 @@ impl Family {
                 (r"^bert\.", "deberta."),
             ])
         });
+        static MODERNBERT: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+            let layer = r"^bert\.encoder\.layer\.(\d+)\.";
+            rules(&[
+                (r"^bert\.embeddings\.word_embeddings\.", "model.embeddings.tok_embeddings."),
+                (r"^bert\.embeddings\.LayerNorm\.", "model.embeddings.norm."),
+                (&format!(r"{layer}attention\.self\.query\."), "model.layers.$1.attn.Wq."),
+                (&format!(r"{layer}attention\.self\.key\."), "model.layers.$1.attn.Wk."),
+                (&format!(r"{layer}attention\.self\.value\."), "model.layers.$1.attn.Wv."),
+                (&format!(r"{layer}attention\.output\.dense\."), "model.layers.$1.attn.Wo."),
+                (&format!(r"{layer}attn_norm\."), "model.layers.$1.attn_norm."),
+                (&format!(r"{layer}output\.LayerNorm\."), "model.layers.$1.mlp_norm."),
+                (&format!(r"{layer}intermediate\.dense\."), "model.layers.$1.mlp.Wi."),
+                (&format!(r"{layer}output\.dense\."), "model.layers.$1.mlp.Wo."),
+                (layer, "model.layers.$1."),
+                (r"^bert\.encoder\.final_norm\.", "model.final_norm."),
+                (r"^bert\.pooler\.dense\.", "head.dense."),
+                (r"^bert\.pooler\.norm\.", "head.norm."),
+                (r"^bert\.", "model."),
+            ])
+        });
         match (self, task) {
             (Self::Bert, _) => &[],
+            (Self::ModernBert, _) => &MODERNBERT,
             (Self::DebertaV2, Task::SequenceClassification) => &DEBERTA_SEQ,
             (Self::DebertaV2, _) => &DEBERTA,
             (Self::Roberta | Self::XlmRoberta, Task::SequenceClassification) => &ROBERTA_SEQ,
@@ -339,6 +409,7 @@ impl Family {
         });
         static DISTILBERT: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"^vocab_(transform|layer_norm|projector)\.").expect("a valid pattern"));
+        static MODERNBERT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^decoder\.").expect("a valid pattern"));
         static DEBERTA: LazyLock<Regex> =
             LazyLock::new(|| Regex::new(r"^(deberta\.)?(lm_predictions|mask_predictions)\.").expect("a valid pattern"));
         IGNORED.is_match(file_key)
@@ -348,6 +419,7 @@ impl Family {
                 Self::Electra => ELECTRA.is_match(file_key),
                 Self::DistilBert => DISTILBERT.is_match(file_key),
                 Self::DebertaV2 => DEBERTA.is_match(file_key),
+                Self::ModernBert => MODERNBERT.is_match(file_key),
             }
     }
 
@@ -433,6 +505,20 @@ pub(crate) fn normalise_config(value: &mut serde_json::Value) -> Result<(), Stri
         Some(Family::Roberta | Family::XlmRoberta) if object.get("pad_token_id").is_none_or(|v| v.is_null()) => {
             object.insert("pad_token_id".into(), 1.into());
         }
+        Some(Family::ModernBert) => {
+            for (theirs, ours) in MODERNBERT_KEYS {
+                let value = object.remove(*theirs).or_else(|| modernbert_default(theirs));
+                object.remove(*ours);
+                if let Some(value) = value {
+                    object.insert((*ours).into(), value);
+                }
+            }
+            object.insert("type_vocab_size".into(), 0.into());
+            object.entry("classifier_dropout").or_insert(0.0.into());
+            if object.get("pad_token_id").is_none_or(|v| v.is_null()) {
+                object.insert("pad_token_id".into(), 50283.into());
+            }
+        }
         // `DebertaV2Config`'s defaults where they differ from BERT's.
         Some(Family::DebertaV2) => {
             object.entry("type_vocab_size").or_insert(0.into());
@@ -447,9 +533,39 @@ pub(crate) fn normalise_config(value: &mut serde_json::Value) -> Result<(), Stri
     Ok(())
 }
 
-/// The inverse of [`normalise_config`] on a serialised [`BertConfig`]: DistilBERT's own keys back.
+/// The keys of ModernBERT's `config.json` that ft reads as BERT's.
+pub(crate) const MODERNBERT_KEYS: &[(&str, &str)] = &[
+    ("hidden_activation", "hidden_act"),
+    ("norm_eps", "layer_norm_eps"),
+    ("attention_dropout", "attention_probs_dropout_prob"),
+    ("mlp_dropout", "hidden_dropout_prob"),
+];
+
+/// ModernBERT's defaults (`ModernBertConfig`) for the keys ft renames.
+fn modernbert_default(key: &str) -> Option<serde_json::Value> {
+    Some(match key {
+        "hidden_activation" => "gelu".into(),
+        "norm_eps" => 1e-5.into(),
+        "attention_dropout" | "mlp_dropout" => 0.0.into(),
+        _ => return None,
+    })
+}
+
+/// The inverse of [`normalise_config`] on a serialised [`BertConfig`]: DistilBERT's and ModernBERT's
+/// own keys back.
 pub(crate) fn denormalise_config(value: &mut serde_json::Value) {
     let Some(object) = value.as_object_mut() else { return };
+    if object.get("model_type").and_then(|v| v.as_str()) == Some(Family::ModernBert.model_type()) {
+        for (theirs, ours) in MODERNBERT_KEYS {
+            if let Some(value) = object.remove(*ours) {
+                object.insert((*theirs).into(), value);
+            }
+        }
+        for key in ["type_vocab_size", "position_embedding_type"] {
+            object.remove(key);
+        }
+        return;
+    }
     if object.get("model_type").and_then(|v| v.as_str()) != Some(Family::DistilBert.model_type()) {
         return;
     }

@@ -104,6 +104,20 @@ impl Init {
     pub fn layer_norm(d: usize, eps: f64, device: &Device) -> LayerNorm {
         LayerNormConfig::new(d).with_epsilon(eps).init(device)
     }
+
+    /// A LayerNorm with gamma 1 and, when `bias` is set, beta 0 (ModernBERT's have none).
+    pub fn layer_norm_with(d: usize, eps: f64, bias: bool, device: &Device) -> LayerNorm {
+        LayerNormConfig::new(d).with_epsilon(eps).with_bias(bias).init(device)
+    }
+
+    /// [`Init::linear`] with a bias only when `bias` is set.
+    pub fn linear_with(&mut self, d_input: usize, d_output: usize, bias: bool, device: &Device) -> Linear {
+        let mut linear = self.linear(d_input, d_output, device);
+        if !bias {
+            linear.bias = None;
+        }
+        linear
+    }
 }
 
 #[cfg(test)]

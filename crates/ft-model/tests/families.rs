@@ -27,6 +27,9 @@ const FAMILIES: &[(&str, &str, Family)] = &[
     // projections, clamped positions, absolute positions, token types, the convolution).
     ("deberta-v3", "tiny-deberta-v3", Family::DebertaV2),
     ("deberta-v2", "tiny-deberta-v2", Family::DebertaV2),
+    // Three layers (global, local, global) with a ±4 window, mean pooling, no biases; sequence head
+    // only (ft does not build ModernBERT's token and QA heads yet).
+    ("modernbert", "tiny-modernbert", Family::ModernBert),
 ];
 
 fn golden() -> Golden {
@@ -116,7 +119,7 @@ fn head_checkpoint(tmp: &Path, dir: &str, prefix: &str, task: &str, family: Fami
 fn check_head<H: Head<Logits = ft_model::burn::tensor::Tensor<3>>>(task: &str) {
     let (golden, device) = (golden(), cpu());
     let tmp = tempfile::tempdir().unwrap();
-    for &(prefix, dir, family) in FAMILIES {
+    for &(prefix, dir, family) in FAMILIES.iter().filter(|(_, _, f)| *f != Family::ModernBert) {
         let model_dir = head_checkpoint(tmp.path(), dir, prefix, task, family);
         let loaded = load_pretrained::<H>(&model_dir, &LoadOptions::default(), &device).unwrap();
         let r = &loaded.report;
@@ -239,16 +242,13 @@ fn a_roberta_base_checkpoint_gets_a_fresh_classification_head() {
 #[test]
 fn unknown_model_types_are_refused_with_the_supported_list() {
     let err = ft_model::BertConfig::from_json_str(
-        r#"{"model_type": "modernbert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+        r#"{"model_type": "funnel", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
             "num_attention_heads": 2, "intermediate_size": 16}"#,
         Path::new("m/config.json"),
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        err.contains("modernbert") && err.contains("roberta, xlm-roberta, distilbert, electra, deberta-v2"),
-        "{err}"
-    );
+    assert!(err.contains("funnel") && err.contains("distilbert, electra, deberta-v2, modernbert"), "{err}");
 }
 
 /// DistilBERT's fixed sinusoidal positions are not built: refused by name, not loaded as learned ones.
@@ -286,4 +286,32 @@ fn deberta_settings_ft_does_not_build_are_refused() {
     let d = parsed.disentangled().unwrap();
     assert!(d.c2p && d.p2c && d.share_att_key && d.relative && d.norm_rel_ebd);
     assert_eq!((d.span(), d.scale_factor()), (8, 3));
+}
+
+/// ModernBERT's `classifier_pooling: cls` (its default) on the same weights: the head reads the first
+/// token instead of the mean — transformers' logits for it, from the generator's second forward. Its
+/// token head is refused as not built yet.
+#[test]
+fn modernbert_cls_pooling_and_unbuilt_heads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cls");
+    copy_fixture("tiny-modernbert", &dir);
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["classifier_pooling"] = "cls".into();
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (golden, device) = (golden(), cpu());
+    let loaded = load_pretrained::<BertForSequenceClassification>(&dir, &LoadOptions::default(), &device).unwrap();
+    let logits = loaded.model.logits(inputs(&golden, "modernbert", &device)).unwrap();
+    let (want, _) = golden.f32("modernbert.cls_logits");
+    let d = assert_close("tiny-modernbert cls pooling", &values(logits), &want, TOL);
+    eprintln!("tiny-modernbert cls pooling: logits max abs diff {d:.2e}");
+    let err = load_pretrained::<BertForTokenClassification>(
+        &fixtures().join("tiny-modernbert"),
+        &LoadOptions::default(),
+        &device,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("not built yet") && err.contains("sequence classification"), "{err}");
 }

@@ -31,7 +31,8 @@ impl Default for AdamWSettings {
 /// Whether a parameter (by module path) is exempt from weight decay: biases and LayerNorm gamma/beta,
 /// as transformers' `Trainer.get_decay_parameter_names` exempts `bias` and LayerNorm weights.
 pub fn no_decay(path: &str) -> bool {
-    path.ends_with(".bias") || path == "bias" || path.ends_with("layer_norm.gamma") || path.ends_with("layer_norm.beta")
+    // Every LayerNorm's parameters are `gamma` / `beta` (ModernBERT's `attn_norm`, `final_norm`, … too).
+    path.ends_with(".bias") || path == "bias" || path.ends_with(".gamma") || path.ends_with(".beta")
 }
 
 /// The optimizer for `model`: a decay group and a no-decay group.

@@ -181,6 +181,16 @@ pub fn execute(
         .map_err(|source| TrainError::Load { dir: model_dir.clone(), source: Box::new(source) })?;
     let positions = model_config.max_tokens();
     if let Some(peft) = &config.training.peft
+        && model_config.family() == ft_model::Family::ModernBert
+    {
+        return Err(TrainError::Config(format!(
+            "--peft {} on a ModernBERT model: its checkpoint fuses the query, key and value projections \
+             (`Wqkv`), which ft's PEFT files cannot name yet; fine-tune fully, or freeze part of the encoder \
+             with --freeze",
+            peft.name()
+        )));
+    }
+    if let Some(peft) = &config.training.peft
         && model_config.family() != ft_model::Family::Bert
         && !matches!(peft, ft_model::Peft::Lora(_))
     {

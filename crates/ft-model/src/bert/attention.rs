@@ -3,6 +3,7 @@
 //! scores join the content scores here (see [`super::disentangled`]).
 
 use super::disentangled::{AttentionBias, Disentangled};
+use super::modern::RotaryKind;
 use crate::BertConfig;
 use crate::init::Init;
 use crate::peft::bottleneck::Bottleneck;
@@ -43,6 +44,10 @@ pub struct BertSelfAttention {
     /// DeBERTa's settings (`None` for the other families).
     #[module(skip)]
     pub disentangled: Option<Disentangled>,
+    /// ModernBERT's rotary positions and which of its layers this is (global or local; `None` for
+    /// the other families).
+    #[module(skip)]
+    pub rotary: Option<RotaryKind>,
     /// Number of heads.
     pub num_attention_heads: usize,
     /// Width of one head.
@@ -50,19 +55,25 @@ pub struct BertSelfAttention {
 }
 
 impl BertSelfAttention {
-    /// Builds the projections with fresh (or placeholder) weights.
-    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+    /// Builds the projections of layer `index` with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, index: usize, init: &mut Init, device: &Device) -> Self {
         let h = config.hidden_size;
         let disentangled = config.disentangled();
         let separate = disentangled.filter(|d| d.relative && !d.share_att_key);
+        let modern = config.modern();
+        let bias = modern.as_ref().is_none_or(|m| m.attention_bias);
         Self {
-            query: init.linear(h, h, device),
-            key: init.linear(h, h, device),
-            value: init.linear(h, h, device),
+            query: init.linear_with(h, h, bias, device),
+            key: init.linear_with(h, h, bias, device),
+            value: init.linear_with(h, h, bias, device),
             pos_key_proj: separate.filter(|d| d.c2p).map(|_| init.linear(h, h, device)),
             pos_query_proj: separate.filter(|d| d.p2c).map(|_| init.linear(h, h, device)),
             pos_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             disentangled,
+            rotary: modern.map(|m| match m.local.get(index) {
+                Some(true) => RotaryKind::Local,
+                _ => RotaryKind::Global,
+            }),
             query_lora: None,
             key_lora: None,
             value_lora: None,
@@ -86,7 +97,11 @@ impl BertSelfAttention {
     /// [`BertSelfAttention::forward`] and the attention probabilities `[B, heads, T, P + T]` (before
     /// their dropout; `P` prefix positions under prefix tuning): transformers' `output_attentions`.
     pub fn forward_probs(&self, hidden: Tensor<3>, bias: &AttentionBias) -> (Tensor<3>, Tensor<4>) {
-        let mask = bias.mask.clone();
+        // ModernBERT's local layers see only a window around each query.
+        let mask = match (self.rotary, &bias.local_mask) {
+            (Some(RotaryKind::Local), Some(local)) => local.clone(),
+            _ => bias.mask.clone(),
+        };
         let [b, t, h] = hidden.dims();
         let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
         let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
@@ -111,7 +126,13 @@ impl BertSelfAttention {
             let [_, n, _] = x.dims();
             x.reshape([b, n, nh, hd]).swap_dims(1, 2) // [B, nh, n, hd]
         };
-        let (k, v) = (heads(k), heads(v));
+        let (q, k, v) = match (self.rotary, &bias.rotary) {
+            (Some(kind), Some(tables)) => {
+                let table = tables.get(kind);
+                (table.apply(q), table.apply(heads(k)), heads(v))
+            }
+            _ => (q, heads(k), heads(v)),
+        };
         let scale_factor = self.disentangled.map_or(1, |d| d.scale_factor());
         let scale = (hd as f64 * scale_factor as f64).sqrt();
         let mut scores = q.clone().matmul(k.clone().swap_dims(2, 3)) / scale; // [B, nh, T, T]
@@ -175,8 +196,8 @@ pub struct BertSelfOutput {
     /// Houlsby's bottleneck adapter after the dense (`None` without one; see
     /// [`crate::peft::bottleneck`]).
     pub adapter: Option<Bottleneck>,
-    /// `attention.output.LayerNorm`.
-    pub layer_norm: LayerNorm,
+    /// `attention.output.LayerNorm` (`None` for ModernBERT, whose layers normalise first).
+    pub layer_norm: Option<LayerNorm>,
     /// `hidden_dropout_prob` (0 for DistilBERT, which has no dropout here).
     pub dropout: Dropout,
 }
@@ -185,19 +206,26 @@ impl BertSelfOutput {
     /// Builds the block with fresh (or placeholder) weights.
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
         let h = config.hidden_size;
+        let modern = config.modern();
         Self {
-            dense: init.linear(h, h, device),
+            dense: init.linear_with(h, h, modern.as_ref().is_none_or(|m| m.attention_bias), device),
             dense_lora: None,
             adapter: None,
-            layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
+            // ModernBERT normalises before the attention (its layer's `attn_norm`), not after.
+            layer_norm: modern.is_none().then(|| Init::layer_norm(h, config.layer_norm_eps, device)),
             dropout: DropoutConfig::new(config.family().attention_output_dropout(config)).init(),
         }
     }
 
-    /// `LayerNorm(dropout(dense(hidden)) + input)`; all `[B, T, H]`.
+    /// `LayerNorm(dropout(dense(hidden)) + input)`; all `[B, T, H]` (without the LayerNorm when
+    /// there is none).
     pub fn forward(&self, hidden: Tensor<3>, input: Tensor<3>) -> Tensor<3> {
         let out = self.dropout.forward(forward_with(&self.dense, &self.dense_lora, hidden));
-        self.layer_norm.forward(crate::peft::bottleneck::forward_with(&self.adapter, out) + input)
+        let sum = crate::peft::bottleneck::forward_with(&self.adapter, out) + input;
+        match &self.layer_norm {
+            Some(norm) => norm.forward(sum),
+            None => sum,
+        }
     }
 }
 
@@ -211,10 +239,10 @@ pub struct BertAttention {
 }
 
 impl BertAttention {
-    /// Builds the block with fresh (or placeholder) weights.
-    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+    /// Builds the block of layer `index` with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, index: usize, init: &mut Init, device: &Device) -> Self {
         Self {
-            self_attention: BertSelfAttention::new(config, init, device),
+            self_attention: BertSelfAttention::new(config, index, init, device),
             output: BertSelfOutput::new(config, init, device),
         }
     }

@@ -145,6 +145,10 @@ pub struct AttentionBias {
     pub mask: Tensor<4>,
     /// DeBERTa's relative positions (`None` for the other families).
     pub relative: Option<RelativePositions>,
+    /// ModernBERT's rotary tables (`None` for the other families).
+    pub rotary: Option<super::modern::RotaryTables>,
+    /// ModernBERT's mask of its local layers, `[B, 1, T, T]` (`None` for the other families).
+    pub local_mask: Option<Tensor<4>>,
 }
 
 /// The relative-position inputs every layer shares.

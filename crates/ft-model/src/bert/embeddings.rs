@@ -58,8 +58,13 @@ impl BertEmbeddings {
                 .then(|| init.embedding(config.max_position_embeddings, e, position_pad, device)),
             token_type_embeddings: (config.type_vocab_size > 0)
                 .then(|| init.embedding(config.type_vocab_size, e, None, device)),
-            layer_norm: Init::layer_norm(e, config.layer_norm_eps, device),
-            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            layer_norm: Init::layer_norm_with(
+                e,
+                config.layer_norm_eps,
+                config.modern().is_none_or(|m| m.norm_bias),
+                device,
+            ),
+            dropout: DropoutConfig::new(config.family().embedding_dropout(config)).init(),
             project: (e != h).then(|| init.linear(e, h, device)),
             positions,
             mask_padding: config.family() == crate::Family::DebertaV2,

@@ -4,6 +4,7 @@
 
 use super::attention::BertAttention;
 use super::disentangled::{AttentionBias, ConvLayer, Disentangled, RelativePositions, conv_settings};
+use super::modern::{ModernBert, Rotary, RotaryTables, local_mask};
 use crate::init::Init;
 use crate::peft::bottleneck::Bottleneck;
 use crate::peft::lora::{LoraBranch, forward_with};
@@ -23,6 +24,10 @@ pub struct BertIntermediate {
     /// `hidden_act` (a setting, not a parameter).
     #[module(skip)]
     pub activation: HiddenAct,
+    /// ModernBERT's gated MLP: `dense` gives `[input, gate]` (`2I` wide) and the output is
+    /// `act(input) · gate`.
+    #[module(skip)]
+    pub gated: bool,
 }
 
 /// Whether burn's own `gelu` is safe here: its backward is exact (the erf derivative) on flex, which
@@ -61,7 +66,13 @@ pub(crate) fn activate<const D: usize>(act: HiddenAct, x: Tensor<D>) -> Tensor<D
 impl BertIntermediate {
     /// `[B, T, H]` → `[B, T, I]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        activate(self.activation, forward_with(&self.dense, &self.dense_lora, hidden))
+        let x = forward_with(&self.dense, &self.dense_lora, hidden);
+        if !self.gated {
+            return activate(self.activation, x);
+        }
+        let [_, _, two_i] = x.dims();
+        let gate = x.clone().narrow(2, two_i / 2, two_i / 2);
+        activate(self.activation, x.narrow(2, 0, two_i / 2)) * gate
     }
 }
 
@@ -97,26 +108,41 @@ pub struct BertLayer {
     pub intermediate: BertIntermediate,
     /// `output`.
     pub output: BertOutput,
+    /// ModernBERT's `attn_norm`, before the attention (`None` in its first layer and in the
+    /// other families).
+    pub attn_norm: Option<LayerNorm>,
+    /// ModernBERT's pre-LayerNorm order: `h + attn(attn_norm(h))`, then `h + mlp(mlp_norm(h))` with
+    /// `output.LayerNorm` as `mlp_norm` and the MLP's dropout before its `Wo` (`output.dense`).
+    #[module(skip)]
+    pub pre_norm: bool,
 }
 
 impl BertLayer {
-    /// Builds the layer with fresh (or placeholder) weights.
-    pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
+    /// Builds layer `index` with fresh (or placeholder) weights.
+    pub fn new(config: &BertConfig, index: usize, init: &mut Init, device: &Device) -> Self {
         let (h, i) = (config.hidden_size, config.intermediate_size);
+        let modern = config.modern();
+        let mlp_bias = modern.as_ref().is_none_or(|m| m.mlp_bias);
+        let norm_bias = modern.as_ref().is_none_or(|m| m.norm_bias);
+        let gated = modern.is_some();
         Self {
-            attention: BertAttention::new(config, init, device),
+            attention: BertAttention::new(config, index, init, device),
             intermediate: BertIntermediate {
-                dense: init.linear(h, i, device),
+                dense: init.linear_with(h, if gated { 2 * i } else { i }, mlp_bias, device),
                 dense_lora: None,
                 activation: config.activation(),
+                gated,
             },
             output: BertOutput {
-                dense: init.linear(i, h, device),
+                dense: init.linear_with(i, h, mlp_bias, device),
                 dense_lora: None,
                 adapter: None,
-                layer_norm: Init::layer_norm(h, config.layer_norm_eps, device),
+                layer_norm: Init::layer_norm_with(h, config.layer_norm_eps, norm_bias, device),
                 dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             },
+            attn_norm: (modern.is_some() && index > 0)
+                .then(|| Init::layer_norm_with(h, config.layer_norm_eps, norm_bias, device)),
+            pre_norm: modern.is_some(),
         }
     }
 
@@ -127,9 +153,26 @@ impl BertLayer {
 
     /// [`BertLayer::forward`] and its attention probabilities `[B, heads, T, T]`.
     pub fn forward_probs(&self, hidden: Tensor<3>, bias: &AttentionBias) -> (Tensor<3>, Tensor<4>) {
+        if self.pre_norm {
+            return self.forward_pre_norm(hidden, bias);
+        }
         let (attended, probs) = self.attention.forward_probs(hidden, bias);
         let inner = self.intermediate.forward(attended.clone());
         (self.output.forward(inner, attended), probs)
+    }
+
+    /// ModernBERT's `ModernBertEncoderLayer.forward`.
+    fn forward_pre_norm(&self, hidden: Tensor<3>, bias: &AttentionBias) -> (Tensor<3>, Tensor<4>) {
+        let normed = match &self.attn_norm {
+            Some(norm) => norm.forward(hidden.clone()),
+            None => hidden.clone(),
+        };
+        let (attended, probs) = self.attention.self_attention.forward_probs(normed, bias);
+        let out = &self.attention.output;
+        let hidden = hidden + out.dropout.forward(forward_with(&out.dense, &out.dense_lora, attended));
+        let inner = self.intermediate.forward(self.output.layer_norm.forward(hidden.clone()));
+        let mlp = forward_with(&self.output.dense, &self.output.dense_lora, self.output.dropout.forward(inner));
+        (hidden + mlp, probs)
     }
 }
 
@@ -147,13 +190,19 @@ pub struct BertEncoder {
     /// DeBERTa's settings (`None` for the other families).
     #[module(skip)]
     pub disentangled: Option<Disentangled>,
+    /// ModernBERT's `final_norm` after the last layer.
+    pub final_norm: Option<LayerNorm>,
+    /// ModernBERT's settings (`None` for the other families).
+    #[module(skip)]
+    pub modern: Option<ModernBert>,
 }
 
 impl BertEncoder {
     /// Builds `num_hidden_layers` layers (and DeBERTa's shared parts after them, in transformers' order).
     pub fn new(config: &BertConfig, init: &mut Init, device: &Device) -> Self {
         let h = config.hidden_size;
-        let layer = (0..config.num_hidden_layers).map(|_| BertLayer::new(config, init, device)).collect();
+        let layer = (0..config.num_hidden_layers).map(|i| BertLayer::new(config, i, init, device)).collect();
+        let modern = config.modern();
         let disentangled = config.disentangled();
         let relative = disentangled.filter(|d| d.relative);
         Self {
@@ -164,6 +213,8 @@ impl BertEncoder {
                 .map(|_| Init::layer_norm(h, config.layer_norm_eps, device)),
             conv: conv_settings(config).ok().flatten().map(|c| ConvLayer::new(config, c, init, device)),
             disentangled,
+            final_norm: modern.as_ref().map(|m| Init::layer_norm_with(h, config.layer_norm_eps, m.norm_bias, device)),
+            modern,
         }
     }
 
@@ -181,7 +232,20 @@ impl BertEncoder {
             }
             _ => None,
         };
-        AttentionBias { mask, relative }
+        let (rotary, local_mask) = match &self.modern {
+            Some(m) => {
+                let device = mask.device();
+                let d = self.layer.first().map_or(0, |l| l.attention.self_attention.attention_head_size);
+                let tables = RotaryTables {
+                    global: Rotary::new(m.global_theta, t, d, &device),
+                    local: Rotary::new(m.local_theta, t, d, &device),
+                };
+                let local = m.local.iter().any(|&l| l).then(|| local_mask(mask.clone(), m.window));
+                (Some(tables), local)
+            }
+            None => (None, None),
+        };
+        AttentionBias { mask, relative, rotary, local_mask }
     }
 
     /// `[B, T, H]` → `[B, T, H]`; `input_mask` `[B, T]` (1 on real tokens) is read by DeBERTa-v2's
@@ -224,6 +288,9 @@ impl BertEncoder {
             if keep {
                 all.push(probs);
             }
+        }
+        if let Some(norm) = &self.final_norm {
+            hidden = norm.forward(hidden);
         }
         (hidden, all)
     }

@@ -5,3 +5,4 @@ pub mod disentangled;
 pub mod embeddings;
 pub mod layer;
 pub mod model;
+pub mod modern;

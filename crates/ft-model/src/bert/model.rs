@@ -7,7 +7,7 @@ use crate::init::Init;
 use crate::peft::lora::{LoraBranch, forward_with};
 use crate::{BertConfig, HiddenAct, ModelError};
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
 /// `pooler`: dense + tanh on the first token (`[CLS]`). Also the other families' sequence-head
@@ -30,32 +30,60 @@ pub struct BertPooler {
     /// does in transformers.
     #[module(skip)]
     pub in_head: bool,
+    /// ModernBERT's `head.norm`, after the activation.
+    pub norm: Option<LayerNorm>,
+    /// ModernBERT's `classifier_pooling: mean`: the dense layer reads the mean of the real tokens'
+    /// states instead of the first token's.
+    #[module(skip)]
+    pub mean: bool,
 }
 
 impl BertPooler {
-    /// The pooler of `config`'s family around `dense`.
-    pub fn new(config: &BertConfig, dense: Linear) -> Self {
+    /// The pooler of `config`'s family around `dense` (ModernBERT's without its bias unless
+    /// `classifier_bias`, and with its `head.norm`).
+    pub fn new(config: &BertConfig, mut dense: Linear) -> Self {
         let family = config.family();
+        let modern = config.modern();
+        let device = dense.weight.device();
+        if modern.as_ref().is_some_and(|m| !m.classifier_bias) {
+            dense.bias = None;
+        }
         Self {
             dense,
             dense_lora: None,
             dropout: DropoutConfig::new(family.pooler_dropout(config)).init(),
             activation: family.pooler_activation(config),
             in_head: family != crate::Family::Bert,
+            norm: modern.as_ref().map(|m| {
+                crate::init::Init::layer_norm_with(config.hidden_size, config.layer_norm_eps, m.norm_bias, &device)
+            }),
+            mean: modern.is_some_and(|m| m.mean_pooling),
         }
     }
 
-    /// `[B, T, H]` → `[B, H]`.
-    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let [b, _, h] = hidden.dims();
-        self.forward_first(hidden.slice([0..b, 0..1]).reshape([b, h]))
+    /// `[B, T, H]` and the real-token mask `[B, T]` (1 real, 0 padding) → `[B, H]`.
+    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<2>) -> Tensor<2> {
+        let [b, t, h] = hidden.dims();
+        let pooled = match self.mean {
+            // ModernBERT's `classifier_pooling: mean`: Σ h·m / Σ m.
+            true => {
+                let m = mask.reshape([b, t, 1]);
+                (hidden * m.clone()).sum_dim(1).reshape([b, h]) / m.sum_dim(1).reshape([b, 1])
+            }
+            false => hidden.slice([0..b, 0..1]).reshape([b, h]),
+        };
+        self.forward_first(pooled)
     }
 
     /// [`BertPooler::forward`] from the first token's state `[B, H]` (what cached features hold when
     /// this layer trains with the head) → `[B, H]`.
     pub fn forward_first(&self, first: Tensor<2>) -> Tensor<2> {
         let first = self.dropout.forward(first);
-        super::layer::activate(self.activation, forward_with(&self.dense, &self.dense_lora, first))
+        let out = super::layer::activate(self.activation, forward_with(&self.dense, &self.dense_lora, first));
+        match &self.norm {
+            Some(norm) => norm.forward(out),
+            None => out,
+        }
     }
 }
 
@@ -152,8 +180,8 @@ impl BertModel {
         inputs_embeds: Option<Tensor<3>>,
     ) -> Result<BertOutputs, ModelError> {
         let (embedded, mask, input_mask) = self.embed(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
-        let last_hidden_state = self.encoder.forward(embedded, mask, input_mask);
-        let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone()));
+        let last_hidden_state = self.encoder.forward(embedded, mask, input_mask.clone());
+        let pooler_output = self.pooler.as_ref().map(|p| p.forward(last_hidden_state.clone(), input_mask.clone()));
         Ok(BertOutputs { last_hidden_state, pooler_output })
     }
 

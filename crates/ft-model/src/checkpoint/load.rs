@@ -125,7 +125,18 @@ pub fn load_pretrained<H: Head>(
         return Err(ModelError::MissingFile { dir: dir.to_path_buf(), file: "model.safetensors" });
     }
     let mut config = BertConfig::from_file(&config_path)?;
-    let (header, bytes, weights) = if weights.is_file() {
+    let (header, bytes, weights) = if config.family() == crate::Family::ModernBert {
+        // ModernBERT fuses the query, key and value projections into one `Wqkv`: split first, so that
+        // the rest is BERT's loading (the header check then runs on the split file).
+        let (raw, path) = match weights.is_file() {
+            true => (std::fs::read(&weights).map_err(ModelError::io(&weights))?, weights),
+            false => (merge_shards(dir, &index)?, index),
+        };
+        let bytes = crate::bert::modern::split_fused_qkv(&raw)
+            .map_err(|reason| ModelError::Safetensors { path: path.clone(), reason })?;
+        let header = parse_header(&bytes, bytes.len() as u64, &path)?;
+        (header, bytes, path)
+    } else if weights.is_file() {
         let mut reader = WeightsReader::open(&weights)?;
         let header = reader.header()?;
         plan::<H>(&header, &config, options, &weights, &config_path)?;

@@ -57,6 +57,9 @@ pub fn expected_tensors<H: Head>(config: &BertConfig, num_labels: usize) -> Vec<
 /// The encoder's tensors (`bert.*`, canonical names of every family), with the pooler's when
 /// `pooler` is set.
 pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor> {
+    if let Some(modern) = config.modern() {
+        return modern_tensors(config, &modern, pooler);
+    }
     let (h, i, w) = (config.hidden_size, config.intermediate_size, config.embedding_width());
     let mut out = Vec::new();
     let mut push = |name: String, shape: &[usize], part| out.push(ExpectedTensor { name, shape: shape.to_vec(), part });
@@ -122,6 +125,47 @@ pub fn encoder_tensors(config: &BertConfig, pooler: bool) -> Vec<ExpectedTensor>
     if pooler {
         push("bert.pooler.dense.weight".into(), &[h, h], Part::Pooler);
         push("bert.pooler.dense.bias".into(), &[h], Part::Pooler);
+    }
+    out
+}
+
+/// ModernBERT's tensors under ft's canonical names (its `Wqkv` split into query, key and value; see
+/// [`crate::bert::modern`]), biases only where its config asks for them.
+fn modern_tensors(config: &BertConfig, m: &crate::bert::modern::ModernBert, pooler: bool) -> Vec<ExpectedTensor> {
+    let (h, i) = (config.hidden_size, config.intermediate_size);
+    let mut out = Vec::new();
+    let mut push = |name: String, shape: &[usize], part| out.push(ExpectedTensor { name, shape: shape.to_vec(), part });
+    let linear = |push: &mut dyn FnMut(String, &[usize], Part), name: String, o: usize, i: usize, bias: bool, part| {
+        push(format!("{name}.weight"), &[o, i], part);
+        if bias {
+            push(format!("{name}.bias"), &[o], part);
+        }
+    };
+    let norm = |push: &mut dyn FnMut(String, &[usize], Part), name: String, part| {
+        push(format!("{name}.weight"), &[h], part);
+        if m.norm_bias {
+            push(format!("{name}.bias"), &[h], part);
+        }
+    };
+    push("bert.embeddings.word_embeddings.weight".into(), &[config.vocab_size, h], Part::Embeddings);
+    norm(&mut push, "bert.embeddings.LayerNorm".into(), Part::Embeddings);
+    for l in 0..config.num_hidden_layers {
+        let p = format!("bert.encoder.layer.{l}");
+        for name in ["query", "key", "value"] {
+            linear(&mut push, format!("{p}.attention.self.{name}"), h, h, m.attention_bias, Part::Encoder);
+        }
+        linear(&mut push, format!("{p}.attention.output.dense"), h, h, m.attention_bias, Part::Encoder);
+        if l > 0 {
+            norm(&mut push, format!("{p}.attn_norm"), Part::Encoder);
+        }
+        norm(&mut push, format!("{p}.output.LayerNorm"), Part::Encoder);
+        linear(&mut push, format!("{p}.intermediate.dense"), 2 * i, h, m.mlp_bias, Part::Encoder);
+        linear(&mut push, format!("{p}.output.dense"), h, i, m.mlp_bias, Part::Encoder);
+    }
+    norm(&mut push, "bert.encoder.final_norm".into(), Part::Encoder);
+    if pooler {
+        linear(&mut push, "bert.pooler.dense".into(), h, h, m.classifier_bias, Part::Pooler);
+        norm(&mut push, "bert.pooler.norm".into(), Part::Pooler);
     }
     out
 }

@@ -87,6 +87,16 @@ pub(crate) fn plan<H: Head>(
             reason: "the head would have 0 labels; a classifier needs at least one class".into(),
         });
     }
+    if config.family() == Family::ModernBert && H::TASK != crate::Task::SequenceClassification {
+        return Err(ModelError::Config {
+            path: config_path.to_path_buf(),
+            reason: format!(
+                "{} on ModernBERT is not built yet (its token and QA heads read every token through `head`); \
+                 ft fine-tunes ModernBERT for sequence classification",
+                H::TASK.architecture()
+            ),
+        });
+    }
     let file = &header.tensors;
     let mut report = LoadReport {
         weights_file: weights.to_path_buf(),

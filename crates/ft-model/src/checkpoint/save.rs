@@ -115,6 +115,13 @@ pub fn save_pretrained<H: Head>(
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join("model.safetensors"), reason: e.to_string() })?;
+        if config.family() == crate::Family::ModernBert {
+            // transformers' ModernBERT holds one fused `Wqkv` per layer.
+            let bytes = std::fs::read(&weights).map_err(ModelError::io(&weights))?;
+            let fused = crate::bert::modern::fuse_qkv(&bytes)
+                .map_err(|reason| ModelError::Output { path: out.join("model.safetensors"), reason })?;
+            std::fs::write(&weights, fused).map_err(ModelError::io(&weights))?;
+        }
         // safetensors writes through a private (0600) temporary file; give the weights the mode a plainly
         // created file gets under this umask, as config.json got, so that whoever can read the directory
         // can load the model.

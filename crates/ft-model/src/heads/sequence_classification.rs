@@ -174,7 +174,11 @@ impl Head for BertForSequenceClassification {
         let ModelInputs { input_ids, token_type_ids, attention_mask: mask, inputs_embeds } = inputs;
         let bert = self.bert.forward_embeds(input_ids, Some(token_type_ids), Some(mask.clone()), inputs_embeds)?;
         // The head's own dense layer reads `[CLS]`: the features stop before it.
-        let pooling = if self.head_pooler().is_some() { Pooling::Cls } else { self.pooling };
+        let pooling = match self.head_pooler() {
+            Some(p) if p.mean => Pooling::Mean,
+            Some(_) => Pooling::Cls,
+            None => self.pooling,
+        };
         pooling.pool(&bert, self.bert.with_virtual_tokens(mask))
     }
 }
