@@ -680,12 +680,16 @@ def train_parity_model(tiny: Path) -> BertForSequenceClassification:
 
 
 def train_parity_decay_names(model) -> set[str]:
-    """Trainer's own rule; asserted equal to 'not bias and not LayerNorm.weight' for BERT."""
+    """Trainer's own rule; asserted equal to 'not a bias and not a LayerNorm's weight' (ft's rule)."""
     from transformers.trainer import Trainer
 
     # An instance method that does not use `self` (no Trainer, hence no accelerate, needed).
     decay = set(Trainer.get_decay_parameter_names(None, model))
-    simple = {n for n, _ in model.named_parameters() if "bias" not in n and "LayerNorm.weight" not in n}
+    norms = {
+        f"{m}.{p}" for m, module in model.named_modules() if isinstance(module, torch.nn.LayerNorm)
+        for p, _ in module.named_parameters(recurse=False)
+    }
+    simple = {n for n, _ in model.named_parameters() if "bias" not in n and n not in norms}
     assert decay == simple, f"Trainer's no-decay rule differs: {sorted(decay ^ simple)}"
     return decay
 
@@ -3835,7 +3839,7 @@ FAMILY_DIRS = {
     "modernbert": "tiny-modernbert",
 }
 # Families whose token and QA heads ft does not build yet: the golden holds their sequence head only.
-FAMILY_SEQUENCE_ONLY = {"modernbert"}
+FAMILY_SEQUENCE_ONLY: set[str] = set()
 FAMILY_GOLDEN_FILE = "families_golden.safetensors"
 ROBERTA_TRAIN_PARITY_FILE = "roberta_train_parity.safetensors"
 DEBERTA_TRAIN_PARITY_FILE = "deberta_train_parity.safetensors"
@@ -4091,7 +4095,9 @@ def generate_family(out: Path, family: str, index: int, tensors: dict) -> dict:
         tensors[f"{f}.{task}.logits"] = head_logits
         base_names = {f"{FAMILY_BASE[family]}.{k}" for k in base.state_dict()}
         head_tensors = {k: v for k, v in head_model.state_dict().items() if k not in base_names}
-        assert set(head_tensors) in ({"classifier.weight", "classifier.bias"}, {"qa_outputs.weight", "qa_outputs.bias"}), head_tensors.keys()
+        # ModernBERT's token and QA heads: `head` (dense, norm) → dropout → `classifier` (QA's too).
+        modern = {"head.dense.weight", "head.norm.weight", "classifier.weight", "classifier.bias"}
+        assert set(head_tensors) in ({"classifier.weight", "classifier.bias"}, {"qa_outputs.weight", "qa_outputs.bias"}, modern), head_tensors.keys()
         for k, v in head_tensors.items():
             tensors[f"{f}.{task}.{k}"] = v
         reloaded[task] = sorted(head_tensors)
@@ -4199,6 +4205,53 @@ def generate_deberta_train_parity(out: Path) -> dict:
     }
 
 
+MODERNBERT_TRAIN_PARITY_FILE = "modernbert_train_parity.safetensors"
+
+
+def generate_modernbert_train_parity(out: Path) -> dict:
+    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-modernbert (its dropouts are 0): train-parity's
+    batches as they are (the tiny WordPiece ids), 6 AdamW steps — gradients through the rotary
+    positions, the local layers' window, the gated MLPs, the pre-LayerNorm residuals, the final norm
+    and the mean-pooled `head`. ModernBERT's forward takes no token_type_ids: the file keeps zeros."""
+    from transformers import ModernBertForSequenceClassification
+
+    r = TRAIN_RECIPE
+    tiny = out / FAMILY_DIRS["modernbert"]
+    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
+    batches = train_parity_batches(initial["model.embeddings.tok_embeddings.weight"].shape[0])
+    feed = [{k: v for k, v in b.items() if k != "token_type_ids"} for b in batches]
+
+    def build():
+        model = ModernBertForSequenceClassification.from_pretrained(
+            str(tiny), dtype=torch.float32, attn_implementation=ATTN,
+        ).train()
+        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+        return model
+
+    model = build()
+    decay = train_parity_decay_names(model)
+    losses_t, norms_t, lrs, final, _ = train_parity_run(build, feed, [])
+    clipped = int((norms_t > r["max_grad_norm"]).sum())
+    say(f"modernbert train-parity: losses {[round(float(x), 4) for x in losses_t]}")
+    say(f"modernbert train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
+    assert torch.isfinite(losses_t).all(), (losses_t, norms_t)
+    tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
+    for i in range(len(batches)):
+        tensors[f"batch{i}.token_type_ids"] = torch.zeros_like(batches[i]["input_ids"])
+    tensors["losses"] = losses_t
+    tensors["grad_norms"] = norms_t
+    tensors["lrs"] = lrs
+    for n, p in final.items():
+        tensors[f"final.{n}"] = p
+    save_tensors(out / MODERNBERT_TRAIN_PARITY_FILE, tensors)
+    return {
+        "recipe": "train_parity.json (variant none) on tiny-modernbert (dropouts 0)",
+        "clipped_steps": clipped,
+        "losses": [float(x) for x in losses_t],
+        "decay_parameters": sorted(decay),
+    }
+
+
 def family_tokenizer_golden(out: Path, family: str) -> str:
     """tokenizer-goldens' cases through the family's tokenizer.json (Python tokenizers), same format."""
     model_dir = out / FAMILY_DIRS[family]
@@ -4249,7 +4302,8 @@ def cmd_family_goldens(args) -> int:
     save_tensors(out / FAMILY_GOLDEN_FILE, tensors)
     info["roberta_train_parity"] = generate_roberta_train_parity(out)
     info["deberta_train_parity"] = generate_deberta_train_parity(out)
-    written = [FAMILY_GOLDEN_FILE, ROBERTA_TRAIN_PARITY_FILE, DEBERTA_TRAIN_PARITY_FILE]
+    info["modernbert_train_parity"] = generate_modernbert_train_parity(out)
+    written = [FAMILY_GOLDEN_FILE, ROBERTA_TRAIN_PARITY_FILE, DEBERTA_TRAIN_PARITY_FILE, MODERNBERT_TRAIN_PARITY_FILE]
     written += [family_tokenizer_golden(out, f) for f in FAMILY_TOKENIZER_GOLDENS]
     manifest.setdefault("cases", {})[FAMILY_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[FAMILY_GOLDEN_FILE] = tensor_table(out / FAMILY_GOLDEN_FILE)

@@ -172,6 +172,18 @@ impl Family {
         }
     }
 
+    /// The file name of the QA head's Linear where it is not `qa_outputs` (ModernBERT's `classifier`).
+    pub fn qa_classifier_name(self, task: Task) -> Option<&'static str> {
+        (self == Self::ModernBert && task == Task::QuestionAnswering).then_some("classifier")
+    }
+
+    /// Whether the token and QA heads read every token through the sequence head's dense layer
+    /// (ModernBERT's `head`: dense → act → norm, before their dropout and classifier); ft builds the
+    /// pooler for them then.
+    pub fn head_transform(self) -> bool {
+        self == Self::ModernBert
+    }
+
     /// Dropout after the embeddings' LayerNorm: ModernBERT's `embedding_dropout`, else
     /// `hidden_dropout_prob`.
     pub fn embedding_dropout(self, config: &BertConfig) -> f64 {
@@ -204,6 +216,8 @@ impl Family {
     /// have none.
     pub fn qa_dropout(self, config: &BertConfig) -> f64 {
         match self {
+            // ModernBERT's QA head: `head` → dropout → `classifier`.
+            Self::ModernBert => config.classifier_dropout_prob(),
             Self::DistilBert => config.extra.get("qa_dropout").and_then(|v| v.as_f64()).unwrap_or(0.1),
             _ => 0.0,
         }
@@ -277,6 +291,8 @@ impl Family {
                 (r"^model\.final_norm\.", "bert.encoder.final_norm."),
                 (r"^head\.dense\.", "bert.pooler.dense."),
                 (r"^head\.norm\.", "bert.pooler.norm."),
+                (layer, "bert.encoder.layer.$1."),
+                (r"^model\.", "bert."),
             ])
         });
         match self {
@@ -380,8 +396,14 @@ impl Family {
                 (r"^bert\.", "model."),
             ])
         });
+        static MODERNBERT_QA: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+            let mut table = vec![(Regex::new(r"^qa_outputs\.").expect("a valid pattern"), "classifier.")];
+            table.extend(MODERNBERT.iter().cloned());
+            table
+        });
         match (self, task) {
             (Self::Bert, _) => &[],
+            (Self::ModernBert, Task::QuestionAnswering) => &MODERNBERT_QA,
             (Self::ModernBert, _) => &MODERNBERT,
             (Self::DebertaV2, Task::SequenceClassification) => &DEBERTA_SEQ,
             (Self::DebertaV2, _) => &DEBERTA,
@@ -587,7 +609,7 @@ pub(crate) fn denormalise_config(value: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::names::{FileKey, canonical_for, encoder_tensors};
+    use crate::checkpoint::names::{FileKey, canonical_for_task, encoder_tensors};
 
     fn config(model_type: &str) -> BertConfig {
         let mut v = serde_json::json!({
@@ -610,16 +632,18 @@ mod tests {
         for &family in Family::ALL {
             let config = config(family.model_type());
             for &task in Task::ALL {
-                let mut names: Vec<String> = encoder_tensors(&config, task == Task::SequenceClassification)
-                    .into_iter()
-                    .map(|t| t.name)
-                    .collect();
+                let pooler = task == Task::SequenceClassification || family.head_transform();
+                let mut names: Vec<String> = encoder_tensors(&config, pooler).into_iter().map(|t| t.name).collect();
                 names.extend(["classifier.weight", "qa_outputs.bias"].map(String::from));
                 names.push("bert.encoder.layer.1.attention.self.prefix_key".into());
                 names.push("bert.encoder.layer.0.output.adapter.down.weight".into());
                 for name in names {
                     let file = family.file_name(task, &name);
-                    assert_eq!(canonical_for(family, &file), FileKey::Tensor(name.clone()), "{family} {task}: {file}");
+                    assert_eq!(
+                        canonical_for_task(family, task, &file),
+                        FileKey::Tensor(name.clone()),
+                        "{family} {task}: {file}"
+                    );
                 }
             }
         }

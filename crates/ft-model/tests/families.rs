@@ -27,8 +27,8 @@ const FAMILIES: &[(&str, &str, Family)] = &[
     // projections, clamped positions, absolute positions, token types, the convolution).
     ("deberta-v3", "tiny-deberta-v3", Family::DebertaV2),
     ("deberta-v2", "tiny-deberta-v2", Family::DebertaV2),
-    // Three layers (global, local, global) with a ±4 window, mean pooling, no biases; sequence head
-    // only (ft does not build ModernBERT's token and QA heads yet).
+    // Three layers (global, local, global) with a ±4 window, mean pooling, no biases; its token and
+    // QA heads read every token through `head` (dense → GELU → norm), QA's Linear is `classifier`.
     ("modernbert", "tiny-modernbert", Family::ModernBert),
 ];
 
@@ -91,7 +91,12 @@ fn head_checkpoint(tmp: &Path, dir: &str, prefix: &str, task: &str, family: Fami
     let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> = file
         .tensors()
         .into_iter()
-        .filter(|(name, _)| !name.starts_with("classifier.") && !name.starts_with("pre_classifier."))
+        // The sequence head's tensors go (ModernBERT's `head` too: its token and QA heads have their own).
+        .filter(|(name, _)| {
+            !name.starts_with("classifier.")
+                && !name.starts_with("pre_classifier.")
+                && !(family == Family::ModernBert && name.starts_with("head."))
+        })
         .collect();
     let head = format!("{prefix}.{task}.");
     for (name, view) in golden.tensors() {
@@ -119,7 +124,7 @@ fn head_checkpoint(tmp: &Path, dir: &str, prefix: &str, task: &str, family: Fami
 fn check_head<H: Head<Logits = ft_model::burn::tensor::Tensor<3>>>(task: &str) {
     let (golden, device) = (golden(), cpu());
     let tmp = tempfile::tempdir().unwrap();
-    for &(prefix, dir, family) in FAMILIES.iter().filter(|(_, _, f)| *f != Family::ModernBert) {
+    for &(prefix, dir, family) in FAMILIES {
         let model_dir = head_checkpoint(tmp.path(), dir, prefix, task, family);
         let loaded = load_pretrained::<H>(&model_dir, &LoadOptions::default(), &device).unwrap();
         let r = &loaded.report;
@@ -134,6 +139,20 @@ fn check_head<H: Head<Logits = ft_model::burn::tensor::Tensor<3>>>(task: &str) {
         assert_eq!(logits.dims().to_vec(), shape, "{dir} {task}");
         let d = assert_close(&format!("{dir} {task} logits"), &values(logits), &want, TOL);
         eprintln!("{dir} {task}: logits max abs diff {d:.2e} (every position, padding included)");
+        // Saved back under the checkpoint's own names and shapes (ModernBERT's fused Wqkv and its QA
+        // `classifier` included), less what the head leaves alone by design (DeBERTa's sequence pooler).
+        let out = tmp.path().join(format!("{dir}-{task}-saved"));
+        save_pretrained(&loaded.model, &loaded.config, &out, None, false).unwrap();
+        let table = |path: &Path| -> Vec<(String, Vec<usize>)> {
+            let bytes = std::fs::read(path).unwrap();
+            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let mut t: Vec<_> = st.tensors().into_iter().map(|(n, v)| (n, v.shape().to_vec())).collect();
+            t.sort();
+            t
+        };
+        let mut want: Vec<_> = table(&model_dir.join("model.safetensors"));
+        want.retain(|(n, _)| !loaded.report.ignored.contains(n));
+        assert_eq!(table(&out.join("model.safetensors")), want, "{dir} {task}: saved tensors");
     }
 }
 
@@ -289,10 +308,9 @@ fn deberta_settings_ft_does_not_build_are_refused() {
 }
 
 /// ModernBERT's `classifier_pooling: cls` (its default) on the same weights: the head reads the first
-/// token instead of the mean — transformers' logits for it, from the generator's second forward. Its
-/// token head is refused as not built yet.
+/// token instead of the mean — transformers' logits for it, from the generator's second forward.
 #[test]
-fn modernbert_cls_pooling_and_unbuilt_heads() {
+fn modernbert_cls_pooling() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cls");
     copy_fixture("tiny-modernbert", &dir);
@@ -306,12 +324,4 @@ fn modernbert_cls_pooling_and_unbuilt_heads() {
     let (want, _) = golden.f32("modernbert.cls_logits");
     let d = assert_close("tiny-modernbert cls pooling", &values(logits), &want, TOL);
     eprintln!("tiny-modernbert cls pooling: logits max abs diff {d:.2e}");
-    let err = load_pretrained::<BertForTokenClassification>(
-        &fixtures().join("tiny-modernbert"),
-        &LoadOptions::default(),
-        &device,
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("not built yet") && err.contains("sequence classification"), "{err}");
 }

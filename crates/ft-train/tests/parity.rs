@@ -267,6 +267,20 @@ fn deberta_matches_pytorch_step_for_step() {
     );
 }
 
+/// The sequence recipe on ModernBERT (`fixtures/tiny-modernbert`, `xtask/py/generate_fixtures.py
+/// family-goldens`): gradients through the rotary positions, the local layers' window, the gated
+/// MLPs, the pre-LayerNorm residuals, the final norm and the mean-pooled `head` (dense → GELU → norm),
+/// and saving with the fused `Wqkv` — the same tolerances. It has no biases, so no zero-gradient ones.
+#[test]
+fn modernbert_matches_pytorch_step_for_step() {
+    head_parity::<ft_model::BertForSequenceClassification>(
+        "tiny-modernbert",
+        "modernbert_train_parity.safetensors",
+        &[],
+        |g, i, d| Targets::Classes(g.labels(&format!("batch{i}.labels"), d)),
+    );
+}
+
 /// The parity run of head `H` from `fixtures/<fixture>` (dropout set to 0) against `golden`, the
 /// targets of micro-batch `i` from `targets`.
 /// `zero_grad` names parameters (besides the recipe's `zero_grad_parameters`) whose gradient is 0 in
@@ -378,7 +392,8 @@ fn head_parity<H: ft_model::Head>(
         worst_param = worst_param.max(diff);
         compared += 1;
     }
-    assert!(compared + zero_grad.len() >= 37, "compared only {compared} tensors");
+    // Every tensor of the fixture (ModernBERT's 24, the BERT-layered families' 37 or more).
+    assert!(compared + zero_grad.len() >= 24, "compared only {compared} tensors");
     eprintln!(
         "{fixture}: losses rel {worst_loss:.2e}, grad norms rel {worst_norm:.2e}, final params abs {worst_param:.2e} over {compared} tensors"
     );

@@ -75,6 +75,16 @@ impl BertPooler {
         self.forward_first(pooled)
     }
 
+    /// ModernBERT's `head` on every token (its token and QA heads): `[B, T, H]` → `[B, T, H]`.
+    pub fn transform(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let hidden = self.dropout.forward(hidden);
+        let out = super::layer::activate(self.activation, forward_with(&self.dense, &self.dense_lora, hidden));
+        match &self.norm {
+            Some(norm) => norm.forward(out),
+            None => out,
+        }
+    }
+
     /// [`BertPooler::forward`] from the first token's state `[B, H]` (what cached features hold when
     /// this layer trains with the head) → `[B, H]`.
     pub fn forward_first(&self, first: Tensor<2>) -> Tensor<2> {

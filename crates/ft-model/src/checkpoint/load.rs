@@ -149,7 +149,7 @@ pub fn load_pretrained<H: Head>(
     };
     let plan = plan::<H>(&header, &config, options, &weights, &config_path)?;
     check_finite(&bytes, &header, &plan, &weights)?;
-    let Plan { num_labels, fresh_head, fresh_pooler, mut report, virtual_tokens, family } = plan;
+    let Plan { num_labels, fresh_head, fresh_pooler, mut report, virtual_tokens, family, .. } = plan;
     debug_assert!(fresh_head || Task::of_config(&config).is_none_or(|t| t == H::TASK));
     if let Some(saved) = Task::of_config(&config)
         && saved != H::TASK
@@ -213,6 +213,9 @@ pub fn load_pretrained<H: Head>(
         if family.positions(&config) == crate::family::Positions::None {
             store =
                 store.with_key_remapping(r"^(deberta\.)?embeddings\.position_embeddings\.", "not_loaded_positions.");
+        }
+        if family.qa_classifier_name(H::TASK).is_some() {
+            store = store.with_key_remapping(r"^classifier\.", "qa_outputs.");
         }
         for (pattern, replacement) in family.load_rules() {
             store = store.with_key_remapping(pattern.as_str(), *replacement);

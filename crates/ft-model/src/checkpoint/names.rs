@@ -49,7 +49,7 @@ pub struct ExpectedTensor {
 
 /// Every tensor of head `H` on the encoder of `config`, with `num_labels` outputs.
 pub fn expected_tensors<H: Head>(config: &BertConfig, num_labels: usize) -> Vec<ExpectedTensor> {
-    let mut out = encoder_tensors(config, H::POOLER);
+    let mut out = encoder_tensors(config, H::POOLER || config.family().head_transform());
     out.extend(H::head_tensors(config, num_labels));
     out
 }
@@ -192,6 +192,15 @@ pub enum FileKey {
 /// [`canonical_for`] a BERT checkpoint.
 pub fn canonical(file_key: &str) -> FileKey {
     canonical_for(Family::Bert, file_key)
+}
+
+/// [`canonical_for`] a file key of a model of `task`: where the family names a head's tensors after
+/// the task (ModernBERT's QA `classifier` is ft's `qa_outputs`), that first.
+pub fn canonical_for_task(family: Family, task: crate::Task, file_key: &str) -> FileKey {
+    match (family.qa_classifier_name(task), file_key.strip_prefix("classifier.")) {
+        (Some(_), Some(rest)) => canonical_for(family, &format!("qa_outputs.{rest}")),
+        _ => canonical_for(family, file_key),
+    }
 }
 
 /// Canonicalises a file key of a `family` checkpoint: the family's names become BERT's

@@ -9,7 +9,7 @@
 
 use super::header::{SafetensorsHeader, count_non_finite, parse_header};
 use super::load::{LoadOptions, LoadReport};
-use super::names::{ExpectedTensor, FileKey, Part, canonical_for, expected_tensors, head_modules};
+use super::names::{ExpectedTensor, FileKey, Part, canonical_for_task, expected_tensors, head_modules};
 use crate::heads::task::{Head, Task};
 use crate::{BertConfig, Family, ModelError};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -35,6 +35,8 @@ pub(crate) struct Plan {
     pub virtual_tokens: Option<usize>,
     /// The checkpoint's family (`config.json`'s `model_type`), which names its tensors.
     pub family: Family,
+    /// The head's task (some families name a head's tensors after it).
+    pub task: crate::Task,
 }
 
 /// Validates a whole safetensors file held in memory (`bytes`) against `config` — header, names,
@@ -87,16 +89,6 @@ pub(crate) fn plan<H: Head>(
             reason: "the head would have 0 labels; a classifier needs at least one class".into(),
         });
     }
-    if config.family() == Family::ModernBert && H::TASK != crate::Task::SequenceClassification {
-        return Err(ModelError::Config {
-            path: config_path.to_path_buf(),
-            reason: format!(
-                "{} on ModernBERT is not built yet (its token and QA heads read every token through `head`); \
-                 ft fine-tunes ModernBERT for sequence classification",
-                H::TASK.architecture()
-            ),
-        });
-    }
     let file = &header.tensors;
     let mut report = LoadReport {
         weights_file: weights.to_path_buf(),
@@ -107,7 +99,7 @@ pub(crate) fn plan<H: Head>(
     let family = config.family();
     let mut found = HashMap::new();
     for tensor in file {
-        match canonical_for(family, &tensor.key) {
+        match canonical_for_task(family, H::TASK, &tensor.key) {
             FileKey::Ignored => report.ignored.push(tensor.key.clone()),
             FileKey::Tensor(name) => {
                 found.insert(name, tensor);
@@ -230,7 +222,7 @@ pub(crate) fn plan<H: Head>(
     let mut pooler_dropped = false;
     let mut virtual_tokens = None;
     for tensor in file {
-        if let FileKey::Tensor(name) = canonical_for(family, &tensor.key)
+        if let FileKey::Tensor(name) = canonical_for_task(family, H::TASK, &tensor.key)
             && !expected_names.contains(name.as_str())
         {
             // A model ft saved with bottleneck adapters (config.json's `ft_adapters`): the loader builds
@@ -280,7 +272,7 @@ pub(crate) fn plan<H: Head>(
             }
             // A head without a pooler (transformers' add_pooling_layer=False) leaves the checkpoint's
             // pooler unused by design, as transformers does.
-            if !H::POOLER && name.starts_with("bert.pooler.") {
+            if !H::POOLER && !family.head_transform() && name.starts_with("bert.pooler.") {
                 report.ignored.push(tensor.key.clone());
                 pooler_dropped = true;
             } else {
@@ -326,7 +318,7 @@ pub(crate) fn plan<H: Head>(
             options.seed
         ));
     }
-    Ok(Plan { num_labels, fresh_head, fresh_pooler, report, virtual_tokens, family })
+    Ok(Plan { num_labels, fresh_head, fresh_pooler, report, virtual_tokens, family, task: H::TASK })
 }
 
 /// Every tensor the plan applies must hold finite values: a NaN or an infinity in a checkpoint is
@@ -339,7 +331,7 @@ pub(crate) fn check_finite(
 ) -> Result<(), ModelError> {
     let applied: HashSet<&str> = plan.report.applied.iter().map(String::as_str).collect();
     for tensor in &header.tensors {
-        let FileKey::Tensor(name) = canonical_for(plan.family, &tensor.key) else { continue };
+        let FileKey::Tensor(name) = canonical_for_task(plan.family, plan.task, &tensor.key) else { continue };
         if !applied.contains(name.as_str()) {
             continue;
         }

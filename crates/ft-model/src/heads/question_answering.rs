@@ -52,7 +52,12 @@ impl BertForQuestionAnswering {
         inputs_embeds: Option<Tensor<3>>,
     ) -> Result<Tensor<3>, ModelError> {
         let bert = self.bert.forward_embeds(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
-        Ok(self.qa_outputs.forward(self.dropout.forward(bert.last_hidden_state)))
+        // ModernBERT's heads read every token through its `head` (ft's pooler); no pooler elsewhere.
+        let hidden = match &self.bert.pooler {
+            Some(head) => head.transform(bert.last_hidden_state),
+            None => bert.last_hidden_state,
+        };
+        Ok(self.qa_outputs.forward(self.dropout.forward(hidden)))
     }
 }
 
@@ -64,7 +69,7 @@ impl Head for BertForQuestionAnswering {
     /// `num_labels` is always 2 for this head (a start and an end); the argument is not read.
     fn build(config: &BertConfig, _num_labels: usize, init: &mut Init, device: &Device) -> Self {
         Self {
-            bert: BertModel::build(config, Self::POOLER, init, device),
+            bert: BertModel::build(config, Self::POOLER || config.family().head_transform(), init, device),
             dropout: DropoutConfig::new(config.family().qa_dropout(config)).init(),
             qa_outputs: init.linear(config.hidden_size, QA_OUTPUTS, device),
         }

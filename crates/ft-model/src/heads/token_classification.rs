@@ -47,7 +47,12 @@ impl BertForTokenClassification {
         inputs_embeds: Option<Tensor<3>>,
     ) -> Result<Tensor<3>, ModelError> {
         let bert = self.bert.forward_embeds(input_ids, token_type_ids, attention_mask, inputs_embeds)?;
-        Ok(self.classifier.forward(self.dropout.forward(bert.last_hidden_state)))
+        // ModernBERT's heads read every token through its `head` (ft's pooler); no pooler elsewhere.
+        let hidden = match &self.bert.pooler {
+            Some(head) => head.transform(bert.last_hidden_state),
+            None => bert.last_hidden_state,
+        };
+        Ok(self.classifier.forward(self.dropout.forward(hidden)))
     }
 }
 
@@ -58,7 +63,7 @@ impl Head for BertForTokenClassification {
 
     fn build(config: &BertConfig, num_labels: usize, init: &mut Init, device: &Device) -> Self {
         Self {
-            bert: BertModel::build(config, Self::POOLER, init, device),
+            bert: BertModel::build(config, Self::POOLER || config.family().head_transform(), init, device),
             dropout: DropoutConfig::new(config.family().token_classifier_dropout(config)).init(),
             classifier: init.linear(config.hidden_size, num_labels, device),
         }
