@@ -634,7 +634,8 @@ mod tests {
             for &task in Task::ALL {
                 let pooler = task == Task::SequenceClassification || family.head_transform();
                 let mut names: Vec<String> = encoder_tensors(&config, pooler).into_iter().map(|t| t.name).collect();
-                names.extend(["classifier.weight", "qa_outputs.bias"].map(String::from));
+                names
+                    .push(if task == Task::QuestionAnswering { "qa_outputs.bias" } else { "classifier.weight" }.into());
                 names.push("bert.encoder.layer.1.attention.self.prefix_key".into());
                 names.push("bert.encoder.layer.0.output.adapter.down.weight".into());
                 for name in names {

@@ -93,9 +93,8 @@ fn head_checkpoint(tmp: &Path, dir: &str, prefix: &str, task: &str, family: Fami
         .into_iter()
         // The sequence head's tensors go (ModernBERT's `head` too: its token and QA heads have their own).
         .filter(|(name, _)| {
-            !name.starts_with("classifier.")
-                && !name.starts_with("pre_classifier.")
-                && !(family == Family::ModernBert && name.starts_with("head."))
+            let head = name.starts_with("classifier.") || name.starts_with("pre_classifier.");
+            !(head || family == Family::ModernBert && name.starts_with("head."))
         })
         .collect();
     let head = format!("{prefix}.{task}.");
@@ -324,4 +323,38 @@ fn modernbert_cls_pooling() {
     let (want, _) = golden.f32("modernbert.cls_logits");
     let d = assert_close("tiny-modernbert cls pooling", &values(logits), &want, TOL);
     eprintln!("tiny-modernbert cls pooling: logits max abs diff {d:.2e}");
+}
+
+/// ModernBERT settings ft does not build are refused by key, not loaded wrong.
+#[test]
+fn modernbert_settings_ft_does_not_build_are_refused() {
+    let path = fixtures().join("tiny-modernbert/config.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for (key, value, says) in [
+        ("layer_types", serde_json::json!(["full_attention"]), "layer_types has 1 entries for 3 layers"),
+        ("layer_types", serde_json::json!(["full_attention", "chunked", "full_attention"]), "layer_types holds"),
+        ("classifier_pooling", serde_json::json!("max"), "classifier_pooling is \"max\""),
+        (
+            "rope_parameters",
+            serde_json::json!({"full_attention": {"rope_type": "yarn", "rope_theta": 1e4}}),
+            "rope_type is \"yarn\"",
+        ),
+        ("classifier_activation", serde_json::json!("swishy"), "classifier_activation \"swishy\""),
+        ("norm_bias", serde_json::json!("no"), "norm_bias"),
+    ] {
+        let mut config = original.clone();
+        config[key] = value;
+        let err = ft_model::BertConfig::from_json_str(&config.to_string(), &path).unwrap_err().to_string();
+        assert!(err.contains("tiny-modernbert/config.json") && err.contains(says), "{key}: {err}");
+    }
+    // Older configs: global_attn_every_n_layers and the two rope thetas as keys of their own.
+    let mut config = original;
+    let object = config.as_object_mut().unwrap();
+    object.remove("layer_types");
+    object.remove("rope_parameters");
+    object.insert("global_rope_theta".into(), 5e4.into());
+    let parsed = ft_model::BertConfig::from_json_str(&config.to_string(), &path).unwrap();
+    let m = parsed.modern().unwrap();
+    assert_eq!(m.local, [false, true, false]);
+    assert_eq!((m.global_theta, m.local_theta, m.window), (5e4, 1e4, 4));
 }

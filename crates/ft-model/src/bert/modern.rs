@@ -139,7 +139,7 @@ impl ModernBert {
                 return Err(format!("{key} is {p}; a dropout probability must be in [0, 1)"));
             }
         }
-        if config.head_dim() % 2 != 0 {
+        if !config.head_dim().is_multiple_of(2) {
             return Err(format!("the head size {} is odd; rotary positions need an even one", config.head_dim()));
         }
         Ok(settings)
