@@ -4330,6 +4330,15 @@ FAMILY_LORA = [
 ]
 FAMILY_LORA_GOLDEN_FILE = "families_lora_golden.safetensors"
 FAMILY_LORA_SEED = 60
+# PEFT's prompt tuning on the families (5 virtual tokens), the head's own dense layer in
+# modules_to_save as for LoRA (ModernBERT's `head`).
+FAMILY_PROMPT = [
+    ("roberta", "tiny-roberta", ["classifier"]),
+    ("distilbert", "tiny-distilbert", ["pre_classifier", "classifier"]),
+    ("deberta-v3", "tiny-deberta-v3", ["pooler", "classifier"]),
+    ("modernbert", "tiny-modernbert", ["head", "classifier"]),
+]
+FAMILY_PROMPT_GOLDEN_FILE = "families_prompt_golden.safetensors"
 
 
 def add_family_lora_goldens_args(p: argparse.ArgumentParser) -> None:
@@ -4338,9 +4347,10 @@ def add_family_lora_goldens_args(p: argparse.ArgumentParser) -> None:
 
 @subcommand(
     "family-lora-goldens",
-    "write fixtures/tiny-{roberta,distilbert,deberta-v3}-lora (PEFT LoRA adapters on the family fixtures, "
-    "B and the head perturbed so that every tensor matters) and families_lora_golden.safetensors (their "
-    "logits on families_golden's batch), and add them to manifest.json",
+    "write fixtures/tiny-{roberta,distilbert,deberta-v3}-lora and tiny-{…,modernbert}-prompt (PEFT LoRA and "
+    "prompt-tuning adapters on the family fixtures, trainable tensors perturbed so that every one matters) and "
+    "families_{lora,prompt}_golden.safetensors (their logits on families_golden's batch), and add them to "
+    "manifest.json",
     add_family_lora_goldens_args,
 )
 def cmd_family_lora_goldens(args) -> int:
@@ -4385,13 +4395,53 @@ def cmd_family_lora_goldens(args) -> int:
         info[key] = {"fixture": fixture, "adapter": adapter_dir.name, "target_modules": targets,
                      "modules_to_save": to_save, "tensors": names}
     save_tensors(out / FAMILY_LORA_GOLDEN_FILE, tensors)
+    prompt_tensors: dict[str, torch.Tensor] = {}
+    prompt_info = {}
+    for i, (key, fixture, to_save) in enumerate(FAMILY_PROMPT):
+        torch.manual_seed(FAMILY_LORA_SEED + 20 + i)
+        base = AutoModelForSequenceClassification.from_pretrained(
+            str(out / fixture), dtype=torch.float32, attn_implementation=ATTN
+        )
+        config = peft.PromptTuningConfig(
+            task_type=peft.TaskType.SEQ_CLS, num_virtual_tokens=PROMPT_VIRTUAL_TOKENS, prompt_tuning_init="RANDOM",
+            modules_to_save=to_save,
+            # What PEFT reads from the config by BERT's names (DistilBERT's `dim` is not among them).
+            token_dim=base.config.hidden_size, num_attention_heads=base.config.num_attention_heads,
+            num_layers=base.config.num_hidden_layers,
+        )
+        model = peft.get_peft_model(base, config)
+        gen = torch.Generator().manual_seed(FAMILY_LORA_SEED + 30 + i)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if param.requires_grad:
+                    param.add_(torch.randn(param.shape, generator=gen) * 0.1)
+        model.eval()
+        adapter_dir = out / f"{fixture}-prompt"
+        save_adapter(model, adapter_dir)
+        cfg_path = adapter_dir / "adapter_config.json"
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        cfg["base_model_name_or_path"] = fixture
+        write_json(cfg_path, cfg)
+        cut = FAMILY_MAX_LEN - PROMPT_VIRTUAL_TOKENS  # the virtual tokens take positions too
+        inputs = {k: golden[f"{key}.{k}"][:, :cut] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        with torch.no_grad():
+            prompt_tensors[f"{key}.logits"] = model(**model_inputs(key, inputs)).logits
+        names = sorted(safetensors.torch.load_file(str(adapter_dir / "adapter_model.safetensors")))
+        say(f"{fixture} prompt: adapter tensors {names}; logits {prompt_tensors[f'{key}.logits'][0].tolist()}")
+        prompt_info[key] = {"fixture": fixture, "adapter": adapter_dir.name, "modules_to_save": to_save,
+                            "tensors": names, "inputs": f"families_golden {key}.* cut to {cut} tokens"}
+    save_tensors(out / FAMILY_PROMPT_GOLDEN_FILE, prompt_tensors)
+    manifest.setdefault("cases", {})[FAMILY_PROMPT_GOLDEN_FILE] = prompt_info
+    manifest.setdefault("tensors", {})[FAMILY_PROMPT_GOLDEN_FILE] = tensor_table(out / FAMILY_PROMPT_GOLDEN_FILE)
     manifest.setdefault("cases", {})[FAMILY_LORA_GOLDEN_FILE] = info
     manifest.setdefault("tensors", {})[FAMILY_LORA_GOLDEN_FILE] = tensor_table(out / FAMILY_LORA_GOLDEN_FILE)
     files = manifest.setdefault("files", {})
     files[FAMILY_LORA_GOLDEN_FILE] = sha256_file(out / FAMILY_LORA_GOLDEN_FILE)
-    for _key, fixture, _t, _m in FAMILY_LORA:
-        for f in sorted((out / f"{fixture}-lora").iterdir()):
-            files[f"{fixture}-lora/{f.name}"] = sha256_file(f)
+    files[FAMILY_PROMPT_GOLDEN_FILE] = sha256_file(out / FAMILY_PROMPT_GOLDEN_FILE)
+    dirs = [f"{fixture}-lora" for _k, fixture, _t, _m in FAMILY_LORA] + [f"{fixture}-prompt" for _k, fixture, _m in FAMILY_PROMPT]
+    for d in dirs:
+        for f in sorted((out / d).iterdir()):
+            files[f"{d}/{f.name}"] = sha256_file(f)
     manifest["files"] = dict(sorted(files.items()))
     write_json(manifest_path, manifest)
     return 0

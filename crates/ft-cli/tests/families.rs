@@ -111,18 +111,66 @@ fn peft_on_another_family_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let train_csv = write_data(dir.path(), 16);
     let out = dir.path().join("run");
-    for method in ["prompt", "prefix", "adapters"] {
+    for method in ["prefix", "adapters"] {
         let o = train("tiny-roberta", &train_csv, &out, &["--peft", method]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success() && err.contains(&format!("--peft {method} on a RoBERTa model")), "{err}");
-        assert!(err.contains("use --peft lora"), "{err}");
+        assert!(err.contains("use --peft lora or --peft prompt"), "{err}");
         assert!(!out.exists());
     }
-    // ModernBERT's fused Wqkv has no PEFT names in ft yet: LoRA too is refused there.
+    // ModernBERT's fused Wqkv has no LoRA names in ft yet: LoRA is refused there, prompt tuning works.
     let o = train("tiny-modernbert", &train_csv, &out, &["--peft", "lora"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("--peft lora on a ModernBERT model") && err.contains("Wqkv"), "{err}");
+    assert!(err.contains("use --peft prompt"), "{err}");
     assert!(!out.exists());
+}
+
+/// `--peft prompt` on the other families: PEFT's prompt adapter (`prompt_embeddings` and the head
+/// under the family's names, its own dense layer included) is written and `ft predict` reads the run.
+#[test]
+fn prompt_tuning_trains_on_every_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_csv = write_data(dir.path(), 48);
+    for (fixture, head) in [
+        ("tiny-roberta", "base_model.classifier.dense.weight"),
+        ("tiny-distilbert", "base_model.pre_classifier.weight"),
+        ("tiny-deberta-v3", "base_model.pooler.dense.weight"),
+        ("tiny-modernbert", "base_model.head.norm.weight"),
+    ] {
+        let out = dir.path().join(fixture);
+        let o = train(
+            fixture,
+            &train_csv,
+            &out,
+            &[
+                "--peft",
+                "prompt",
+                "--virtual-tokens",
+                "4",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--lr",
+                "1e-2",
+                "--max-len",
+                "16",
+                "--reinit-head",
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{fixture}: {err}");
+        let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+        assert!(
+            names.contains(&"prompt_embeddings".to_string()) && names.contains(&head.to_string()),
+            "{fixture}: {names:?}"
+        );
+        let predict = ft(&["predict", "--model", out.to_str().unwrap(), "great good movie"]);
+        assert!(predict.status.success(), "{fixture}: {}", String::from_utf8_lossy(&predict.stderr));
+    }
 }
 
 /// `--peft lora` on the other families: the adapter is written under the family's names (PEFT's

@@ -74,3 +74,66 @@ fn prompts_start_seeded_and_are_refused_where_they_do_not_fit() {
         load_adapter(token.model, &token.config, &fixtures().join("tiny-prompt"), &cpu()).unwrap_err().to_string();
     assert!(err.contains("built for sequence classification"), "{err}");
 }
+
+/// PEFT's prompt tuning on the other families (`xtask/py/generate_fixtures.py family-lora-goldens`: 5
+/// virtual tokens on tiny RoBERTa, DistilBERT, DeBERTa-v3 and ModernBERT, the head's own dense layer in
+/// `modules_to_save`, every trainable tensor perturbed): ft loads each adapter with PEFT's logits
+/// (1e-4, the family tolerance) — RoBERTa's positions after the virtual tokens, DeBERTa's relative
+/// positions and ModernBERT's rotary ones over them, ModernBERT's mean over them — and saves it back
+/// with PEFT's tensor names and shapes and `modules_to_save`, reloading to the same logits.
+#[test]
+fn peft_prompt_adapters_on_every_family_load_and_save_under_its_names() {
+    const FAMILY_TOL: f32 = 1e-4;
+    let golden = Golden::open("families_golden.safetensors");
+    let prompt = Golden::open("families_prompt_golden.safetensors");
+    let device = cpu();
+    let tmp = tempfile::tempdir().unwrap();
+    for (key, fixture) in [
+        ("roberta", "tiny-roberta"),
+        ("distilbert", "tiny-distilbert"),
+        ("deberta-v3", "tiny-deberta-v3"),
+        ("modernbert", "tiny-modernbert"),
+    ] {
+        let base = load_pretrained::<BertForSequenceClassification>(
+            &fixtures().join(fixture),
+            &LoadOptions::default(),
+            &device,
+        )
+        .unwrap();
+        let adapter_dir = fixtures().join(format!("{fixture}-prompt"));
+        let (model, settings) = load_adapter(base.model.clone(), &base.config, &adapter_dir, &device).unwrap();
+        assert_eq!(settings.num_virtual_tokens, 5);
+        // The golden's inputs cut to 64 − 5 tokens, as the generator fed them.
+        let cut = |name: &str| {
+            let ids = golden.ids(&format!("{key}.{name}"), &device);
+            let [b, _] = ids.dims();
+            ids.slice([0..b, 0..59])
+        };
+        let run = |m: &BertForSequenceClassification| {
+            let out = m.forward(cut("input_ids"), Some(cut("token_type_ids")), Some(cut("attention_mask"))).unwrap();
+            values(out.logits)
+        };
+        let (want, _) = prompt.f32(&format!("{key}.logits"));
+        let d = assert_close(&format!("{fixture} + PEFT prompt"), &run(&model), &want, FAMILY_TOL);
+        let out = tmp.path().join(fixture);
+        save_adapter(&model, &settings, &base.config, Some(fixture), &out, false).unwrap();
+        let shapes = |path: &Path| -> BTreeMap<String, Vec<usize>> {
+            tensors(path).into_iter().map(|(n, (shape, _))| (n, shape)).collect()
+        };
+        assert_eq!(
+            shapes(&out.join("adapter_model.safetensors")),
+            shapes(&adapter_dir.join("adapter_model.safetensors")),
+            "{fixture}: ft's prompt adapter holds other tensors than PEFT's"
+        );
+        let ours: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("adapter_config.json")).unwrap()).unwrap();
+        let theirs: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(adapter_dir.join("adapter_config.json")).unwrap()).unwrap();
+        for m in ours["modules_to_save"].as_array().unwrap() {
+            assert!(theirs["modules_to_save"].as_array().unwrap().contains(m), "{fixture}: {m} not in PEFT's {theirs}");
+        }
+        let (again, _) = load_adapter(base.model.clone(), &base.config, &out, &device).unwrap();
+        assert_close(&format!("{fixture} prompt saved and reloaded"), &run(&again), &want, FAMILY_TOL);
+        eprintln!("{fixture}: PEFT prompt adapter logits max abs diff {d:.2e}");
+    }
+}

@@ -180,23 +180,24 @@ pub fn execute(
     let model_config = ft_model::BertConfig::from_file(&model_dir.join("config.json"))
         .map_err(|source| TrainError::Load { dir: model_dir.clone(), source: Box::new(source) })?;
     let positions = model_config.max_tokens();
-    if let Some(peft) = &config.training.peft
+    if let Some(peft @ ft_model::Peft::Lora(_)) = &config.training.peft
         && model_config.family() == ft_model::Family::ModernBert
     {
         return Err(TrainError::Config(format!(
             "--peft {} on a ModernBERT model: its checkpoint fuses the query, key and value projections \
-             (`Wqkv`), which ft's PEFT files cannot name yet; fine-tune fully, or freeze part of the encoder \
-             with --freeze",
+             (`Wqkv`), which ft's LoRA files cannot name yet; use --peft prompt, fine-tune fully, or freeze \
+             part of the encoder with --freeze",
             peft.name()
         )));
     }
-    if let Some(peft) = &config.training.peft
+    if let Some(peft @ (ft_model::Peft::Prefix(_) | ft_model::Peft::Adapters(_))) = &config.training.peft
         && model_config.family() != ft_model::Family::Bert
-        && !matches!(peft, ft_model::Peft::Lora(_))
     {
+        let works =
+            if model_config.family() == ft_model::Family::ModernBert { "prompt" } else { "lora or --peft prompt" };
         return Err(TrainError::Config(format!(
-            "--peft {} on a {} model: ft builds prompt, prefix and bottleneck adapters for BERT checkpoints \
-             only so far; use --peft lora, fine-tune fully, or freeze part of the encoder with --freeze",
+            "--peft {} on a {} model: ft builds prefix tuning and bottleneck adapters for BERT checkpoints \
+             only so far; use --peft {works}, fine-tune fully, or freeze part of the encoder with --freeze",
             peft.name(),
             model_config.family()
         )));

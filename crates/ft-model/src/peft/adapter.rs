@@ -205,6 +205,47 @@ pub fn load_any_adapter<H: Head>(
     })
 }
 
+/// The head of a PEFT adapter of `model`, in the family's names: what `modules_to_save` lists, the
+/// module paths the saver keeps, and every head tensor (canonical and file name, shape). The head's own
+/// dense layer where the family has one (RoBERTa's `classifier.dense`, DistilBERT's `pre_classifier`,
+/// DeBERTa's `pooler`, ModernBERT's `head`) is part of it: it trains in full with the classifier.
+pub(crate) struct AdapterHead {
+    /// `modules_to_save` (`classifier`; `pre_classifier` and `classifier`; …).
+    pub modules_to_save: Vec<String>,
+    /// A regular expression over module paths that selects the head's parameters.
+    pub keep: String,
+    /// (file name, shape) of every head tensor, as the adapter file names it (without PEFT's prefix).
+    pub tensors: Vec<(String, Vec<usize>)>,
+}
+
+impl AdapterHead {
+    /// The head of `model` (built from `config`).
+    pub fn of<H: Head>(model: &H, config: &BertConfig) -> Self {
+        let family = model.bert().family;
+        let mut modules = head_modules::<H>(config, model.num_labels());
+        let mut tensors: Vec<(String, Vec<usize>)> = H::head_tensors(config, model.num_labels())
+            .into_iter()
+            .map(|t| (family.file_name(H::TASK, &t.name), t.shape))
+            .collect();
+        if model.bert().pooler.as_ref().is_some_and(|p| p.in_head) {
+            modules.push("bert.pooler".into());
+            let dense = crate::checkpoint::names::encoder_tensors(config, true)
+                .into_iter()
+                .filter(|t| t.name.starts_with("bert.pooler."));
+            tensors.extend(dense.map(|t| (family.file_name(H::TASK, &t.name), t.shape)));
+        }
+        let mut modules_to_save: Vec<String> = Vec::new();
+        for (file, _) in &tensors {
+            let top = file.split('.').next().unwrap_or_default().to_string();
+            if !modules_to_save.contains(&top) {
+                modules_to_save.push(top);
+            }
+        }
+        let keep = format!(r"^({})\.", modules.join("|").replace('.', r"\."));
+        Self { modules_to_save, keep, tensors }
+    }
+}
+
 /// PEFT's `task_type` for a head.
 pub fn peft_task_type(task: Task) -> &'static str {
     match task {
@@ -350,20 +391,9 @@ pub fn save_adapter<H: Head>(
         return Err(ModelError::Input("the model has no LoRA branches: nothing to save as an adapter".into()));
     }
     let family = model.bert().family;
-    let mut heads = head_modules::<H>(config, model.num_labels());
-    if model.bert().pooler.as_ref().is_some_and(|p| p.in_head) {
-        heads.push("bert.pooler.dense".into());
-    }
     // The head modules under the family's names (RoBERTa's `classifier` holds its dense layer and
     // `out_proj`; DistilBERT's `pre_classifier` and DeBERTa's `pooler` are modules of their own).
-    let mut modules_to_save: Vec<String> = Vec::new();
-    for module in &heads {
-        let file = family.file_name(H::TASK, &format!("{module}.weight"));
-        let top = file.split('.').next().unwrap_or_default().to_string();
-        if !modules_to_save.contains(&top) {
-            modules_to_save.push(top);
-        }
-    }
+    let head = AdapterHead::of(model, config);
     let mut lora = settings.clone();
     if family != crate::Family::Bert {
         let mut probe = model.bert().clone();
@@ -378,7 +408,7 @@ pub fn save_adapter<H: Head>(
         lora,
         base_model: base_model.map(str::to_string),
         task_type: Some(peft_task_type(H::TASK).into()),
-        modules_to_save,
+        modules_to_save: head.modules_to_save.clone(),
     };
     crate::checkpoint::save::write_dir(out, overwrite, |tmp| {
         write_json(&tmp.join(ADAPTER_CONFIG), &adapter.to_json())?;
@@ -388,7 +418,7 @@ pub fn save_adapter<H: Head>(
             .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
         write_json(&tmp.join(FT_CONFIG), &ft_config)?;
         let weights = tmp.join(ADAPTER_WEIGHTS);
-        let keep = format!(r"(_lora\.lora_[ab]\.weight$|^({})\.)", heads.join("|").replace('.', r"\."));
+        let keep = format!(r"(_lora\.lora_[ab]\.weight$|{})", head.keep);
         let mut store = SafetensorsStore::from_file(&weights)
             .with_to_adapter(BurnToPyTorchAdapter)
             .clear_metadata()
@@ -455,13 +485,8 @@ pub fn load_adapter<H: Head>(
         }
         Ok(())
     });
-    let mut head_tensors = H::head_tensors(config, model.num_labels());
-    if model.bert().pooler.as_ref().is_some_and(|p| p.in_head) {
-        let h = config.hidden_size;
-        head_tensors.extend(crate::heads::task::linear_tensors("bert.pooler.dense", h, h));
-    }
-    for t in head_tensors {
-        expected.push((format!("{PEFT_PREFIX}{}", file_name(&t.name)), t.shape));
+    for (name, shape) in AdapterHead::of(&model, config).tensors {
+        expected.push((format!("{PEFT_PREFIX}{name}"), shape));
     }
     for t in &header.tensors {
         match expected.iter().find(|(n, _)| *n == t.key) {

@@ -90,6 +90,11 @@ pub fn attach(bert: BertModel, settings: &PromptSettings, seed: u64, device: &De
         }
     };
     bert.embeddings.prompt = Some(Embedding { weight: Param::from_tensor(values.detach()) });
+    // The head's own dense layer (RoBERTa's `classifier.dense`, …) trains with the head, as PEFT's
+    // `modules_to_save` leaves it.
+    if let Some(pooler) = bert.pooler.take() {
+        bert.pooler = Some(if pooler.in_head { pooler.set_require_grad(true) } else { pooler });
+    }
     Ok(bert)
 }
 
@@ -145,8 +150,8 @@ pub fn save_adapter<H: Head>(
     let Some(prompt) = &model.bert().embeddings.prompt else {
         return Err(ModelError::Input("the model has no virtual tokens: nothing to save as a prompt adapter".into()));
     };
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
-    let adapter = adapter_json(settings, config, base_model, &heads);
+    let head = super::adapter::AdapterHead::of(model, config);
+    let adapter = adapter_json(settings, config, base_model, &head.modules_to_save);
     save_prompt_learning(model, config, &adapter, prompt.weight.val(), out, overwrite)
 }
 
@@ -161,7 +166,8 @@ pub(crate) fn save_prompt_learning<H: Head>(
     out: &Path,
     overwrite: bool,
 ) -> Result<(), ModelError> {
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let head = super::adapter::AdapterHead::of(model, config);
+    let family = model.bert().family;
     crate::checkpoint::save::write_dir(out, overwrite, |tmp| {
         let write = |path: &Path, value: &Value| -> Result<(), ModelError> {
             let text = serde_json::to_string_pretty(value)
@@ -178,8 +184,13 @@ pub(crate) fn save_prompt_learning<H: Head>(
         let weights = tmp.join(ADAPTER_WEIGHTS);
         let mut store = SafetensorsStore::from_bytes(None)
             .with_to_adapter(BurnToPyTorchAdapter)
-            .with_regex(format!(r"^({})\.", heads.join("|")))
-            .with_key_remapping(r"^(.*)$", format!("{PROMPT_PREFIX}$1"));
+            .with_regex(head.keep.clone())
+            .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+        // Canonical names → the family's (RoBERTa's `classifier.dense`, ModernBERT's `head.norm`, …).
+        for (pattern, replacement) in family.save_rules(H::TASK) {
+            store = store.with_key_remapping(pattern.as_str(), *replacement);
+        }
+        let mut store = store.with_key_remapping(r"^(.*)$", format!("{PROMPT_PREFIX}$1"));
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
@@ -236,18 +247,24 @@ pub fn load_adapter<H: Head>(
     let settings = PromptSettings { num_virtual_tokens: p, init };
     settings.check(config.max_position_embeddings).map_err(|e| bad(e.to_string()))?;
     let (weights, bytes, header) = super::adapter::read_adapter_weights(dir)?;
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let head = super::adapter::AdapterHead::of(&model, config);
     let mut expected: Vec<(String, Vec<usize>)> = vec![(PROMPT_TENSOR.into(), vec![p, config.hidden_size])];
-    for t in H::head_tensors(config, model.num_labels()) {
-        expected.push((format!("{PROMPT_PREFIX}{}", t.name), t.shape));
+    for (name, shape) in &head.tensors {
+        expected.push((format!("{PROMPT_PREFIX}{name}"), shape.clone()));
     }
-    let what = format!("a prompt-tuning adapter (expected {PROMPT_TENSOR} and {})", heads.join(", "));
+    let what = format!("a prompt-tuning adapter (expected {PROMPT_TENSOR} and {})", head.modules_to_save.join(", "));
+    let family = model.bert().family;
     super::adapter::check_tensor_table(&weights, &header, &expected, &what)?;
     let mut model = model.try_map_bert(|bert| attach(bert, &settings, 0, device))?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
-        .with_key_remapping(format!("^{}", PROMPT_PREFIX.replace('.', r"\.")), "")
+        .with_key_remapping(format!("^{}", PROMPT_PREFIX.replace('.', r"\.")), "");
+    for (pattern, replacement) in family.load_rules() {
+        store = store.with_key_remapping(pattern.as_str(), *replacement);
+    }
+    let mut store = store
+        .with_key_remapping(r"LayerNorm\.", "layer_norm.")
         .with_key_remapping(format!("^{PROMPT_TENSOR}$"), "bert.embeddings.prompt.weight");
     super::adapter::apply_checked(&mut model, &mut store, expected.len(), &weights)?;
     Ok((model, settings))
