@@ -111,11 +111,15 @@ fn peft_on_another_family_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let train_csv = write_data(dir.path(), 16);
     let out = dir.path().join("run");
-    for method in ["prefix", "adapters"] {
-        let o = train("tiny-roberta", &train_csv, &out, &["--peft", method]);
+    for (fixture, method, family, works) in [
+        ("tiny-roberta", "prefix", "RoBERTa", "lora, adapters or prompt"),
+        ("tiny-modernbert", "adapters", "ModernBERT", "prompt"),
+        ("tiny-modernbert", "prefix", "ModernBERT", "prompt"),
+    ] {
+        let o = train(fixture, &train_csv, &out, &["--peft", method]);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success() && err.contains(&format!("--peft {method} on a RoBERTa model")), "{err}");
-        assert!(err.contains("use --peft lora or --peft prompt"), "{err}");
+        assert!(!o.status.success() && err.contains(&format!("--peft {method} on a {family} model")), "{err}");
+        assert!(err.contains(&format!("use --peft {works}")), "{err}");
         assert!(!out.exists());
     }
     // ModernBERT's fused Wqkv has no LoRA names in ft yet: LoRA is refused there, prompt tuning works.
@@ -168,8 +172,7 @@ fn prompt_tuning_trains_on_every_family() {
             names.contains(&"prompt_embeddings".to_string()) && names.contains(&head.to_string()),
             "{fixture}: {names:?}"
         );
-        let predict = ft(&["predict", "--model", out.to_str().unwrap(), "great good movie"]);
-        assert!(predict.status.success(), "{fixture}: {}", String::from_utf8_lossy(&predict.stderr));
+        same_predictions_with_the_adapter_on_the_base(fixture, &out);
     }
 }
 
@@ -240,8 +243,7 @@ fn lora_trains_on_every_family() {
             serde_json::from_slice(&std::fs::read(out.join("adapter/adapter_config.json")).unwrap()).unwrap();
         assert_eq!(config["target_modules"].to_string(), targets, "{fixture}");
         assert!(config["modules_to_save"].as_array().unwrap().iter().any(|m| m == head), "{fixture}: {config}");
-        let predict = ft(&["predict", "--model", out.to_str().unwrap(), "great good movie"]);
-        assert!(predict.status.success(), "{fixture}: {}", String::from_utf8_lossy(&predict.stderr));
+        same_predictions_with_the_adapter_on_the_base(fixture, &out);
     }
 }
 
@@ -355,4 +357,64 @@ fn cached_features_train_the_head_dense_layer_as_the_full_loop_does() {
         }
         eprintln!("{fixture}: cached vs full loop, every tensor within {worst:.2e}");
     }
+}
+
+/// `--peft adapters` on the post-LayerNorm families: the adapters, LayerNorms and head are written under
+/// the family's names, and the base model with `--adapter` predicts exactly what the run's own
+/// directory does.
+#[test]
+fn bottleneck_adapters_train_on_the_post_layernorm_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_csv = write_data(dir.path(), 48);
+    for (fixture, name) in [
+        ("tiny-roberta", "roberta.encoder.layer.1.attention.output.adapter.down.weight"),
+        ("tiny-distilbert", "distilbert.transformer.layer.1.output.adapter.up.weight"),
+        ("tiny-deberta-v3", "deberta.encoder.layer.0.output.adapter.down.weight"),
+        ("tiny-electra", "classifier.dense.weight"),
+    ] {
+        let out = dir.path().join(fixture);
+        let o = train(
+            fixture,
+            &train_csv,
+            &out,
+            &[
+                "--peft",
+                "adapters",
+                "--adapter-reduction",
+                "4",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--lr",
+                "1e-2",
+                "--max-len",
+                "16",
+                "--reinit-head",
+            ],
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{fixture}: {err}");
+        let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+        assert!(names.contains(&name.to_string()), "{fixture}: {names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("bert.")), "{fixture}: BERT's names in {names:?}");
+        same_predictions_with_the_adapter_on_the_base(fixture, &out);
+    }
+}
+
+/// `ft predict` from the run's own directory and from the base model with `--adapter RUN/adapter`
+/// print the same (the adapter's `ft_config.json` is in the family's own keys, so DistilBERT's
+/// `n_layers` survive the round trip).
+fn same_predictions_with_the_adapter_on_the_base(fixture: &str, out: &Path) {
+    let text = ["great good movie", "awful boring movie"];
+    let own = ft(&["predict", "--model", out.to_str().unwrap(), text[0], text[1]]);
+    let base = fixtures().join(fixture);
+    let adapter = out.join("adapter");
+    let put =
+        ft(&["predict", "--model", base.to_str().unwrap(), "--adapter", adapter.to_str().unwrap(), text[0], text[1]]);
+    assert!(own.status.success(), "{fixture}: {}", String::from_utf8_lossy(&own.stderr));
+    assert!(put.status.success(), "{fixture}: {}", String::from_utf8_lossy(&put.stderr));
+    assert_eq!(own.stdout, put.stdout, "{fixture}: the adapter on the base predicts otherwise");
 }

@@ -190,16 +190,19 @@ pub fn execute(
             peft.name()
         )));
     }
-    if let Some(peft @ (ft_model::Peft::Prefix(_) | ft_model::Peft::Adapters(_))) = &config.training.peft
-        && model_config.family() != ft_model::Family::Bert
-    {
-        let works =
-            if model_config.family() == ft_model::Family::ModernBert { "prompt" } else { "lora or --peft prompt" };
+    let family = model_config.family();
+    let refused = match &config.training.peft {
+        Some(peft @ ft_model::Peft::Prefix(_)) if family != ft_model::Family::Bert => Some(peft),
+        Some(peft @ ft_model::Peft::Adapters(_)) if family == ft_model::Family::ModernBert => Some(peft),
+        _ => None,
+    };
+    if let Some(peft) = refused {
+        let works = if family == ft_model::Family::ModernBert { "prompt" } else { "lora, adapters or prompt" };
         return Err(TrainError::Config(format!(
-            "--peft {} on a {} model: ft builds prefix tuning and bottleneck adapters for BERT checkpoints \
-             only so far; use --peft {works}, fine-tune fully, or freeze part of the encoder with --freeze",
-            peft.name(),
-            model_config.family()
+            "--peft {} on a {family} model: ft builds prefix tuning for BERT checkpoints only so far, and \
+             bottleneck adapters for post-LayerNorm layers; use --peft {works}, fine-tune fully, or freeze \
+             part of the encoder with --freeze",
+            peft.name()
         )));
     }
     if d.max_len > positions {

@@ -414,8 +414,8 @@ pub fn save_adapter<H: Head>(
         write_json(&tmp.join(ADAPTER_CONFIG), &adapter.to_json())?;
         let mut ft_config = crate::checkpoint::save::head_config(config, H::TASK, model.num_labels());
         model.pooling().write_to(&mut ft_config);
-        let ft_config = serde_json::to_value(&ft_config)
-            .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
+        // In the family's own keys (DistilBERT's `n_layers`, ModernBERT's `norm_eps`), as config.json.
+        let ft_config = ft_config.to_json_value();
         write_json(&tmp.join(FT_CONFIG), &ft_config)?;
         let weights = tmp.join(ADAPTER_WEIGHTS);
         let keep = format!(r"(_lora\.lora_[ab]\.weight$|{})", head.keep);

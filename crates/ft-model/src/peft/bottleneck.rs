@@ -148,6 +148,13 @@ pub fn attach(
             settings.reduction
         )));
     }
+    if bert.encoder.layer.iter().any(|l| l.pre_norm) {
+        return Err(ModelError::Input(format!(
+            "bottleneck adapters sit before each residual + LayerNorm of a post-LayerNorm layer; {}'s layers \
+             normalise first, so ft does not place them there (use --peft prompt)",
+            bert.family
+        )));
+    }
     let mut bert = bert.no_grad();
     let mut k = 0u64;
     let mut fresh = || {
@@ -164,6 +171,10 @@ pub fn attach(
         let out = &mut layer.output;
         out.layer_norm = out.layer_norm.clone().set_require_grad(true);
         out.adapter = Some(Bottleneck::new(hidden, settings, &mut fresh(), device));
+    }
+    // The head's own dense layer (RoBERTa's `classifier.dense`, …) trains with the head.
+    if let Some(pooler) = bert.pooler.take() {
+        bert.pooler = Some(if pooler.in_head { pooler.set_require_grad(true) } else { pooler });
     }
     Ok((bert, k as usize))
 }
@@ -187,7 +198,8 @@ pub fn save_adapter<H: crate::Head>(
     let Some(settings) = BottleneckSettings::of_model(model.bert()) else {
         return Err(ModelError::Input("the model has no bottleneck adapters: nothing to save".into()));
     };
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let head = super::adapter::AdapterHead::of(model, config);
+    let family = model.bert().family;
     crate::checkpoint::save::write_dir(out, overwrite, |tmp| {
         let write = |path: &std::path::Path, value: &serde_json::Value| -> Result<(), ModelError> {
             let text = serde_json::to_string_pretty(value)
@@ -202,21 +214,20 @@ pub fn save_adapter<H: crate::Head>(
             "architecture": settings.architecture,
             "reduction_factor": settings.reduction,
             "non_linearity": settings.activation,
-            "modules_to_save": heads,
+            "modules_to_save": head.modules_to_save,
             "trainable": "adapters, every LayerNorm, the head",
         });
         write(&tmp.join(ADAPTER_CONFIG), &adapter_config)?;
         let mut ft_config = crate::checkpoint::save::head_config(config, H::TASK, model.num_labels());
         model.pooling().write_to(&mut ft_config);
-        let ft_config = serde_json::to_value(&ft_config)
-            .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
+        // In the family's own keys (DistilBERT's `n_layers`, ModernBERT's `norm_eps`), as config.json.
+        let ft_config = ft_config.to_json_value();
         write(&tmp.join(FT_CONFIG), &ft_config)?;
-        let mut store = SafetensorsStore::from_file(tmp.join(ADAPTER_WEIGHTS))
+        let store = SafetensorsStore::from_file(tmp.join(ADAPTER_WEIGHTS))
             .with_to_adapter(BurnToPyTorchAdapter)
             .clear_metadata()
-            .metadata("format", "pt")
-            .with_regex(ADAPTER_TENSORS.replace("{heads}", &heads.join("|")))
-            .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+            .metadata("format", "pt");
+        let mut store = adapter_tensors(store, &head.keep, family, H::TASK);
         model
             .save_into(&mut store)
             .map_err(|e| ModelError::Output { path: out.join(ADAPTER_WEIGHTS), reason: e.to_string() })?;
@@ -224,17 +235,28 @@ pub fn save_adapter<H: crate::Head>(
     })
 }
 
-/// The tensors an adapter file holds (burn's names): the adapters, every LayerNorm, the head modules.
-const ADAPTER_TENSORS: &str = r"(\.adapter\.|layer_norm\.|^({heads})\.)";
+/// `store` selecting what an adapter file holds — the adapters, every LayerNorm, the head (`keep`,
+/// see [`super::adapter::AdapterHead`]) — under the names of `family`'s checkpoints.
+fn adapter_tensors(
+    store: burn::store::SafetensorsStore,
+    keep: &str,
+    family: crate::Family,
+    task: crate::Task,
+) -> burn::store::SafetensorsStore {
+    let mut store = store
+        .with_regex(format!(r"(\.adapter\.|layer_norm\.|{keep})"))
+        .with_key_remapping(r"\.self_attention\.", ".self.")
+        .with_key_remapping(r"layer_norm\.", "LayerNorm.");
+    for (pattern, replacement) in family.save_rules(task) {
+        store = store.with_key_remapping(pattern.as_str(), *replacement);
+    }
+    store
+}
 
-/// The weights file [`save_adapter`] writes for `model`, as a burn-store writer: the adapters, every
-/// LayerNorm and the head, in transformers' names.
-fn adapter_store(heads: &[String]) -> burn::store::SafetensorsStore {
+/// The weights file [`save_adapter`] writes for `model`, as a burn-store writer.
+fn adapter_store(keep: &str, family: crate::Family, task: crate::Task) -> burn::store::SafetensorsStore {
     use burn::store::{BurnToPyTorchAdapter, SafetensorsStore};
-    SafetensorsStore::from_bytes(None)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        .with_regex(ADAPTER_TENSORS.replace("{heads}", &heads.join("|")))
-        .with_key_remapping(r"layer_norm\.", "LayerNorm.")
+    adapter_tensors(SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter), keep, family, task)
 }
 
 /// `model` (a base model) with the bottleneck adapters in `dir` (ft's format, see [`save_adapter`]):
@@ -267,8 +289,9 @@ pub fn load_adapter<H: crate::Head>(
     };
     let model = model.try_map_bert(|bert| attach(bert, &settings, 0, device).map(|(bert, _)| bert))?;
     // What save_adapter would write for this model is the table the file must have.
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
-    let mut probe = adapter_store(&heads);
+    let head = super::adapter::AdapterHead::of(&model, config);
+    let family = model.bert().family;
+    let mut probe = adapter_store(&head.keep, family, H::TASK);
     model.save_into(&mut probe).map_err(|e| ModelError::Input(format!("listing the adapter's tensors: {e}")))?;
     let probe = probe.get_bytes().map_err(|e| ModelError::Input(format!("listing the adapter's tensors: {e}")))?;
     let expected: Vec<(String, Vec<usize>)> = crate::checkpoint::header::parse_header(
@@ -288,9 +311,14 @@ pub fn load_adapter<H: crate::Head>(
         H::TASK.architecture()
     );
     super::adapter::check_tensor_table(&weights, &header, &expected, &what)?;
-    let mut store = SafetensorsStore::from_bytes(Some(bytes))
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .allow_partial(true)
+    let mut store =
+        SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter).allow_partial(true);
+    for (pattern, replacement) in family.load_rules() {
+        store = store.with_key_remapping(pattern.as_str(), *replacement);
+    }
+    let mut store = store
+        .with_key_remapping(r"^(embeddings|encoder|pooler)\.", "bert.$1.")
+        .with_key_remapping(r"\.attention\.self\.", ".attention.self_attention.")
         .with_key_remapping(r"LayerNorm\.", "layer_norm.");
     let mut model = model;
     super::adapter::apply_checked(&mut model, &mut store, expected.len(), &weights)?;

@@ -177,8 +177,8 @@ pub(crate) fn save_prompt_learning<H: Head>(
         write(&tmp.join(ADAPTER_CONFIG), adapter_json)?;
         let mut ft_config = crate::checkpoint::save::head_config(config, H::TASK, model.num_labels());
         model.pooling().write_to(&mut ft_config);
-        let ft_config = serde_json::to_value(&ft_config)
-            .map_err(|e| ModelError::Output { path: out.join(FT_CONFIG), reason: e.to_string() })?;
+        // In the family's own keys (DistilBERT's `n_layers`, ModernBERT's `norm_eps`), as config.json.
+        let ft_config = ft_config.to_json_value();
         write(&tmp.join(FT_CONFIG), &ft_config)?;
         // The head through burn-store (PyTorch layouts), then the prompt tensor added as it is.
         let weights = tmp.join(ADAPTER_WEIGHTS);
