@@ -6,7 +6,10 @@
 //!
 //! Modules mirror transformers' classes and the checkpoint's names (`embeddings.word_embeddings`,
 //! `encoder.layer.{i}.attention.self.query`, `pooler.dense`, `classifier`); the few places where Rust
-//! forces another name are in one table, [`checkpoint::names::REMAP`].
+//! forces another name are in one table, [`checkpoint::names::REMAP`]. The other encoder families
+//! (RoBERTa, XLM-R, DistilBERT, ELECTRA, DeBERTa-v2/v3, ModernBERT) are the same module tree: their
+//! names, keys and heads are mapped in [`family`], and the maths they add in
+//! [`bert::disentangled`] (DeBERTa) and [`bert::modern`] (ModernBERT).
 //!
 //! ```
 //! use burn::tensor::{Int, Tensor, TensorData};
