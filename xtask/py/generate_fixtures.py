@@ -4327,6 +4327,8 @@ FAMILY_LORA = [
     ("roberta", "tiny-roberta", ["query", "value"], ["classifier"]),
     ("distilbert", "tiny-distilbert", ["q_lin", "v_lin"], ["pre_classifier", "classifier"]),
     ("deberta-v3", "tiny-deberta-v3", ["query_proj", "value_proj"], ["pooler", "classifier"]),
+    # ModernBERT's fused Wqkv (one branch for the three) and both its Wo (attention and MLP).
+    ("modernbert", "tiny-modernbert", ["Wqkv", "Wo"], ["head", "classifier"]),
 ]
 FAMILY_LORA_GOLDEN_FILE = "families_lora_golden.safetensors"
 FAMILY_LORA_SEED = 60

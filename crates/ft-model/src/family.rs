@@ -280,6 +280,7 @@ impl Family {
             rules(&[
                 (r"^model\.embeddings\.tok_embeddings\.", "bert.embeddings.word_embeddings."),
                 (r"^model\.embeddings\.norm\.", "bert.embeddings.LayerNorm."),
+                (&format!(r"{layer}attn\.Wqkv\."), "bert.encoder.layer.$1.attention.self.qkv."),
                 (&format!(r"{layer}attn\.Wq\."), "bert.encoder.layer.$1.attention.self.query."),
                 (&format!(r"{layer}attn\.Wk\."), "bert.encoder.layer.$1.attention.self.key."),
                 (&format!(r"{layer}attn\.Wv\."), "bert.encoder.layer.$1.attention.self.value."),
@@ -381,6 +382,7 @@ impl Family {
             rules(&[
                 (r"^bert\.embeddings\.word_embeddings\.", "model.embeddings.tok_embeddings."),
                 (r"^bert\.embeddings\.LayerNorm\.", "model.embeddings.norm."),
+                (&format!(r"{layer}attention\.self\.qkv\."), "model.layers.$1.attn.Wqkv."),
                 (&format!(r"{layer}attention\.self\.query\."), "model.layers.$1.attn.Wq."),
                 (&format!(r"{layer}attention\.self\.key\."), "model.layers.$1.attn.Wk."),
                 (&format!(r"{layer}attention\.self\.value\."), "model.layers.$1.attn.Wv."),

@@ -193,7 +193,7 @@ fn bad_adapters_are_refused_by_name() {
 
 /// PEFT's LoRA on the other families (`xtask/py/generate_fixtures.py family-lora-goldens`: RoBERTa with
 /// PEFT's default targets `query,value`, DistilBERT with `q_lin,v_lin`, DeBERTa-v3 with
-/// `query_proj,value_proj`, the head's own dense layer in `modules_to_save`, B and the head perturbed):
+/// `query_proj,value_proj`, ModernBERT with `Wqkv,Wo` (one branch over its fused projection), the head's own dense layer in `modules_to_save`, B and the head perturbed):
 /// ft loads each adapter with PEFT's logits (1e-4, the family tolerance) and merged gives
 /// `merge_and_unload`'s; ft saves it back under the family's names — the same tensors and shapes as
 /// PEFT's file, the same `target_modules` and `modules_to_save` — and the saved adapter reloads to the
@@ -206,9 +206,14 @@ fn peft_adapters_on_every_family_load_and_save_under_its_names() {
     let lora = Golden::open("families_lora_golden.safetensors");
     let device = cpu();
     let tmp = tempfile::tempdir().unwrap();
-    for (key, fixture) in
-        [("roberta", "tiny-roberta"), ("distilbert", "tiny-distilbert"), ("deberta-v3", "tiny-deberta-v3")]
-    {
+    // (golden key, fixture, adapted layers, `query,value` in the family's names)
+    for (key, fixture, adapted, in_family) in [
+        ("roberta", "tiny-roberta", 4, &["query", "value"][..]),
+        ("distilbert", "tiny-distilbert", 4, &["q_lin", "v_lin"][..]),
+        ("deberta-v3", "tiny-deberta-v3", 4, &["query_proj", "value_proj"][..]),
+        // Three layers × (the fused Wqkv, the attention's Wo, the MLP's Wo).
+        ("modernbert", "tiny-modernbert", 9, &["Wqkv"][..]),
+    ] {
         let base = load_pretrained::<BertForSequenceClassification>(
             &fixtures().join(fixture),
             &LoadOptions::default(),
@@ -217,7 +222,7 @@ fn peft_adapters_on_every_family_load_and_save_under_its_names() {
         .unwrap();
         let adapter_dir = fixtures().join(format!("{fixture}-lora"));
         let (model, adapter) = load_adapter(base.model.clone(), &base.config, &adapter_dir, &device).unwrap();
-        assert_eq!(adapted_layers(model.bert()).len(), 4, "{fixture}");
+        assert_eq!(adapted_layers(model.bert()).len(), adapted, "{fixture}");
         let run = |m: &BertForSequenceClassification| {
             let out = m
                 .forward(
@@ -267,11 +272,12 @@ fn peft_adapters_on_every_family_load_and_save_under_its_names() {
         let bert_names = LoraSettings { targets: vec!["query".into(), "value".into()], ..LoraSettings::default() };
         let fresh =
             base.model.clone().try_map_bert(|b| attach(b, &bert_names, Some(3), &device).map(|(b, _)| b)).unwrap();
-        assert_eq!(adapted_layers(fresh.bert()).len(), 4, "{fixture}");
+        let fused = fixture == "tiny-modernbert";
+        assert_eq!(adapted_layers(fresh.bert()).len(), if fused { 3 } else { 4 }, "{fixture}");
         let out = tmp.path().join(format!("{fixture}-bert-names"));
         save_adapter(&fresh, &bert_names, &base.config, None, &out, false).unwrap();
         let mut written = AdapterConfig::read(&out).unwrap().lora.targets;
         written.sort();
-        assert_eq!(written, peft_targets, "{fixture}: BERT's names written in the family's");
+        assert_eq!(written, in_family, "{fixture}: BERT's names written in the family's");
     }
 }

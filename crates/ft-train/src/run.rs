@@ -180,16 +180,6 @@ pub fn execute(
     let model_config = ft_model::BertConfig::from_file(&model_dir.join("config.json"))
         .map_err(|source| TrainError::Load { dir: model_dir.clone(), source: Box::new(source) })?;
     let positions = model_config.max_tokens();
-    if let Some(peft @ ft_model::Peft::Lora(_)) = &config.training.peft
-        && model_config.family() == ft_model::Family::ModernBert
-    {
-        return Err(TrainError::Config(format!(
-            "--peft {} on a ModernBERT model: its checkpoint fuses the query, key and value projections \
-             (`Wqkv`), which ft's LoRA files cannot name yet; use --peft prompt, fine-tune fully, or freeze \
-             part of the encoder with --freeze",
-            peft.name()
-        )));
-    }
     let family = model_config.family();
     let refused = match &config.training.peft {
         Some(peft @ ft_model::Peft::Prefix(_)) if family != ft_model::Family::Bert => Some(peft),
@@ -197,7 +187,7 @@ pub fn execute(
         _ => None,
     };
     if let Some(peft) = refused {
-        let works = if family == ft_model::Family::ModernBert { "prompt" } else { "lora, adapters or prompt" };
+        let works = if family == ft_model::Family::ModernBert { "lora or prompt" } else { "lora, adapters or prompt" };
         return Err(TrainError::Config(format!(
             "--peft {} on a {family} model: ft builds prefix tuning for BERT checkpoints only so far, and \
              bottleneck adapters for post-LayerNorm layers; use --peft {works}, fine-tune fully, or freeze \

@@ -28,6 +28,9 @@ pub struct BertSelfAttention {
     pub key_lora: Option<LoraBranch>,
     /// LoRA branch of `value`.
     pub value_lora: Option<LoraBranch>,
+    /// One LoRA branch over the three projections at once, `H → 3H` (ModernBERT's fused `Wqkv`, as
+    /// PEFT adapts it: one A for the three, B's rows split into query, key and value).
+    pub qkv_lora: Option<LoraBranch>,
     /// Prefix tuning's learned keys, `[P, H]`, put before the layer's keys (`None` without prefix
     /// tuning; see [`crate::peft::prefix`]).
     pub prefix_key: Option<Param<Tensor<2>>>,
@@ -77,6 +80,7 @@ impl BertSelfAttention {
             query_lora: None,
             key_lora: None,
             value_lora: None,
+            qkv_lora: None,
             prefix_key: None,
             prefix_value: None,
             dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
@@ -105,9 +109,17 @@ impl BertSelfAttention {
         let [b, t, h] = hidden.dims();
         let (nh, hd) = (self.num_attention_heads, self.attention_head_size);
         let split = |x: Tensor<3>| x.reshape([b, t, nh, hd]).swap_dims(1, 2); // [B, nh, T, hd]
-        let q = split(forward_with(&self.query, &self.query_lora, hidden.clone()));
+        let q = forward_with(&self.query, &self.query_lora, hidden.clone());
         let k = forward_with(&self.key, &self.key_lora, hidden.clone());
-        let v = forward_with(&self.value, &self.value_lora, hidden);
+        let v = forward_with(&self.value, &self.value_lora, hidden.clone());
+        let (q, k, v) = match &self.qkv_lora {
+            Some(branch) => {
+                let delta = branch.forward(hidden); // [B, T, 3H]
+                (q + delta.clone().narrow(2, 0, h), k + delta.clone().narrow(2, h, h), v + delta.narrow(2, 2 * h, h))
+            }
+            None => (q, k, v),
+        };
+        let q = split(q);
         // Prefix tuning: learned keys and values before the text's, attended by every query.
         let (k, v, mask) = match (&self.prefix_key, &self.prefix_value) {
             (Some(pk), Some(pv)) => {

@@ -399,7 +399,7 @@ pub fn save_adapter<H: Head>(
         let mut probe = model.bert().clone();
         let mut layers = Vec::new();
         let _ = super::lora::visit_linears::<std::convert::Infallible>(&mut probe, &mut |name, _, _| {
-            layers.push((name.to_string(), super::lora::family_name(family, name)));
+            layers.push((name.to_string(), super::lora::adapted_name(family, name)));
             Ok(())
         });
         lora.targets = settings.targets_in_family_names(&layers);
@@ -485,6 +485,17 @@ pub fn load_adapter<H: Head>(
         }
         Ok(())
     });
+    // ModernBERT's fused Wqkv: one branch `H → 3H` per adapted layer.
+    for (l, layer) in model.bert().encoder.layer.iter().enumerate() {
+        if layer.attention.self_attention.qkv_lora.is_some() {
+            let [d_in, d_out] = layer.attention.self_attention.query.weight.dims();
+            let name = super::lora::fused_qkv_name(l);
+            let a = file_name(&format!("{name}.lora_A.weight"));
+            let b = file_name(&format!("{name}.lora_B.weight"));
+            expected.push((format!("{PEFT_PREFIX}{a}"), vec![adapter.lora.r, d_in]));
+            expected.push((format!("{PEFT_PREFIX}{b}"), vec![3 * d_out, adapter.lora.r]));
+        }
+    }
     for (name, shape) in AdapterHead::of(&model, config).tensors {
         expected.push((format!("{PEFT_PREFIX}{name}"), shape));
     }

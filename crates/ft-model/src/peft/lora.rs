@@ -195,6 +195,32 @@ pub fn visit_linears<E>(bert: &mut BertModel, f: &mut LinearVisitor<'_, E>) -> R
     Ok(())
 }
 
+/// The fused query-key-value branch of layer `l` (ModernBERT's `Wqkv`): its canonical name.
+pub fn fused_qkv_name(l: usize) -> String {
+    format!("bert.encoder.layer.{l}.attention.self.qkv")
+}
+
+/// Whether `family` fuses the attention's query, key and value in one Linear (ModernBERT's `Wqkv`):
+/// LoRA then puts one branch over the three ([`crate::bert::attention::BertSelfAttention::qkv_lora`]).
+pub fn fuses_qkv(family: crate::Family) -> bool {
+    family == crate::Family::ModernBert
+}
+
+/// Whether `name` is one of the attention's query, key, value projections.
+fn is_qkv(name: &str) -> bool {
+    [".attention.self.query", ".attention.self.key", ".attention.self.value"].iter().any(|s| name.ends_with(s))
+}
+
+/// The name LoRA adapts for the Linear whose canonical name is `canonical`, in `family`'s checkpoint
+/// names: the Linear's own, or for a query/key/value of a fused family its layer's `Wqkv`.
+pub fn adapted_name(family: crate::Family, canonical: &str) -> String {
+    if fuses_qkv(family) && is_qkv(canonical) {
+        let l: usize = canonical.split('.').nth(3).and_then(|x| x.parse().ok()).unwrap_or(0);
+        return family_name(family, &fused_qkv_name(l));
+    }
+    family_name(family, canonical)
+}
+
 /// The encoder frozen, with a fresh branch on every Linear `settings` targets. A is drawn from
 /// [`Init::kaiming_uniform`] with the layer's fan-in, the k-th adapted layer from `seed + k` (PEFT's
 /// init; zeros when `seed` is `None`, for a branch that a file fills). Returns the checkpoint names
@@ -214,8 +240,20 @@ pub fn attach(
     // The head's own dense layer (RoBERTa's `classifier.dense`, …) trains in full with the head
     // (PEFT's `modules_to_save`): no branch there.
     let head_dense = bert.pooler.as_ref().is_some_and(|p| p.in_head);
+    let fused = fuses_qkv(family);
+    let mut fused_layers = Vec::new();
     visit_linears(&mut bert, &mut |name, linear, slot| -> Result<(), ModelError> {
         if head_dense && name == "bert.pooler.dense" {
+            return Ok(());
+        }
+        if fused && is_qkv(name) {
+            // One branch over the fused Wqkv when any of the three is named (after this visit).
+            let l: usize = name.split('.').nth(3).and_then(|x| x.parse().ok()).unwrap_or(0);
+            let own = adapted_name(family, name);
+            all.push((name.to_string(), own.clone()));
+            if settings.targets_layer(name, &own) && !fused_layers.contains(&l) {
+                fused_layers.push(l);
+            }
             return Ok(());
         }
         let own = family_name(family, name);
@@ -234,6 +272,19 @@ pub fn attach(
         }
         Ok(())
     })?;
+    for l in fused_layers {
+        let s = &mut bert.encoder.layer[l].attention.self_attention;
+        if s.qkv_lora.is_some() {
+            return Err(ModelError::Input(format!("{} already has a LoRA branch", fused_qkv_name(l))));
+        }
+        let [d_in, d_out] = s.query.weight.dims();
+        let mut init = match seed {
+            Some(seed) => Init::kaiming_uniform(seed.wrapping_add(adapted.len() as u64), d_in),
+            None => Init::Zeros,
+        };
+        s.qkv_lora = Some(LoraBranch::new(d_in, 3 * d_out, settings, &mut init, device));
+        adapted.push(family_name(family, &fused_qkv_name(l)));
+    }
     for target in &settings.targets {
         if !all.iter().any(|(b, f)| matches_target(b, target) || matches_target(f, target)) {
             return Err(ModelError::Input(format!(
@@ -259,6 +310,18 @@ pub fn merge(bert: BertModel) -> BertModel {
         }
         Ok(())
     });
+    for layer in bert.encoder.layer.iter_mut() {
+        let s = &mut layer.attention.self_attention;
+        if let Some(branch) = s.qkv_lora.take() {
+            // ΔW `[H, 3H]` (burn's in → out layout): its column blocks are the three projections'.
+            let delta = branch.delta();
+            let [_, h] = s.query.weight.dims();
+            for (i, linear) in [&mut s.query, &mut s.key, &mut s.value].into_iter().enumerate() {
+                let merged = linear.weight.val() + delta.clone().narrow(1, i * h, h);
+                linear.weight = Param::from_tensor(merged);
+            }
+        }
+    }
     bert
 }
 
@@ -269,6 +332,9 @@ pub fn strip(bert: BertModel) -> BertModel {
         *slot = None;
         Ok(())
     });
+    for layer in bert.encoder.layer.iter_mut() {
+        layer.attention.self_attention.qkv_lora = None;
+    }
     bert
 }
 
@@ -282,5 +348,10 @@ pub fn adapted_layers(bert: &BertModel) -> Vec<String> {
         }
         Ok(())
     });
+    for (l, layer) in bert.encoder.layer.iter().enumerate() {
+        if layer.attention.self_attention.qkv_lora.is_some() {
+            names.push(fused_qkv_name(l));
+        }
+    }
     names
 }
