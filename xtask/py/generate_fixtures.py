@@ -4114,117 +4114,64 @@ def generate_family(out: Path, family: str, index: int, tensors: dict) -> dict:
     }
 
 
-def generate_roberta_train_parity(out: Path) -> dict:
-    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-roberta with dropout 0: train-parity's batches with
-    RoBERTa's ids (<s> 0, </s> 2, padding 1, no token types), 6 AdamW steps."""
-    from transformers import RobertaForSequenceClassification
+MODERNBERT_TRAIN_PARITY_FILE = "modernbert_train_parity.safetensors"
 
-    r = TRAIN_RECIPE
-    tiny = out / FAMILY_DIRS["roberta"]
-    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
-    vocab_size = initial["roberta.embeddings.word_embeddings.weight"].shape[0]
-    batches = train_parity_batches(vocab_size)
+
+def roberta_batches(batches: list[dict]) -> list[dict]:
+    """RoBERTa's ids for train-parity's batches: <s> 0, </s> 2, padding 1, no token types."""
     for b in batches:
         ids, mask = b["input_ids"], b["attention_mask"]
         ids = torch.where(ids == 2, torch.zeros_like(ids), torch.where(ids == 3, torch.full_like(ids, 2), ids))
         b["input_ids"] = torch.where(mask == 0, torch.ones_like(ids), ids)
         b["token_type_ids"] = torch.zeros_like(ids)
-
-    def build():
-        model = RobertaForSequenceClassification.from_pretrained(
-            str(tiny), dtype=torch.float32, attn_implementation=ATTN,
-            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0,
-        ).train()
-        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
-        return model
-
-    model = build()
-    decay = train_parity_decay_names(model)
-    losses_t, norms_t, lrs, final, _ = train_parity_run(build, batches, [])
-    clipped = int((norms_t > r["max_grad_norm"]).sum())
-    say(f"roberta train-parity: losses {[round(float(x), 4) for x in losses_t]}")
-    say(f"roberta train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
-    assert torch.isfinite(losses_t).all() and 0 < clipped <= r["steps"], (losses_t, norms_t)
-    tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
-    tensors["losses"] = losses_t
-    tensors["grad_norms"] = norms_t
-    tensors["lrs"] = lrs
-    for n, p in final.items():
-        tensors[f"final.{n}"] = p
-    save_tensors(out / ROBERTA_TRAIN_PARITY_FILE, tensors)
-    return {
-        "recipe": "train_parity.json (variant none) on tiny-roberta, dropout 0",
-        "clipped_steps": clipped,
-        "losses": [float(x) for x in losses_t],
-        "decay_parameters": sorted(decay),
-    }
+    return batches
 
 
-def generate_deberta_train_parity(out: Path) -> dict:
-    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-deberta-v3 with dropout 0: train-parity's batches
-    with DeBERTa's ids ([CLS] 1, [SEP] 2, padding 0), 6 AdamW steps — gradients through the relative
-    scores' gathers, the shared position keys and the normalised relative embeddings."""
-    from transformers import DebertaV2ForSequenceClassification
-
-    r = TRAIN_RECIPE
-    tiny = out / FAMILY_DIRS["deberta-v3"]
-    initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
-    vocab_size = initial["deberta.embeddings.word_embeddings.weight"].shape[0] - 1  # not [MASK]
-    batches = train_parity_batches(vocab_size)
+def deberta_batches(batches: list[dict]) -> list[dict]:
+    """DeBERTa's ids for train-parity's batches: [CLS] 1, [SEP] 2, padding 0."""
     for b in batches:
         ids = b["input_ids"]
         b["input_ids"] = torch.where(ids == 2, torch.ones_like(ids), torch.where(ids == 3, torch.full_like(ids, 2), ids))
-
-    def build():
-        model = DebertaV2ForSequenceClassification.from_pretrained(
-            str(tiny), dtype=torch.float32, attn_implementation=ATTN,
-            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pooler_dropout=0.0,
-        ).train()
-        assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
-        return model
-
-    model = build()
-    decay = train_parity_decay_names(model)
-    losses_t, norms_t, lrs, final, _ = train_parity_run(build, batches, [])
-    clipped = int((norms_t > r["max_grad_norm"]).sum())
-    say(f"deberta train-parity: losses {[round(float(x), 4) for x in losses_t]}")
-    say(f"deberta train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
-    assert torch.isfinite(losses_t).all(), (losses_t, norms_t)
-    tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
-    tensors["losses"] = losses_t
-    tensors["grad_norms"] = norms_t
-    tensors["lrs"] = lrs
-    for n, p in final.items():
-        tensors[f"final.{n}"] = p
-    save_tensors(out / DEBERTA_TRAIN_PARITY_FILE, tensors)
-    return {
-        "recipe": "train_parity.json (variant none) on tiny-deberta-v3, dropout 0",
-        "clipped_steps": clipped,
-        "losses": [float(x) for x in losses_t],
-        "decay_parameters": sorted(decay),
-    }
+    return batches
 
 
-MODERNBERT_TRAIN_PARITY_FILE = "modernbert_train_parity.safetensors"
+# family → (class, the word-embedding tensor, ids one below the vocabulary's end for [MASK], the
+# batches' ids, extra from_pretrained arguments, whether its forward takes token_type_ids, the file,
+# what the recipe runs through)
+FAMILY_TRAIN_PARITY = {
+    "roberta": (
+        "RobertaForSequenceClassification", "roberta.embeddings.word_embeddings.weight", 0, roberta_batches,
+        {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "classifier_dropout": 0.0}, True,
+        ROBERTA_TRAIN_PARITY_FILE, "dropout 0",
+    ),
+    "deberta-v3": (
+        "DebertaV2ForSequenceClassification", "deberta.embeddings.word_embeddings.weight", 1, deberta_batches,
+        {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "pooler_dropout": 0.0}, True,
+        DEBERTA_TRAIN_PARITY_FILE, "dropout 0",
+    ),
+    "modernbert": (
+        "ModernBertForSequenceClassification", "model.embeddings.tok_embeddings.weight", 0, lambda b: b, {}, False,
+        MODERNBERT_TRAIN_PARITY_FILE, "dropouts 0",
+    ),
+}
 
 
-def generate_modernbert_train_parity(out: Path) -> dict:
-    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-modernbert (its dropouts are 0): train-parity's
-    batches as they are (the tiny WordPiece ids), 6 AdamW steps — gradients through the rotary
-    positions, the local layers' window, the gated MLPs, the pre-LayerNorm residuals, the final norm
-    and the mean-pooled `head`. ModernBERT's forward takes no token_type_ids: the file keeps zeros."""
-    from transformers import ModernBertForSequenceClassification
-
+def generate_family_train_parity(out: Path, family: str) -> dict:
+    """TRAIN_RECIPE (variant `none`) on fixtures/tiny-<family> with dropout 0: train-parity's batches with
+    the family's ids, 6 AdamW steps — RoBERTa's positions after the padding index and its classification
+    head; DeBERTa-v3's gathers, shared position keys and normalised relative embeddings; ModernBERT's
+    rotary positions, local window, gated MLPs, pre-LayerNorm residuals and mean-pooled `head`. A forward
+    that takes no token_type_ids (ModernBERT) is fed none; the file keeps zeros."""
+    cls_name, embeddings, last_special, remap, kwargs, with_types, file, note = FAMILY_TRAIN_PARITY[family]
+    cls = getattr(transformers, cls_name)
     r = TRAIN_RECIPE
-    tiny = out / FAMILY_DIRS["modernbert"]
+    tiny = out / FAMILY_DIRS[family]
     initial = safetensors.torch.load_file(str(tiny / "model.safetensors"))
-    batches = train_parity_batches(initial["model.embeddings.tok_embeddings.weight"].shape[0])
-    feed = [{k: v for k, v in b.items() if k != "token_type_ids"} for b in batches]
+    batches = remap(train_parity_batches(initial[embeddings].shape[0] - last_special))
+    feed = batches if with_types else [{k: v for k, v in b.items() if k != "token_type_ids"} for b in batches]
 
     def build():
-        model = ModernBertForSequenceClassification.from_pretrained(
-            str(tiny), dtype=torch.float32, attn_implementation=ATTN,
-        ).train()
+        model = cls.from_pretrained(str(tiny), dtype=torch.float32, attn_implementation=ATTN, **kwargs).train()
         assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
         return model
 
@@ -4232,20 +4179,21 @@ def generate_modernbert_train_parity(out: Path) -> dict:
     decay = train_parity_decay_names(model)
     losses_t, norms_t, lrs, final, _ = train_parity_run(build, feed, [])
     clipped = int((norms_t > r["max_grad_norm"]).sum())
-    say(f"modernbert train-parity: losses {[round(float(x), 4) for x in losses_t]}")
-    say(f"modernbert train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
-    assert torch.isfinite(losses_t).all(), (losses_t, norms_t)
+    say(f"{family} train-parity: losses {[round(float(x), 4) for x in losses_t]}")
+    say(f"{family} train-parity: grad norms {[round(float(x), 4) for x in norms_t]} ({clipped} clipped)")
+    assert torch.isfinite(losses_t).all() and 0 < clipped <= r["steps"], (losses_t, norms_t)
     tensors = {f"batch{i}.{k}": v for i, b in enumerate(batches) for k, v in b.items()}
-    for i in range(len(batches)):
-        tensors[f"batch{i}.token_type_ids"] = torch.zeros_like(batches[i]["input_ids"])
+    if not with_types:
+        for i, b in enumerate(batches):
+            tensors[f"batch{i}.token_type_ids"] = torch.zeros_like(b["input_ids"])
     tensors["losses"] = losses_t
     tensors["grad_norms"] = norms_t
     tensors["lrs"] = lrs
     for n, p in final.items():
         tensors[f"final.{n}"] = p
-    save_tensors(out / MODERNBERT_TRAIN_PARITY_FILE, tensors)
+    save_tensors(out / file, tensors)
     return {
-        "recipe": "train_parity.json (variant none) on tiny-modernbert (dropouts 0)",
+        "recipe": f"train_parity.json (variant none) on {FAMILY_DIRS[family]}, {note}",
         "clipped_steps": clipped,
         "losses": [float(x) for x in losses_t],
         "decay_parameters": sorted(decay),
@@ -4300,9 +4248,8 @@ def cmd_family_goldens(args) -> int:
     tensors: dict[str, torch.Tensor] = {}
     info = {family: generate_family(out, family, i, tensors) for i, family in enumerate(FAMILY_DIRS)}
     save_tensors(out / FAMILY_GOLDEN_FILE, tensors)
-    info["roberta_train_parity"] = generate_roberta_train_parity(out)
-    info["deberta_train_parity"] = generate_deberta_train_parity(out)
-    info["modernbert_train_parity"] = generate_modernbert_train_parity(out)
+    for family in FAMILY_TRAIN_PARITY:
+        info[f"{family.split('-')[0]}_train_parity"] = generate_family_train_parity(out, family)
     written = [FAMILY_GOLDEN_FILE, ROBERTA_TRAIN_PARITY_FILE, DEBERTA_TRAIN_PARITY_FILE, MODERNBERT_TRAIN_PARITY_FILE]
     written += [family_tokenizer_golden(out, f) for f in FAMILY_TOKENIZER_GOLDENS]
     manifest.setdefault("cases", {})[FAMILY_GOLDEN_FILE] = info

@@ -137,31 +137,8 @@ fn prompt_tuning_trains_on_every_family() {
         ("tiny-modernbert", "base_model.head.norm.weight"),
     ] {
         let out = dir.path().join(fixture);
-        let o = train(
-            fixture,
-            &train_csv,
-            &out,
-            &[
-                "--peft",
-                "prompt",
-                "--virtual-tokens",
-                "4",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "8",
-                "--lr",
-                "1e-2",
-                "--max-len",
-                "16",
-                "--reinit-head",
-            ],
-        );
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{fixture}: {err}");
-        let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+        let names =
+            train_adapter(fixture, &train_csv, &out, &["--peft", "prompt", "--virtual-tokens", "4", "--lr", "1e-2"]);
         assert!(
             names.contains(&"prompt_embeddings".to_string()) && names.contains(&head.to_string()),
             "{fixture}: {names:?}"
@@ -206,33 +183,7 @@ fn lora_trains_on_every_family() {
         ("tiny-modernbert", "model.layers.1.attn.Wqkv.lora_B.weight", "[\"Wqkv\"]", "head"),
     ] {
         let out = dir.path().join(fixture);
-        let o = train(
-            fixture,
-            &train_csv,
-            &out,
-            &[
-                "--peft",
-                "lora",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "8",
-                "--lr",
-                "5e-3",
-                "--max-len",
-                "16",
-                "--reinit-head",
-            ],
-        );
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{fixture}: {err}");
-        let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
-        let names = safetensors::SafeTensors::deserialize(&bytes)
-            .unwrap()
-            .names()
-            .into_iter()
-            .map(str::to_string)
-            .collect::<Vec<_>>();
+        let names = train_adapter(fixture, &train_csv, &out, &["--peft", "lora", "--lr", "5e-3"]);
         assert!(names.contains(&format!("base_model.model.{layer}")), "{fixture}: {names:?}");
         assert!(names.iter().any(|n| n.starts_with(&format!("base_model.model.{head}."))), "{fixture}: {names:?}");
         let config: serde_json::Value =
@@ -369,31 +320,8 @@ fn bottleneck_adapters_train_on_the_post_layernorm_families() {
         ("tiny-electra", "classifier.dense.weight"),
     ] {
         let out = dir.path().join(fixture);
-        let o = train(
-            fixture,
-            &train_csv,
-            &out,
-            &[
-                "--peft",
-                "adapters",
-                "--adapter-reduction",
-                "4",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "8",
-                "--lr",
-                "1e-2",
-                "--max-len",
-                "16",
-                "--reinit-head",
-            ],
-        );
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "{fixture}: {err}");
-        let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
-        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
+        let flags = ["--peft", "adapters", "--adapter-reduction", "4", "--lr", "1e-2"];
+        let names = train_adapter(fixture, &train_csv, &out, &flags);
         assert!(names.contains(&name.to_string()), "{fixture}: {names:?}");
         assert!(!names.iter().any(|n| n.starts_with("bert.")), "{fixture}: BERT's names in {names:?}");
         same_predictions_with_the_adapter_on_the_base(fixture, &out);
@@ -413,4 +341,16 @@ fn same_predictions_with_the_adapter_on_the_base(fixture: &str, out: &Path) {
     assert!(own.status.success(), "{fixture}: {}", String::from_utf8_lossy(&own.stderr));
     assert!(put.status.success(), "{fixture}: {}", String::from_utf8_lossy(&put.stderr));
     assert_eq!(own.stdout, put.stdout, "{fixture}: the adapter on the base predicts otherwise");
+}
+
+/// `ft train --peft …` on `fixture` (2 epochs of tiny batches, a fresh head, `flags` added): the
+/// tensor names of the adapter file it wrote.
+fn train_adapter(fixture: &str, train_csv: &Path, out: &Path, flags: &[&str]) -> Vec<String> {
+    let mut args = vec!["--epochs", "2", "--batch-size", "8", "--max-len", "16", "--reinit-head"];
+    args.extend_from_slice(flags);
+    let o = train(fixture, train_csv, out, &args);
+    assert!(o.status.success(), "{fixture}: {}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(out.join("adapter/adapter_model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.names().into_iter().map(str::to_string).collect()
 }
