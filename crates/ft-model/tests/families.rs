@@ -358,3 +358,42 @@ fn modernbert_settings_ft_does_not_build_are_refused() {
     assert_eq!(m.local, [false, true, false]);
     assert_eq!((m.global_theta, m.local_theta, m.window), (5e4, 1e4, 4));
 }
+
+/// The Hub's DeBERTa-v3 and ModernBERT checkpoints are masked-LM models: DeBERTa's `lm_predictions` and
+/// ModernBERT's `decoder` are left alone; ModernBERT's `head` (its MLM transform, which its
+/// `…ForSequenceClassification` reuses) loads, DeBERTa's `pooler` and both classifiers start fresh.
+#[test]
+fn masked_lm_checkpoints_of_deberta_and_modernbert_get_a_fresh_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (fixture, architecture, extra, fresh) in [
+        (
+            "tiny-deberta-v3",
+            "DebertaV2ForMaskedLM",
+            "lm_predictions.lm_head.bias",
+            &["bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"][..],
+        ),
+        ("tiny-modernbert", "ModernBertForMaskedLM", "decoder.bias", &["classifier.weight", "classifier.bias"][..]),
+    ] {
+        let dir = tmp.path().join(fixture);
+        copy_fixture(fixture, &dir);
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let bias = file.tensor("classifier.bias").unwrap();
+        let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> = file
+            .tensors()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("classifier.") && !n.starts_with("pooler."))
+            .collect();
+        views.push((extra.to_string(), bias));
+        std::fs::write(dir.join("model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+        let config_path = dir.join("config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+        config["architectures"] = serde_json::json!([architecture]);
+        std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let loaded = load_pretrained::<BertForSequenceClassification>(&dir, &LoadOptions::default(), &cpu()).unwrap();
+        let r = &loaded.report;
+        assert_eq!(r.ignored, [extra], "{fixture}");
+        assert!(r.unexpected.is_empty(), "{fixture}: {:?}", r.unexpected);
+        assert_eq!(r.fresh, fresh, "{fixture}");
+    }
+}
