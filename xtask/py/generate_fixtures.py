@@ -3469,7 +3469,7 @@ PREFIX_VIRTUAL_TOKENS = 4
 PREFIX_MAX_GRAD_NORM = 1.5
 
 
-def add_prefix(model, p: int):
+def add_prefix(model, p: int, base: str = "bert"):
     """Learned key and value prefixes of `p` positions in every layer's self-attention (P-tuning v2,
     PEFT's PREFIX_TUNING without projection): the keys and values of the layer are `[prefix; K x]` and
     `[prefix; V x]`, the mask attends the prefix, the queries are the text's only. Prefixes ~ N(0, 1)
@@ -3477,7 +3477,7 @@ def add_prefix(model, p: int):
     from transformers.models.bert.modeling_bert import eager_attention_forward
 
     hidden = model.config.hidden_size
-    for layer in model.bert.encoder.layer:
+    for layer in getattr(model, base).encoder.layer:
         sa = layer.attention.self
         sa.prefix_key = torch.nn.Parameter(torch.randn(p, hidden))
         sa.prefix_value = torch.nn.Parameter(torch.randn(p, hidden))
@@ -3503,11 +3503,11 @@ def add_prefix(model, p: int):
     return model
 
 
-def prefix_as_peft(model) -> torch.Tensor:
+def prefix_as_peft(model, base: str = "bert") -> torch.Tensor:
     """The prefixes in PEFT's `prompt_embeddings` layout: `[P, L·2·H]`, layer l's key at columns
     2l·H.., its value at (2l+1)·H.."""
     parts = []
-    for layer in model.bert.encoder.layer:
+    for layer in getattr(model, base).encoder.layer:
         parts += [layer.attention.self.prefix_key, layer.attention.self.prefix_value]
     return torch.cat(parts, 1).detach().clone()
 
@@ -4288,6 +4288,9 @@ FAMILY_PROMPT = [
     ("modernbert", "tiny-modernbert", ["head", "classifier"]),
 ]
 FAMILY_PROMPT_GOLDEN_FILE = "families_prompt_golden.safetensors"
+# Prefix tuning where the attention has no positions of its own (RoBERTa's and ELECTRA's are BERT's).
+FAMILY_PREFIX = [("roberta", "tiny-roberta"), ("electra", "tiny-electra")]
+FAMILY_PREFIX_GOLDEN_FILE = "families_prefix_golden.safetensors"
 
 
 def add_family_lora_goldens_args(p: argparse.ArgumentParser) -> None:
@@ -4380,6 +4383,43 @@ def cmd_family_lora_goldens(args) -> int:
         prompt_info[key] = {"fixture": fixture, "adapter": adapter_dir.name, "modules_to_save": to_save,
                             "tensors": names, "inputs": f"families_golden {key}.* cut to {cut} tokens"}
     save_tensors(out / FAMILY_PROMPT_GOLDEN_FILE, prompt_tensors)
+    # Prefix tuning on the families whose attention has no positions of its own: add_prefix's module
+    # (PEFT 0.21.2 cannot run prefix tuning on these models with transformers 5.24), the adapter
+    # written in PEFT's layout as ft reads it.
+    prefix_tensors: dict[str, torch.Tensor] = {}
+    for i, (key, fixture) in enumerate(FAMILY_PREFIX):
+        torch.manual_seed(FAMILY_LORA_SEED + 40 + i)
+        base = AutoModelForSequenceClassification.from_pretrained(
+            str(out / fixture), dtype=torch.float32, attn_implementation=ATTN
+        )
+        model = add_prefix(base, PREFIX_VIRTUAL_TOKENS, FAMILY_BASE[key]).eval()
+        gen = torch.Generator().manual_seed(FAMILY_LORA_SEED + 50 + i)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name.startswith("classifier."):
+                    param.add_(torch.randn(param.shape, generator=gen) * 0.1)
+        adapter_dir = fresh_dir(out / f"{fixture}-prefix")
+        head = {f"base_model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items() if k.startswith("classifier.")}
+        save_tensors(adapter_dir / "adapter_model.safetensors", {"prompt_embeddings": prefix_as_peft(model, FAMILY_BASE[key]), **head})
+        write_json(adapter_dir / "adapter_config.json", {
+            "peft_type": "PREFIX_TUNING", "task_type": "SEQ_CLS", "base_model_name_or_path": fixture,
+            "num_virtual_tokens": PREFIX_VIRTUAL_TOKENS, "token_dim": model.config.hidden_size,
+            "num_transformer_submodules": 1, "num_attention_heads": model.config.num_attention_heads,
+            "num_layers": model.config.num_hidden_layers, "encoder_hidden_size": model.config.hidden_size,
+            "prefix_projection": False, "modules_to_save": ["classifier"], "inference_mode": True,
+        })
+        inputs = {k: golden[f"{key}.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        with torch.no_grad():
+            prefix_tensors[f"{key}.logits"] = model(**model_inputs(key, inputs)).logits
+        say(f"{fixture} prefix: logits {prefix_tensors[f'{key}.logits'][0].tolist()}")
+    save_tensors(out / FAMILY_PREFIX_GOLDEN_FILE, prefix_tensors)
+    manifest.setdefault("cases", {})[FAMILY_PREFIX_GOLDEN_FILE] = {
+        "model": "tiny-roberta, tiny-electra (their dropout as saved; eval)",
+        "prefix": f"{PREFIX_VIRTUAL_TOKENS} key/value positions per layer, N(0, 1), add_prefix in generate_fixtures.py",
+        "adapters": [f"{fixture}-prefix" for _k, fixture in FAMILY_PREFIX],
+        "logits": "on families_golden's batch of each family",
+    }
+    manifest.setdefault("tensors", {})[FAMILY_PREFIX_GOLDEN_FILE] = tensor_table(out / FAMILY_PREFIX_GOLDEN_FILE)
     manifest.setdefault("cases", {})[FAMILY_PROMPT_GOLDEN_FILE] = prompt_info
     manifest.setdefault("tensors", {})[FAMILY_PROMPT_GOLDEN_FILE] = tensor_table(out / FAMILY_PROMPT_GOLDEN_FILE)
     manifest.setdefault("cases", {})[FAMILY_LORA_GOLDEN_FILE] = info
@@ -4387,7 +4427,9 @@ def cmd_family_lora_goldens(args) -> int:
     files = manifest.setdefault("files", {})
     files[FAMILY_LORA_GOLDEN_FILE] = sha256_file(out / FAMILY_LORA_GOLDEN_FILE)
     files[FAMILY_PROMPT_GOLDEN_FILE] = sha256_file(out / FAMILY_PROMPT_GOLDEN_FILE)
+    files[FAMILY_PREFIX_GOLDEN_FILE] = sha256_file(out / FAMILY_PREFIX_GOLDEN_FILE)
     dirs = [f"{fixture}-lora" for _k, fixture, _t, _m in FAMILY_LORA] + [f"{fixture}-prompt" for _k, fixture, _m in FAMILY_PROMPT]
+    dirs += [f"{fixture}-prefix" for _k, fixture in FAMILY_PREFIX]
     for d in dirs:
         for f in sorted((out / d).iterdir()):
             files[f"{d}/{f.name}"] = sha256_file(f)

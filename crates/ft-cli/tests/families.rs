@@ -112,7 +112,8 @@ fn peft_on_another_family_is_refused_before_training() {
     let train_csv = write_data(dir.path(), 16);
     let out = dir.path().join("run");
     for (fixture, method, family, works) in [
-        ("tiny-roberta", "prefix", "RoBERTa", "lora, adapters or prompt"),
+        ("tiny-deberta-v3", "prefix", "DeBERTa-v2", "lora, adapters or prompt"),
+        ("tiny-distilbert", "prefix", "DistilBERT", "lora, adapters or prompt"),
         ("tiny-modernbert", "adapters", "ModernBERT", "lora or prompt"),
         ("tiny-modernbert", "prefix", "ModernBERT", "lora or prompt"),
     ] {
@@ -303,6 +304,24 @@ fn cached_features_train_the_head_dense_layer_as_the_full_loop_does() {
             worst = worst.max(d);
         }
         eprintln!("{fixture}: cached vs full loop, every tensor within {worst:.2e}");
+    }
+}
+
+/// `--peft prefix` on RoBERTa and ELECTRA (their attention is BERT's): the prefixes in PEFT's
+/// `prompt_embeddings` and the head under the family's names; `--adapter` on the base predicts as the run.
+#[test]
+fn prefix_tuning_trains_on_roberta_and_electra() {
+    let dir = tempfile::tempdir().unwrap();
+    let train_csv = write_data(dir.path(), 48);
+    for (fixture, head) in [
+        ("tiny-roberta", "base_model.classifier.out_proj.weight"),
+        ("tiny-electra", "base_model.classifier.dense.weight"),
+    ] {
+        let out = dir.path().join(fixture);
+        let names =
+            train_adapter(fixture, &train_csv, &out, &["--peft", "prefix", "--virtual-tokens", "4", "--lr", "1e-2"]);
+        assert!(names.contains(&"prompt_embeddings".to_string()) && names.contains(&head.to_string()), "{names:?}");
+        same_predictions_with_the_adapter_on_the_base(fixture, &out);
     }
 }
 

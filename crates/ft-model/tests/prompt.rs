@@ -137,3 +137,49 @@ fn peft_prompt_adapters_on_every_family_load_and_save_under_its_names() {
         eprintln!("{fixture}: PEFT prompt adapter logits max abs diff {d:.2e}");
     }
 }
+
+/// Prefix tuning on RoBERTa and ELECTRA, whose attention is BERT's (`xtask/py/generate_fixtures.py
+/// family-lora-goldens`: `add_prefix`'s reference module, 4 positions per layer, the head perturbed,
+/// the adapter in PEFT's layout): ft loads it with the reference's logits (1e-4) and saves it back with
+/// the same tensors under the family's names.
+#[test]
+fn prefix_adapters_on_roberta_and_electra_load_and_save_under_their_names() {
+    use ft_model::peft::prefix;
+    const FAMILY_TOL: f32 = 1e-4;
+    let golden = Golden::open("families_golden.safetensors");
+    let want = Golden::open("families_prefix_golden.safetensors");
+    let device = cpu();
+    let tmp = tempfile::tempdir().unwrap();
+    for (key, fixture) in [("roberta", "tiny-roberta"), ("electra", "tiny-electra")] {
+        let base = load_pretrained::<BertForSequenceClassification>(
+            &fixtures().join(fixture),
+            &LoadOptions::default(),
+            &device,
+        )
+        .unwrap();
+        let adapter_dir = fixtures().join(format!("{fixture}-prefix"));
+        let (model, settings) = prefix::load_adapter(base.model.clone(), &base.config, &adapter_dir, &device).unwrap();
+        let run = |m: &BertForSequenceClassification| {
+            let ids = |name: &str| golden.ids(&format!("{key}.{name}"), &device);
+            values(
+                m.forward(ids("input_ids"), Some(ids("token_type_ids")), Some(ids("attention_mask"))).unwrap().logits,
+            )
+        };
+        let (logits, _) = want.f32(&format!("{key}.logits"));
+        let d = assert_close(&format!("{fixture} + prefix"), &run(&model), &logits, FAMILY_TOL);
+        let out = tmp.path().join(fixture);
+        prefix::save_adapter(&model, &base.config, Some(fixture), &out, false).unwrap();
+        let shapes = |path: &Path| -> BTreeMap<String, Vec<usize>> {
+            tensors(path).into_iter().map(|(n, (shape, _))| (n, shape)).collect()
+        };
+        assert_eq!(
+            shapes(&out.join("adapter_model.safetensors")),
+            shapes(&adapter_dir.join("adapter_model.safetensors")),
+            "{fixture}"
+        );
+        let (again, s2) = prefix::load_adapter(base.model.clone(), &base.config, &out, &device).unwrap();
+        assert_eq!(s2, settings);
+        assert_close(&format!("{fixture} prefix saved and reloaded"), &run(&again), &logits, FAMILY_TOL);
+        eprintln!("{fixture}: prefix logits max abs diff {d:.2e}");
+    }
+}

@@ -182,16 +182,28 @@ pub fn execute(
     let positions = model_config.max_tokens();
     let family = model_config.family();
     let refused = match &config.training.peft {
-        Some(peft @ ft_model::Peft::Prefix(_)) if family != ft_model::Family::Bert => Some(peft),
+        // Prefix keys need positions only where the attention has none of its own: not DeBERTa's
+        // relative or ModernBERT's rotary ones, nor DistilBERT's attention module.
+        Some(peft @ ft_model::Peft::Prefix(_))
+            if !matches!(
+                family,
+                ft_model::Family::Bert
+                    | ft_model::Family::Roberta
+                    | ft_model::Family::XlmRoberta
+                    | ft_model::Family::Electra
+            ) =>
+        {
+            Some(peft)
+        }
         Some(peft @ ft_model::Peft::Adapters(_)) if family == ft_model::Family::ModernBert => Some(peft),
         _ => None,
     };
     if let Some(peft) = refused {
         let works = if family == ft_model::Family::ModernBert { "lora or prompt" } else { "lora, adapters or prompt" };
         return Err(TrainError::Config(format!(
-            "--peft {} on a {family} model: ft builds prefix tuning for BERT checkpoints only so far, and \
-             bottleneck adapters for post-LayerNorm layers; use --peft {works}, fine-tune fully, or freeze \
-             part of the encoder with --freeze",
+            "--peft {} on a {family} model: ft builds prefix tuning for BERT, RoBERTa, XLM-R and ELECTRA \
+             (whose attention has no positions of its own), and bottleneck adapters for post-LayerNorm \
+             layers; use --peft {works}, fine-tune fully, or freeze part of the encoder with --freeze",
             peft.name()
         )));
     }

@@ -45,6 +45,10 @@ pub fn attach(bert: BertModel, settings: &PrefixSettings, seed: u64, device: &De
         sa.prefix_key = Some(Param::from_tensor(Init::normal(s, 1.0).tensor([p, h], device)));
         sa.prefix_value = Some(Param::from_tensor(Init::normal(s.wrapping_add(1), 1.0).tensor([p, h], device)));
     }
+    // The head's own dense layer (RoBERTa's `classifier.dense`, …) trains with the head.
+    if let Some(pooler) = bert.pooler.take() {
+        bert.pooler = Some(if pooler.in_head { pooler.set_require_grad(true) } else { pooler });
+    }
     Ok(bert)
 }
 
@@ -114,7 +118,7 @@ pub fn save_adapter<H: crate::Head>(
     let (Some(settings), Some(values)) = (PrefixSettings::of_model(model.bert()), to_peft(model.bert())) else {
         return Err(ModelError::Input("the model has no prefixes: nothing to save".into()));
     };
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
+    let heads = super::adapter::AdapterHead::of(model, config).modules_to_save;
     let adapter = serde_json::json!({
         "peft_type": "PREFIX_TUNING",
         "task_type": super::adapter::peft_task_type(H::TASK),
@@ -168,11 +172,12 @@ pub fn load_adapter<H: crate::Head>(
     let (weights, bytes, header) = super::adapter::read_adapter_weights(dir)?;
     let width = config.num_hidden_layers * 2 * config.hidden_size;
     let mut expected: Vec<(String, Vec<usize>)> = vec![(PROMPT_TENSOR.into(), vec![p, width])];
-    for t in H::head_tensors(config, model.num_labels()) {
-        expected.push((format!("{PROMPT_PREFIX}{}", t.name), t.shape));
+    let head = super::adapter::AdapterHead::of(&model, config);
+    for (name, shape) in &head.tensors {
+        expected.push((format!("{PROMPT_PREFIX}{name}"), shape.clone()));
     }
-    let heads = crate::checkpoint::names::head_modules::<H>(config, model.num_labels());
-    let what = format!("a prefix-tuning adapter (expected {PROMPT_TENSOR} and {})", heads.join(", "));
+    let what = format!("a prefix-tuning adapter (expected {PROMPT_TENSOR} and {})", head.modules_to_save.join(", "));
+    let family = model.bert().family;
     super::adapter::check_tensor_table(&weights, &header, &expected, &what)?;
     let table = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| ModelError::Safetensors { path: weights.clone(), reason: e.to_string() })?;
@@ -195,6 +200,9 @@ pub fn load_adapter<H: crate::Head>(
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
         .with_key_remapping(format!("^{}", PROMPT_PREFIX.replace('.', r"\.")), "");
+    for (pattern, replacement) in family.load_rules() {
+        store = store.with_key_remapping(pattern.as_str(), *replacement);
+    }
     super::adapter::apply_checked(&mut model, &mut store, expected.len() - 1, &weights)?;
     Ok((model, settings))
 }
