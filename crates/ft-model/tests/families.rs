@@ -397,3 +397,32 @@ fn masked_lm_checkpoints_of_deberta_and_modernbert_get_a_fresh_head() {
         assert_eq!(r.fresh, fresh, "{fixture}");
     }
 }
+
+/// A ModernBERT checkpoint with a layer's fused projection missing, or of a shape that is not three
+/// projections, is refused naming `Wqkv` as the file spells it.
+#[test]
+fn modernbert_missing_or_bad_wqkv_is_named_as_the_file_spells_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (case, keep_rows) in [("missing", None), ("bad shape", Some(32usize))] {
+        let dir = tmp.path().join(case.replace(' ', "-"));
+        copy_fixture("tiny-modernbert", &dir);
+        let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let name = "model.layers.1.attn.Wqkv.weight";
+        let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
+            file.tensors().into_iter().filter(|(n, _)| n != name).collect();
+        let original = file.tensor(name).unwrap();
+        if let Some(rows) = keep_rows {
+            let cut = &original.data()[..rows * 32 * 4];
+            views.push((
+                name.into(),
+                safetensors::tensor::TensorView::new(original.dtype(), vec![rows, 32], cut).unwrap(),
+            ));
+        }
+        std::fs::write(dir.join("model.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+        let err = load_pretrained::<BertForSequenceClassification>(&dir, &LoadOptions::default(), &cpu())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.layers.1.attn.Wqkv.weight"), "{case}: {err}");
+    }
+}

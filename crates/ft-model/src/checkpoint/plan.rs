@@ -111,6 +111,11 @@ pub(crate) fn plan<H: Head>(
     let prefixed = file.iter().any(|t| t.key.starts_with("bert."));
     let shown = |name: &str| match family {
         Family::Bert if !prefixed => name.trim_start_matches("bert.").to_string(),
+        // ModernBERT's file holds the fused projection ft splits into query, key and value.
+        Family::ModernBert => {
+            let file = family.file_name(H::TASK, name);
+            ["Wq", "Wk", "Wv"].iter().fold(file, |f, w| f.replace(&format!(".attn.{w}."), ".attn.Wqkv."))
+        }
         _ => family.file_name(H::TASK, name),
     };
 
