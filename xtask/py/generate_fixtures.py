@@ -4293,6 +4293,30 @@ FAMILY_PREFIX = [("roberta", "tiny-roberta"), ("electra", "tiny-electra")]
 FAMILY_PREFIX_GOLDEN_FILE = "families_prefix_golden.safetensors"
 
 
+def family_peft_adapter(out: Path, fixture: str, suffix: str, seed: int, noise_seed: int, make_config):
+    """PEFT's adapter `make_config(base)` on fixtures/<fixture>, every trainable tensor perturbed
+    (N(0, 0.1) from `noise_seed`) so that each one matters, saved as fixtures/<fixture>-<suffix> with the
+    fixture named as its base. Returns the model (eval mode) and the adapter directory."""
+    import peft
+
+    torch.manual_seed(seed)
+    base = AutoModelForSequenceClassification.from_pretrained(str(out / fixture), dtype=torch.float32, attn_implementation=ATTN)
+    model = peft.get_peft_model(base, make_config(base))
+    gen = torch.Generator().manual_seed(noise_seed)
+    with torch.no_grad():
+        for _name, param in model.named_parameters():
+            if param.requires_grad:
+                param.add_(torch.randn(param.shape, generator=gen) * 0.1)
+    model.eval()
+    adapter_dir = out / f"{fixture}-{suffix}"
+    save_adapter(model, adapter_dir)
+    cfg_path = adapter_dir / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = fixture
+    write_json(cfg_path, cfg)
+    return model, adapter_dir
+
+
 def add_family_lora_goldens_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("fixtures"), help="fixtures directory (default: fixtures)")
 
@@ -4317,27 +4341,13 @@ def cmd_family_lora_goldens(args) -> int:
     tensors: dict[str, torch.Tensor] = {}
     info = {}
     for i, (key, fixture, targets, to_save) in enumerate(FAMILY_LORA):
-        torch.manual_seed(FAMILY_LORA_SEED + i)
-        base = AutoModelForSequenceClassification.from_pretrained(
-            str(out / fixture), dtype=torch.float32, attn_implementation=ATTN
+        model, adapter_dir = family_peft_adapter(
+            out, fixture, "lora", FAMILY_LORA_SEED + i, FAMILY_LORA_SEED + 10 + i,
+            lambda base: peft.LoraConfig(
+                task_type=peft.TaskType.SEQ_CLS, r=4, lora_alpha=8, lora_dropout=0.0,
+                target_modules=targets, modules_to_save=to_save,
+            ),
         )
-        config = peft.LoraConfig(
-            task_type=peft.TaskType.SEQ_CLS, r=4, lora_alpha=8, lora_dropout=0.0,
-            target_modules=targets, modules_to_save=to_save,
-        )
-        model = peft.get_peft_model(base, config)
-        gen = torch.Generator().manual_seed(FAMILY_LORA_SEED + 10 + i)
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if param.requires_grad:
-                    param.add_(torch.randn(param.shape, generator=gen) * 0.1)
-        model.eval()
-        adapter_dir = out / f"{fixture}-lora"
-        save_adapter(model, adapter_dir)
-        cfg_path = adapter_dir / "adapter_config.json"
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        cfg["base_model_name_or_path"] = fixture
-        write_json(cfg_path, cfg)
         inputs = {k: golden[f"{key}.{k}"] for k in ("input_ids", "token_type_ids", "attention_mask")}
         with torch.no_grad():
             tensors[f"{key}.logits"] = model(**model_inputs(key, inputs)).logits
@@ -4350,30 +4360,16 @@ def cmd_family_lora_goldens(args) -> int:
     prompt_tensors: dict[str, torch.Tensor] = {}
     prompt_info = {}
     for i, (key, fixture, to_save) in enumerate(FAMILY_PROMPT):
-        torch.manual_seed(FAMILY_LORA_SEED + 20 + i)
-        base = AutoModelForSequenceClassification.from_pretrained(
-            str(out / fixture), dtype=torch.float32, attn_implementation=ATTN
+        model, adapter_dir = family_peft_adapter(
+            out, fixture, "prompt", FAMILY_LORA_SEED + 20 + i, FAMILY_LORA_SEED + 30 + i,
+            lambda base: peft.PromptTuningConfig(
+                task_type=peft.TaskType.SEQ_CLS, num_virtual_tokens=PROMPT_VIRTUAL_TOKENS, prompt_tuning_init="RANDOM",
+                modules_to_save=to_save,
+                # What PEFT reads from the config by BERT's names (DistilBERT's `dim` is not among them).
+                token_dim=base.config.hidden_size, num_attention_heads=base.config.num_attention_heads,
+                num_layers=base.config.num_hidden_layers,
+            ),
         )
-        config = peft.PromptTuningConfig(
-            task_type=peft.TaskType.SEQ_CLS, num_virtual_tokens=PROMPT_VIRTUAL_TOKENS, prompt_tuning_init="RANDOM",
-            modules_to_save=to_save,
-            # What PEFT reads from the config by BERT's names (DistilBERT's `dim` is not among them).
-            token_dim=base.config.hidden_size, num_attention_heads=base.config.num_attention_heads,
-            num_layers=base.config.num_hidden_layers,
-        )
-        model = peft.get_peft_model(base, config)
-        gen = torch.Generator().manual_seed(FAMILY_LORA_SEED + 30 + i)
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if param.requires_grad:
-                    param.add_(torch.randn(param.shape, generator=gen) * 0.1)
-        model.eval()
-        adapter_dir = out / f"{fixture}-prompt"
-        save_adapter(model, adapter_dir)
-        cfg_path = adapter_dir / "adapter_config.json"
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        cfg["base_model_name_or_path"] = fixture
-        write_json(cfg_path, cfg)
         cut = FAMILY_MAX_LEN - PROMPT_VIRTUAL_TOKENS  # the virtual tokens take positions too
         inputs = {k: golden[f"{key}.{k}"][:, :cut] for k in ("input_ids", "token_type_ids", "attention_mask")}
         with torch.no_grad():
