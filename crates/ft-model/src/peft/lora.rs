@@ -215,10 +215,14 @@ fn is_qkv(name: &str) -> bool {
 /// names: the Linear's own, or for a query/key/value of a fused family its layer's `Wqkv`.
 pub fn adapted_name(family: crate::Family, canonical: &str) -> String {
     if fuses_qkv(family) && is_qkv(canonical) {
-        let l: usize = canonical.split('.').nth(3).and_then(|x| x.parse().ok()).unwrap_or(0);
-        return family_name(family, &fused_qkv_name(l));
+        return family_name(family, &fused_qkv_name(layer_index(canonical)));
     }
     family_name(family, canonical)
+}
+
+/// The layer of an encoder Linear's canonical name (`bert.encoder.layer.{l}.…`).
+fn layer_index(canonical: &str) -> usize {
+    canonical.split('.').nth(3).and_then(|x| x.parse().ok()).unwrap_or(0)
 }
 
 /// The encoder frozen, with a fresh branch on every Linear `settings` targets. A is drawn from
@@ -248,7 +252,7 @@ pub fn attach(
         }
         if fused && is_qkv(name) {
             // One branch over the fused Wqkv when any of the three is named (after this visit).
-            let l: usize = name.split('.').nth(3).and_then(|x| x.parse().ok()).unwrap_or(0);
+            let l = layer_index(name);
             let own = adapted_name(family, name);
             all.push((name.to_string(), own.clone()));
             if settings.targets_layer(name, &own) && !fused_layers.contains(&l) {
