@@ -480,6 +480,33 @@ fn peak_gflops(python: &Path, root: &Path, threads: &str) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// The instruction-set paths that ft's CPU kernels choose at run time on this machine (gemm's
+/// micro-kernels and burn-flex's element-wise kernels test the same CPU features).
+fn isa_paths() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx512 = ["avx512f", "avx512vl", "avx512dq", "avx512bw"];
+        let has = |f: &str| match f {
+            "avx512f" => std::is_x86_feature_detected!("avx512f"),
+            "avx512vl" => std::is_x86_feature_detected!("avx512vl"),
+            "avx512dq" => std::is_x86_feature_detected!("avx512dq"),
+            "avx512bw" => std::is_x86_feature_detected!("avx512bw"),
+            _ => false,
+        };
+        if avx512.iter().all(|f| has(f)) {
+            return "AVX-512 (gemm's `avx512f` micro-kernels, burn-flex's AVX-512 element-wise kernels)";
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return "AVX2 + FMA (gemm's `fma` micro-kernels, burn-flex's AVX2 element-wise kernels)";
+        }
+        "baseline x86-64 (no AVX2)"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        "not x86-64: the compiler's baseline for this target"
+    }
+}
+
 fn markdown(rows: &[Row], threads: usize, ceiling: Option<f64>, versions: &Value) -> String {
     let mut t = String::new();
     t.push_str(&format!(
@@ -493,6 +520,7 @@ fn markdown(rows: &[Row], threads: usize, ceiling: Option<f64>, versions: &Value
             .map(|c| format!(" Ceiling: a 2048³ fp32 matmul in PyTorch reaches {c:.0} GFLOP/s on these cores."))
             .unwrap_or_default()
     ));
+    t.push_str(&format!("ISA paths ft's CPU kernels take on this machine: {}.\n\n", isa_paths()));
     t.push_str("| row | workload | shapes | ft | PyTorch | ft / PyTorch | GFLOP/s ft / PyTorch | peak RSS ft / PyTorch (MiB) |\n");
     t.push_str("|---:|---|---|---:|---:|---:|---:|---:|\n");
     let fmt_rate = |x: f64| {

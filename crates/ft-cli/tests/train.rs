@@ -161,6 +161,71 @@ fn killed_run_resumes_to_the_same_parameters() {
     assert!(a == b, "resumed model differs from the uninterrupted one");
 }
 
+/// The frozen-encoder recipe (cached features) checkpoints the head alone: a run killed after a
+/// checkpoint resumes from it to the uninterrupted run's model, bit for bit, taking the frozen rest
+/// from the base model; a base model whose frozen parameters changed since is refused by name.
+#[test]
+fn frozen_encoder_checkpoints_hold_the_head_alone_and_resume_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_data(dir.path(), 150);
+    let base = dir.path().join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    for entry in std::fs::read_dir(fixtures().join("tiny")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), base.join(entry.file_name())).unwrap();
+    }
+    let args = |out: &Path| {
+        let mut a = with_tiny(base_args(train.to_str().unwrap(), out.to_str().unwrap()), base.to_str().unwrap());
+        a.extend(["--freeze", "encoder", "--save-every", "5"].map(String::from));
+        a
+    };
+    let whole = dir.path().join("whole");
+    let o = run(&args(&whole));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pooled features"), "{}", stderr(&o));
+
+    let kill_at_10 = |out: &Path| {
+        let refs = args(out);
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_ft")).args(&refs).env("FT_TEST_ABORT_AFTER_STEP", "10").output().unwrap();
+        assert!(!o.status.success(), "the run should have been killed");
+        out.join("checkpoints/step-00000010")
+    };
+    let cut = dir.path().join("cut");
+    let ckpt = kill_at_10(&cut);
+    let state = std::fs::read_to_string(ckpt.join("trainer_state.json")).unwrap();
+    assert!(state.contains("pooled-head") && state.contains("frozen_crc32"), "{state}");
+    let head_bytes = std::fs::metadata(ckpt.join("model.bpk")).unwrap().len();
+    let model_bytes = std::fs::metadata(base.join("model.safetensors")).unwrap().len();
+    assert!(head_bytes * 10 < model_bytes, "checkpoint model.bpk {head_bytes} B vs the model's {model_bytes} B");
+
+    let o = ft(&["train", "--resume", cut.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("resuming from") && err.contains("step 10"), "{err}");
+    let a = std::fs::read(whole.join("model.safetensors")).unwrap();
+    let b = std::fs::read(cut.join("model.safetensors")).unwrap();
+    assert!(a == b, "resumed model differs from the uninterrupted one");
+
+    // The base model edited under a killed run: one value of a frozen tensor changes.
+    let cut2 = dir.path().join("cut2");
+    kill_at_10(&cut2);
+    let path = base.join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (header_len, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let name = "bert.encoder.layer.1.output.dense.weight";
+    let (start, _) = meta.tensors()[name].data_offsets;
+    let at = 8 + header_len + start;
+    let v = f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) + 0.25;
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let o = ft(&["train", "--resume", cut2.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("not the ones the run started from"), "{err}");
+    assert!(!cut2.join("model.safetensors").exists());
+}
+
 #[test]
 fn existing_output_is_refused_and_kept() {
     let dir = tempfile::tempdir().unwrap();

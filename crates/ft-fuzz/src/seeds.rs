@@ -3,7 +3,7 @@
 //! `fuzz/corpus/<target>/seed-<name>`.
 
 use crate::{fixtures, frame, scratch};
-use ft_train::checkpoint::{Best, TrainerState, save_checkpoint};
+use ft_train::checkpoint::{Best, Contents, TrainerState, save_checkpoint};
 use ft_train::run_config::RunConfig;
 use safetensors::{Dtype, SafeTensors};
 
@@ -97,7 +97,15 @@ pub fn all(tiny_safetensors: &[u8]) -> Vec<Seed> {
 }
 
 fn state_json(best: Option<Best>) -> Vec<u8> {
-    let state = TrainerState { step: 40, epoch: 1, batch_in_epoch: 3, seed: 42, evals_without_improvement: 0, best };
+    let state = TrainerState {
+        step: 40,
+        epoch: 1,
+        batch_in_epoch: 3,
+        seed: 42,
+        evals_without_improvement: 0,
+        best,
+        contents: Contents::Model,
+    };
     serde_json::to_vec_pretty(&state).expect("a trainer state serialises")
 }
 
@@ -185,8 +193,15 @@ fn checkpoint_seeds() -> Vec<Seed> {
         let (device, model, optim) = s.skeleton();
         let (trained, trained_optim) =
             fixtures::train_one_step(model.clone(), optim.clone(), device).expect("one step of the micro model");
-        let state =
-            TrainerState { step: 1, epoch: 0, batch_in_epoch: 1, seed: 1, evals_without_improvement: 0, best: None };
+        let state = TrainerState {
+            step: 1,
+            epoch: 0,
+            batch_in_epoch: 1,
+            seed: 1,
+            evals_without_improvement: 0,
+            best: None,
+            contents: Contents::Model,
+        };
         let mut out = Vec::new();
         for (name, m, o) in [("stepped", &trained, &trained_optim), ("fresh", model, optim)] {
             let dir = s.subdir("seed-checkpoints").join(name);

@@ -184,3 +184,62 @@ fn matmul_outputs_are_complete() {
     let empty = to_vec(Tensor::<2>::zeros([4, 0], &device).matmul(Tensor::<2>::zeros([0, 5], &device)));
     assert_eq!(empty, vec![0.0; 20], "k = 0 gives zeros");
 }
+
+/// A weight shared by every batch (`Linear` on `[batch, seq, hidden]`, and its backward `dy·Wᵀ`) is
+/// computed as one `[batch·seq, k] × [k, n]` product (FT-PATCHES.md, `ops/matmul.rs`): against
+/// per-batch references for a contiguous left side, a transposed (strided) weight, a left side whose
+/// batches are not one chain of rows (a slice of the sequence axis: must not be folded), and the
+/// gradients of `linear` through autodiff.
+#[test]
+fn shared_weight_products_fold_batches_into_rows() {
+    let device = cpu();
+    let naive = |x: &[f32], xs: (usize, usize), y: &[f32], ys: (usize, usize), m: usize, k: usize, n: usize| {
+        let mut out = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|p| x[i * xs.0 + p * xs.1] as f64 * y[p * ys.0 + j * ys.1] as f64).sum();
+            }
+        }
+        out
+    };
+    let (bsz, m, k, n) = (6, 40, 96, 72);
+    let (x, w) = (values(bsz * m * k, 8), values(k * n, 9));
+    let per_batch = |w_strides: (usize, usize)| -> Vec<f64> {
+        (0..bsz).flat_map(|b| naive(&x[b * m * k..(b + 1) * m * k], (k, 1), &w, w_strides, m, k, n)).collect()
+    };
+
+    let x3 = tensor(x.clone(), [bsz, m, k], &device);
+    let got = to_vec(x3.clone().matmul(tensor(w.clone(), [k, n], &device).unsqueeze::<3>()));
+    let want = per_batch((n, 1));
+    assert_close("matmul shared weight", &got, |i| want[i], 1e-5, 1e-5);
+
+    // The weight stored as [n, k] and read transposed (strides (1, k)), as in `dx = dy·Wᵀ`.
+    let wt = tensor(w.clone(), [n, k], &device).swap_dims(0, 1);
+    let got = to_vec(x3.clone().matmul(wt.unsqueeze::<3>()));
+    let want = per_batch((1, k));
+    assert_close("matmul shared transposed weight", &got, |i| want[i], 1e-5, 1e-5);
+
+    // Rows 5..35 of each batch: the batches do not follow each other, so no fold.
+    let (lo, hi) = (5, 35);
+    let got =
+        to_vec(x3.clone().slice([0..bsz, lo..hi, 0..k]).matmul(tensor(w.clone(), [k, n], &device).unsqueeze::<3>()));
+    let want: Vec<f64> = (0..bsz)
+        .flat_map(|b| naive(&x[b * m * k + lo * k..b * m * k + hi * k], (k, 1), &w, (n, 1), hi - lo, k, n))
+        .collect();
+    assert_close("matmul shared weight, sliced rows", &got, |i| want[i], 1e-5, 1e-5);
+
+    // `linear` under autodiff: dx = dy·Wᵀ (a shared transposed weight) and dW = xᵀ·dy.
+    let ad = cpu().autodiff();
+    let dy = values(bsz * m * n, 10);
+    let xg = tensor(x.clone(), [bsz, m, k], &ad).require_grad();
+    let wg = tensor(w.clone(), [k, n], &ad).require_grad();
+    let out = ft_model::burn::tensor::module::linear(xg.clone(), wg.clone(), None);
+    let grads = (out * tensor(dy.clone(), [bsz, m, n], &ad)).sum().backward();
+    let dx = to_vec(xg.grad(&grads).unwrap());
+    let want: Vec<f64> =
+        (0..bsz).flat_map(|b| naive(&dy[b * m * n..(b + 1) * m * n], (n, 1), &w, (1, n), m, n, k)).collect();
+    assert_close("linear dx", &dx, |i| want[i], 1e-5, 1e-5);
+    let dw = to_vec(wg.grad(&grads).unwrap());
+    let want = naive(&x, (1, k), &dy, (n, 1), k, bsz * m, n);
+    assert_close("linear dW", &dw, |i| want[i], 1e-4, 1e-5);
+}

@@ -41,6 +41,27 @@ pub struct TrainerState {
     pub evals_without_improvement: usize,
     /// The best model so far.
     pub best: Option<Best>,
+    /// What `model.bpk` holds (absent in checkpoints written before the field existed: the whole
+    /// model).
+    #[serde(default)]
+    pub contents: Contents,
+}
+
+/// What a checkpoint's `model.bpk` holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Contents {
+    /// The whole model.
+    #[default]
+    Model,
+    /// Only the module trained on cached features (the frozen-encoder recipe: the classifier and the
+    /// frozen pooler it reads through, ft-model's `PooledHead`); everything else is the run's base
+    /// model, loaded again on resume and checked against `frozen_crc32`
+    /// ([`crate::params::frozen_fingerprint`] of the parameters outside the head).
+    PooledHead {
+        /// Fingerprint of the base model's parameters outside the head when the run started.
+        frozen_crc32: u32,
+    },
 }
 
 const MODEL: &str = "model.bpk";
@@ -182,6 +203,16 @@ fn prune(dir: &Path, keep_last: usize, best: Option<&Path>) -> Result<(), TrainE
         }
     }
     Ok(())
+}
+
+/// What the checkpoint at `path` holds, from its `trainer_state.json` (the whole model when that file
+/// cannot be read: [`load_checkpoint`] then reports the damage).
+pub fn contents(path: &Path) -> Contents {
+    std::fs::read(path.join(STATE))
+        .ok()
+        .and_then(|text| serde_json::from_slice::<TrainerState>(&text).ok())
+        .map(|state| state.contents)
+        .unwrap_or_default()
 }
 
 /// Reads a checkpoint into `model` (a skeleton of the same shape, on the training device) and

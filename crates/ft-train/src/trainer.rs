@@ -2,7 +2,7 @@
 //! `eval_every` steps or each epoch, checkpoints, best model, early stopping, resume — and, when the whole
 //! encoder is frozen, training the head on cached features.
 
-use crate::checkpoint::{Best, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
+use crate::checkpoint::{Best, Contents, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
 use crate::class_weights::ClassWeights;
 use crate::eval::{Metrics, evaluate, evaluate_head, higher_is_better};
 use crate::features::{Features, encode_pooled};
@@ -490,6 +490,40 @@ struct Loop<'a> {
 
 /// The checkpoints a resumed run may start from, newest first: `resume` itself when it is a
 /// checkpoint, else those under `resume/checkpoints` (or `resume`). Empty when none was written yet.
+/// A checkpoint of either kind ([`Contents`]) read into `model` (the run's base model, on the
+/// training device) and a fresh optimizer for it. A head-only checkpoint takes the rest from
+/// `model`, after checking that those parameters are the ones the run started from.
+fn load_any_checkpoint<H: Head>(
+    ckpt: &Path,
+    model: &H,
+    adam: &AdamWSettings,
+) -> Result<(H, burn::optim::ModuleOptimizer, TrainerState), TrainError> {
+    let optim = adamw(model, adam)?;
+    match crate::checkpoint::contents(ckpt) {
+        Contents::Model => load_checkpoint(ckpt, model.clone(), optim),
+        Contents::PooledHead { frozen_crc32 } => {
+            let head = model.pooled_head().ok_or_else(|| head_only_mismatch::<H>(ckpt))?;
+            let found = crate::params::frozen_fingerprint(model, &head);
+            if found != frozen_crc32 {
+                return Err(TrainError::Checkpoint(format!(
+                    "{}: holds only the head trained on the frozen encoder's features, and the base model's frozen parameters are not the ones the run started from (CRC-32 {found:08x}, the checkpoint expects {frozen_crc32:08x}); resume with the model the run was started with (run.toml's model), or start the run again",
+                    ckpt.display()
+                )));
+            }
+            let (head, optim, state) = load_checkpoint(ckpt, head, optim)?;
+            Ok((model.clone().with_pooled_head(head), optim, state))
+        }
+    }
+}
+
+fn head_only_mismatch<H: Head>(ckpt: &Path) -> TrainError {
+    TrainError::Checkpoint(format!(
+        "{}: holds only a head trained on cached features, which {} does not have; it belongs to another run",
+        ckpt.display(),
+        H::TASK.architecture()
+    ))
+}
+
 fn resume_candidates(resume: &Path) -> Vec<PathBuf> {
     if resume.join("trainer_state.json").is_file() {
         return vec![resume.to_path_buf()];
@@ -562,6 +596,7 @@ impl Loop<'_> {
             seed: self.settings.seed,
             evals_without_improvement: self.stale_evals,
             best: self.best.clone(),
+            contents: Contents::Model,
         }
     }
 
@@ -591,6 +626,7 @@ impl Loop<'_> {
             seed: self.settings.seed,
             evals_without_improvement: 0,
             best: None,
+            contents: Contents::Model,
         };
         if let Some(resume) = resume {
             let candidates = resume_candidates(resume);
@@ -603,7 +639,7 @@ impl Loop<'_> {
             let mut failures: Vec<(PathBuf, TrainError)> = Vec::new();
             for ckpt in candidates {
                 // A checkpoint is only readable whole; on failure the model and optimizer are rebuilt.
-                match load_checkpoint(&ckpt, model.clone(), adamw(&model, &adam)?) {
+                match load_any_checkpoint(&ckpt, &model, &adam) {
                     Ok(loaded) => {
                         (model, optim, start) = loaded;
                         for (bad, e) in &failures {
@@ -649,8 +685,11 @@ impl Loop<'_> {
                     H::TASK.architecture()
                 )));
             };
+            // Checkpoints hold the head alone; the rest is the base model, fingerprinted here so that
+            // a resume can tell it is still the same.
+            let frozen_crc32 = crate::params::frozen_fingerprint(&model, &head);
             let stepper = self.stepper(head, optim, schedule, max_norm, start.step)?;
-            let mut trainee = HeadTrainee { model, train_features, val_features, plain };
+            let mut trainee = HeadTrainee { model, train_features, val_features, plain, frozen_crc32 };
             let (stepper, steps, stopped) = self.run_loop(stepper, &mut trainee, &start, observer)?;
             let model = trainee.model.with_pooled_head(stepper.into_parts().0);
             (model, steps, stopped, Some(seconds))
@@ -744,9 +783,13 @@ impl Loop<'_> {
                 let stop = observer.stop_requested();
                 if eval_now || stop.is_some() || self.settings.save_every.is_some_and(|n| step.is_multiple_of(n)) {
                     let state = self.state(step, epoch, bi + 1);
-                    let model = trainee.checkpoint_model(stepper.model());
-                    let path =
-                        save_checkpoint(&self.ckpt_dir, model, stepper.optimizer(), &state, self.settings.keep_last)?;
+                    let path = trainee.save_checkpoint(
+                        &self.ckpt_dir,
+                        stepper.model(),
+                        stepper.optimizer(),
+                        state,
+                        self.settings.keep_last,
+                    )?;
                     observer.on_checkpoint(step, &path);
                     if let Some(signal) = stop {
                         return Err(TrainError::Interrupted {
@@ -801,9 +844,15 @@ impl Loop<'_> {
                 best.step
             )));
         }
-        model
-            .try_load_file(dir.join("model.bpk"))
-            .map_err(|e| TrainError::Checkpoint(format!("{}: {e}", dir.join("model.bpk").display())))
+        let file = dir.join("model.bpk");
+        let read_err = |e: burn::store::RecordError| TrainError::Checkpoint(format!("{}: {e}", file.display()));
+        match crate::checkpoint::contents(&dir) {
+            Contents::Model => model.try_load_file(&file).map_err(read_err),
+            Contents::PooledHead { .. } => {
+                let head = model.pooled_head().ok_or_else(|| head_only_mismatch::<H>(&dir))?;
+                Ok(model.with_pooled_head(head.try_load_file(&file).map_err(read_err)?))
+            }
+        }
     }
 }
 
@@ -825,8 +874,15 @@ trait Trainee<M: Module, H: Head> {
     ) -> Result<f32, TrainError>;
     /// Validation metrics of the module being trained.
     fn evaluate(&self, model: &M, data: &LoadedData, settings: &TrainSettings) -> Result<Metrics, TrainError>;
-    /// The whole model to checkpoint.
-    fn checkpoint_model<'a>(&'a mut self, model: &'a M) -> &'a H;
+    /// Writes a checkpoint of what trains (see [`save_checkpoint`]).
+    fn save_checkpoint(
+        &mut self,
+        dir: &Path,
+        model: &M,
+        optim: &burn::optim::ModuleOptimizer,
+        state: TrainerState,
+        keep_last: usize,
+    ) -> Result<PathBuf, TrainError>;
 }
 
 /// Full (or partially frozen) fine-tuning: every batch runs the encoder.
@@ -869,8 +925,15 @@ impl<H: Head> Trainee<H, H> for FullTrainee {
         )
     }
 
-    fn checkpoint_model<'a>(&'a mut self, model: &'a H) -> &'a H {
-        model
+    fn save_checkpoint(
+        &mut self,
+        dir: &Path,
+        model: &H,
+        optim: &burn::optim::ModuleOptimizer,
+        state: TrainerState,
+        keep_last: usize,
+    ) -> Result<PathBuf, TrainError> {
+        save_checkpoint(dir, model, optim, &state, keep_last)
     }
 }
 
@@ -880,6 +943,8 @@ struct HeadTrainee<H> {
     train_features: Features,
     val_features: Features,
     plain: Device,
+    /// [`crate::params::frozen_fingerprint`] of the base model outside the head.
+    frozen_crc32: u32,
 }
 
 impl<H: Head> Trainee<PooledHead, H> for HeadTrainee<H> {
@@ -921,8 +986,17 @@ impl<H: Head> Trainee<PooledHead, H> for HeadTrainee<H> {
         )
     }
 
-    fn checkpoint_model<'a>(&'a mut self, head: &'a PooledHead) -> &'a H {
-        self.model = self.model.clone().with_pooled_head(head.clone());
-        &self.model
+    /// The head alone (the classifier and the frozen pooler it reads through: kilobytes where the
+    /// whole model is tens of megabytes); the frozen rest is the base model's.
+    fn save_checkpoint(
+        &mut self,
+        dir: &Path,
+        head: &PooledHead,
+        optim: &burn::optim::ModuleOptimizer,
+        state: TrainerState,
+        keep_last: usize,
+    ) -> Result<PathBuf, TrainError> {
+        let state = TrainerState { contents: Contents::PooledHead { frozen_crc32: self.frozen_crc32 }, ..state };
+        save_checkpoint(dir, head, optim, &state, keep_last)
     }
 }

@@ -4,7 +4,7 @@
 use ft_model::burn::module::Module;
 use ft_model::burn::tensor::{Device, Int, Tensor, TensorData};
 use ft_model::{BertForSequenceClassification, DeviceSpec, LoadOptions, load_pretrained};
-use ft_train::checkpoint::{TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
+use ft_train::checkpoint::{Contents, TrainerState, list_checkpoints, load_checkpoint, save_checkpoint};
 use ft_train::{AdamWSettings, Freeze, Inputs, Schedule, ScheduleKind, Stepper, Targets, adamw};
 use std::path::PathBuf;
 
@@ -85,8 +85,15 @@ fn resumed_run_equals_uninterrupted_run_bit_for_bit() {
     // Uninterrupted, with a checkpoint after step 3.
     let mut a = fresh(&device, Freeze::Bottom(1));
     run(&mut a, &batches, &device, 0..3);
-    let state =
-        TrainerState { step: 3, epoch: 0, batch_in_epoch: 6, seed: SEED, evals_without_improvement: 0, best: None };
+    let state = TrainerState {
+        step: 3,
+        epoch: 0,
+        batch_in_epoch: 6,
+        seed: SEED,
+        evals_without_improvement: 0,
+        best: None,
+        contents: Contents::Model,
+    };
     let ckpt = save_checkpoint(dir.path(), a.model(), a.optimizer(), &state, 2).unwrap();
     run(&mut a, &batches, &device, 3..STEPS);
     let want = params(a.model());
@@ -119,8 +126,15 @@ fn checkpoints_keep_the_last_k_and_the_best() {
     let device = DeviceSpec::Cpu.device().unwrap().autodiff();
     let dir = tempfile::tempdir().unwrap();
     let s = fresh(&device, Freeze::Encoder);
-    let mut state =
-        TrainerState { step: 1, epoch: 0, batch_in_epoch: 2, seed: SEED, evals_without_improvement: 0, best: None };
+    let mut state = TrainerState {
+        step: 1,
+        epoch: 0,
+        batch_in_epoch: 2,
+        seed: SEED,
+        evals_without_improvement: 0,
+        best: None,
+        contents: Contents::Model,
+    };
     let first = save_checkpoint(dir.path(), s.model(), s.optimizer(), &state, 2).unwrap();
     state.best =
         Some(ft_train::checkpoint::Best { step: 1, metric: "accuracy".into(), value: 0.5, checkpoint: first.clone() });

@@ -215,6 +215,29 @@ fn broadcast_batch_elem_strides(
     result
 }
 
+/// (ft patch) The stride between consecutive rows when the batch dims and the row dim of a
+/// `[batch..., m, k]` operand form one chain (each batch starts where the previous one's rows
+/// end), so that its batches can be read as `batch·m` rows; `None` otherwise. Batch dims of size
+/// 1 carry any stride and are skipped.
+fn merged_row_stride(batch_shape: &[usize], strides: &[isize], m: usize) -> Option<isize> {
+    let rank = strides.len();
+    let row_stride = strides[rank - 2];
+    if m <= 1 || row_stride <= 0 {
+        return None;
+    }
+    let mut expected = row_stride.checked_mul(m as isize)?;
+    for (i, &size) in batch_shape.iter().enumerate().rev() {
+        if size == 1 {
+            continue;
+        }
+        if strides[i] != expected {
+            return None;
+        }
+        expected = expected.checked_mul(size as isize)?;
+    }
+    Some(row_stride)
+}
+
 /// Convert a flat batch index to an element offset using element-level strides.
 #[inline]
 fn batch_elem_offset(b: usize, broadcast_shape: &[usize], elem_strides: &[isize]) -> isize {
@@ -399,6 +422,42 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     out_dims.push(m);
     out_dims.push(n);
     let out_shape = Shape::from(out_dims);
+
+    // (ft patch) One right-hand matrix shared by every batch (a Linear layer's weight against
+    // `[batch, seq, hidden]`, forward and `dx = dy·Wᵀ` backward) and a left-hand side whose
+    // batches follow each other row after row: the batches are the rows of one
+    // `[batch·m, k] × [k, n]` product, which gemm packs the weight for once and splits over the
+    // threads itself, instead of one single-threaded product per batch that packs it again.
+    if batch_size > 1
+        && rhs_batch_strides.iter().all(|&s| s == 0)
+        && let Some(lhs_merged_row_stride) =
+            merged_row_stride(&lhs_batch, lhs.layout().strides(), m)
+    {
+        let rows = checked_size(batch_size, m);
+        let mut out_buf = GemmOutput::<T>::new(checked_size(rows, n), k);
+        let lhs_data: &[T] = lhs.storage();
+        let rhs_data: &[T] = rhs.storage();
+        // SAFETY: the operands' views lie inside their storage (checked by the layouts); gemm
+        // writes all rows·n elements, laid out as [batch..., m, n].
+        unsafe {
+            gemm_call::<T>(
+                rows,
+                n,
+                k,
+                out_buf.ptr(),
+                1,
+                n as isize,
+                lhs_data.as_ptr().add(lhs.layout().start_offset()),
+                lhs_col_stride,
+                lhs_merged_row_stride,
+                rhs_data.as_ptr().add(rhs.layout().start_offset()),
+                rhs_col_stride,
+                rhs_row_stride,
+                get_parallelism(rows, n, k),
+            );
+            return out_buf.into_tensor(out_shape);
+        }
+    }
 
     // (ft patch) written in full by gemm: no zero-fill (see `GemmOutput`).
     let mut out_buf = GemmOutput::<T>::new(batch_size * out_matrix_size, k);
