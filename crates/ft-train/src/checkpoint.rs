@@ -54,9 +54,9 @@ pub enum Contents {
     /// The whole model.
     #[default]
     Model,
-    /// Only the module trained on cached features (the frozen-encoder recipe: the classifier and the
-    /// frozen pooler it reads through, ft-model's `PooledHead`); everything else is the run's base
-    /// model, loaded again on resume and checked against `frozen_crc32`
+    /// Only the module trained on cached features (the frozen-encoder recipe: ft-model's
+    /// `PooledHead`, the classifier and the family's head dense layer where it has one); everything
+    /// else is the run's base model, loaded again on resume and checked against `frozen_crc32`
     /// ([`crate::params::frozen_fingerprint`] of the parameters outside the head).
     PooledHead {
         /// Fingerprint of the base model's parameters outside the head when the run started.

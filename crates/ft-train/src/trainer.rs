@@ -986,8 +986,8 @@ impl<H: Head> Trainee<PooledHead, H> for HeadTrainee<H> {
         )
     }
 
-    /// The head alone (the classifier and the frozen pooler it reads through: kilobytes where the
-    /// whole model is tens of megabytes); the frozen rest is the base model's.
+    /// The head alone (what trains: kilobytes where the whole model is tens of megabytes); the frozen
+    /// rest is the base model's.
     fn save_checkpoint(
         &mut self,
         dir: &Path,
