@@ -190,7 +190,7 @@ mod tests {
         let settings = AdamWSettings::default();
         let fused = FusedAdamW::new(&settings, 0.01);
         let tensor = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [n]), &device);
-        let to_vec = |t: Tensor<1>| t.into_data().to_vec::<f32>().unwrap();
+        let to_vec = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
         let (mut pf, mut sf) = (tensor(&p0), None);
         let (mut pb, mut sb) = (tensor(&p0), None);
         let (mut p64, mut m64, mut v64) =
